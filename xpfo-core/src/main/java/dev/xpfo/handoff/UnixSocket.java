@@ -1,0 +1,241 @@
+package dev.xpfo.handoff;
+
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.memory.XpfoException;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * A Unix stream socket that can carry file descriptors ({@code SCM_RIGHTS}): how secret memory files
+ * reach another process, since they cannot be reopened by path. The JDK's own Unix-domain channels
+ * cannot pass descriptors, hence this class.
+ *
+ * <p>A socket is used by one thread at a time; {@link #close()} may come from any thread.
+ */
+public final class UnixSocket implements AutoCloseable {
+    /** The most descriptors one message carries; the kernel's own cap is 253 ({@code SCM_MAX_FD}). */
+    public static final int MAX_FDS = 253;
+
+    private final int fd;
+    private volatile boolean closed;
+
+    private UnixSocket(int fd) {
+        this.fd = fd;
+    }
+
+    /** Binds and listens on {@code path}, which must not exist yet. */
+    public static UnixSocket listen(Path path) {
+        UnixSocket socket = open();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment address = socketAddress(arena, path);
+            if (Libc.bind(socket.fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
+                throw failure("bind", Libc.errno(), "could not bind " + path);
+            }
+            if (Libc.listen(socket.fd, 128) != 0) {
+                throw failure("listen", Libc.errno(), "could not listen on " + path);
+            }
+            return socket;
+        } catch (RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    /** Connects to a listening socket at {@code path}. */
+    public static UnixSocket connect(Path path) {
+        UnixSocket socket = open();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment address = socketAddress(arena, path);
+            if (Libc.connect(socket.fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
+                throw failure("connect", Libc.errno(), "could not connect to " + path);
+            }
+            return socket;
+        } catch (RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    /** Waits for the next connection on a listening socket. */
+    public UnixSocket accept() {
+        ensureOpen();
+        int client = Libc.accept4(fd, MemorySegment.NULL, MemorySegment.NULL, Libc.SOCK_CLOEXEC);
+        if (client < 0) {
+            throw failure("accept4", Libc.errno(), "could not accept a connection");
+        }
+        return new UnixSocket(client);
+    }
+
+    private static UnixSocket open() {
+        int fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            throw failure("socket", Libc.errno(), "could not create a Unix socket");
+        }
+        return new UnixSocket(fd);
+    }
+
+    private static MemorySegment socketAddress(Arena arena, Path path) {
+        byte[] name = path.toString().getBytes(StandardCharsets.UTF_8);
+        if (name.length >= Libc.SUN_PATH_MAX) {
+            throw new XpfoException("socket path too long for a Unix socket (" + name.length + " bytes, at most "
+                    + (Libc.SUN_PATH_MAX - 1) + "): " + path);
+        }
+        MemorySegment address = arena.allocate(Libc.SOCKADDR_UN_SIZE, 2);
+        address.set(JAVA_SHORT, 0, (short) Libc.AF_UNIX);
+        MemorySegment.copy(name, 0, address, JAVA_BYTE, 2, name.length);
+        return address;
+    }
+
+    /**
+     * Sends {@code data} (at least one byte: the kernel drops descriptors sent with no data) and, with
+     * it, {@code fds}. The descriptors stay open here; the receiver gets its own copies.
+     */
+    public void send(byte[] data, int... fds) {
+        ensureOpen();
+        if (data.length == 0 || fds.length > MAX_FDS) {
+            throw new IllegalArgumentException("send needs 1+ bytes and at most " + MAX_FDS + " descriptors");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment payload = arena.allocateFrom(JAVA_BYTE, data);
+            MemorySegment iov = arena.allocate(Libc.IOVEC);
+            iov.set(ADDRESS, 0, payload);
+            iov.set(JAVA_LONG, 8, data.length);
+            MemorySegment message = arena.allocate(Libc.MSGHDR);
+            message.set(ADDRESS, 16, iov);
+            message.set(JAVA_LONG, 24, 1);
+            if (fds.length > 0) {
+                long space = controlSpace(fds.length);
+                MemorySegment control = arena.allocate(space, 8);
+                control.set(JAVA_LONG, 0, Libc.CMSG_HEADER + 4L * fds.length);
+                control.set(JAVA_INT, 8, Libc.SOL_SOCKET);
+                control.set(JAVA_INT, 12, Libc.SCM_RIGHTS);
+                for (int i = 0; i < fds.length; i++) {
+                    control.set(JAVA_INT, Libc.CMSG_HEADER + 4L * i, fds[i]);
+                }
+                message.set(ADDRESS, 32, control);
+                message.set(JAVA_LONG, 40, space);
+            }
+            long sent = 0;
+            while (sent < data.length) {
+                long n = Libc.sendmsg(fd, message, Libc.MSG_NOSIGNAL);
+                if (n < 0) {
+                    int errno = Libc.errno();
+                    if (errno == Errno.EINTR) {
+                        continue;
+                    }
+                    throw failure("sendmsg", errno, "could not send " + data.length + " bytes");
+                }
+                sent += n;
+                // Descriptors travel with the first byte; the rest of the data goes plainly.
+                message.set(ADDRESS, 32, MemorySegment.NULL);
+                message.set(JAVA_LONG, 40, 0);
+                iov.set(ADDRESS, 0, payload.asSlice(sent));
+                iov.set(JAVA_LONG, 8, data.length - sent);
+            }
+        }
+    }
+
+    /** What one {@link #receive} returned: the bytes read (empty at end of stream) and any descriptors. */
+    public record Received(byte[] data, int[] fds) {
+        /** True if the peer closed the connection. */
+        public boolean endOfStream() {
+            return data.length == 0;
+        }
+    }
+
+    /**
+     * Receives up to {@code maxBytes} bytes and up to {@code maxFds} descriptors (close-on-exec). If the
+     * peer sent more descriptors than that, the kernel discards the extra ones and this throws.
+     */
+    public Received receive(int maxBytes, int maxFds) {
+        ensureOpen();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(Math.max(1, maxBytes));
+            MemorySegment iov = arena.allocate(Libc.IOVEC);
+            iov.set(ADDRESS, 0, buffer);
+            iov.set(JAVA_LONG, 8, maxBytes);
+            MemorySegment message = arena.allocate(Libc.MSGHDR);
+            message.set(ADDRESS, 16, iov);
+            message.set(JAVA_LONG, 24, 1);
+            long space = controlSpace(Math.max(1, maxFds));
+            MemorySegment control = arena.allocate(space, 8);
+            message.set(ADDRESS, 32, control);
+            message.set(JAVA_LONG, 40, space);
+            long n;
+            do {
+                n = Libc.recvmsg(fd, message, Libc.MSG_CMSG_CLOEXEC);
+            } while (n < 0 && Libc.errno() == Errno.EINTR);
+            if (n < 0) {
+                throw failure("recvmsg", Libc.errno(), "could not receive");
+            }
+            int[] fds = descriptors(message, control);
+            if ((message.get(JAVA_INT, 48) & MSG_CTRUNC) != 0) {
+                for (int received : fds) {
+                    Libc.close(received);
+                }
+                throw new XpfoException("peer sent more descriptors than the " + maxFds + " expected; closed them all");
+            }
+            return new Received(buffer.asSlice(0, n).toArray(JAVA_BYTE), fds);
+        }
+    }
+
+    private static final int MSG_CTRUNC = 0x8;
+
+    private static int[] descriptors(MemorySegment message, MemorySegment control) {
+        long controlLength = message.get(JAVA_LONG, 40);
+        int[] fds = new int[0];
+        long offset = 0;
+        while (offset + Libc.CMSG_HEADER <= controlLength) {
+            long length = control.get(JAVA_LONG, offset);
+            if (length < Libc.CMSG_HEADER) {
+                break;
+            }
+            if (control.get(JAVA_INT, offset + 8) == Libc.SOL_SOCKET && control.get(JAVA_INT, offset + 12) == Libc.SCM_RIGHTS) {
+                int count = (int) ((length - Libc.CMSG_HEADER) / 4);
+                int start = fds.length;
+                fds = Arrays.copyOf(fds, start + count);
+                for (int i = 0; i < count; i++) {
+                    fds[start + i] = control.get(JAVA_INT, offset + Libc.CMSG_HEADER + 4L * i);
+                }
+            }
+            offset += (length + 7) & ~7L;
+        }
+        return fds;
+    }
+
+    private static long controlSpace(int fds) {
+        return Libc.CMSG_HEADER + ((4L * fds + 7) & ~7L);
+    }
+
+    private static NativeCallException failure(String call, int errno, String what) {
+        return new NativeCallException(call, errno, what, "");
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new XpfoClosedException("Unix socket");
+        }
+    }
+
+    /** Closes the socket (a listening socket's path is left for the caller to remove). Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            Libc.close(fd);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package dev.xpfo.host;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/** Reading the kernel's {@code /proc} and {@code /sys} text files, which are small and line-oriented. */
+public final class ProcFiles {
+    private ProcFiles() {
+    }
+
+    /** The whole file, or an empty string if it does not exist or cannot be read. */
+    public static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** The value after {@code name:} on a {@code name: value} line, trimmed. */
+    public static Optional<String> field(String text, String name) {
+        for (String line : text.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).trim().equals(name)) {
+                return Optional.of(line.substring(colon + 1).trim());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** {@code name value} lines, as in {@code /proc/vmstat}. */
+    public static Map<String, Long> counters(String text) {
+        Map<String, Long> counters = new LinkedHashMap<>();
+        for (String line : text.split("\n")) {
+            String[] parts = line.trim().split("\\s+");
+            if (parts.length == 2) {
+                try {
+                    counters.put(parts[0], Long.parseLong(parts[1]));
+                } catch (NumberFormatException ignored) {
+                    // not a counter line
+                }
+            }
+        }
+        return counters;
+    }
+
+    /** {@code "30720 kB"} as bytes. */
+    public static long kilobytes(String value) {
+        String number = value.replace("kB", "").trim();
+        return Long.parseLong(number) * 1024;
+    }
+}

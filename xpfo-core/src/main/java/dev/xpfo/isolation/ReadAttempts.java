@@ -1,0 +1,264 @@
+package dev.xpfo.isolation;
+
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The other process of {@link IsolationCheck}: it tries, with every means another process of the
+ * same user has, to read a target process's memory, and reports each attempt as one line on
+ * standard output. It is given, for each region, its address, its length and the marker split in two
+ * random halves whose XOR is the marker, so the marker itself never exists in the target's readable
+ * memory except where it was written.
+ *
+ * <p>Usage: {@code ReadAttempts PID (NAME ADDRESS LENGTH HALF1 HALF2)...}; it waits for a line on
+ * standard input before starting, so the target can first allow it to trace (Yama).
+ */
+public final class ReadAttempts {
+    static final String PREFIX = "ATTEMPT";
+    private static final long CHUNK = 1 << 20;
+
+    /** One region to attack. */
+    record Region(String name, long address, long length, byte[] marker) {
+    }
+
+    private final int pid;
+    private final List<Region> regions;
+    private final PrintStream out;
+
+    ReadAttempts(int pid, List<Region> regions, PrintStream out) {
+        this.pid = pid;
+        this.regions = regions;
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws IOException {
+        int pid = Integer.parseInt(args[0]);
+        List<Region> regions = new ArrayList<>();
+        HexFormat hex = HexFormat.of();
+        for (int i = 1; i + 4 < args.length; i += 5) {
+            byte[] half1 = hex.parseHex(args[i + 3]);
+            byte[] half2 = hex.parseHex(args[i + 4]);
+            byte[] marker = new byte[half1.length];
+            for (int b = 0; b < marker.length; b++) {
+                marker[b] = (byte) (half1[b] ^ half2[b]);
+            }
+            regions.add(new Region(args[i], Long.parseUnsignedLong(args[i + 1], 16), Long.parseLong(args[i + 2]), marker));
+        }
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)).readLine();
+        new ReadAttempts(pid, regions, System.out).run();
+        System.out.flush();
+    }
+
+    void run() {
+        regions.forEach(this::procMem);
+        regions.forEach(this::processVmReadv);
+        ptracePeek();
+        scan();
+    }
+
+    private void report(String method, String target, int errno, long bytesRead, boolean markerFound, String detail) {
+        out.println(String.join("\t", PREFIX, method, target, Integer.toString(errno), Long.toString(bytesRead),
+                Boolean.toString(markerFound), detail.replace('\t', ' ').replace('\n', ' ')));
+    }
+
+    /** Reads the region through {@code /proc/PID/mem}, as a debugger or a memory scraper would. */
+    private void procMem(Region region) {
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = Libc.open(arena.allocateFrom("/proc/" + pid + "/mem"), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0) {
+                report("proc_mem", region.name(), Libc.errno(), 0, false, "open /proc/" + pid + "/mem refused");
+                return;
+            }
+            try {
+                MemorySegment buffer = arena.allocate(region.length());
+                long n = Libc.pread(fd, buffer, region.length(), region.address());
+                if (n < 0) {
+                    report("proc_mem", region.name(), Libc.errno(), 0, false, "pread at the region refused");
+                } else {
+                    report("proc_mem", region.name(), 0, n, contains(buffer, n, region.marker()), "pread returned " + n + " bytes");
+                }
+            } finally {
+                Libc.close(fd);
+            }
+        }
+    }
+
+    /** Copies the region with {@code process_vm_readv}, the cross-memory-attach path. */
+    private void processVmReadv(Region region) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(region.length());
+            MemorySegment local = arena.allocate(Libc.IOVEC);
+            local.set(ADDRESS, 0, buffer);
+            local.set(JAVA_LONG, 8, region.length());
+            MemorySegment remote = arena.allocate(Libc.IOVEC);
+            remote.set(ADDRESS, 0, MemorySegment.ofAddress(region.address()));
+            remote.set(JAVA_LONG, 8, region.length());
+            long n = Libc.processVmReadv(pid, local, 1, remote, 1, 0);
+            if (n < 0) {
+                report("process_vm_readv", region.name(), Libc.errno(), 0, false, "copy refused");
+            } else {
+                report("process_vm_readv", region.name(), 0, n, contains(buffer, n, region.marker()), "copied " + n + " bytes");
+            }
+        }
+    }
+
+    /**
+     * Attaches with {@code PTRACE_SEIZE} (which, unlike {@code PTRACE_ATTACH}, sends no SIGSTOP to the
+     * whole process), stops the main thread and peeks each region's first words.
+     */
+    private void ptracePeek() {
+        if (Libc.ptrace(Libc.PTRACE_SEIZE, pid, 0, 0) != 0) {
+            int errno = Libc.errno();
+            for (Region region : regions) {
+                report("ptrace_peekdata", region.name(), errno, 0, false, "PTRACE_SEIZE refused");
+            }
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            if (Libc.ptrace(Libc.PTRACE_INTERRUPT, pid, 0, 0) != 0) {
+                int errno = Libc.errno();
+                regions.forEach(r -> report("ptrace_peekdata", r.name(), errno, 0, false, "PTRACE_INTERRUPT refused"));
+                return;
+            }
+            MemorySegment status = arena.allocate(JAVA_INT);
+            if (Libc.waitpid(pid, status, Libc.WALL) != pid) {
+                int errno = Libc.errno();
+                regions.forEach(r -> report("ptrace_peekdata", r.name(), errno, 0, false, "waitpid for the stop failed"));
+                return;
+            }
+            for (Region region : regions) {
+                int words = region.marker().length / 8;
+                MemorySegment read = arena.allocate(8L * words);
+                int errno = 0;
+                long bytes = 0;
+                for (int w = 0; w < words; w++) {
+                    long word = Libc.ptrace(Libc.PTRACE_PEEKDATA, pid, region.address() + 8L * w, 0);
+                    int e = Libc.errno();
+                    if (word == -1 && e != 0) {
+                        errno = e;
+                        break;
+                    }
+                    read.set(JAVA_LONG, 8L * w, word);
+                    bytes += 8;
+                }
+                report("ptrace_peekdata", region.name(), errno, bytes,
+                        errno == 0 && contains(read, bytes, region.marker()),
+                        errno == 0 ? "peeked " + bytes + " bytes" : "PTRACE_PEEKDATA refused");
+            }
+        } finally {
+            Libc.ptrace(Libc.PTRACE_DETACH, pid, 0, 0);
+        }
+    }
+
+    /**
+     * Reads every readable mapping of the target through {@code /proc/PID/mem} and looks for each
+     * region's marker anywhere: a copy left on the heap, a stack or a buffer would show up here.
+     */
+    private void scan() {
+        List<String> maps;
+        try {
+            maps = Files.readAllLines(Path.of("/proc/" + pid + "/maps"));
+        } catch (IOException e) {
+            regions.forEach(r -> report("scan", r.name(), Errno.EACCES, 0, false, "cannot read /proc/" + pid + "/maps"));
+            return;
+        }
+        boolean[] found = new boolean[regions.size()];
+        long bytesRead = 0;
+        int mappingsRead = 0;
+        int mappingsRefused = 0;
+        String refusals = "";
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = Libc.open(arena.allocateFrom("/proc/" + pid + "/mem"), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0) {
+                int errno = Libc.errno();
+                regions.forEach(r -> report("scan", r.name(), errno, 0, false, "open /proc/" + pid + "/mem refused"));
+                return;
+            }
+            try {
+                int overlap = regions.stream().mapToInt(r -> r.marker().length).max().orElse(0);
+                MemorySegment buffer = arena.allocate(CHUNK + overlap);
+                for (String line : maps) {
+                    String[] fields = line.trim().split("\\s+");
+                    if (fields.length < 2 || fields[1].charAt(0) != 'r' || line.contains("[vvar") || line.contains("[vsyscall]")) {
+                        continue;
+                    }
+                    String[] range = fields[0].split("-");
+                    long start = Long.parseUnsignedLong(range[0], 16);
+                    long end = Long.parseUnsignedLong(range[1], 16);
+                    long carried = 0;
+                    boolean refused = false;
+                    for (long at = start; at < end; at += CHUNK) {
+                        long want = Math.min(CHUNK, end - at);
+                        long n = Libc.pread(fd, buffer.asSlice(carried), want, at);
+                        if (n <= 0) {
+                            if (!refused && n < 0) {
+                                refusals = refusals.isEmpty() ? describe(fields) + " " + Errno.name(Libc.errno()) : refusals;
+                            }
+                            refused = true;
+                            break;
+                        }
+                        long valid = carried + n;
+                        bytesRead += n;
+                        for (int i = 0; i < found.length; i++) {
+                            found[i] |= contains(buffer, valid, regions.get(i).marker());
+                        }
+                        carried = Math.min(overlap, valid);
+                        MemorySegment.copy(buffer, valid - carried, buffer, 0, carried);
+                    }
+                    if (refused) {
+                        mappingsRefused++;
+                    } else {
+                        mappingsRead++;
+                    }
+                }
+            } finally {
+                Libc.close(fd);
+            }
+        }
+        for (int i = 0; i < found.length; i++) {
+            report("scan", regions.get(i).name(), 0, bytesRead, found[i], "read " + mappingsRead + " mappings ("
+                    + bytesRead + " bytes), " + mappingsRefused + " refused"
+                    + (refusals.isEmpty() ? "" : ", first: " + refusals));
+        }
+    }
+
+    private static String describe(String[] mapsFields) {
+        return mapsFields[0] + (mapsFields.length > 5 ? " " + mapsFields[5] : "");
+    }
+
+    /** Whether {@code marker} occurs in the first {@code length} bytes of {@code memory}. */
+    static boolean contains(MemorySegment memory, long length, byte[] marker) {
+        if (marker.length == 0 || length < marker.length) {
+            return false;
+        }
+        // A plain array loop is what the JIT scans fastest; the scan covers hundreds of MiB.
+        byte[] haystack = memory.asSlice(0, length).toArray(JAVA_BYTE);
+        byte first = marker[0];
+        int last = haystack.length - marker.length;
+        for (int i = 0; i <= last; i++) {
+            if (haystack[i] == first && Arrays.equals(haystack, i, i + marker.length, marker, 0, marker.length)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

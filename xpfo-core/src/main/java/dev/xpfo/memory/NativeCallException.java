@@ -1,0 +1,36 @@
+package dev.xpfo.memory;
+
+import dev.xpfo.linux.Errno;
+
+/**
+ * A system call failed. The message names the call, the errno and what to do about it; the parts are
+ * also available on their own for programs that react to them.
+ */
+public class NativeCallException extends XpfoException {
+    private final String call;
+    private final int errno;
+    private final String remedy;
+
+    public NativeCallException(String call, int errno, String explanation, String remedy) {
+        super(call + " failed with " + Errno.describe(errno) + ": " + explanation
+                + (remedy.isEmpty() ? "" : ". Remedy: " + remedy));
+        this.call = call;
+        this.errno = errno;
+        this.remedy = remedy;
+    }
+
+    /** The system call that failed, such as {@code "mmap"}. */
+    public String call() {
+        return call;
+    }
+
+    /** The errno the kernel returned. */
+    public int errno() {
+        return errno;
+    }
+
+    /** What the operator or caller can do; empty if nothing but fixing the caller helps. */
+    public String remedy() {
+        return remedy;
+    }
+}

@@ -1,0 +1,258 @@
+package dev.xpfo.memory;
+
+import dev.xpfo.host.ProcFiles;
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A file of memory that the kernel removes from its direct map: xpfo's form of the proposed
+ * {@code /dev/xpfo} device, on top of {@code memfd_secret(2)}.
+ *
+ * <pre>{@code
+ * try (XpfoFile file = XpfoFile.create(64 * Bytes.MIB)) {
+ *     file.populate(2, PopulateProgress.NONE);   // every page leaves the direct map now
+ *     try (Mapping mapping = file.map()) {
+ *         MemorySegment memory = mapping.segment();
+ *         ...
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>What the kernel imposes, and this class enforces up front:
+ * <ul>
+ *   <li>A file is sized exactly once ({@link #size(long)}); sizes are rounded up to whole pages.</li>
+ *   <li>Memory is allocated lazily on first touch unless {@link #populate populated}.</li>
+ *   <li>Every mapping counts, whole, against the mapping process's {@code RLIMIT_MEMLOCK} unless it has
+ *       {@code CAP_IPC_LOCK}; past it {@link #map()} throws {@link MemlockLimitException}.</li>
+ *   <li>The file cannot be read, written, reopened through {@code /proc/self/fd} or used for DMA
+ *       ({@code O_DIRECT}); it is shared only by passing the descriptor ({@link #fd()}).</li>
+ * </ul>
+ * Nothing here ever falls back to ordinary memory: if secret memory is unavailable,
+ * {@link #open()} throws {@link SecretMemoryUnavailableException}.
+ *
+ * <p>Thread safety: all methods may be called from any thread.
+ */
+public final class XpfoFile implements AutoCloseable {
+    private static final long PAGE_SIZE = Libc.pageSize();
+
+    private final int fd;
+    private long size;
+    private boolean closed;
+
+    private XpfoFile(int fd, long size) {
+        this.fd = fd;
+        this.size = size;
+    }
+
+    /**
+     * Opens a new, empty secret memory file, close-on-exec.
+     *
+     * @throws SecretMemoryUnavailableException {@code ENOSYS} (kernel without secret memory) or
+     *                                          {@code EPERM} (blocked by a seccomp filter)
+     * @throws NativeCallException              {@code EMFILE}/{@code ENFILE} (no descriptor left) and others
+     */
+    public static XpfoFile open() {
+        int fd = Libc.memfdSecret(Libc.O_CLOEXEC);
+        if (fd < 0) {
+            throw openFailure(Libc.errno());
+        }
+        return new XpfoFile(fd, 0);
+    }
+
+    /** Opens a file and sizes it to {@code bytes}: {@link #open()} then {@link #size(long)}. */
+    public static XpfoFile create(long bytes) {
+        validate(bytes);
+        XpfoFile file = open();
+        try {
+            return file.size(bytes);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Takes ownership of a descriptor received from another process (or inherited), after checking
+     * that it really is a secret memory file: anything else is refused, never silently accepted.
+     *
+     * @throws XpfoException if the descriptor is not a secret memory file
+     */
+    public static XpfoFile adopt(int fd) {
+        String target;
+        try {
+            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (IOException e) {
+            throw new XpfoException("descriptor " + fd + " is not open in this process", e);
+        }
+        if (!target.startsWith("/secretmem")) {
+            throw new XpfoException("descriptor " + fd + " is " + target + ", not a secret memory file: refusing it");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            if (Libc.fstat(fd, stat) != 0) {
+                throw new NativeCallException("fstat", Libc.errno(), "could not size descriptor " + fd, "");
+            }
+            return new XpfoFile(fd, stat.get(JAVA_LONG, Libc.STAT_SIZE_OFFSET));
+        }
+    }
+
+    private static SecretMemoryUnavailableException openFailure(int errno) {
+        return switch (errno) {
+            case Errno.ENOSYS -> new SecretMemoryUnavailableException("memfd_secret", errno,
+                    "this kernel (" + ProcFiles.read(Path.of("/proc/sys/kernel/osrelease")).trim()
+                            + ") does not provide secret memory",
+                    "use Linux 5.14 or newer built with CONFIG_SECRETMEM=y; before 6.5 it must also be enabled "
+                            + "with the boot parameter secretmem.enable=1, and no kernel may boot with secretmem.enable=0; "
+                            + "x86-64, arm64 and riscv64 support it");
+            case Errno.EPERM -> new SecretMemoryUnavailableException("memfd_secret", errno,
+                    "the call was refused before reaching the kernel's secret memory code, most likely by a "
+                            + "seccomp filter",
+                    "allow syscall 447 (memfd_secret) in the container's seccomp profile "
+                            + "(Docker/Podman: --security-opt seccomp=<profile>; systemd: SystemCallFilter=)");
+            default -> throw new NativeCallException("memfd_secret", errno, "could not open a secret memory file",
+                    errno == Errno.EMFILE ? "raise the descriptor limit (ulimit -n) or close descriptors" : "");
+        };
+    }
+
+    private static void validate(long bytes) {
+        if (bytes <= 0) {
+            throw new InvalidSizeException("a secret memory file needs a positive size, not " + bytes);
+        }
+        long physical = PhysicalMemory.totalBytes();
+        if (bytes > physical) {
+            throw new InvalidSizeException("a secret memory file of " + Bytes.format(bytes) + " (" + bytes
+                    + " bytes) cannot fit: secret memory is never swapped and this machine has "
+                    + Bytes.format(physical) + " of RAM");
+        }
+    }
+
+    /**
+     * Sizes the file, once, to {@code bytes} rounded up to a whole number of pages. No memory is
+     * allocated yet; see {@link #populate}.
+     *
+     * @throws InvalidSizeException   zero, negative, or more than the machine's memory
+     * @throws AlreadySizedException  the file already has a size (the kernel allows one {@code ftruncate})
+     * @throws XpfoClosedException    after {@link #close()}
+     */
+    public synchronized XpfoFile size(long bytes) {
+        ensureOpen();
+        validate(bytes);
+        long rounded = Bytes.roundUp(bytes, PAGE_SIZE);
+        if (size != 0) {
+            throw new AlreadySizedException(size, rounded);
+        }
+        if (Libc.ftruncate(fd, rounded) != 0) {
+            int errno = Libc.errno();
+            if (errno == Errno.EINVAL) {
+                throw new AlreadySizedException(-1, rounded);
+            }
+            throw new NativeCallException("ftruncate", errno, "could not size the secret memory file to "
+                    + rounded + " bytes", "");
+        }
+        size = rounded;
+        return this;
+    }
+
+    /** The file's size in bytes; 0 until sized. */
+    public synchronized long size() {
+        return size;
+    }
+
+    /**
+     * Allocates every page now, so each leaves the direct map (and the cross-CPU TLB flush is paid)
+     * here rather than on first use. Uses a temporary mapping, so it needs memlock room for the file's
+     * size while it runs. Safe to call on a file that already holds data: it only reads.
+     *
+     * @param threads  how many threads touch pages (1 = the calling thread); more help on large files
+     *                 when the kernel's flush is not the bottleneck
+     * @param progress told of the bytes populated so far
+     * @throws MemlockLimitException if the temporary mapping exceeds {@code RLIMIT_MEMLOCK}
+     */
+    public void populate(int threads, PopulateProgress progress) {
+        try (Mapping mapping = map()) {
+            new Populator(PAGE_SIZE).populate(mapping.segment(), threads, progress);
+        }
+    }
+
+    /** {@link #populate(int, PopulateProgress)} on the calling thread alone, without progress. */
+    public void populate() {
+        populate(1, PopulateProgress.NONE);
+    }
+
+    /**
+     * Maps the whole file read-write ({@code MAP_SHARED}, {@code MADV_DONTFORK}).
+     *
+     * @throws MemlockLimitException past {@code RLIMIT_MEMLOCK}, with the limit, the request and remedies
+     * @throws XpfoException         if the file has no size yet
+     */
+    public Mapping map() {
+        long length;
+        int descriptor;
+        synchronized (this) {
+            ensureOpen();
+            if (size == 0) {
+                throw new XpfoException("size the secret memory file before mapping it");
+            }
+            length = size;
+            descriptor = fd;
+        }
+        return Mapping.ofSecretFile(descriptor, length);
+    }
+
+    /**
+     * The descriptor, to hand to another process (over a Unix socket with {@code SCM_RIGHTS}, or by
+     * inheritance). It stays owned by this object: {@link #close()} closes it.
+     */
+    public synchronized int fd() {
+        ensureOpen();
+        return fd;
+    }
+
+    /** True until {@link #close()}. */
+    public synchronized boolean isOpen() {
+        return !closed;
+    }
+
+    /**
+     * Closes the descriptor. Mappings already made stay valid until closed themselves; the memory
+     * returns to the kernel (wiped, back in the direct map) when the last mapping and descriptor go.
+     * Idempotent.
+     */
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            Libc.close(fd);
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new XpfoClosedException("secret memory file");
+        }
+    }
+
+    @Override
+    public synchronized String toString() {
+        return "XpfoFile[" + (closed ? "closed" : "fd " + fd + ", " + Bytes.format(size)) + "]";
+    }
+
+    /** Reads and remembers {@code MemTotal}. */
+    private static final class PhysicalMemory {
+        private static final long TOTAL = ProcFiles.field(ProcFiles.read(Path.of("/proc/meminfo")), "MemTotal")
+                .map(ProcFiles::kilobytes).orElse(Long.MAX_VALUE);
+
+        static long totalBytes() {
+            return TOTAL;
+        }
+    }
+}

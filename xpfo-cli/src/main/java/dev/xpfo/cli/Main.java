@@ -1,5 +1,6 @@
 package dev.xpfo.cli;
 
+import dev.xpfo.memory.XpfoException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -8,6 +9,9 @@ import picocli.CommandLine.Command;
         description = "Memory the Linux kernel does not map: removed from the direct map with memfd_secret(2).",
         subcommands = {ProbeCommand.class, CheckCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
+    /** The exit code for an xpfo error that the command did not turn into a result. */
+    static final int FAILED = 2;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -17,7 +21,19 @@ public final class Main implements Runnable {
 
     /** The configured command line, for tests and {@link #main}. */
     static CommandLine commandLine() {
-        return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+        return new CommandLine(new Main())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler(Main::explain);
+    }
+
+    /** xpfo's own errors already say what failed and what to do: print that, not a stack trace. */
+    private static int explain(Exception e, CommandLine commandLine, CommandLine.ParseResult parsed) throws Exception {
+        if (e instanceof XpfoException) {
+            commandLine.getErr().println("xpfo " + commandLine.getCommandName() + ": " + e.getMessage());
+            commandLine.getErr().flush();
+            return FAILED;
+        }
+        throw e;
     }
 
     @Override

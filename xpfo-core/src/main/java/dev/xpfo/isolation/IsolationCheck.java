@@ -192,7 +192,7 @@ public final class IsolationCheck {
         return bytes;
     }
 
-    /** Entries of {@code /proc/PID/smaps}. */
+    /** Entries of {@code /proc/PID/smaps}; {@link #find} returns the one containing an address. */
     static final class Smaps {
         private static final java.util.regex.Pattern HEADER = java.util.regex.Pattern.compile("[0-9a-f]+-[0-9a-f]+ ");
 
@@ -205,7 +205,9 @@ public final class IsolationCheck {
             for (String line : text.split("\n")) {
                 if (HEADER.matcher(line).lookingAt()) {
                     current = header(line);
-                } else if (line.startsWith("VmFlags:") && current != null && current.start() == address) {
+                } else if (line.startsWith("VmFlags:") && current != null
+                        && Long.compareUnsigned(current.start(), address) <= 0
+                        && Long.compareUnsigned(address, current.end()) < 0) {
                     return Optional.of(new Entry(current.start(), current.end(), current.name(),
                             List.of(line.substring("VmFlags:".length()).trim().split("\\s+"))));
                 }

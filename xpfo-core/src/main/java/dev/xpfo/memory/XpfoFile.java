@@ -105,7 +105,7 @@ public final class XpfoFile implements AutoCloseable {
         }
     }
 
-    private static SecretMemoryUnavailableException openFailure(int errno) {
+    static SecretMemoryUnavailableException openFailure(int errno) {
         return switch (errno) {
             case Errno.ENOSYS -> new SecretMemoryUnavailableException("memfd_secret", errno,
                     "this kernel (" + ProcFiles.read(Path.of("/proc/sys/kernel/osrelease")).trim()

@@ -1,0 +1,106 @@
+package dev.xpfo.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.xpfo.host.SecretMemorySupport;
+import org.junit.jupiter.api.Test;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The commands an operator runs first, as a script would read them. */
+class CommandsTest {
+
+    private record Run(int exitCode, String out) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        int code = Main.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out)).execute(args);
+        return new Run(code, out.toString());
+    }
+
+    @Test
+    void probeJsonHasEveryDocumentedKey() {
+        Run run = run("probe", "--json");
+        JsonNode json = parse(run.out());
+        for (String key : List.of("memfd_secret.available", "memfd_secret.reason", "memlock.soft", "memlock.hard",
+                "memlock.cap_ipc_lock", "direct_map.bytes_4k", "direct_map.bytes_2m", "direct_map.bytes_1g",
+                "direct_map.level2_splits", "core_scheduling.available", "core_scheduling.reason", "kvm.present")) {
+            assertThat(json.at("/" + key.replace('.', '/')).isMissingNode()).as(key).isFalse();
+        }
+        assertThat(json.get("vulnerabilities").isObject()).isTrue();
+        boolean available = SecretMemorySupport.probe().available();
+        assertThat(json.at("/memfd_secret/available").asBoolean()).isEqualTo(available);
+        assertThat(run.exitCode()).isEqualTo(available ? 0 : ProbeCommand.UNAVAILABLE);
+        assertThat(json.at("/kvm/present").asBoolean()).isEqualTo(Files.exists(Path.of("/dev/kvm")));
+        if (!json.at("/core_scheduling/available").asBoolean()) {
+            assertThat(json.at("/core_scheduling/reason").asText()).contains("prctl(PR_SCHED_CORE) failed");
+        }
+    }
+
+    @Test
+    void probeTableSaysWhatIsUnavailableAndWhy() {
+        Run run = run("probe");
+        assertThat(run.out()).contains("memfd_secret").contains("memlock limit").contains("core scheduling")
+                .contains("CPU vulnerabilities");
+        if (!json("probe", "--json").at("/core_scheduling/available").asBoolean()) {
+            assertThat(run.out()).contains("core scheduling      UNAVAILABLE: prctl(PR_SCHED_CORE) failed with");
+        }
+    }
+
+    @Test
+    void checkProvesProtectionAndExitsZero() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        Run run = run("check", "--json", "--size", "64K");
+        JsonNode json = parse(run.out());
+        assertThat(json.get("verdict").asText()).as(run.out()).isEqualTo("protected");
+        assertThat(run.exitCode()).isZero();
+        assertThat(json.get("attempts")).hasSize(8);
+        for (JsonNode attempt : json.get("attempts")) {
+            boolean secret = attempt.get("target").asText().equals("secret");
+            assertThat(attempt.get("refused").asBoolean()).as(attempt.toString()).isEqualTo(secret);
+            assertThat(attempt.get("marker_found").asBoolean()).as(attempt.toString()).isEqualTo(!secret);
+        }
+        assertThat(json.at("/vm_flags/lo").asBoolean()).isTrue();
+        assertThat(json.at("/vm_flags/dd").asBoolean()).isTrue();
+        assertThat(json.at("/vm_flags/dc").asBoolean()).isTrue();
+    }
+
+    @Test
+    void checkPrintsOneLinePerAttemptWithTheErrno() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        Run run = run("check", "--size", "64K");
+        assertThat(run.exitCode()).as(run.out()).isZero();
+        assertThat(run.out())
+                .containsPattern("proc_mem +secret +refused EIO")
+                .containsPattern("process_vm_readv +secret +refused EFAULT")
+                .containsPattern("ptrace_peekdata +secret +refused EIO")
+                .containsPattern("scan +secret +marker not found")
+                .contains("PROTECTED: ");
+    }
+
+    @Test
+    void aBadSizeIsAClearUsageError() {
+        Run run = run("check", "--size", "lots");
+        assertThat(run.exitCode()).isNotZero();
+        assertThat(run.out()).contains("not a size: 'lots'");
+    }
+
+    private static JsonNode json(String... args) {
+        return parse(run(args).out());
+    }
+
+    private static JsonNode parse(String text) {
+        try {
+            return Json.MAPPER.readTree(text);
+        } catch (java.io.IOException e) {
+            throw new AssertionError("not JSON: " + text, e);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package dev.xpfo.isolation;
+
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.SecretMemory;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The self-check a sceptical operator runs first: another process tries to read this JVM's secret
+ * memory and must be refused, while reading ordinary memory the same ways works.
+ */
+class IsolationCheckTest {
+
+    @BeforeEach
+    void secretMemory() {
+        SecretMemory.assumeAvailable();
+    }
+
+    @Test
+    void anotherProcessIsRefusedEveryReadOfSecretMemoryAndFindsTheControlMarker() {
+        CheckReport report = new IsolationCheck(256 * 1024).run();
+
+        assertThat(report.verdict()).as(report.reason()).isEqualTo(Verdict.PROTECTED);
+        assertThat(attempt(report, "proc_mem", "secret").errno()).isEqualTo(Errno.EIO);
+        assertThat(attempt(report, "process_vm_readv", "secret").errno()).isEqualTo(Errno.EFAULT);
+        assertThat(attempt(report, "ptrace_peekdata", "secret").errno()).isEqualTo(Errno.EIO);
+        assertThat(attempt(report, "scan", "secret").markerFound()).isFalse();
+        for (String method : List.of("proc_mem", "process_vm_readv", "ptrace_peekdata", "scan")) {
+            Attempt control = attempt(report, method, "control");
+            assertThat(control.errno()).as(method + " on ordinary memory").isZero();
+            assertThat(control.markerFound()).as(method + " finds the control marker").isTrue();
+            assertThat(attempt(report, method, "secret").refused()).as(method).isTrue();
+        }
+        assertThat(report.residentPages()).isEqualTo(256 * 1024 / Libc.pageSize());
+        assertThat(report.smapsName()).startsWith("/secretmem");
+    }
+
+    @Test
+    void anOrdinaryUserGetsTheSameProtectionAgainstItsOwnOtherProcesses() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: switching to an ordinary user needs root");
+        TestJvm.Result result = TestJvm.runUnprivileged(8 * 1024 * 1024, UnprivilegedCheckChild.class, "1048576");
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output()).contains("verdict PROTECTED")
+                .contains("proc_mem secret EIO found=false")
+                .contains("process_vm_readv secret EFAULT found=false")
+                .contains("ptrace_peekdata secret EIO found=false")
+                .contains("proc_mem control - found=true");
+    }
+
+    @Test
+    void theSecretMappingIsLockedNotDumpedAndNotCopiedOnFork() {
+        CheckReport report = new IsolationCheck(Libc.pageSize()).run();
+        assertThat(report.flags()).extracting(MappingFlag::flag).containsExactly("lo", "dd", "dc");
+        assertThat(report.flags()).allSatisfy(flag -> assertThat(flag.present()).as(flag.meaning()).isTrue());
+    }
+
+    @Test
+    void smapsFlagsAreReadForTheExactMapping() {
+        try (XpfoFile file = XpfoFile.create(Libc.pageSize()); Mapping secret = file.map();
+             Mapping ordinary = Mapping.anonymous(Libc.pageSize())) {
+            secret.segment().set(JAVA_LONG, 0, 1);
+            ordinary.segment().set(JAVA_LONG, 0, 1);
+            Path smaps = Path.of("/proc/self/smaps");
+            assertThat(IsolationCheck.Smaps.find(smaps, secret.segment().address()).orElseThrow().flags())
+                    .contains("lo", "dd", "dc", "sh");
+            assertThat(IsolationCheck.Smaps.find(smaps, ordinary.segment().address()).orElseThrow().flags())
+                    .as("ordinary memory carries none of them, so the check can fail")
+                    .doesNotContain("lo", "dd", "dc");
+        }
+    }
+
+    @Test
+    void aReadThatSucceedsOnSecretMemoryMakesTheVerdictExposed() {
+        Attempt leaked = new Attempt("proc_mem", "secret", 0, 4096, true, "pread returned 4096 bytes");
+        assertThat(leaked.refused()).isFalse();
+        Attempt refused = new Attempt("proc_mem", "secret", Errno.EIO, 0, false, "refused");
+        assertThat(refused.refused()).isTrue();
+        Attempt scanFound = new Attempt("scan", "secret", 0, 1 << 20, true, "");
+        assertThat(scanFound.refused()).isFalse();
+    }
+
+    private static Attempt attempt(CheckReport report, String method, String target) {
+        return report.attempts().stream()
+                .filter(a -> a.method().equals(method) && a.target().equals(target))
+                .findFirst().orElseThrow(() -> new AssertionError("no " + method + " attempt on " + target));
+    }
+}

@@ -1,0 +1,215 @@
+package dev.xpfo.memory;
+
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.testing.SecretMemory;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The kernel's {@code memfd_secret} selftest, ported to xpfo's API, and the further refusals xpfo's
+ * protection rests on. Each refusal is paired with the same operation on ordinary memory succeeding,
+ * so the test fails if the protection is missing rather than if the operation is merely broken.
+ */
+class SecretMemoryConformanceTest {
+    private static final long PAGE = Libc.pageSize();
+
+    @BeforeEach
+    void secretMemory() {
+        SecretMemory.assumeAvailable();
+    }
+
+    // ---- the kernel selftest's cases ----
+
+    @Test
+    void underTheMemlockLimitMappingWorksAndTwiceTheHardLimitFailsWithTheRemedy() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: switching to an ordinary user needs root");
+        long limit = 4 * Bytes.MIB;
+        TestJvm.Result result = TestJvm.runUnprivileged(limit, MemlockChild.class);
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output())
+                .contains("limit " + limit + " " + limit + " cap_ipc_lock false")
+                .contains("at-limit mapped " + limit)
+                .contains("twice-limit refused MemlockLimitException errno " + Errno.EAGAIN
+                        + " requested " + 2 * limit + " limit " + limit)
+                .contains("ulimit -l").contains("LimitMEMLOCK=").contains("CAP_IPC_LOCK")
+                .contains("twice-limit populate refused MemlockLimitException");
+    }
+
+    @Test
+    void theFileCannotBeReadOrWrittenThroughItsDescriptor() {
+        try (XpfoFile file = XpfoFile.create(PAGE); Arena arena = Arena.ofConfined()) {
+            file.populate();
+            MemorySegment buffer = arena.allocate(PAGE);
+            assertRefused(Libc.read(file.fd(), buffer, PAGE), Errno.EINVAL);
+            assertRefused(Libc.write(file.fd(), buffer, PAGE), Errno.EINVAL);
+            assertRefused(Libc.pread(file.fd(), buffer, PAGE, 0), Errno.ESPIPE);
+            assertRefused(Libc.pwrite(file.fd(), buffer, PAGE, 0), Errno.ESPIPE);
+        }
+    }
+
+    @Test
+    void vmspliceOfAFreshOrAnExistingSecretPageFailsWithEfault() {
+        try (XpfoFile file = XpfoFile.create(PAGE); Arena arena = Arena.ofConfined()) {
+            MemorySegment pipe = arena.allocate(JAVA_INT, 2);
+            assertThat(Libc.pipe2(pipe, Libc.O_CLOEXEC)).isZero();
+            int writeEnd = pipe.get(JAVA_INT, 4);
+            try {
+                try (Mapping fresh = file.map()) {
+                    fresh.segment().fill((byte) 1);
+                    assertRefused(vmsplice(arena, writeEnd, fresh.segment()), Errno.EFAULT);
+                }
+                try (Mapping existing = file.map()) {
+                    assertRefused(vmsplice(arena, writeEnd, existing.segment()), Errno.EFAULT);
+                }
+                try (Mapping control = Mapping.anonymous(PAGE)) {
+                    control.segment().fill((byte) 1);
+                    assertThat(vmsplice(arena, writeEnd, control.segment())).as("ordinary memory splices").isEqualTo(PAGE);
+                }
+            } finally {
+                Libc.close(pipe.get(JAVA_INT, 0));
+                Libc.close(writeEnd);
+            }
+        }
+    }
+
+    private static long vmsplice(Arena arena, int fd, MemorySegment memory) {
+        MemorySegment iov = arena.allocate(Libc.IOVEC);
+        iov.set(ADDRESS, 0, memory);
+        iov.set(JAVA_LONG, 8, memory.byteSize());
+        return Libc.vmsplice(fd, iov, 1, 0);
+    }
+
+    // Another process's process_vm_readv and a ptrace-attached PEEKDATA: see IsolationCheckTest,
+    // which attacks this JVM from a separate process, with ordinary memory as the control.
+
+    // ---- further refusals xpfo relies on ----
+
+    @Test
+    void privateMappingsAreRefused() {
+        try (XpfoFile file = XpfoFile.create(PAGE)) {
+            long address = Libc.mmap(0, PAGE, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE, file.fd(), 0);
+            assertThat(address).isEqualTo(Libc.MAP_FAILED);
+            assertThat(Libc.errno()).isEqualTo(Errno.EINVAL);
+        }
+    }
+
+    @Test
+    void secretMemoryCanNeverBeExecutable() {
+        try (XpfoFile file = XpfoFile.create(PAGE)) {
+            long address = Libc.mmap(0, PAGE, Libc.PROT_READ | Libc.PROT_EXEC, Libc.MAP_SHARED, file.fd(), 0);
+            assertThat(address).isEqualTo(Libc.MAP_FAILED);
+            assertThat(Libc.errno()).isEqualTo(Errno.EPERM);
+            try (Mapping mapping = file.map()) {
+                int result = Libc.mprotect(mapping.segment().address(), PAGE, Libc.PROT_READ | Libc.PROT_EXEC);
+                assertThat(result).isEqualTo(-1);
+                assertThat(Libc.errno()).isEqualTo(Errno.EACCES);
+            }
+        }
+    }
+
+    @Test
+    void theFileCannotBeReopenedThroughProcSelfFd() {
+        try (XpfoFile file = XpfoFile.create(PAGE); Arena arena = Arena.ofConfined()) {
+            int fd = Libc.open(arena.allocateFrom("/proc/self/fd/" + file.fd()), Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+            if (fd >= 0) {
+                Libc.close(fd);
+            }
+            assertThat(fd).isEqualTo(-1);
+            assertThat(Libc.errno()).isEqualTo(Errno.ENXIO);
+        }
+    }
+
+    @Test
+    void directIoIntoSecretMemoryIsRefusedWhileItWorksIntoOrdinaryMemory(@TempDir Path dir) throws Exception {
+        Path data = Files.createTempFile(Path.of(System.getProperty("user.dir"), "target"), "o_direct", ".bin");
+        try (XpfoFile file = XpfoFile.create(PAGE); Mapping secret = file.map();
+             Mapping ordinary = Mapping.anonymous(PAGE); Arena arena = Arena.ofConfined()) {
+            Files.write(data, new byte[(int) PAGE]);
+            int fd = Libc.open(arena.allocateFrom(data.toString()), Libc.O_RDONLY | Libc.O_DIRECT | Libc.O_CLOEXEC, 0);
+            assumeTrue(fd >= 0, "skipped: the file system under target/ does not support O_DIRECT");
+            try {
+                long control = Libc.pread(fd, ordinary.segment(), PAGE, 0);
+                assumeTrue(control == PAGE, "skipped: O_DIRECT reads fail here even into ordinary memory (errno "
+                        + Libc.errno() + ")");
+                assertRefused(Libc.pread(fd, secret.segment(), PAGE, 0), Errno.EFAULT);
+            } finally {
+                Libc.close(fd);
+            }
+        } finally {
+            Files.deleteIfExists(data);
+        }
+    }
+
+    @Test
+    void fallocateIsNotSupportedSoPopulatingMeansTouching() {
+        try (XpfoFile file = XpfoFile.create(PAGE)) {
+            assertThat(Libc.fallocate(file.fd(), 0, 0, PAGE)).isEqualTo(-1);
+            assertThat(Libc.errno()).isEqualTo(Errno.EOPNOTSUPP);
+        }
+    }
+
+    @Test
+    void theKernelAllowsOnlyOneFtruncate() {
+        try (XpfoFile file = XpfoFile.create(PAGE)) {
+            assertThat(Libc.ftruncate(file.fd(), 2 * PAGE)).isEqualTo(-1);
+            assertThat(Libc.errno()).isEqualTo(Errno.EINVAL);
+        }
+    }
+
+    @Test
+    void aDescriptorHandedToAnotherProcessOverAUnixSocketMapsTheSamePages(@TempDir Path dir) throws Exception {
+        Path path = dir.resolve("handoff.sock");
+        long word = 0x5EC12E7C0FFEE001L;
+        long reply = 0x0DDBA11CAFEF00DL;
+        try (XpfoFile file = XpfoFile.create(4 * PAGE); UnixSocket listener = UnixSocket.listen(path)) {
+            file.populate();
+            try (Mapping mapping = file.map()) {
+                mapping.segment().set(JAVA_LONG, 0, word);
+                Process child = TestJvm.start(FdReceiverChild.class, path.toString(), Long.toHexString(reply));
+                try (UnixSocket peer = listener.accept()) {
+                    peer.send(new byte[] {'x', 'p', 'f', 'o'}, file.fd());
+                    assertThat(peer.receive(1, 0).data()).containsExactly('k');
+                }
+                String output = new String(child.getInputStream().readAllBytes());
+                assertThat(child.waitFor()).as(output).isZero();
+                assertThat(output).contains("received 1 fd(s) with 'xpfo'")
+                        .contains("size " + 4 * PAGE + " resident 4")
+                        .contains("word " + Long.toHexString(word));
+                assertThat(mapping.segment().get(JAVA_LONG, 8)).as("the other process wrote into the same pages")
+                        .isEqualTo(reply);
+            }
+        }
+    }
+
+    @Test
+    void populateAllocatesEveryPage() {
+        try (XpfoFile file = XpfoFile.create(2 * Bytes.MIB); Mapping before = file.map()) {
+            assertThat(before.residentPages()).isZero();
+            file.populate(2, PopulateProgress.NONE);
+            try (Mapping after = file.map()) {
+                assertThat(after.residentPages()).isEqualTo(2 * Bytes.MIB / PAGE);
+            }
+        }
+    }
+
+    private static void assertRefused(long result, int errno) {
+        int actual = Libc.errno();
+        assertThat(result).as("the call should fail").isEqualTo(-1);
+        assertThat(Errno.name(actual)).isEqualTo(Errno.name(errno));
+    }
+}

@@ -1,0 +1,114 @@
+package dev.xpfo.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Runs a main class of the tests in another JVM, as this user or as an ordinary user (uid 65534
+ * with no capabilities), from the class path Maven passes in {@code xpfo.test.classpath}.
+ */
+public final class TestJvm {
+    public static final int NOBODY = 65534;
+
+    /** What a child printed and how it ended. */
+    public record Result(int exitCode, String output) {
+    }
+
+    private TestJvm() {
+    }
+
+    public static boolean isRoot() {
+        return "root".equals(System.getProperty("user.name"));
+    }
+
+    /** Starts {@code main} with {@code args}, as this user, not waiting for it. */
+    public static Process start(Class<?> main, String... args) throws IOException {
+        return new ProcessBuilder(command(classpath(), main, args)).redirectErrorStream(true).start();
+    }
+
+    /** Runs {@code main} to completion as this user. */
+    public static Result run(Class<?> main, String... args) throws Exception {
+        return finish(start(main, args));
+    }
+
+    /**
+     * Runs {@code main} as uid/gid 65534 with every capability dropped and {@code RLIMIT_MEMLOCK} set
+     * to {@code memlockBytes}, from a world-readable copy of the classes. Needs root to switch users.
+     */
+    public static Result runUnprivileged(long memlockBytes, Class<?> main, String... args) throws Exception {
+        Path copy = Files.createTempDirectory("xpfo-test-classes", PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwxr-xr-x")));
+        try {
+            List<String> entries = new ArrayList<>();
+            int i = 0;
+            for (String entry : classpath().split(java.io.File.pathSeparator)) {
+                Path target = copy.resolve(Integer.toString(i++));
+                copyTree(Path.of(entry), target);
+                entries.add(target.toString());
+            }
+            List<String> command = new ArrayList<>(List.of("prlimit", "--memlock=" + memlockBytes + ":" + memlockBytes,
+                    "setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups", "--inh-caps=-all",
+                    "--bounding-set=-all", "--"));
+            command.addAll(command(String.join(java.io.File.pathSeparator, entries), main, args));
+            return finish(new ProcessBuilder(command).redirectErrorStream(true).directory(copy.toFile()).start());
+        } finally {
+            try (Stream<Path> walk = Files.walk(copy)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static Result finish(Process process) throws Exception {
+        byte[] output = process.getInputStream().readAllBytes();
+        if (!process.waitFor(120, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("child JVM did not finish in 120 s");
+        }
+        return new Result(process.exitValue(), new String(output, StandardCharsets.UTF_8));
+    }
+
+    private static List<String> command(String classpath, Class<?> main, String... args) {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:-UsePerfData", "-XX:+UseSerialGC", "-Xmx64m",
+                "--enable-native-access=ALL-UNNAMED", "--illegal-native-access=deny",
+                "-cp", classpath, main.getName()));
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    private static String classpath() {
+        String classpath = System.getProperty("xpfo.test.classpath");
+        if (classpath == null || classpath.isBlank()) {
+            throw new IllegalStateException("xpfo.test.classpath is not set: run the tests through Maven (./xpfo test)");
+        }
+        return classpath;
+    }
+
+    private static void copyTree(Path from, Path to) {
+        try (Stream<Path> walk = Files.walk(from)) {
+            for (Path source : (Iterable<Path>) walk::iterator) {
+                Path target = to.resolve(from.relativize(source).toString());
+                if (Files.isDirectory(source)) {
+                    Files.createDirectories(target);
+                    target.toFile().setReadable(true, false);
+                    target.toFile().setExecutable(true, false);
+                } else {
+                    Files.copy(source, target);
+                    target.toFile().setReadable(true, false);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

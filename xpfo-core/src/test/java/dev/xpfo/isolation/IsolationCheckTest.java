@@ -59,6 +59,16 @@ class IsolationCheckTest {
     }
 
     @Test
+    void withoutUsableSecretMemoryTheCheckIsInconclusiveAndSaysWhy() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: switching to an ordinary user needs root");
+        // An ordinary user with no memlock allowance cannot map a single secret page.
+        TestJvm.Result result = TestJvm.runUnprivileged(0, UnprivilegedCheckChild.class, "1048576");
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output()).contains("verdict INCONCLUSIVE: secret memory could not be set up")
+                .contains("mmap failed with EAGAIN").contains("RLIMIT_MEMLOCK").contains("ulimit -l");
+    }
+
+    @Test
     void theSecretMappingIsLockedNotDumpedAndNotCopiedOnFork() {
         CheckReport report = new IsolationCheck(Libc.pageSize()).run();
         assertThat(report.flags()).extracting(MappingFlag::flag).containsExactly("lo", "dd", "dc");

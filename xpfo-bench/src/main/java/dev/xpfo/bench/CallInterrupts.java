@@ -1,0 +1,36 @@
+package dev.xpfo.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The kernel's count of function-call interrupts ({@code CAL} in {@code /proc/interrupts}, summed
+ * over CPUs): the IPIs it sends to flush other CPUs' TLBs, among other things. System-wide, so a
+ * delta also counts whatever else ran meanwhile.
+ */
+final class CallInterrupts {
+    private CallInterrupts() {
+    }
+
+    static long total() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/interrupts"))) {
+                String trimmed = line.trim();
+                if (trimmed.startsWith("CAL:")) {
+                    long sum = 0;
+                    for (String field : trimmed.substring(4).trim().split("\\s+")) {
+                        if (!field.chars().allMatch(Character::isDigit)) {
+                            break;
+                        }
+                        sum += Long.parseLong(field);
+                    }
+                    return sum;
+                }
+            }
+        } catch (IOException e) {
+            // No /proc/interrupts: report -1 below.
+        }
+        return -1;
+    }
+}

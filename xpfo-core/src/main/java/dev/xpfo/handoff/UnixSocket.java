@@ -38,30 +38,34 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Binds and listens on {@code path}, which must not exist yet. */
     public static UnixSocket listen(Path path) {
-        UnixSocket socket = open();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment address = socketAddress(arena, path);
-            if (Libc.bind(socket.fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
+        return openAt(path, (fd, address) -> {
+            if (Libc.bind(fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
                 throw failure("bind", Libc.errno(), "could not bind " + path);
             }
-            if (Libc.listen(socket.fd, 128) != 0) {
+            if (Libc.listen(fd, 128) != 0) {
                 throw failure("listen", Libc.errno(), "could not listen on " + path);
             }
-            return socket;
-        } catch (RuntimeException e) {
-            socket.close();
-            throw e;
-        }
+        });
     }
 
     /** Connects to a listening socket at {@code path}. */
     public static UnixSocket connect(Path path) {
-        UnixSocket socket = open();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment address = socketAddress(arena, path);
-            if (Libc.connect(socket.fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
+        return openAt(path, (fd, address) -> {
+            if (Libc.connect(fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
                 throw failure("connect", Libc.errno(), "could not connect to " + path);
             }
+        });
+    }
+
+    /** What to do with a new socket and the address of {@code path}; throws to fail. */
+    private interface AddressUse {
+        void apply(int fd, MemorySegment address);
+    }
+
+    private static UnixSocket openAt(Path path, AddressUse use) {
+        UnixSocket socket = open();
+        try (Arena arena = Arena.ofConfined()) {
+            use.apply(socket.fd, socketAddress(arena, path));
             return socket;
         } catch (RuntimeException e) {
             socket.close();
@@ -182,7 +186,7 @@ public final class UnixSocket implements AutoCloseable {
                 throw failure("recvmsg", Libc.errno(), "could not receive");
             }
             int[] fds = descriptors(message, control);
-            if ((message.get(JAVA_INT, 48) & MSG_CTRUNC) != 0) {
+            if ((message.get(JAVA_INT, 48) & Libc.MSG_CTRUNC) != 0) {
                 for (int received : fds) {
                     Libc.close(received);
                 }
@@ -191,8 +195,6 @@ public final class UnixSocket implements AutoCloseable {
             return new Received(buffer.asSlice(0, n).toArray(JAVA_BYTE), fds);
         }
     }
-
-    private static final int MSG_CTRUNC = 0x8;
 
     private static int[] descriptors(MemorySegment message, MemorySegment control) {
         long controlLength = message.get(JAVA_LONG, 40);

@@ -2,11 +2,8 @@ package dev.xpfo.host;
 
 import dev.xpfo.linux.Libc;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;

@@ -80,6 +80,7 @@ public final class Libc {
     public static final int SCM_RIGHTS = 1;
     public static final int MSG_CMSG_CLOEXEC = 0x40000000;
     public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int MSG_CTRUNC = 0x8;
 
     public static final int SC_PAGESIZE = 30;
     public static final int SC_NPROCESSORS_ONLN = 84;

@@ -1,10 +1,12 @@
 package dev.xpfo.memory;
 
+import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * One {@code mmap}ed range and its lifetime. The memory is reached only through {@link #segment()},
@@ -65,7 +67,7 @@ public final class Mapping implements AutoCloseable {
 
     private static NativeCallException mmapFailure(int errno, long length) {
         if (errno == Errno.EAGAIN) {
-            var limit = dev.xpfo.host.MemlockLimit.current();
+            MemlockLimit limit = MemlockLimit.current();
             return new MemlockLimitException(length, limit.soft(), limit.hard(), limit.lockedBytes());
         }
         if (errno == Errno.ENOMEM) {
@@ -99,7 +101,7 @@ public final class Mapping implements AutoCloseable {
             }
             long resident = 0;
             for (long i = 0; i < pages; i++) {
-                resident += vector.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) & 1;
+                resident += vector.get(ValueLayout.JAVA_BYTE, i) & 1;
             }
             return resident;
         }

@@ -14,7 +14,6 @@ import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The self-check a sceptical operator runs first: another process tries to read this JVM's secret
@@ -48,7 +47,6 @@ class IsolationCheckTest {
 
     @Test
     void anOrdinaryUserGetsTheSameProtectionAgainstItsOwnOtherProcesses() throws Exception {
-        assumeTrue(TestJvm.isRoot(), "skipped: switching to an ordinary user needs root");
         TestJvm.Result result = TestJvm.runUnprivileged(8 * 1024 * 1024, UnprivilegedCheckChild.class, "1048576");
         assertThat(result.exitCode()).as(result.output()).isZero();
         assertThat(result.output()).contains("verdict PROTECTED")
@@ -60,7 +58,6 @@ class IsolationCheckTest {
 
     @Test
     void withoutUsableSecretMemoryTheCheckIsInconclusiveAndSaysWhy() throws Exception {
-        assumeTrue(TestJvm.isRoot(), "skipped: switching to an ordinary user needs root");
         // An ordinary user with no memlock allowance cannot map a single secret page.
         TestJvm.Result result = TestJvm.runUnprivileged(0, UnprivilegedCheckChild.class, "1048576");
         assertThat(result.exitCode()).as(result.output()).isZero();

@@ -41,8 +41,10 @@ public final class TestJvm {
     }
 
     /**
-     * Runs {@code main} as uid/gid 65534 with every capability dropped and {@code RLIMIT_MEMLOCK} set
-     * to {@code memlockBytes}, from a world-readable copy of the classes. Needs root to switch users.
+     * Runs {@code main} as an ordinary user with {@code RLIMIT_MEMLOCK} set to {@code memlockBytes},
+     * from a world-readable copy of the classes: as root, it switches to uid/gid 65534 with every
+     * capability dropped; as anybody else, the tests already run as an ordinary user, so the child
+     * keeps this user and only gets the lower limit.
      */
     public static Result runUnprivileged(long memlockBytes, Class<?> main, String... args) throws Exception {
         Path copy = Files.createTempDirectory("xpfo-test-classes", PosixFilePermissions.asFileAttribute(
@@ -55,9 +57,11 @@ public final class TestJvm {
                 copyTree(Path.of(entry), target);
                 entries.add(target.toString());
             }
-            List<String> command = new ArrayList<>(List.of("prlimit", "--memlock=" + memlockBytes + ":" + memlockBytes,
-                    "setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups", "--inh-caps=-all",
-                    "--bounding-set=-all", "--"));
+            List<String> command = new ArrayList<>(List.of("prlimit", "--memlock=" + memlockBytes + ":" + memlockBytes));
+            if (isRoot()) {
+                command.addAll(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", "--"));
+            }
             command.addAll(command(String.join(java.io.File.pathSeparator, entries), main, args));
             return finish(new ProcessBuilder(command).redirectErrorStream(true).directory(copy.toFile()).start());
         } finally {

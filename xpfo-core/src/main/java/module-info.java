@@ -9,4 +9,9 @@ module dev.xpfo.core {
     exports dev.xpfo.host;
     exports dev.xpfo.isolation;
     exports dev.xpfo.handoff;
+    exports dev.xpfo.pool;
+    exports dev.xpfo.secret;
+    exports dev.xpfo.metrics;
+
+    requires jdk.jfr;
 }

@@ -1,6 +1,7 @@
 package dev.xpfo.isolation;
 
 import dev.xpfo.host.ProcFiles;
+import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.Mapping;
@@ -190,36 +191,5 @@ public final class IsolationCheck {
     /** The size tried. */
     public long bytes() {
         return bytes;
-    }
-
-    /** Entries of {@code /proc/PID/smaps}; {@link #find} returns the one containing an address. */
-    static final class Smaps {
-        private static final java.util.regex.Pattern HEADER = java.util.regex.Pattern.compile("[0-9a-f]+-[0-9a-f]+ ");
-
-        record Entry(long start, long end, String name, List<String> flags) {
-        }
-
-        static Optional<Entry> find(Path smaps, long address) {
-            String text = ProcFiles.read(smaps);
-            Entry current = null;
-            for (String line : text.split("\n")) {
-                if (HEADER.matcher(line).lookingAt()) {
-                    current = header(line);
-                } else if (line.startsWith("VmFlags:") && current != null
-                        && Long.compareUnsigned(current.start(), address) <= 0
-                        && Long.compareUnsigned(address, current.end()) < 0) {
-                    return Optional.of(new Entry(current.start(), current.end(), current.name(),
-                            List.of(line.substring("VmFlags:".length()).trim().split("\\s+"))));
-                }
-            }
-            return Optional.empty();
-        }
-
-        private static Entry header(String line) {
-            String[] fields = line.trim().split("\\s+", 6);
-            String[] range = fields[0].split("-");
-            return new Entry(Long.parseUnsignedLong(range[0], 16), Long.parseUnsignedLong(range[1], 16),
-                    fields.length > 5 ? fields[5] : "", List.of());
-        }
     }
 }

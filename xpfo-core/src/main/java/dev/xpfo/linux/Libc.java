@@ -49,6 +49,9 @@ public final class Libc {
     public static final int MAP_POPULATE = 0x8000;
     public static final long MAP_FAILED = -1L;
 
+    public static final int MREMAP_MAYMOVE = 1;
+    public static final int MREMAP_FIXED = 2;
+
     public static final int MADV_DONTNEED = 4;
     public static final int MADV_REMOVE = 9;
     public static final int MADV_DONTFORK = 10;
@@ -164,8 +167,8 @@ public final class Libc {
     private static final MethodHandle MADVISE = function("madvise", intOf(JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle MINCORE = function("mincore", intOf(JAVA_LONG, JAVA_LONG, ADDRESS));
     private static final MethodHandle MLOCK = function("mlock", intOf(JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle MREMAP = function("mremap", longOf(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT),
-            Linker.Option.firstVariadicArg(4));
+    private static final MethodHandle MREMAP = function("mremap",
+            longOf(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG), Linker.Option.firstVariadicArg(4));
     private static final MethodHandle GETRLIMIT = function("getrlimit", intOf(JAVA_INT, ADDRESS));
     private static final MethodHandle PRLIMIT = function("prlimit", intOf(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle PRCTL = function("prctl",
@@ -215,6 +218,11 @@ public final class Libc {
 
     /** {@code syscall(SYS_memfd_secret, flags)}: a secret memory file descriptor, or -1. */
     public static int memfdSecret(int flags) {
+        int injected = FailureInjection.memfdSecretErrno();
+        if (injected != 0) {
+            ERRNO.set(capture(), 0L, injected);
+            return -1;
+        }
         try {
             return (int) (long) SYSCALL1.invokeExact(capture(), SYS_MEMFD_SECRET, (long) flags);
         } catch (Throwable t) {
@@ -345,10 +353,13 @@ public final class Libc {
         }
     }
 
-    /** {@code mremap(old, oldSize, newSize, flags)}: the new address, or {@link #MAP_FAILED}. */
-    public static long mremap(long address, long oldSize, long newSize, int flags) {
+    /**
+     * {@code mremap(old, oldSize, newSize, flags, newAddress)}: the new address, or {@link #MAP_FAILED}.
+     * {@code newAddress} is used only with {@link #MREMAP_FIXED}.
+     */
+    public static long mremap(long address, long oldSize, long newSize, int flags, long newAddress) {
         try {
-            return (long) MREMAP.invokeExact(capture(), address, oldSize, newSize, flags);
+            return (long) MREMAP.invokeExact(capture(), address, oldSize, newSize, flags, newAddress);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

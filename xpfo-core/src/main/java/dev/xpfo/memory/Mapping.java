@@ -1,6 +1,5 @@
 package dev.xpfo.memory;
 
-import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
@@ -67,8 +66,7 @@ public final class Mapping implements AutoCloseable {
 
     private static NativeCallException mmapFailure(int errno, long length) {
         if (errno == Errno.EAGAIN) {
-            MemlockLimit limit = MemlockLimit.current();
-            return new MemlockLimitException(length, limit.soft(), limit.hard(), limit.lockedBytes());
+            return MemlockLimitException.refused(length);
         }
         if (errno == Errno.ENOMEM) {
             return new NativeCallException("mmap", errno, "no address space or mapping slot left for "

@@ -1,5 +1,6 @@
 package dev.xpfo.memory;
 
+import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.linux.Errno;
 
 /**
@@ -24,6 +25,15 @@ public final class MemlockLimitException extends NativeCallException {
         this.requestedBytes = requestedBytes;
         this.limitBytes = limitBytes;
         this.lockedBytes = lockedBytes;
+    }
+
+    /**
+     * The exception for a refusal ({@code EAGAIN} from {@code mmap} or {@code mlock}) that just happened,
+     * with the process's limit and locked bytes read now.
+     */
+    public static MemlockLimitException refused(long requestedBytes) {
+        MemlockLimit limit = MemlockLimit.current();
+        return new MemlockLimitException(requestedBytes, limit.soft(), limit.hard(), limit.lockedBytes());
     }
 
     /** The length of the mapping that was refused. */

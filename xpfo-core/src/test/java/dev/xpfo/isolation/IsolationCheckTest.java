@@ -1,5 +1,6 @@
 package dev.xpfo.isolation;
 
+import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Mapping;
@@ -79,9 +80,9 @@ class IsolationCheckTest {
             secret.segment().set(JAVA_LONG, 0, 1);
             ordinary.segment().set(JAVA_LONG, 0, 1);
             Path smaps = Path.of("/proc/self/smaps");
-            assertThat(IsolationCheck.Smaps.find(smaps, secret.segment().address()).orElseThrow().flags())
+            assertThat(Smaps.find(smaps, secret.segment().address()).orElseThrow().flags())
                     .contains("lo", "dd", "dc", "sh");
-            assertThat(IsolationCheck.Smaps.find(smaps, ordinary.segment().address()).orElseThrow().flags())
+            assertThat(Smaps.find(smaps, ordinary.segment().address()).orElseThrow().flags())
                     .as("ordinary memory carries none of them, so the check can fail")
                     .doesNotContain("lo", "dd", "dc");
         }

@@ -1,0 +1,48 @@
+package dev.xpfo.pool;
+
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.MemlockLimitException;
+import dev.xpfo.memory.NativeCallException;
+
+/**
+ * Chunks of ordinary anonymous memory, locked, kept out of core dumps and forked children: the
+ * {@link Isolation#LOCKED_ONLY} fallback. Still in the kernel's direct map; used only when a pool was
+ * explicitly allowed to fall back.
+ */
+final class LockedChunkSource implements ChunkSource {
+
+    @Override
+    public Isolation isolation() {
+        return Isolation.LOCKED_ONLY;
+    }
+
+    @Override
+    public void fill(GuardedSpan span, long address, long bytes) {
+        long mapped = Libc.mmap(address, bytes, Libc.PROT_READ | Libc.PROT_WRITE,
+                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED, -1, 0);
+        if (mapped == Libc.MAP_FAILED) {
+            int errno = Libc.errno();
+            span.clear(address, bytes);
+            throw new NativeCallException("mmap", errno, "could not map a pool chunk of " + bytes + " bytes", "");
+        }
+        advise(span, address, bytes, Libc.MADV_DONTDUMP, "madvise(MADV_DONTDUMP)");
+        advise(span, address, bytes, Libc.MADV_DONTFORK, "madvise(MADV_DONTFORK)");
+        // mlock faults every page in, so the chunk is populated as it is locked.
+        if (Libc.mlock(address, bytes) != 0) {
+            int errno = Libc.errno();
+            span.clear(address, bytes);
+            throw errno == Errno.EAGAIN || errno == Errno.ENOMEM || errno == Errno.EPERM
+                    ? MemlockLimitException.refused(bytes)
+                    : new NativeCallException("mlock", errno, "could not lock a pool chunk of " + bytes + " bytes", "");
+        }
+    }
+
+    private static void advise(GuardedSpan span, long address, long bytes, int advice, String call) {
+        if (Libc.madvise(address, bytes, advice) != 0) {
+            int errno = Libc.errno();
+            span.clear(address, bytes);
+            throw new NativeCallException(call, errno, "could not protect a pool chunk", "");
+        }
+    }
+}

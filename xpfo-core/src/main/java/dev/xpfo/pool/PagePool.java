@@ -1,0 +1,624 @@
+package dev.xpfo.pool;
+
+import dev.xpfo.host.MemlockLimit;
+import dev.xpfo.host.ProcFiles;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.InvalidSizeException;
+import dev.xpfo.memory.MemlockLimitException;
+import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.PopulateProgress;
+import dev.xpfo.memory.SecretMemoryUnavailableException;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.metrics.Metric;
+import dev.xpfo.metrics.MetricSource;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A warm pool of memory already removed from the kernel's direct map: the cache of ready pages of
+ * the {@code /dev/xpfo} proposal. Populating secret memory costs a cross-CPU TLB flush per page; the
+ * pool pays it ahead of demand ({@link #warm}, or a background refill between watermarks), so a
+ * {@link #take} from ready chunks costs no populating at all.
+ *
+ * <pre>{@code
+ * try (PagePool pool = PagePool.open(PoolSettings.defaults().withWatermarks(32 * Bytes.MIB, 64 * Bytes.MIB))) {
+ *     pool.warm(64 * Bytes.MIB, PopulateProgress.NONE);
+ *     try (Region region = pool.take(16 * Bytes.MIB)) {
+ *         MemorySegment memory = region.segment();   // contiguous, guarded, populated
+ *         ...
+ *     }                                              // wiped and ready again
+ * }
+ * }</pre>
+ *
+ * <p>How it works: memory is populated in chunks ({@link PoolSettings#chunkBytes()}, one secret memory
+ * file each), every chunk inside an anonymous {@code PROT_NONE} guard reservation. A take of several
+ * chunks reserves one guarded span and moves ready chunks into it with {@code mremap}, which moves
+ * page-table entries, not pages: nothing is populated again. A returned region is wiped and kept
+ * whole, so taking the same size again reuses it without any system call. When too little is ready,
+ * the missing chunks are populated on demand in the taking thread (a <em>cold take</em>: counted, and
+ * recorded as a {@code dev.xpfo.ColdTake} JFR event).
+ *
+ * <p>Limits: the pool never holds more than its maximum ({@link PoolStats#maximumBytes()}), ready and in
+ * use together, and never more than {@code RLIMIT_MEMLOCK} allows a process without
+ * {@code CAP_IPC_LOCK}; past either a take or warm throws {@link PoolLimitException} saying which.
+ *
+ * <p>Thread safety: every method may be called from any thread.
+ */
+public final class PagePool implements AutoCloseable, MetricSource {
+    private static final System.Logger LOG = System.getLogger("dev.xpfo.pool");
+    private static final AtomicBoolean FALLBACK_ANNOUNCED = new AtomicBoolean();
+
+    private final long chunkBytes;
+    private final int maximumChunks;
+    private final PoolStats.MaximumSource maximumSetBy;
+    private final int lowChunks;
+    private final int highChunks;
+    private final int populateThreads;
+    private final ChunkSource source;
+    private final String fallbackReason;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition refillWanted = lock.newCondition();
+    /** Ready spans by how many chunks they hold; each span's chunks are contiguous, populated and wiped. */
+    private final TreeMap<Integer, ArrayDeque<GuardedSpan>> ready = new TreeMap<>();
+    private int readyChunks;
+    private int inUseChunks;
+    private int populatingChunks;
+    private int peakInUseChunks;
+    private boolean refillStalled;
+    private volatile boolean closed;
+
+    private final Set<Region> outstanding = ConcurrentHashMap.newKeySet();
+    private final LongAdder takes = new LongAdder();
+    private final LongAdder coldTakes = new LongAdder();
+    private final LongAdder chunksPopulated = new LongAdder();
+    private final LongAdder wipes = new LongAdder();
+    private final Thread refiller;
+
+    private PagePool(PoolSettings settings, ChunkSource source, String fallbackReason) {
+        this.chunkBytes = Bytes.roundUp(settings.chunkBytes(), GuardedSpan.PAGE);
+        this.source = source;
+        this.fallbackReason = fallbackReason;
+        this.populateThreads = settings.populateThreads();
+
+        MemlockLimit memlock = MemlockLimit.current();
+        long wanted = settings.maximumBytes();
+        PoolStats.MaximumSource setBy = PoolStats.MaximumSource.SETTINGS;
+        if (wanted == 0) {
+            wanted = physicalMemory() / 4;
+            setBy = PoolStats.MaximumSource.PHYSICAL_MEMORY;
+        }
+        if (!memlock.capIpcLock() && memlock.soft() >= 0 && memlock.soft() < wanted) {
+            wanted = memlock.soft();
+            setBy = PoolStats.MaximumSource.MEMLOCK_LIMIT;
+        }
+        this.maximumChunks = (int) Math.min(Integer.MAX_VALUE, wanted / chunkBytes);
+        this.maximumSetBy = setBy;
+        if (maximumChunks == 0) {
+            throw new InvalidSizeException("a pool with chunks of " + Bytes.format(chunkBytes) + " cannot have a maximum of "
+                    + Bytes.format(wanted) + " (set by " + setBy + "): not even one chunk fits");
+        }
+        this.lowChunks = (int) Math.min(maximumChunks, Bytes.roundUp(settings.lowWatermarkBytes(), chunkBytes) / chunkBytes);
+        this.highChunks = (int) Math.min(maximumChunks, Bytes.roundUp(settings.highWatermarkBytes(), chunkBytes) / chunkBytes);
+        if (lowChunks > 0) {
+            refiller = Thread.ofPlatform().daemon().name("xpfo-pool-refill").unstarted(this::refillLoop);
+            refiller.start();
+        } else {
+            refiller = null;
+        }
+    }
+
+    /** A pool with {@link PoolSettings#defaults()}. */
+    public static PagePool open() {
+        return open(PoolSettings.defaults());
+    }
+
+    /**
+     * Creates a pool. Nothing is populated until {@link #warm}, a take, or the background refill
+     * (which starts at once if {@link PoolSettings#lowWatermarkBytes()} is above zero).
+     *
+     * @throws SecretMemoryUnavailableException if secret memory is unavailable ({@code ENOSYS}: kernel;
+     *                                          {@code EPERM}: seccomp) and the policy requires it
+     * @throws InvalidSizeException             if the maximum cannot hold a single chunk
+     */
+    public static PagePool open(PoolSettings settings) {
+        try {
+            XpfoFile.open().close();
+            return new PagePool(settings, new SecretChunkSource(), "");
+        } catch (SecretMemoryUnavailableException unavailable) {
+            if (settings.policy() == IsolationPolicy.REQUIRE_DIRECT_MAP_REMOVAL) {
+                throw unavailable;
+            }
+            announceFallback(unavailable.getMessage());
+            return new PagePool(settings, new LockedChunkSource(), unavailable.getMessage());
+        }
+    }
+
+    private static void announceFallback(String reason) {
+        if (FALLBACK_ANNOUNCED.compareAndSet(false, true)) {
+            LOG.log(System.Logger.Level.WARNING, "xpfo: SECRET MEMORY IS UNAVAILABLE, so this process's pools fall back, "
+                    + "as explicitly allowed, to LOCKED_ONLY memory: locked, not dumped, not forked, but STILL IN THE "
+                    + "KERNEL'S DIRECT MAP and readable by root through /proc/PID/mem. Reason: " + reason);
+        }
+    }
+
+    private static long physicalMemory() {
+        return ProcFiles.field(ProcFiles.read(Path.of("/proc/meminfo")), "MemTotal")
+                .map(ProcFiles::kilobytes).orElse(Long.MAX_VALUE);
+    }
+
+    /** What this pool's memory protects against. */
+    public Isolation isolation() {
+        return source.isolation();
+    }
+
+    /** Why the pool fell back to {@link Isolation#LOCKED_ONLY}; empty if it did not. */
+    public String fallbackReason() {
+        return fallbackReason;
+    }
+
+    /** The unit of populating and of takes, in bytes. */
+    public long chunkBytes() {
+        return chunkBytes;
+    }
+
+    /**
+     * Hands out a contiguous region of at least {@code bytes} (rounded up to whole chunks; the segment is
+     * exactly {@code bytes} long), zeroed, populated, guarded by {@code PROT_NONE} pages at both ends.
+     * Ready chunks are used first; anything missing is populated now, in this thread (a cold take).
+     *
+     * @throws InvalidSizeException  zero or negative
+     * @throws PoolLimitException    the request cannot fit under the pool's maximum or the memlock limit
+     * @throws XpfoClosedException   after {@link #close()}
+     */
+    public Region take(long bytes) {
+        if (bytes <= 0) {
+            throw new InvalidSizeException("a region needs a positive size, not " + bytes);
+        }
+        if (bytes > (long) maximumChunks * chunkBytes) {
+            throw limit(bytes / chunkBytes, "a region of " + Bytes.format(bytes) + " is larger than the pool may ever hold");
+        }
+        int chunks = (int) (Bytes.roundUp(bytes, chunkBytes) / chunkBytes);
+        List<GuardedSpan> donors;
+        int fromReady;
+        int missing;
+        lock.lock();
+        try {
+            ensureOpen();
+            takes.increment();
+            refillStalled = false;
+            ArrayDeque<GuardedSpan> exact = ready.get(chunks);
+            if (exact != null) {
+                GuardedSpan span = removeFrom(exact, chunks);
+                readyChunks -= chunks;
+                inUseChunks += chunks;
+                peakInUseChunks = Math.max(peakInUseChunks, inUseChunks);
+                refillWanted.signalAll();
+                return handOut(span, bytes);
+            }
+            fromReady = Math.min(chunks, readyChunks);
+            missing = chunks - fromReady;
+            reserveGrowth(missing, "take " + Bytes.format(bytes));
+            donors = removeDonors(fromReady);
+            inUseChunks += fromReady;
+            peakInUseChunks = Math.max(peakInUseChunks, inUseChunks + missing);
+            refillWanted.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        return assemble(bytes, chunks, donors, fromReady, missing);
+    }
+
+    private GuardedSpan removeFrom(ArrayDeque<GuardedSpan> spans, int chunks) {
+        GuardedSpan span = spans.pop();
+        if (spans.isEmpty()) {
+            ready.remove(chunks);
+        }
+        return span;
+    }
+
+    /** Takes ready spans, smallest first, until they hold at least {@code chunks}. Lock held. */
+    private List<GuardedSpan> removeDonors(int chunks) {
+        List<GuardedSpan> donors = new ArrayList<>();
+        int gathered = 0;
+        while (gathered < chunks) {
+            Map.Entry<Integer, ArrayDeque<GuardedSpan>> smallest = ready.firstEntry();
+            donors.add(removeFrom(smallest.getValue(), smallest.getKey()));
+            gathered += smallest.getKey();
+        }
+        readyChunks -= gathered;
+        return donors;
+    }
+
+    /**
+     * Builds a region from ready chunks moved into one guarded span, populating what is missing.
+     * Donors' chunks beyond what is needed go back to the ready set, each in a guarded span of its own.
+     */
+    private Region assemble(long bytes, int chunks, List<GuardedSpan> donors, int fromReady, int missing) {
+        GuardedSpan target = null;
+        int placed = 0;
+        int populated = 0;
+        try {
+            target = GuardedSpan.reserve(chunks * chunkBytes);
+            for (GuardedSpan donor : donors) {
+                int held = (int) (donor.dataBytes() / chunkBytes);
+                for (int i = 0; i < held; i++) {
+                    long from = donor.data() + i * chunkBytes;
+                    if (placed < fromReady) {
+                        move(from, target.data() + placed * chunkBytes);
+                        placed++;
+                    } else {
+                        GuardedSpan single = GuardedSpan.reserve(chunkBytes);
+                        move(from, single.data());
+                        addReady(single);
+                    }
+                }
+                donor.releaseGuardsAnd(0, 0);
+            }
+            if (missing > 0) {
+                ColdTakeEvent event = new ColdTakeEvent();
+                event.begin();
+                for (; populated < missing; populated++) {
+                    source.fill(target, target.data() + (placed + populated) * chunkBytes, chunkBytes);
+                    chunksPopulated.increment();
+                }
+                event.requestedBytes = bytes;
+                event.populatedBytes = missing * chunkBytes;
+                event.commit();
+                coldTakes.increment();
+            }
+        } catch (RuntimeException failure) {
+            lock.lock();
+            try {
+                populatingChunks -= missing;
+                inUseChunks -= fromReady;
+            } finally {
+                lock.unlock();
+            }
+            if (target != null) {
+                int filled = placed + populated;
+                for (int i = 0; i < filled; i++) {
+                    GuardedSpan single = GuardedSpan.reserve(chunkBytes);
+                    move(target.data() + i * chunkBytes, single.data());
+                    addReady(single);
+                }
+                target.releaseGuardsAnd(filled * chunkBytes, (chunks - filled) * chunkBytes);
+            }
+            throw failure instanceof MemlockLimitException memlock ? memlockLimit(memlock) : failure;
+        }
+        lock.lock();
+        try {
+            populatingChunks -= missing;
+            inUseChunks += missing;
+            if (closed) {
+                inUseChunks -= chunks;
+                target.release();
+                throw new XpfoClosedException("page pool");
+            }
+            return handOut(target, bytes);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Region handOut(GuardedSpan span, long bytes) {
+        Region region = new Region(this, span, bytes, source.isolation());
+        outstanding.add(region);
+        return region;
+    }
+
+    /** Moves one chunk's page-table entries to {@code to}: the pages stay populated and out of the direct map. */
+    private void move(long from, long to) {
+        long moved = Libc.mremap(from, chunkBytes, chunkBytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, to);
+        if (moved == Libc.MAP_FAILED) {
+            throw new NativeCallException("mremap", Libc.errno(), "could not move a pool chunk of " + chunkBytes
+                    + " bytes into a region", "");
+        }
+    }
+
+    private void addReady(GuardedSpan span) {
+        int chunks = (int) (span.dataBytes() / chunkBytes);
+        lock.lock();
+        try {
+            if (closed) {
+                span.release();
+                return;
+            }
+            ready.computeIfAbsent(chunks, c -> new ArrayDeque<>()).push(span);
+            readyChunks += chunks;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Counts {@code chunks} about to be populated against the maximum, or refuses. Lock held. */
+    private void reserveGrowth(int chunks, String what) {
+        if (chunks == 0) {
+            return;
+        }
+        int committed = readyChunks + inUseChunks + populatingChunks;
+        if (committed + chunks > maximumChunks) {
+            throw limit(chunks, "cannot " + what + ": it needs " + chunks + " more chunk(s) of " + Bytes.format(chunkBytes)
+                    + " and the pool already holds " + Bytes.format(committed * chunkBytes) + " ("
+                    + Bytes.format(readyChunks * chunkBytes) + " ready, " + Bytes.format(inUseChunks * chunkBytes)
+                    + " in use, " + Bytes.format(populatingChunks * chunkBytes) + " populating)");
+        }
+        populatingChunks += chunks;
+    }
+
+    private PoolLimitException limit(long chunks, String what) {
+        long maximum = (long) maximumChunks * chunkBytes;
+        if (maximumSetBy == PoolStats.MaximumSource.MEMLOCK_LIMIT) {
+            MemlockLimit memlock = MemlockLimit.current();
+            MemlockLimitException cause = new MemlockLimitException(chunks * chunkBytes, memlock.soft(), memlock.hard(),
+                    memlock.lockedBytes());
+            return new PoolLimitException(PoolLimitException.Limit.MEMLOCK, what + "; the pool is capped at "
+                    + Bytes.format(maximum) + " by RLIMIT_MEMLOCK. " + cause.getMessage(), cause);
+        }
+        return new PoolLimitException(PoolLimitException.Limit.MAXIMUM, what + "; the pool's maximum is "
+                + Bytes.format(maximum) + (maximumSetBy == PoolStats.MaximumSource.SETTINGS ? " as configured"
+                : ", a quarter of physical memory,") + ": raise it with PoolSettings.withMaximumBytes", null);
+    }
+
+    private PoolLimitException memlockLimit(MemlockLimitException cause) {
+        return new PoolLimitException(PoolLimitException.Limit.MEMLOCK, "the pool cannot populate another chunk of "
+                + Bytes.format(chunkBytes) + ": " + cause.getMessage(), cause);
+    }
+
+    /**
+     * Populates chunks until at least {@code bytes} are ready, on {@link PoolSettings#populateThreads()}
+     * threads, reporting progress as chunks complete. Returns at once if enough is ready.
+     *
+     * @throws PoolLimitException   if that much would exceed the maximum or the memlock limit
+     * @throws XpfoClosedException  after {@link #close()}
+     */
+    public void warm(long bytes, PopulateProgress progress) {
+        int wanted = (int) Math.min(Integer.MAX_VALUE, Bytes.roundUp(Math.max(0, bytes), chunkBytes) / chunkBytes);
+        int need;
+        lock.lock();
+        try {
+            ensureOpen();
+            need = Math.max(0, wanted - readyChunks);
+            reserveGrowth(need, "warm " + Bytes.format(bytes));
+        } finally {
+            lock.unlock();
+        }
+        populate(need, "warm", progress);
+    }
+
+    /**
+     * Populates {@code count} chunks already counted in {@code populatingChunks}, each into a guarded
+     * span of its own, several at a time, adding each to the ready set as it completes.
+     */
+    private void populate(int count, String trigger, PopulateProgress progress) {
+        if (count == 0) {
+            return;
+        }
+        PoolRefillEvent event = new PoolRefillEvent();
+        event.begin();
+        AtomicInteger next = new AtomicInteger();
+        AtomicInteger done = new AtomicInteger();
+        AtomicReference<RuntimeException> failure = new AtomicReference<>();
+        Object progressLock = new Object();
+        Runnable worker = () -> {
+            while (failure.get() == null && !closed && next.getAndIncrement() < count) {
+                try {
+                    GuardedSpan span = GuardedSpan.reserve(chunkBytes);
+                    try {
+                        source.fill(span, span.data(), chunkBytes);
+                    } catch (RuntimeException e) {
+                        span.release();
+                        throw e;
+                    }
+                    chunksPopulated.increment();
+                    lock.lock();
+                    try {
+                        populatingChunks--;
+                    } finally {
+                        lock.unlock();
+                    }
+                    addReady(span);
+                    synchronized (progressLock) {
+                        progress.populated(done.incrementAndGet() * chunkBytes, count * chunkBytes);
+                    }
+                } catch (RuntimeException e) {
+                    failure.compareAndSet(null, e);
+                }
+            }
+        };
+        int threads = Math.min(populateThreads, count);
+        List<Thread> started = new ArrayList<>();
+        for (int i = 1; i < threads; i++) {
+            started.add(Thread.ofPlatform().name("xpfo-pool-populate-" + i).start(worker));
+        }
+        worker.run();
+        joinAll(started);
+        int completed = done.get();
+        lock.lock();
+        try {
+            populatingChunks -= count - completed;
+        } finally {
+            lock.unlock();
+        }
+        event.trigger = trigger;
+        event.chunks = completed;
+        event.bytes = completed * chunkBytes;
+        event.threads = threads;
+        event.commit();
+        RuntimeException failed = failure.get();
+        if (failed != null) {
+            throw failed instanceof MemlockLimitException memlock ? memlockLimit(memlock) : failed;
+        }
+    }
+
+    private static void joinAll(List<Thread> threads) {
+        boolean interrupted = false;
+        for (Thread thread : threads) {
+            while (true) {
+                try {
+                    thread.join();
+                    break;
+                } catch (InterruptedException e) {
+                    // A worker cannot be stopped mid-chunk; wait for it, then restore the flag.
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void refillLoop() {
+        boolean warned = false;
+        while (true) {
+            int need;
+            lock.lock();
+            try {
+                while (!closed && !refillNeeded()) {
+                    refillWanted.awaitUninterruptibly();
+                }
+                if (closed) {
+                    return;
+                }
+                int committed = readyChunks + inUseChunks + populatingChunks;
+                need = Math.min(highChunks - readyChunks - populatingChunks, maximumChunks - committed);
+                populatingChunks += need;
+            } finally {
+                lock.unlock();
+            }
+            try {
+                populate(need, "refill", PopulateProgress.NONE);
+                warned = false;
+            } catch (RuntimeException e) {
+                lock.lock();
+                try {
+                    refillStalled = true;
+                } finally {
+                    lock.unlock();
+                }
+                if (!warned) {
+                    warned = true;
+                    LOG.log(System.Logger.Level.WARNING, "xpfo: the pool's background refill stopped until the next take: "
+                            + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private boolean refillNeeded() {
+        return !refillStalled && readyChunks + populatingChunks < lowChunks
+                && readyChunks + inUseChunks + populatingChunks < maximumChunks;
+    }
+
+    /** Takes back a region: wipes what its owner could reach and keeps it, whole, for the next take. */
+    void giveBack(Region region, GuardedSpan span, long bytes) {
+        outstanding.remove(region);
+        MemorySegment.ofAddress(span.data()).reinterpret(bytes).fill((byte) 0);
+        wipes.increment();
+        int chunks = (int) (span.dataBytes() / chunkBytes);
+        lock.lock();
+        try {
+            inUseChunks -= chunks;
+            if (closed) {
+                span.release();
+                return;
+            }
+            ready.computeIfAbsent(chunks, c -> new ArrayDeque<>()).push(span);
+            readyChunks += chunks;
+            refillWanted.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A reading of the pool's state and counters. */
+    public PoolStats stats() {
+        lock.lock();
+        try {
+            return new PoolStats(source.isolation(), chunkBytes, readyChunks * chunkBytes, inUseChunks * chunkBytes,
+                    peakInUseChunks * chunkBytes, populatingChunks * chunkBytes, maximumChunks * chunkBytes, maximumSetBy,
+                    takes.sum(), coldTakes.sum(), chunksPopulated.sum(), wipes.sum());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public List<Metric> metrics() {
+        PoolStats stats = stats();
+        return List.of(
+                Metric.gauge("xpfo_pool_ready_bytes", "Populated, wiped memory ready to be taken", stats.readyBytes()),
+                Metric.gauge("xpfo_pool_in_use_bytes", "Memory handed out and not yet returned", stats.inUseBytes()),
+                Metric.gauge("xpfo_pool_peak_in_use_bytes", "The most memory in use at once", stats.peakInUseBytes()),
+                Metric.gauge("xpfo_pool_maximum_bytes", "The most the pool will hold", stats.maximumBytes()),
+                Metric.counter("xpfo_pool_takes_total", "Regions handed out", stats.takes()),
+                Metric.counter("xpfo_pool_cold_takes_total", "Takes that populated memory on demand", stats.coldTakes()),
+                Metric.counter("xpfo_pool_chunks_populated_total", "Chunks populated (removed from the direct map)",
+                        stats.chunksPopulated()),
+                Metric.counter("xpfo_pool_wipes_total", "Regions wiped on return", stats.wipes()));
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new XpfoClosedException("page pool");
+        }
+    }
+
+    /**
+     * Stops the refill, wipes and unmaps everything, including regions still handed out: their segments
+     * become unusable. Idempotent.
+     */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            refillWanted.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (refiller != null) {
+            joinAll(List.of(refiller));
+        }
+        for (Region region : List.copyOf(outstanding)) {
+            region.close();
+        }
+        lock.lock();
+        try {
+            for (ArrayDeque<GuardedSpan> spans : ready.values()) {
+                spans.forEach(GuardedSpan::release);
+            }
+            ready.clear();
+            readyChunks = 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        PoolStats stats = stats();
+        return "PagePool[" + stats.isolation() + ", " + Bytes.format(stats.readyBytes()) + " ready, "
+                + Bytes.format(stats.inUseBytes()) + " in use, max " + Bytes.format(stats.maximumBytes()) + "]";
+    }
+}

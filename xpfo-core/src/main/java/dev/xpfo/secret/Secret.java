@@ -1,0 +1,217 @@
+package dev.xpfo.secret;
+
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.pool.Isolation;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+import java.util.Objects;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * A few bytes to a few pages of sensitive data (a key, a password, a record) in memory the kernel does
+ * not map ({@link #isolation()} says so), made by a {@link SecretStore}.
+ *
+ * <p>No copy of the contents is ever made on the Java heap by this class: data goes in and out through
+ * buffers and segments the caller provides, or through a view valid only during a call
+ * ({@link #readOnly}, {@link #readWrite}). {@link #toString()} never shows contents; {@link #equals}
+ * compares contents in time that depends only on the size.
+ *
+ * <p>{@link #close()} (or {@link #destroy()}) wipes it; a secret never closed is wiped by a cleaner
+ * once unreachable, and that leak is logged. Reads and writes may come from many threads, but closing
+ * must not race with them, as with any resource.
+ */
+public final class Secret implements AutoCloseable {
+    private final long data;
+    private final int size;
+    private final Isolation isolation;
+    private final Release release;
+    private Cleaner.Cleanable cleanable;
+    private volatile boolean destroyed;
+
+    Secret(long data, int size, Isolation isolation, Release release) {
+        this.data = data;
+        this.size = size;
+        this.isolation = isolation;
+        this.release = release;
+    }
+
+    void register(Cleaner cleaner) {
+        this.cleanable = cleaner.register(this, release);
+    }
+
+    /** The secret's size in bytes. */
+    public int size() {
+        return size;
+    }
+
+    /** What the memory holding this secret protects against. */
+    public Isolation isolation() {
+        return isolation;
+    }
+
+    /**
+     * Copies all of {@code source} into the secret at {@code offset}.
+     *
+     * @throws IndexOutOfBoundsException if it does not fit
+     * @throws XpfoClosedException       after {@link #close()} or the store's close
+     */
+    public void write(long offset, MemorySegment source) {
+        Objects.checkFromIndexSize(offset, source.byteSize(), size);
+        MemorySegment.copy(source, 0, memory(), offset, source.byteSize());
+    }
+
+    /** Copies {@code length} bytes of {@code source} from {@code from} into the secret at {@code offset}. */
+    public void write(long offset, byte[] source, int from, int length) {
+        Objects.checkFromIndexSize(from, length, source.length);
+        write(offset, MemorySegment.ofArray(source).asSlice(from, length));
+    }
+
+    /**
+     * Fills all of {@code target} from the secret, starting at {@code offset}.
+     *
+     * @throws IndexOutOfBoundsException if the secret has fewer bytes from there
+     */
+    public void read(long offset, MemorySegment target) {
+        Objects.checkFromIndexSize(offset, target.byteSize(), size);
+        MemorySegment.copy(memory(), offset, target, 0, target.byteSize());
+    }
+
+    /** Copies {@code length} bytes from the secret at {@code offset} into {@code target} at {@code from}. */
+    public void read(long offset, byte[] target, int from, int length) {
+        Objects.checkFromIndexSize(from, length, target.length);
+        read(offset, MemorySegment.ofArray(target).asSlice(from, length));
+    }
+
+    /** Fills {@code target}'s remaining bytes from the start of the secret and advances its position. */
+    public void read(ByteBuffer target) {
+        MemorySegment remaining = MemorySegment.ofBuffer(target);
+        read(0, remaining);
+        target.position(target.limit());
+    }
+
+    /** Fills {@code target} with the chars of a secret made by {@link SecretStore#copyOf(char[])}. */
+    public void read(char[] target) {
+        read(0, MemorySegment.ofArray(target));
+    }
+
+    /**
+     * Calls {@code reader} with a read-only view of the secret that stops working when the call returns,
+     * even if it was kept. The view exposes the address; give it only to code that must have it.
+     */
+    public <R> R readOnly(Function<MemorySegment, R> reader) {
+        memory();
+        try (Arena call = Arena.ofConfined()) {
+            return reader.apply(MemorySegment.ofAddress(data).reinterpret(size, call, null).asReadOnly());
+        }
+    }
+
+    /** Calls {@code writer} with a writable view of the secret that stops working when the call returns. */
+    public void readWrite(Consumer<MemorySegment> writer) {
+        memory();
+        try (Arena call = Arena.ofConfined()) {
+            writer.accept(MemorySegment.ofAddress(data).reinterpret(size, call, null));
+        }
+    }
+
+    /**
+     * True if {@code other} is a secret of the same size and contents. The comparison reads every byte
+     * whatever it finds, so its time reveals nothing but the size.
+     */
+    @Override
+    public boolean equals(Object other) {
+        if (!(other instanceof Secret that) || that.size != size) {
+            return false;
+        }
+        MemorySegment mine = memory();
+        MemorySegment theirs = that.memory();
+        int difference = 0;
+        for (long i = 0; i < size; i++) {
+            difference |= mine.get(ValueLayout.JAVA_BYTE, i) ^ theirs.get(ValueLayout.JAVA_BYTE, i);
+        }
+        return difference == 0;
+    }
+
+    /** The size's hash: contents never influence it. */
+    @Override
+    public int hashCode() {
+        return Integer.hashCode(size);
+    }
+
+    /** True once {@link #close()} ran or the store was closed. */
+    public boolean isDestroyed() {
+        return destroyed || release.store.isClosed();
+    }
+
+    /** Same as {@link #close()}. */
+    public void destroy() {
+        close();
+    }
+
+    /**
+     * Wipes the secret and frees its slot. Idempotent.
+     *
+     * @throws CanaryCorruptedException if memory next to the secret was overwritten (it is wiped anyway)
+     */
+    @Override
+    public void close() {
+        if (!destroyed) {
+            destroyed = true;
+            release.explicit = true;
+            cleanable.clean();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Secret[" + size + " bytes, " + isolation + (isDestroyed() ? ", destroyed" : "") + "]";
+    }
+
+    private MemorySegment memory() {
+        if (destroyed) {
+            throw new XpfoClosedException("secret");
+        }
+        release.store.ensureOpen();
+        return MemorySegment.ofAddress(data).reinterpret(size);
+    }
+
+    /** For tests of wiping and canaries: where the slot starts, including its front canary. */
+    long slotAddress() {
+        return release.slot;
+    }
+
+    /** For tests: where the secret's bytes start. */
+    long dataAddress() {
+        return data;
+    }
+
+    /**
+     * What runs exactly once per secret: on {@link #close()}, or from the cleaner after the secret became
+     * unreachable. It holds no reference to the {@link Secret}, or the secret could never be collected.
+     */
+    static final class Release implements Runnable {
+        final SecretStore store;
+        final long slot;
+        final int size;
+        final int sizeClass;
+        final int stripe;
+        volatile boolean explicit;
+
+        Release(SecretStore store, long slot, int size, int sizeClass, int stripe) {
+            this.store = store;
+            this.slot = slot;
+            this.size = size;
+            this.sizeClass = sizeClass;
+            this.stripe = stripe;
+        }
+
+        @Override
+        public void run() {
+            store.release(slot, size, sizeClass, stripe, !explicit);
+        }
+    }
+}

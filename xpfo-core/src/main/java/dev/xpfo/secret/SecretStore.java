@@ -1,0 +1,270 @@
+package dev.xpfo.secret;
+
+import dev.xpfo.memory.InvalidSizeException;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.metrics.Metric;
+import dev.xpfo.metrics.MetricSource;
+import dev.xpfo.pool.Isolation;
+import dev.xpfo.pool.PagePool;
+import dev.xpfo.pool.Region;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Where {@link Secret}s live: small secrets (1 byte to 16 KiB) packed into slots of chunks taken from a
+ * {@link PagePool}, so a million live secrets need a few hundred mappings, not a million (the kernel
+ * allows about 65,530 per process), and allocating one costs no system call once a chunk is in hand.
+ *
+ * <pre>{@code
+ * try (PagePool pool = PagePool.open(); SecretStore store = SecretStore.open(pool)) {
+ *     try (Secret key = store.copyOf(keyBytes)) {       // keyBytes is wiped
+ *         key.readOnly(bytes -> cipher.init(bytes));     // a view valid only inside the call
+ *     }                                                  // wiped, slot reused
+ * }
+ * }</pre>
+ *
+ * <p>Protection: each chunk sits between anonymous {@code PROT_NONE} guard pages; each slot has a
+ * canary before and right after the secret, checked when it is destroyed; every destroy wipes. A secret
+ * that is never destroyed is wiped by a {@link Cleaner} once unreachable, and the leak is logged and
+ * counted. Allocation is striped by thread, so threads rarely meet on a lock.
+ *
+ * <p>Memory is never given back to the pool while the store is open: freed slots are reused. Closing
+ * the store wipes every slot and returns the chunks; secrets still alive become unusable.
+ *
+ * <p>Thread safety: every method may be called from any thread.
+ */
+public final class SecretStore implements AutoCloseable, MetricSource {
+    /** The largest secret a store holds; larger memory comes from {@link PagePool#take} directly. */
+    public static final int MAX_SECRET_BYTES = SizeClasses.LARGEST;
+
+    private static final System.Logger LOG = System.getLogger("dev.xpfo.secret");
+    private static final Cleaner CLEANER = Cleaner.create(Thread.ofPlatform().daemon().name("xpfo-secret-cleaner").factory());
+    private static final ValueLayout.OfLong CANARY = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    private final PagePool pool;
+    private final boolean ownsPool;
+    private final Stripe[] stripes;
+    private final long canaryKey = new SecureRandom().nextLong();
+    private final List<Region> slabs = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    private final LongAdder live = new LongAdder();
+    private final LongAdder bytesInUse = new LongAdder();
+    private final LongAdder allocations = new LongAdder();
+    private final LongAdder wipes = new LongAdder();
+    private final LongAdder canaryFailures = new LongAdder();
+    private final LongAdder leakCleanups = new LongAdder();
+
+    private SecretStore(PagePool pool, boolean ownsPool) {
+        this.pool = pool;
+        this.ownsPool = ownsPool;
+        int count = Integer.highestOneBit(Math.max(4, Runtime.getRuntime().availableProcessors() * 4) - 1) << 1;
+        this.stripes = new Stripe[count];
+        for (int i = 0; i < count; i++) {
+            stripes[i] = new Stripe();
+        }
+    }
+
+    /** A store whose slots come from {@code pool}; closing the store does not close the pool. */
+    public static SecretStore open(PagePool pool) {
+        return new SecretStore(pool, false);
+    }
+
+    /**
+     * A store with a pool of its own, with default settings (direct-map removal required), closed with it.
+     *
+     * @throws dev.xpfo.memory.SecretMemoryUnavailableException if the kernel cannot give secret memory
+     */
+    public static SecretStore open() {
+        return new SecretStore(PagePool.open(), true);
+    }
+
+    /** What the store's memory protects against: its pool's isolation. */
+    public Isolation isolation() {
+        return pool.isolation();
+    }
+
+    /**
+     * A new secret of {@code bytes}, all zero.
+     *
+     * @throws InvalidSizeException                 below 1 or above {@link #MAX_SECRET_BYTES}
+     * @throws dev.xpfo.pool.PoolLimitException     if a new chunk is needed and the pool cannot grow
+     * @throws XpfoClosedException                  after {@link #close()}
+     */
+    public Secret allocate(int bytes) {
+        if (bytes < 1 || bytes > MAX_SECRET_BYTES) {
+            throw new InvalidSizeException("a secret holds 1 to " + MAX_SECRET_BYTES + " bytes, not " + bytes
+                    + "; take larger memory from PagePool.take");
+        }
+        ensureOpen();
+        int sizeClass = SizeClasses.of(bytes);
+        int stripe = stripeIndex();
+        long slot = stripes[stripe].take(sizeClass, this::newSlab);
+        long data = slot + SizeClasses.CANARY_BYTES;
+        MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        everything.set(CANARY, slot, canary(slot));
+        everything.set(CANARY, data + bytes, canary(data + bytes));
+        live.increment();
+        bytesInUse.add(bytes);
+        allocations.increment();
+        Secret.Release release = new Secret.Release(this, slot, bytes, sizeClass, stripe);
+        Secret secret = new Secret(data, bytes, pool.isolation(), release);
+        secret.register(CLEANER);
+        return secret;
+    }
+
+    /** A secret holding {@code source}'s bytes; {@code source} is then filled with zeros. */
+    public Secret copyOf(byte[] source) {
+        Secret secret = allocate(source.length);
+        secret.write(0, MemorySegment.ofArray(source));
+        Arrays.fill(source, (byte) 0);
+        return secret;
+    }
+
+    /**
+     * A secret holding {@code source}'s chars as UTF-16 code units in native byte order (2 bytes each),
+     * readable back with {@link Secret#read(char[])}; {@code source} is then filled with {@code '\0'}.
+     * No {@code String} is ever made.
+     */
+    public Secret copyOf(char[] source) {
+        Secret secret = allocate(source.length * 2);
+        secret.write(0, MemorySegment.ofArray(source));
+        Arrays.fill(source, '\0');
+        return secret;
+    }
+
+    /**
+     * A secret holding {@code source}'s remaining bytes, which are then overwritten with zeros; the
+     * buffer's position moves to its limit.
+     *
+     * @throws IllegalArgumentException if the buffer is read-only and so cannot be wiped
+     */
+    public Secret copyOf(ByteBuffer source) {
+        if (source.isReadOnly()) {
+            throw new IllegalArgumentException("a read-only buffer cannot be wiped after copying; pass a writable one");
+        }
+        MemorySegment remaining = MemorySegment.ofBuffer(source);
+        Secret secret = allocate((int) remaining.byteSize());
+        secret.write(0, remaining);
+        remaining.fill((byte) 0);
+        source.position(source.limit());
+        return secret;
+    }
+
+    /** A secret holding a copy of {@code source} (which is left as it is: the caller owns that memory). */
+    public Secret copyOf(MemorySegment source) {
+        Secret secret = allocate((int) Math.min(Integer.MAX_VALUE, source.byteSize()));
+        secret.write(0, source);
+        return secret;
+    }
+
+    private int stripeIndex() {
+        long id = Thread.currentThread().threadId();
+        return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (stripes.length - 1);
+    }
+
+    private long[] newSlab() {
+        ensureOpen();
+        Region slab = pool.take(pool.chunkBytes());
+        slabs.add(slab);
+        MemorySegment memory = slab.segment();
+        return new long[] {memory.address(), memory.byteSize()};
+    }
+
+    private long canary(long address) {
+        long mixed = (canaryKey ^ address) * 0x9E3779B97F4A7C15L;
+        return mixed ^ (mixed >>> 29);
+    }
+
+    /**
+     * Wipes a slot and makes it free again; the action behind {@link Secret#close()} and the cleaner.
+     * A slot whose canaries were overwritten is wiped but retired.
+     */
+    void release(long slot, int bytes, int sizeClass, int stripe, boolean leaked) {
+        if (closed) {
+            return; // the store wiped and returned every chunk already
+        }
+        MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        long data = slot + SizeClasses.CANARY_BYTES;
+        boolean frontIntact = everything.get(CANARY, slot) == canary(slot);
+        boolean backIntact = everything.get(CANARY, data + bytes) == canary(data + bytes);
+        everything.asSlice(slot, SizeClasses.stride(sizeClass)).fill((byte) 0);
+        wipes.increment();
+        live.decrement();
+        bytesInUse.add(-bytes);
+        if (leaked) {
+            leakCleanups.increment();
+            LOG.log(System.Logger.Level.WARNING, "xpfo: a Secret of " + bytes + " bytes was never destroyed; "
+                    + "the cleaner wiped it after it became unreachable. Close secrets (try-with-resources) when done.");
+        }
+        if (!frontIntact || !backIntact) {
+            canaryFailures.increment();
+            String message = "xpfo: the " + (frontIntact ? "" : "front ") + (frontIntact || backIntact ? "" : "and ")
+                    + (backIntact ? "" : "back ") + "canary of a Secret of " + bytes + " bytes was overwritten: "
+                    + "memory next to it was written out of bounds. The secret was wiped and its slot retired.";
+            LOG.log(System.Logger.Level.ERROR, message);
+            if (!leaked) {
+                throw new CanaryCorruptedException(message);
+            }
+            return;
+        }
+        stripes[stripe].put(sizeClass, slot);
+    }
+
+    void ensureOpen() {
+        if (closed) {
+            throw new XpfoClosedException("secret store");
+        }
+    }
+
+    /** A reading of the store's counters. */
+    public SecretStats stats() {
+        return new SecretStats(pool.isolation(), live.sum(), bytesInUse.sum(), slabs.size() * pool.chunkBytes(),
+                allocations.sum(), wipes.sum(), canaryFailures.sum(), leakCleanups.sum());
+    }
+
+    @Override
+    public List<Metric> metrics() {
+        SecretStats stats = stats();
+        return List.of(
+                Metric.gauge("xpfo_secrets_live", "Secrets allocated and not yet destroyed", stats.liveSecrets()),
+                Metric.gauge("xpfo_secrets_in_use_bytes", "Bytes held by live secrets", stats.bytesInUse()),
+                Metric.gauge("xpfo_secrets_slab_bytes", "Pool memory holding secret slots", stats.slabBytes()),
+                Metric.counter("xpfo_secrets_allocated_total", "Secrets allocated", stats.allocations()),
+                Metric.counter("xpfo_secrets_wipes_total", "Secrets wiped on destroy or by the cleaner", stats.wipes()),
+                Metric.counter("xpfo_secrets_canary_failures_total", "Destroys that found an overwritten canary",
+                        stats.canaryFailures()),
+                Metric.counter("xpfo_secrets_leak_cleanups_total", "Secrets never destroyed, wiped by the cleaner",
+                        stats.leakCleanups()));
+    }
+
+    /**
+     * Wipes every slot, returns the chunks to the pool (and closes the pool if the store opened it).
+     * Secrets still alive become unusable. Idempotent. Do not close while other threads still use secrets.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Region slab : slabs) {
+            slab.close();
+        }
+        if (ownsPool) {
+            pool.close();
+        }
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+}

@@ -1,0 +1,56 @@
+package dev.xpfo.secret;
+
+/**
+ * One stripe of a {@link SecretStore}'s slots: per size class, a stack of free slots and the unused
+ * tail of the current slab. Threads are spread over stripes so they rarely share a lock; a slot always
+ * returns to the stripe it came from, so one thread freeing what another allocates does not make
+ * memory drift.
+ */
+final class Stripe {
+    private final long[][] free = new long[SizeClasses.COUNT][];
+    private final int[] freeCount = new int[SizeClasses.COUNT];
+    private final long[] bump = new long[SizeClasses.COUNT];
+    private final long[] end = new long[SizeClasses.COUNT];
+
+    Stripe() {
+        for (int i = 0; i < SizeClasses.COUNT; i++) {
+            free[i] = new long[16];
+        }
+    }
+
+    /**
+     * A free slot of {@code sizeClass}: the most recently freed one, else the next one carved from the
+     * current slab, else from a new slab, whose address and end {@code newSlab} returns in turn.
+     */
+    synchronized long take(int sizeClass, SlabSource newSlab) {
+        int count = freeCount[sizeClass];
+        if (count > 0) {
+            freeCount[sizeClass] = count - 1;
+            return free[sizeClass][count - 1];
+        }
+        long stride = SizeClasses.stride(sizeClass);
+        if (bump[sizeClass] + stride > end[sizeClass]) {
+            long[] slab = newSlab.slab();
+            bump[sizeClass] = slab[0];
+            end[sizeClass] = slab[0] + slab[1];
+        }
+        long slot = bump[sizeClass];
+        bump[sizeClass] += stride;
+        return slot;
+    }
+
+    synchronized void put(int sizeClass, long slot) {
+        int count = freeCount[sizeClass];
+        if (count == free[sizeClass].length) {
+            free[sizeClass] = java.util.Arrays.copyOf(free[sizeClass], count * 2);
+        }
+        free[sizeClass][count] = slot;
+        freeCount[sizeClass] = count + 1;
+    }
+
+    /** Gives a stripe a new slab: {@code {address, bytes}}. */
+    @FunctionalInterface
+    interface SlabSource {
+        long[] slab();
+    }
+}

@@ -1,0 +1,34 @@
+package dev.xpfo.pool;
+
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.testing.SecretMemory;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** An ordinary user's pool stays inside its memlock limit and says so when it is reached. */
+class PagePoolLimitsTest {
+
+    @BeforeEach
+    void secretMemory() {
+        SecretMemory.assumeAvailable();
+    }
+
+    @Test
+    void anOrdinaryUsersPoolIsCappedByItsMemlockLimitWithTheRemedies() throws Exception {
+        long limit = 4 * Bytes.MIB;
+        TestJvm.Result result = TestJvm.runUnprivileged(limit, PoolMemlockChild.class);
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output())
+                .contains("maximum " + limit + " set by MEMLOCK_LIMIT")
+                .contains("warmed " + limit)
+                .contains("took " + limit)
+                .contains("fifth chunk refused MEMLOCK: cannot take 1 MiB")
+                .contains("capped at 4 MiB by RLIMIT_MEMLOCK")
+                .contains("ulimit -l").contains("LimitMEMLOCK=").contains("CAP_IPC_LOCK")
+                .contains("kernel refused MEMLOCK cause MemlockLimitException")
+                .doesNotContain("fifth chunk taken").doesNotContain("warmed past the limit");
+    }
+}

@@ -1,0 +1,145 @@
+package dev.xpfo.secret;
+
+import dev.xpfo.host.Smaps;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.pool.PagePool;
+import dev.xpfo.pool.PoolSettings;
+import dev.xpfo.testing.SecretMemory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * What protects a secret beyond the kernel: wiping, canaries, guard pages, a cleaner for leaks, and
+ * packing so that many secrets need few mappings. Checked through a test-only raw view of the slots.
+ */
+class SecretProtectionTest {
+    private static final long CHUNK = 256 * Bytes.KIB;
+    private PagePool pool;
+    private SecretStore store;
+
+    @BeforeEach
+    void open() {
+        SecretMemory.assumeAvailable();
+        pool = PagePool.open(PoolSettings.defaults().withChunkBytes(CHUNK));
+        store = SecretStore.open(pool);
+    }
+
+    @AfterEach
+    void close() {
+        if (store != null) {
+            store.close();
+            pool.close();
+        }
+    }
+
+    private static MemorySegment raw(long address, long bytes) {
+        return MemorySegment.ofAddress(address).reinterpret(bytes);
+    }
+
+    @Test
+    void destroyWipesTheSecretAndItsCanaries() {
+        Secret secret = store.allocate(100);
+        secret.readWrite(view -> view.fill((byte) 0x77));
+        long slot = secret.slotAddress();
+        long stride = SizeClasses.stride(SizeClasses.of(100));
+        assertThat(raw(slot, stride).get(ValueLayout.JAVA_LONG, 0)).as("front canary").isNotZero();
+        secret.close();
+        assertThat(raw(slot, stride).mismatch(MemorySegment.ofArray(new byte[(int) stride]))).isEqualTo(-1);
+    }
+
+    @Test
+    void anOverrunPastTheEndIsCaughtByTheBackCanaryOnDestroy() {
+        Secret secret = store.allocate(20);
+        raw(secret.dataAddress(), 21).set(ValueLayout.JAVA_BYTE, 20, (byte) 1);
+        assertThatThrownBy(secret::close).isInstanceOf(CanaryCorruptedException.class)
+                .hasMessageContaining("back canary").hasMessageContaining("20 bytes");
+        assertThat(store.stats().canaryFailures()).isEqualTo(1);
+        assertThat(raw(secret.dataAddress(), 20).mismatch(MemorySegment.ofArray(new byte[20]))).isEqualTo(-1);
+        secret.close();
+        assertThat(store.stats().canaryFailures()).isEqualTo(1);
+    }
+
+    @Test
+    void anUnderrunIsCaughtByTheFrontCanaryAndTheSlotIsNeverReused() {
+        Secret secret = store.allocate(16);
+        long slot = secret.slotAddress();
+        raw(slot, 8).set(ValueLayout.JAVA_BYTE, 7, (byte) 0x13);
+        assertThatThrownBy(secret::close).isInstanceOf(CanaryCorruptedException.class).hasMessageContaining("front canary");
+        for (int i = 0; i < 100; i++) {
+            try (Secret next = store.allocate(16)) {
+                assertThat(next.slotAddress()).isNotEqualTo(slot);
+            }
+        }
+    }
+
+    @Test
+    void slabsAreSecretMemoryBetweenAnonymousGuardPages() {
+        try (Secret secret = store.allocate(32)) {
+            Path smaps = Path.of("/proc/self/smaps");
+            Smaps.Entry slab = Smaps.find(smaps, secret.dataAddress()).orElseThrow();
+            assertThat(slab.isSecretMemory()).isTrue();
+            Smaps.Entry before = Smaps.find(smaps, slab.start() - 1).orElseThrow();
+            Smaps.Entry after = Smaps.find(smaps, slab.end()).orElseThrow();
+            assertThat(before.permissions()).isEqualTo("---p");
+            assertThat(after.permissions()).isEqualTo("---p");
+            assertThat(before.isSecretMemory() || after.isSecretMemory()).isFalse();
+            assertThat(before.end() - before.start()).isGreaterThanOrEqualTo(Libc.pageSize());
+        }
+    }
+
+    @Test
+    void aSecretNeverDestroyedIsWipedByTheCleanerAndCounted() throws Exception {
+        long[] addresses = leakOne();
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (store.stats().leakCleanups() == 0 && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertThat(store.stats().leakCleanups()).isEqualTo(1);
+        assertThat(store.stats().liveSecrets()).isZero();
+        assertThat(raw(addresses[0], 64).mismatch(MemorySegment.ofArray(new byte[64]))).isEqualTo(-1);
+    }
+
+    private long[] leakOne() {
+        Secret leaked = store.allocate(64);
+        leaked.readWrite(view -> view.fill((byte) 0x42));
+        return new long[] {leaked.dataAddress()};
+    }
+
+    @Test
+    void aHundredThousandLiveSecretsShareAFewMappings() throws Exception {
+        long mappingsBefore = Files.readAllLines(Path.of("/proc/self/maps")).size();
+        List<Secret> secrets = new ArrayList<>(100_000);
+        byte[] value = new byte[32];
+        for (int i = 0; i < 100_000; i++) {
+            Secret secret = store.allocate(32);
+            value[0] = (byte) i;
+            secret.write(0, value, 0, 32);
+            secrets.add(secret);
+        }
+        long mappingsAfter = Files.readAllLines(Path.of("/proc/self/maps")).size();
+        long slabs = store.stats().slabBytes() / CHUNK;
+        assertThat(mappingsAfter - mappingsBefore).isLessThanOrEqualTo(3 * slabs + 10).isLessThan(200);
+        assertThat(store.stats().liveSecrets()).isEqualTo(100_000);
+        assertThat(store.stats().bytesInUse()).isEqualTo(32L * 100_000);
+        byte[] back = new byte[1];
+        for (int i = 0; i < secrets.size(); i++) {
+            secrets.get(i).read(0, back, 0, 1);
+            assertThat(back[0]).isEqualTo((byte) i);
+        }
+        secrets.forEach(Secret::close);
+        assertThat(store.stats().liveSecrets()).isZero();
+    }
+}

@@ -3,6 +3,7 @@ package dev.xpfo.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.xpfo.host.CallInterrupts;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.Mapping;
 import dev.xpfo.memory.PopulateProgress;

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code xpfo} command. */
 @Command(name = "xpfo", mixinStandardHelpOptions = true, version = "xpfo 0.1.0",
         description = "Memory the Linux kernel does not map: removed from the direct map with memfd_secret(2).",
-        subcommands = {ProbeCommand.class, CheckCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ProbeCommand.class, CheckCommand.class, PoolCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** The exit code for an xpfo error that the command did not turn into a result. */
     static final int FAILED = 2;

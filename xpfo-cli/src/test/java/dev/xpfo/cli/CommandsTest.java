@@ -86,6 +86,30 @@ class CommandsTest {
     }
 
     @Test
+    void poolWarmsThenTakesWithoutPopulatingAnything() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        Run run = run("pool", "--warm", "4M", "--chunk", "1M", "--json");
+        assertThat(run.exitCode()).as(run.out()).isZero();
+        JsonNode json = parse(run.out());
+        assertThat(json.get("isolation").asText()).isEqualTo("DIRECT_MAP_REMOVED");
+        assertThat(json.at("/warm/bytes").asLong()).isEqualTo(4 << 20);
+        assertThat(json.at("/take/chunks_populated").asLong()).isZero();
+        assertThat(json.at("/pool/chunks_populated").asLong()).isEqualTo(4);
+        assertThat(json.at("/pool/cold_takes").asLong()).isZero();
+        assertThat(json.at("/pool/ready_bytes").asLong()).isEqualTo(4 << 20);
+    }
+
+    @Test
+    void poolReportsATakeBeyondTheWarmMemoryAsCold() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        Run run = run("pool", "--warm", "2M", "--take", "3M", "--chunk", "1M");
+        assertThat(run.exitCode()).as(run.out()).isZero();
+        assertThat(run.out()).contains("isolation            DIRECT_MAP_REMOVED")
+                .contains("1 chunk(s) populated on demand")
+                .contains("3 chunks populated, 1 takes, 1 cold, 1 wipes");
+    }
+
+    @Test
     void aBadSizeIsAClearUsageError() {
         Run run = run("check", "--size", "lots");
         assertThat(run.exitCode()).isNotZero();

@@ -1,4 +1,4 @@
-package dev.xpfo.bench;
+package dev.xpfo.host;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -9,11 +9,12 @@ import java.nio.file.Path;
  * over CPUs): the IPIs it sends to flush other CPUs' TLBs, among other things. System-wide, so a
  * delta also counts whatever else ran meanwhile.
  */
-final class CallInterrupts {
+public final class CallInterrupts {
     private CallInterrupts() {
     }
 
-    static long total() {
+    /** The sum of the {@code CAL} line over all CPUs, or -1 if the kernel does not report it. */
+    public static long total() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/interrupts"))) {
                 String trimmed = line.trim();

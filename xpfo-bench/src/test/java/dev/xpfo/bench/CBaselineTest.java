@@ -13,16 +13,19 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class CBaselineTest {
 
     @Test
-    void theCBaselineCompilesWithoutWarningsAndPopulatesSecretMemory(@TempDir Path dir) throws Exception {
+    void theCBaselineCompilesWithoutWarningsPopulatesAndMakesSmallSecrets(@TempDir Path dir) throws Exception {
         assumeTrue(run("cc", "--version").exitCode == 0, "skipped: no C compiler (./xpfo bench installs gcc)");
-        Path binary = dir.resolve("memfd_secret_populate");
+        Path binary = dir.resolve("memfd_secret_baseline");
         Result compiled = run("cc", "-O2", "-Wall", "-Werror", "-o", binary.toString(),
-                Path.of("src/main/c/memfd_secret_populate.c").toAbsolutePath().toString());
+                Path.of("src/main/c/memfd_secret_baseline.c").toAbsolutePath().toString());
         assertThat(compiled.exitCode).as(compiled.output).isZero();
-        Result populated = run(binary.toString(), Long.toString(1 << 20));
+        Result populated = run(binary.toString(), "populate", Long.toString(1 << 20));
         assertThat(populated.exitCode).as(populated.output).isZero();
-        long nanos = Long.parseLong(populated.output.trim().split("\\s+")[0]);
-        assertThat(nanos).isPositive();
+        assertThat(Long.parseLong(populated.output.trim().split("\\s+")[0])).isPositive();
+        Result small = run(binary.toString(), "small", "10");
+        assertThat(small.exitCode).as(small.output).isZero();
+        assertThat(Long.parseLong(small.output.trim())).isPositive();
+        assertThat(run(binary.toString(), "nonsense").exitCode).isEqualTo(2);
     }
 
     private record Result(int exitCode, String output) {

@@ -6,7 +6,7 @@ import dev.xpfo.pool.Isolation;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -22,26 +22,26 @@ import java.util.function.Function;
  * compares contents in time that depends only on the size.
  *
  * <p>{@link #close()} (or {@link #destroy()}) wipes it; a secret never closed is wiped by a cleaner
- * once unreachable, and that leak is logged. Reads and writes may come from many threads, but closing
+ * thread once unreachable, and that leak is logged and counted. Reads and writes may come from many threads, but closing
  * must not race with them, as with any resource.
  */
 public final class Secret implements AutoCloseable {
     private final long data;
     private final int size;
     private final Isolation isolation;
-    private final Release release;
-    private Cleaner.Cleanable cleanable;
+    private final SecretStore store;
+    private LeakWatch.Tracked tracked;
     private volatile boolean destroyed;
 
-    Secret(long data, int size, Isolation isolation, Release release) {
+    Secret(long data, int size, Isolation isolation, SecretStore store) {
         this.data = data;
         this.size = size;
         this.isolation = isolation;
-        this.release = release;
+        this.store = store;
     }
 
-    void register(Cleaner cleaner) {
-        this.cleanable = cleaner.register(this, release);
+    void watchedBy(LeakWatch.Tracked watch) {
+        this.tracked = watch;
     }
 
     /** The secret's size in bytes. */
@@ -144,7 +144,7 @@ public final class Secret implements AutoCloseable {
 
     /** True once {@link #close()} ran or the store was closed. */
     public boolean isDestroyed() {
-        return destroyed || release.store.isClosed();
+        return destroyed || store.isClosed();
     }
 
     /** Same as {@link #close()}. */
@@ -161,9 +161,11 @@ public final class Secret implements AutoCloseable {
     public void close() {
         if (!destroyed) {
             destroyed = true;
-            release.explicit = true;
-            cleanable.clean();
+            tracked.clear();
+            store.release(tracked, false);
         }
+        // Keeps this secret reachable until released, so the leak watch cannot see it as leaked meanwhile.
+        Reference.reachabilityFence(this);
     }
 
     @Override
@@ -175,43 +177,17 @@ public final class Secret implements AutoCloseable {
         if (destroyed) {
             throw new XpfoClosedException("secret");
         }
-        release.store.ensureOpen();
+        store.ensureOpen();
         return MemorySegment.ofAddress(data).reinterpret(size);
     }
 
     /** For tests of wiping and canaries: where the slot starts, including its front canary. */
     long slotAddress() {
-        return release.slot;
+        return tracked.slot;
     }
 
     /** For tests: where the secret's bytes start. */
     long dataAddress() {
         return data;
-    }
-
-    /**
-     * What runs exactly once per secret: on {@link #close()}, or from the cleaner after the secret became
-     * unreachable. It holds no reference to the {@link Secret}, or the secret could never be collected.
-     */
-    static final class Release implements Runnable {
-        final SecretStore store;
-        final long slot;
-        final int size;
-        final int sizeClass;
-        final int stripe;
-        volatile boolean explicit;
-
-        Release(SecretStore store, long slot, int size, int sizeClass, int stripe) {
-            this.store = store;
-            this.slot = slot;
-            this.size = size;
-            this.sizeClass = sizeClass;
-            this.stripe = stripe;
-        }
-
-        @Override
-        public void run() {
-            store.release(slot, size, sizeClass, stripe, !explicit);
-        }
     }
 }

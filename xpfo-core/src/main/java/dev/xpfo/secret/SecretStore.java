@@ -10,12 +10,12 @@ import dev.xpfo.pool.Region;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Protection: each chunk sits between anonymous {@code PROT_NONE} guard pages; each slot has a
  * canary before and right after the secret, checked when it is destroyed; every destroy wipes. A secret
- * that is never destroyed is wiped by a {@link Cleaner} once unreachable, and the leak is logged and
+ * that is never destroyed is wiped by a cleaner thread once unreachable, and the leak is logged and
  * counted. Allocation is striped by thread, so threads rarely meet on a lock.
  *
  * <p>Memory is never given back to the pool while the store is open: freed slots are reused. Closing
@@ -46,8 +46,10 @@ public final class SecretStore implements AutoCloseable, MetricSource {
     public static final int MAX_SECRET_BYTES = SizeClasses.LARGEST;
 
     private static final System.Logger LOG = System.getLogger("dev.xpfo.secret");
-    private static final Cleaner CLEANER = Cleaner.create(Thread.ofPlatform().daemon().name("xpfo-secret-cleaner").factory());
     private static final ValueLayout.OfLong CANARY = ValueLayout.JAVA_LONG_UNALIGNED;
+    /** Threads are numbered in the order they first allocate, so the first few never share a stripe. */
+    private static final AtomicInteger THREADS_SEEN = new AtomicInteger();
+    private static final ThreadLocal<Integer> THREAD_NUMBER = ThreadLocal.withInitial(THREADS_SEEN::getAndIncrement);
 
     private final PagePool pool;
     private final boolean ownsPool;
@@ -106,8 +108,8 @@ public final class SecretStore implements AutoCloseable, MetricSource {
         }
         ensureOpen();
         int sizeClass = SizeClasses.of(bytes);
-        int stripe = stripeIndex();
-        long slot = stripes[stripe].take(sizeClass, this::newSlab);
+        Stripe stripe = stripes[stripeIndex()];
+        long slot = stripe.take(sizeClass, this::newSlab);
         long data = slot + SizeClasses.CANARY_BYTES;
         MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
         everything.set(CANARY, slot, canary(slot));
@@ -115,9 +117,10 @@ public final class SecretStore implements AutoCloseable, MetricSource {
         live.increment();
         bytesInUse.add(bytes);
         allocations.increment();
-        Secret.Release release = new Secret.Release(this, slot, bytes, sizeClass, stripe);
-        Secret secret = new Secret(data, bytes, pool.isolation(), release);
-        secret.register(CLEANER);
+        Secret secret = new Secret(data, bytes, pool.isolation(), this);
+        LeakWatch.Tracked tracked = new LeakWatch.Tracked(secret, this, slot, bytes, sizeClass, stripe);
+        secret.watchedBy(tracked);
+        stripe.track(tracked);
         return secret;
     }
 
@@ -167,8 +170,7 @@ public final class SecretStore implements AutoCloseable, MetricSource {
     }
 
     private int stripeIndex() {
-        long id = Thread.currentThread().threadId();
-        return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (stripes.length - 1);
+        return THREAD_NUMBER.get() & (stripes.length - 1);
     }
 
     private long[] newSlab() {
@@ -185,18 +187,23 @@ public final class SecretStore implements AutoCloseable, MetricSource {
     }
 
     /**
-     * Wipes a slot and makes it free again; the action behind {@link Secret#close()} and the cleaner.
-     * A slot whose canaries were overwritten is wiped but retired.
+     * Wipes a secret's slot and makes it free again: on {@link Secret#close()}, or from the leak watch
+     * after the secret became unreachable. Runs once per secret; a slot whose canaries were overwritten
+     * is wiped but retired.
+     *
+     * @throws CanaryCorruptedException on an explicit close that found a canary overwritten
      */
-    void release(long slot, int bytes, int sizeClass, int stripe, boolean leaked) {
-        if (closed) {
-            return; // the store wiped and returned every chunk already
+    void release(LeakWatch.Tracked tracked, boolean leaked) {
+        if (closed || !tracked.stripe.untrack(tracked)) {
+            return; // the store already wiped and returned every chunk, or this secret was released before
         }
+        long slot = tracked.slot;
+        int bytes = tracked.size;
         MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
         long data = slot + SizeClasses.CANARY_BYTES;
         boolean frontIntact = everything.get(CANARY, slot) == canary(slot);
         boolean backIntact = everything.get(CANARY, data + bytes) == canary(data + bytes);
-        everything.asSlice(slot, SizeClasses.stride(sizeClass)).fill((byte) 0);
+        everything.asSlice(slot, SizeClasses.stride(tracked.sizeClass)).fill((byte) 0);
         wipes.increment();
         live.decrement();
         bytesInUse.add(-bytes);
@@ -216,7 +223,7 @@ public final class SecretStore implements AutoCloseable, MetricSource {
             }
             return;
         }
-        stripes[stripe].put(sizeClass, slot);
+        tracked.stripe.put(tracked.sizeClass, slot);
     }
 
     void ensureOpen() {

@@ -11,6 +11,8 @@ final class Stripe {
     private final int[] freeCount = new int[SizeClasses.COUNT];
     private final long[] bump = new long[SizeClasses.COUNT];
     private final long[] end = new long[SizeClasses.COUNT];
+    /** Secrets handed out from this stripe and not yet released, for the leak watch. */
+    private LeakWatch.Tracked live;
 
     Stripe() {
         for (int i = 0; i < SizeClasses.COUNT; i++) {
@@ -37,6 +39,38 @@ final class Stripe {
         long slot = bump[sizeClass];
         bump[sizeClass] += stride;
         return slot;
+    }
+
+    /** Starts watching a secret just handed out from this stripe. */
+    synchronized void track(LeakWatch.Tracked tracked) {
+        tracked.next = live;
+        if (live != null) {
+            live.previous = tracked;
+        }
+        live = tracked;
+        tracked.linked = true;
+    }
+
+    /**
+     * Stops watching {@code tracked}; true the first time, false if it was already released (so a secret
+     * closed explicitly and found by the leak watch is released only once).
+     */
+    synchronized boolean untrack(LeakWatch.Tracked tracked) {
+        if (!tracked.linked) {
+            return false;
+        }
+        tracked.linked = false;
+        if (tracked.previous != null) {
+            tracked.previous.next = tracked.next;
+        } else {
+            live = tracked.next;
+        }
+        if (tracked.next != null) {
+            tracked.next.previous = tracked.previous;
+        }
+        tracked.previous = null;
+        tracked.next = null;
+        return true;
     }
 
     synchronized void put(int sizeClass, long slot) {

@@ -1,0 +1,100 @@
+package dev.xpfo.bench;
+
+import dev.xpfo.memory.Bytes;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code ./xpfo bench}: every row next to its baselines, in one run, rounds interleaved; prints a table,
+ * the ratios and the targets, and writes JSON and a chart when asked.
+ */
+@Command(name = "xpfo bench", mixinStandardHelpOptions = true,
+        description = {"Benchmarks xpfo side by side with its baselines: raw memfd_secret from C, anonymous memory, "
+                + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool)."})
+public final class Bench implements Callable<Integer> {
+    static final long PAGE = 4096;
+
+    @Option(names = "--suites", split = ",", defaultValue = "populate,small,bulk",
+            description = "Which suites to run (default: ${DEFAULT-VALUE}).")
+    List<String> suites;
+
+    @Option(names = "--size", defaultValue = "256M", description = "Bytes per populate and bulk run (default: ${DEFAULT-VALUE}).")
+    String size;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "Measured rounds per row (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--small-ops", defaultValue = "500000",
+            description = "Secrets per round for small.xpfo and small.heap (default: ${DEFAULT-VALUE}).")
+    int smallOps;
+
+    @Option(names = "--slow-ops", defaultValue = "3000",
+            description = "Secrets per round for small.sodium and small.memfd_secret (default: ${DEFAULT-VALUE}).")
+    int slowOps;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+    Path json;
+
+    @Option(names = "--plot", paramLabel = "FILE", description = "Also draw the time rows as a bar chart (.png or .svg).")
+    Path plot;
+
+    @Option(names = "--c-baseline", required = true, paramLabel = "BINARY", description = "The compiled C baseline.")
+    Path cBaseline;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Bench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        long bytes = Bytes.roundUp(Bytes.parse(size), PAGE);
+        CBaseline c = new CBaseline(cBaseline);
+        System.out.printf(Locale.ROOT, "xpfo bench on %s, %d CPUs, kernel %s%n", System.getProperty("os.arch"),
+                Runtime.getRuntime().availableProcessors(), Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim());
+        Results results = new Results();
+        for (String suite : suites) {
+            switch (suite.trim()) {
+                case "populate" -> new PopulateSuite(bytes, c).run(results, rounds);
+                case "small" -> new SmallSecretsSuite(smallOps, slowOps, c).run(results, rounds);
+                case "bulk" -> new BulkSuite(bytes).run(results, rounds);
+                default -> throw new CommandLine.ParameterException(new CommandLine(this),
+                        "unknown suite '" + suite + "': choose from populate, small, bulk");
+            }
+        }
+        results.print(System.out);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("suites", String.join(",", suites));
+        settings.put("bytes", bytes);
+        settings.put("rounds", rounds);
+        settings.put("small_ops", smallOps);
+        settings.put("slow_ops", slowOps);
+        settings.put("cpus", Runtime.getRuntime().availableProcessors());
+        if (json != null) {
+            results.writeJson(json, settings);
+            System.out.println("results written to " + json);
+        }
+        if (plot != null) {
+            BarChart.write(results, plot);
+            System.out.println("chart drawn to " + plot);
+        }
+        return 0;
+    }
+
+    /** Writes a byte to every page: what a program does on first use, and what allocates anonymous memory. */
+    static void touch(MemorySegment memory) {
+        for (long offset = 0; offset < memory.byteSize(); offset += PAGE) {
+            memory.set(ValueLayout.JAVA_BYTE, offset, (byte) 1);
+        }
+    }
+}

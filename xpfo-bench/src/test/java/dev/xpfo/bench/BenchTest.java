@@ -1,0 +1,68 @@
+package dev.xpfo.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code ./xpfo bench} publishes rows under exact names, with ratios and target verdicts, as JSON and as a
+ * chart: a tiny run checks that every promised row, file and verdict is there (timings are not judged).
+ */
+class BenchTest {
+
+    @Test
+    void aTinyRunWritesEveryNamedRowTheRatiosAndBothChartFormats(@TempDir Path dir) throws Exception {
+        Process cc = new ProcessBuilder("cc", "-O2", "-Wall", "-Werror", "-o", dir.resolve("baseline").toString(),
+                Path.of("src/main/c/memfd_secret_baseline.c").toAbsolutePath().toString()).redirectErrorStream(true).start();
+        String ccOutput = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assumeTrue(cc.waitFor() == 0, "skipped: no C compiler (./xpfo bench installs gcc): " + ccOutput);
+        System.setProperty("java.awt.headless", "true");
+
+        Path json = dir.resolve("results.json");
+        int exit = new CommandLine(new Bench()).execute("--c-baseline", dir.resolve("baseline").toString(),
+                "--size", "2M", "--rounds", "1", "--small-ops", "2000", "--slow-ops", "5",
+                "--json", json.toString(), "--plot", dir.resolve("chart.png").toString());
+        assertThat(exit).isZero();
+        assertThat(new CommandLine(new Bench()).execute("--c-baseline", dir.resolve("baseline").toString(),
+                "--suites", "small", "--rounds", "1", "--small-ops", "100", "--slow-ops", "2",
+                "--plot", dir.resolve("chart.svg").toString())).isZero();
+
+        JsonNode results = new ObjectMapper().readTree(json.toFile());
+        List<String> rows = List.of("populate.c_memfd_secret", "populate.xpfo", "populate.xpfo_2_threads", "populate.anon",
+                "small.xpfo", "small.xpfo_2_threads", "small.memfd_secret", "small.heap",
+                "bulk.warm", "bulk.cold", "bulk.anon", "bulk.warm.ipis_per_mib", "bulk.cold.ipis_per_mib");
+        for (String row : rows) {
+            JsonNode median = results.at("/rows/" + row + "/median");
+            assertThat(median.isNumber()).as(row).isTrue();
+            if (row.endsWith("ipis_per_mib")) {
+                assertThat(median.asDouble()).as(row).isNotNegative();
+            } else {
+                assertThat(median.asDouble()).as(row).isPositive();
+            }
+        }
+        if (LibSodium.available()) {
+            assertThat(results.at("/rows/small.sodium/median").asDouble()).isPositive();
+        } else {
+            assertThat(results.at("/skipped/small.sodium").asText()).contains("libsodium");
+        }
+        assertThat(results.at("/rows/small.xpfo/unit").asText()).isEqualTo("ns/op");
+        assertThat(results.at("/rows/bulk.warm/unit").asText()).isEqualTo("ns/page");
+        assertThat(results.get("ratios").has("bulk.warm / bulk.anon")).isTrue();
+        assertThat(results.get("verdicts").toString()).contains("small: xpfo").contains("bulk: warm within 1.2x")
+                .contains("populate: xpfo within 1.10x");
+
+        byte[] png = Files.readAllBytes(dir.resolve("chart.png"));
+        assertThat(png).startsWith(0x89, 'P', 'N', 'G');
+        assertThat(Files.readString(dir.resolve("chart.svg"))).contains("<svg").hasSizeGreaterThan(10_000);
+    }
+}

@@ -23,6 +23,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -89,7 +91,8 @@ public final class PagePool implements AutoCloseable, MetricSource {
     private final LongAdder coldTakes = new LongAdder();
     private final LongAdder chunksPopulated = new LongAdder();
     private final LongAdder wipes = new LongAdder();
-    private final Thread refiller;
+    /** Runs the background refill, if the low watermark is set; closing it waits for the refill to stop. */
+    private final ExecutorService refiller;
 
     private PagePool(PoolSettings settings, ChunkSource source, String fallbackReason) {
         this.chunkBytes = Bytes.roundUp(settings.chunkBytes(), GuardedSpan.PAGE);
@@ -117,8 +120,8 @@ public final class PagePool implements AutoCloseable, MetricSource {
         this.lowChunks = (int) Math.min(maximumChunks, Bytes.roundUp(settings.lowWatermarkBytes(), chunkBytes) / chunkBytes);
         this.highChunks = (int) Math.min(maximumChunks, Bytes.roundUp(settings.highWatermarkBytes(), chunkBytes) / chunkBytes);
         if (lowChunks > 0) {
-            refiller = Thread.ofPlatform().daemon().name("xpfo-pool-refill").unstarted(this::refillLoop);
-            refiller.start();
+            refiller = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("xpfo-pool-refill").factory());
+            refiller.execute(this::refillLoop);
         } else {
             refiller = null;
         }
@@ -443,12 +446,15 @@ public final class PagePool implements AutoCloseable, MetricSource {
             }
         };
         int threads = Math.min(populateThreads, count);
-        List<Thread> started = new ArrayList<>();
-        for (int i = 1; i < threads; i++) {
-            started.add(Thread.ofPlatform().name("xpfo-pool-populate-" + i).start(worker));
+        // Closing the executor waits for every helper, even if this thread is interrupted meanwhile:
+        // a helper cannot be stopped halfway through a chunk.
+        try (ExecutorService helpers = Executors.newThreadPerTaskExecutor(
+                Thread.ofPlatform().name("xpfo-pool-populate-", 1).factory())) {
+            for (int i = 1; i < threads; i++) {
+                helpers.execute(worker);
+            }
+            worker.run();
         }
-        worker.run();
-        joinAll(started);
         int completed = done.get();
         lock.lock();
         try {
@@ -464,24 +470,6 @@ public final class PagePool implements AutoCloseable, MetricSource {
         RuntimeException failed = failure.get();
         if (failed != null) {
             throw failed instanceof MemlockLimitException memlock ? memlockLimit(memlock) : failed;
-        }
-    }
-
-    private static void joinAll(List<Thread> threads) {
-        boolean interrupted = false;
-        for (Thread thread : threads) {
-            while (true) {
-                try {
-                    thread.join();
-                    break;
-                } catch (InterruptedException e) {
-                    // A worker cannot be stopped mid-chunk; wait for it, then restore the flag.
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -598,7 +586,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
             lock.unlock();
         }
         if (refiller != null) {
-            joinAll(List.of(refiller));
+            refiller.close();
         }
         for (Region region : List.copyOf(outstanding)) {
             region.close();

@@ -80,11 +80,13 @@ final class PoolCommand implements Callable<Integer> {
             long takeStart = System.nanoTime();
             long takeInterruptsBefore = CallInterrupts.total();
             long populatedBefore = warmed.chunksPopulated();
+            long takeNanos;
+            long takeInterrupts;
             try (Region region = pool.take(takeBytes)) {
                 touch(region.segment());
+                takeNanos = System.nanoTime() - takeStart;
+                takeInterrupts = CallInterrupts.total() - takeInterruptsBefore;
             }
-            long takeNanos = System.nanoTime() - takeStart;
-            long takeInterrupts = CallInterrupts.total() - takeInterruptsBefore;
             PoolStats after = pool.stats();
             Outcome outcome = new Outcome(pool.isolation(), pool.fallbackReason(), warmBytes, warmNanos, warmInterrupts,
                     takeBytes, takeNanos, takeInterrupts, after.chunksPopulated() - populatedBefore, after);

@@ -1,21 +1,28 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.NativeCallException;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-/** Makes the pool's chunks: maps new memory at an address inside a {@link GuardedSpan} and faults it all in. */
+/**
+ * Makes the pool's chunks. A chunk is mapped wherever the kernel likes, set up and populated there, and
+ * only then moved into its place in a {@link GuardedSpan}: a failure on the way never leaves a gap in
+ * the span's reservation that another thread's mapping could fall into.
+ */
 sealed interface ChunkSource permits SecretChunkSource, LockedChunkSource {
 
     /** What the chunks this source makes protect against. */
     Isolation isolation();
 
     /**
-     * Maps {@code bytes} of fresh, zeroed memory over the reservation at {@code address}
-     * ({@code MAP_FIXED}) and allocates every page now.
+     * Maps {@code bytes} of fresh, zeroed memory, allocates every page, and returns its address; the
+     * caller moves it into place with {@link #move}.
      *
-     * @throws dev.xpfo.memory.MemlockLimitException past {@code RLIMIT_MEMLOCK}; the reservation is restored
+     * @throws dev.xpfo.memory.MemlockLimitException past {@code RLIMIT_MEMLOCK}; nothing stays mapped
      */
-    void fill(GuardedSpan span, long address, long bytes);
+    long make(long bytes);
 
     /** Reads a byte of every page, so the kernel allocates each one now rather than on first use. */
     static void touch(long address, long bytes) {
@@ -27,6 +34,18 @@ sealed interface ChunkSource permits SecretChunkSource, LockedChunkSource {
         // Secret and locked memory is zero when new: a non-zero sum means a page was not fresh.
         if (sink != 0) {
             throw new IllegalStateException("a new chunk was not zeroed");
+        }
+    }
+
+    /**
+     * Moves {@code bytes} of mapped memory from {@code from} to {@code to}, replacing what was there (a
+     * reservation): page-table entries move, pages stay populated and out of the direct map.
+     */
+    static void move(long from, long to, long bytes) {
+        long moved = Libc.mremap(from, bytes, bytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, to);
+        if (moved == Libc.MAP_FAILED) {
+            throw new NativeCallException("mremap", Libc.errno(), "could not move a pool chunk of " + bytes
+                    + " bytes into place", "raise vm.max_map_count if it is ENOMEM");
         }
     }
 }

@@ -6,7 +6,7 @@ import dev.xpfo.memory.NativeCallException;
 
 /**
  * A reservation of address space with an anonymous {@code PROT_NONE} guard page at each end: the
- * chunks of memory placed inside it ({@code MAP_FIXED} or {@code mremap}) cannot be overrun into, or
+ * chunks of memory moved inside it ({@code mremap}) cannot be overrun into, or
  * underrun from, a neighbouring mapping without a fault. The guards are ordinary anonymous memory on
  * purpose: guard pages of secret memory would each count against {@code RLIMIT_MEMLOCK}.
  *
@@ -17,10 +17,13 @@ final class GuardedSpan {
 
     private final long base;
     private final long dataBytes;
+    /** Guards, data and any reservation kept after the data (which guards it as well). */
+    private final long totalBytes;
 
-    private GuardedSpan(long base, long dataBytes) {
+    private GuardedSpan(long base, long dataBytes, long totalBytes) {
         this.base = base;
         this.dataBytes = dataBytes;
+        this.totalBytes = totalBytes;
     }
 
     /**
@@ -37,7 +40,7 @@ final class GuardedSpan {
                     + " bytes of address space for secret memory and its guard pages",
                     errno == Errno.ENOMEM ? "raise vm.max_map_count or the address-space limit (ulimit -v)" : "");
         }
-        return new GuardedSpan(base, dataBytes);
+        return new GuardedSpan(base, dataBytes, total);
     }
 
     /** Where the usable part starts, one page past the leading guard. */
@@ -49,31 +52,32 @@ final class GuardedSpan {
         return dataBytes;
     }
 
-    /** Puts a {@code PROT_NONE} reservation back over part of the data, after a mapping into it failed. */
-    void clear(long address, long bytes) {
-        Libc.mmap(address, bytes, Libc.PROT_NONE,
-                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE | Libc.MAP_FIXED, -1, 0);
-    }
-
     /**
-     * Unmaps the guards and {@code count} bytes of data from {@code offset}, after everything else in the
-     * span was moved out with {@code mremap}. What was moved out left a hole that the kernel may already
-     * have given to another mapping, so it must never be unmapped from here.
+     * The same reservation holding only its first {@code keptBytes} of data: the rest stays reserved
+     * {@code PROT_NONE}, so it guards the kept part's end.
      */
-    void releaseGuardsAnd(long offset, long count) {
-        Libc.munmap(base, PAGE);
-        Libc.munmap(base + PAGE + dataBytes, PAGE);
-        if (count > 0) {
-            Libc.munmap(data() + offset, count);
-        }
+    GuardedSpan shrinkTo(long keptBytes) {
+        return new GuardedSpan(base, keptBytes, totalBytes);
     }
 
     /**
-     * Unmaps the guards and everything between them; only for a span whose contents were never moved out. Unmapping secret memory returns
-     * its pages to the kernel, which clears them before they rejoin the direct map.
+     * Unmaps the guards (with any reservation kept after the data), after all the data was moved out
+     * with {@code mremap}. What was moved out left a hole that the kernel may already have given to
+     * another mapping, so it is never unmapped from here.
+     */
+    void releaseGuards() {
+        Libc.munmap(base, PAGE);
+        long tail = data() + dataBytes;
+        Libc.munmap(tail, base + totalBytes - tail);
+    }
+
+    /**
+     * Unmaps the guards and everything between them; only for a span whose contents were never moved
+     * out. Unmapping secret memory returns its pages to the kernel, which clears them before they
+     * rejoin the direct map.
      */
     void release() {
-        Libc.munmap(base, dataBytes + 2 * PAGE);
+        Libc.munmap(base, totalBytes);
     }
 
     @Override

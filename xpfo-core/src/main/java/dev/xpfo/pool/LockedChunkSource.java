@@ -18,31 +18,31 @@ final class LockedChunkSource implements ChunkSource {
     }
 
     @Override
-    public void fill(GuardedSpan span, long address, long bytes) {
-        long mapped = Libc.mmap(address, bytes, Libc.PROT_READ | Libc.PROT_WRITE,
-                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED, -1, 0);
-        if (mapped == Libc.MAP_FAILED) {
-            int errno = Libc.errno();
-            span.clear(address, bytes);
-            throw new NativeCallException("mmap", errno, "could not map a pool chunk of " + bytes + " bytes", "");
+    public long make(long bytes) {
+        long address = Libc.mmap(0, bytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        if (address == Libc.MAP_FAILED) {
+            throw new NativeCallException("mmap", Libc.errno(), "could not map a pool chunk of " + bytes + " bytes", "");
         }
-        advise(span, address, bytes, Libc.MADV_DONTDUMP, "madvise(MADV_DONTDUMP)");
-        advise(span, address, bytes, Libc.MADV_DONTFORK, "madvise(MADV_DONTFORK)");
-        // mlock faults every page in, so the chunk is populated as it is locked.
-        if (Libc.mlock(address, bytes) != 0) {
-            int errno = Libc.errno();
-            span.clear(address, bytes);
-            throw errno == Errno.EAGAIN || errno == Errno.ENOMEM || errno == Errno.EPERM
-                    ? MemlockLimitException.refused(bytes)
-                    : new NativeCallException("mlock", errno, "could not lock a pool chunk of " + bytes + " bytes", "");
+        try {
+            advise(address, bytes, Libc.MADV_DONTDUMP, "madvise(MADV_DONTDUMP)");
+            advise(address, bytes, Libc.MADV_DONTFORK, "madvise(MADV_DONTFORK)");
+            // mlock faults every page in, so the chunk is populated as it is locked.
+            if (Libc.mlock(address, bytes) != 0) {
+                int errno = Libc.errno();
+                throw errno == Errno.EAGAIN || errno == Errno.ENOMEM || errno == Errno.EPERM
+                        ? MemlockLimitException.refused(bytes)
+                        : new NativeCallException("mlock", errno, "could not lock a pool chunk of " + bytes + " bytes", "");
+            }
+            return address;
+        } catch (RuntimeException e) {
+            Libc.munmap(address, bytes);
+            throw e;
         }
     }
 
-    private static void advise(GuardedSpan span, long address, long bytes, int advice, String call) {
+    private static void advise(long address, long bytes, int advice, String call) {
         if (Libc.madvise(address, bytes, advice) != 0) {
-            int errno = Libc.errno();
-            span.clear(address, bytes);
-            throw new NativeCallException(call, errno, "could not protect a pool chunk", "");
+            throw new NativeCallException(call, Libc.errno(), "could not protect a pool chunk", "");
         }
     }
 }

@@ -87,6 +87,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
     private volatile boolean closed;
 
     private final Set<Region> outstanding = ConcurrentHashMap.newKeySet();
+    private final Set<AutoCloseable> dependents = ConcurrentHashMap.newKeySet();
     private final LongAdder takes = new LongAdder();
     private final LongAdder coldTakes = new LongAdder();
     private final LongAdder chunksPopulated = new LongAdder();
@@ -201,6 +202,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
         List<GuardedSpan> donors;
         int fromReady;
         int missing;
+        int surplus;
         lock.lock();
         try {
             ensureOpen();
@@ -219,13 +221,17 @@ public final class PagePool implements AutoCloseable, MetricSource {
             missing = chunks - fromReady;
             reserveGrowth(missing, "take " + Bytes.format(bytes));
             donors = removeDonors(fromReady);
+            surplus = held(donors) - fromReady;
+            // Until they are back in the ready set, surplus chunks count as populating, so the pool's
+            // total never looks smaller than it is to a concurrent take.
+            populatingChunks += surplus;
             inUseChunks += fromReady;
             peakInUseChunks = Math.max(peakInUseChunks, inUseChunks + missing);
             refillWanted.signalAll();
         } finally {
             lock.unlock();
         }
-        return assemble(bytes, chunks, donors, fromReady, missing);
+        return assemble(bytes, chunks, donors, fromReady, missing, surplus);
     }
 
     private GuardedSpan removeFrom(ArrayDeque<GuardedSpan> spans, int chunks) {
@@ -249,61 +255,75 @@ public final class PagePool implements AutoCloseable, MetricSource {
         return donors;
     }
 
+    private int chunksIn(GuardedSpan span) {
+        return (int) (span.dataBytes() / chunkBytes);
+    }
+
+    private int held(List<GuardedSpan> spans) {
+        return spans.stream().mapToInt(this::chunksIn).sum();
+    }
+
     /**
-     * Builds a region from ready chunks moved into one guarded span, populating what is missing.
-     * Donors' chunks beyond what is needed go back to the ready set, each in a guarded span of its own.
+     * Builds a region: reserves its guarded span (and one per surplus donor chunk) first, so that a
+     * refusal leaves every donor as it was; then moves the donors' chunks in; then populates what is
+     * missing. If populating fails, the chunks already in place go back to the ready set as they are.
      */
-    private Region assemble(long bytes, int chunks, List<GuardedSpan> donors, int fromReady, int missing) {
-        GuardedSpan target = null;
-        int placed = 0;
-        int populated = 0;
+    private Region assemble(long bytes, int chunks, List<GuardedSpan> donors, int fromReady, int missing, int surplus) {
+        GuardedSpan target;
+        List<GuardedSpan> singles = new ArrayList<>(surplus);
         try {
             target = GuardedSpan.reserve(chunks * chunkBytes);
-            for (GuardedSpan donor : donors) {
-                int held = (int) (donor.dataBytes() / chunkBytes);
-                for (int i = 0; i < held; i++) {
-                    long from = donor.data() + i * chunkBytes;
-                    if (placed < fromReady) {
-                        move(from, target.data() + placed * chunkBytes);
-                        placed++;
-                    } else {
-                        GuardedSpan single = GuardedSpan.reserve(chunkBytes);
-                        move(from, single.data());
-                        addReady(single);
-                    }
+            try {
+                for (int i = 0; i < surplus; i++) {
+                    singles.add(GuardedSpan.reserve(chunkBytes));
                 }
-                donor.releaseGuardsAnd(0, 0);
+            } catch (RuntimeException e) {
+                target.release();
+                throw e;
             }
-            if (missing > 0) {
-                ColdTakeEvent event = new ColdTakeEvent();
-                event.begin();
-                for (; populated < missing; populated++) {
-                    source.fill(target, target.data() + (placed + populated) * chunkBytes, chunkBytes);
-                    chunksPopulated.increment();
-                }
-                event.requestedBytes = bytes;
-                event.populatedBytes = missing * chunkBytes;
-                event.commit();
-                coldTakes.increment();
-            }
-        } catch (RuntimeException failure) {
+        } catch (RuntimeException refused) {
+            singles.forEach(GuardedSpan::release);
             lock.lock();
             try {
-                populatingChunks -= missing;
+                populatingChunks -= missing + surplus;
                 inUseChunks -= fromReady;
             } finally {
                 lock.unlock();
             }
-            if (target != null) {
-                int filled = placed + populated;
-                for (int i = 0; i < filled; i++) {
-                    GuardedSpan single = GuardedSpan.reserve(chunkBytes);
-                    move(target.data() + i * chunkBytes, single.data());
-                    addReady(single);
+            donors.forEach(donor -> addReady(donor, 0));
+            throw refused;
+        }
+
+        moveDonors(donors, target, fromReady, singles, chunks, surplus, missing);
+
+        int populated = 0;
+        if (missing > 0) {
+            ColdTakeEvent event = new ColdTakeEvent();
+            event.begin();
+            try {
+                for (; populated < missing; populated++) {
+                    fillChunk(target.data() + (long) (fromReady + populated) * chunkBytes);
                 }
-                target.releaseGuardsAnd(filled * chunkBytes, (chunks - filled) * chunkBytes);
+            } catch (RuntimeException failure) {
+                int filled = fromReady + populated;
+                lock.lock();
+                try {
+                    populatingChunks -= missing;
+                    inUseChunks -= fromReady;
+                } finally {
+                    lock.unlock();
+                }
+                if (filled > 0) {
+                    addReady(target.shrinkTo(filled * chunkBytes), 0);
+                } else {
+                    target.release();
+                }
+                throw failure instanceof MemlockLimitException memlock ? memlockLimit(memlock) : failure;
             }
-            throw failure instanceof MemlockLimitException memlock ? memlockLimit(memlock) : failure;
+            event.requestedBytes = bytes;
+            event.populatedBytes = missing * chunkBytes;
+            event.commit();
+            coldTakes.increment();
         }
         lock.lock();
         try {
@@ -320,25 +340,82 @@ public final class PagePool implements AutoCloseable, MetricSource {
         }
     }
 
+    /**
+     * Moves the donors' chunks: the first {@code fromReady} into {@code target}, the rest into the
+     * reserved singles, which rejoin the ready set. {@code mremap} into a reservation we own fails only
+     * when the kernel is out of memory for page tables or mappings; then every chunk of this take is
+     * unmapped (it is ours) and the pool shrinks by them rather than losing track of them.
+     */
+    private void moveDonors(List<GuardedSpan> donors, GuardedSpan target, int fromReady, List<GuardedSpan> singles,
+                            int chunks, int surplus, int missing) {
+        int placed = 0;
+        int spare = 0;
+        int donor = 0;
+        try {
+            for (; donor < donors.size(); donor++) {
+                GuardedSpan span = donors.get(donor);
+                for (int i = 0; i < chunksIn(span); i++) {
+                    long from = span.data() + i * chunkBytes;
+                    if (placed < fromReady) {
+                        ChunkSource.move(from, target.data() + placed * chunkBytes, chunkBytes);
+                        placed++;
+                    } else {
+                        ChunkSource.move(from, singles.get(spare).data(), chunkBytes);
+                        spare++;
+                    }
+                }
+                span.releaseGuards();
+            }
+        } catch (RuntimeException failure) {
+            target.release();
+            singles.forEach(GuardedSpan::release);
+            // The failing donor's unmoved chunks and the untouched donors are still ours, whole.
+            int movedFromFailing = placed + spare - held(donors.subList(0, donor));
+            GuardedSpan failing = donors.get(donor);
+            Libc.munmap(failing.data() + movedFromFailing * chunkBytes, failing.dataBytes() - movedFromFailing * chunkBytes);
+            failing.releaseGuards();
+            donors.subList(donor + 1, donors.size()).forEach(GuardedSpan::release);
+            lock.lock();
+            try {
+                populatingChunks -= missing + surplus;
+                inUseChunks -= fromReady;
+            } finally {
+                lock.unlock();
+            }
+            throw failure;
+        }
+        for (GuardedSpan single : singles) {
+            addReady(single, 1);
+        }
+    }
+
+    /** Makes a populated chunk and moves it to {@code address}, inside a reservation of ours. */
+    private void fillChunk(long address) {
+        long made = source.make(chunkBytes);
+        try {
+            ChunkSource.move(made, address, chunkBytes);
+        } catch (RuntimeException e) {
+            Libc.munmap(made, chunkBytes);
+            throw e;
+        }
+        chunksPopulated.increment();
+    }
+
     private Region handOut(GuardedSpan span, long bytes) {
         Region region = new Region(this, span, bytes, source.isolation());
         outstanding.add(region);
         return region;
     }
 
-    /** Moves one chunk's page-table entries to {@code to}: the pages stay populated and out of the direct map. */
-    private void move(long from, long to) {
-        long moved = Libc.mremap(from, chunkBytes, chunkBytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, to);
-        if (moved == Libc.MAP_FAILED) {
-            throw new NativeCallException("mremap", Libc.errno(), "could not move a pool chunk of " + chunkBytes
-                    + " bytes into a region", "");
-        }
-    }
-
-    private void addReady(GuardedSpan span) {
-        int chunks = (int) (span.dataBytes() / chunkBytes);
+    /**
+     * Adds a span to the ready set; {@code wasPopulating} of its chunks stop counting as populating in
+     * the same step, so the pool's total never dips.
+     */
+    private void addReady(GuardedSpan span, int wasPopulating) {
+        int chunks = chunksIn(span);
         lock.lock();
         try {
+            populatingChunks -= wasPopulating;
             if (closed) {
                 span.release();
                 return;
@@ -351,18 +428,18 @@ public final class PagePool implements AutoCloseable, MetricSource {
     }
 
     /** Counts {@code chunks} about to be populated against the maximum, or refuses. Lock held. */
-    private void reserveGrowth(int chunks, String what) {
+    private void reserveGrowth(long chunks, String what) {
         if (chunks == 0) {
             return;
         }
-        int committed = readyChunks + inUseChunks + populatingChunks;
+        long committed = (long) readyChunks + inUseChunks + populatingChunks;
         if (committed + chunks > maximumChunks) {
             throw limit(chunks, "cannot " + what + ": it needs " + chunks + " more chunk(s) of " + Bytes.format(chunkBytes)
                     + " and the pool already holds " + Bytes.format(committed * chunkBytes) + " ("
                     + Bytes.format(readyChunks * chunkBytes) + " ready, " + Bytes.format(inUseChunks * chunkBytes)
                     + " in use, " + Bytes.format(populatingChunks * chunkBytes) + " populating)");
         }
-        populatingChunks += chunks;
+        populatingChunks += (int) chunks;
     }
 
     private PoolLimitException limit(long chunks, String what) {
@@ -392,13 +469,14 @@ public final class PagePool implements AutoCloseable, MetricSource {
      * @throws XpfoClosedException  after {@link #close()}
      */
     public void warm(long bytes, PopulateProgress progress) {
-        int wanted = (int) Math.min(Integer.MAX_VALUE, Bytes.roundUp(Math.max(0, bytes), chunkBytes) / chunkBytes);
+        long wanted = Bytes.roundUp(Math.max(0, bytes), chunkBytes) / chunkBytes;
         int need;
         lock.lock();
         try {
             ensureOpen();
-            need = Math.max(0, wanted - readyChunks);
-            reserveGrowth(need, "warm " + Bytes.format(bytes));
+            long missing = Math.max(0, wanted - readyChunks);
+            reserveGrowth(missing, "warm " + Bytes.format(bytes));
+            need = (int) missing;
         } finally {
             lock.unlock();
         }
@@ -424,19 +502,12 @@ public final class PagePool implements AutoCloseable, MetricSource {
                 try {
                     GuardedSpan span = GuardedSpan.reserve(chunkBytes);
                     try {
-                        source.fill(span, span.data(), chunkBytes);
+                        fillChunk(span.data());
                     } catch (RuntimeException e) {
                         span.release();
                         throw e;
                     }
-                    chunksPopulated.increment();
-                    lock.lock();
-                    try {
-                        populatingChunks--;
-                    } finally {
-                        lock.unlock();
-                    }
-                    addReady(span);
+                    addReady(span, 1);
                     synchronized (progressLock) {
                         progress.populated(done.incrementAndGet() * chunkBytes, count * chunkBytes);
                     }
@@ -570,8 +641,26 @@ public final class PagePool implements AutoCloseable, MetricSource {
     }
 
     /**
-     * Stops the refill, wipes and unmaps everything, including regions still handed out: their segments
-     * become unusable. Idempotent.
+     * Closes {@code dependent} (something built on this pool, such as a
+     * {@link dev.xpfo.secret.SecretStore}) when this pool closes, before the pool's memory goes, so it
+     * can stop using that memory first. A dependent that closes earlier should call
+     * {@link #forget(AutoCloseable)}.
+     */
+    public void closeFirst(AutoCloseable dependent) {
+        dependents.add(dependent);
+    }
+
+    /** Undoes {@link #closeFirst(AutoCloseable)}. */
+    public void forget(AutoCloseable dependent) {
+        dependents.remove(dependent);
+    }
+
+    /**
+     * Closes the dependents, stops the refill, wipes and unmaps everything, including regions still
+     * handed out: their segments become unusable. Idempotent.
+     *
+     * @throws IllegalStateException if a region is in use by a native call right now: that region stays
+     *                               mapped until it is closed, everything else is released
      */
     @Override
     public void close() {
@@ -585,21 +674,39 @@ public final class PagePool implements AutoCloseable, MetricSource {
         } finally {
             lock.unlock();
         }
-        if (refiller != null) {
-            refiller.close();
-        }
-        for (Region region : List.copyOf(outstanding)) {
-            region.close();
-        }
-        lock.lock();
+        RuntimeException failure = null;
         try {
-            for (ArrayDeque<GuardedSpan> spans : ready.values()) {
-                spans.forEach(GuardedSpan::release);
+            for (AutoCloseable dependent : List.copyOf(dependents)) {
+                try {
+                    dependent.close();
+                } catch (Exception e) {
+                    failure = failure == null ? new IllegalStateException("closing what depends on the pool failed", e) : failure;
+                }
             }
-            ready.clear();
-            readyChunks = 0;
+            if (refiller != null) {
+                refiller.close();
+            }
+            for (Region region : List.copyOf(outstanding)) {
+                try {
+                    region.close();
+                } catch (IllegalStateException inUse) {
+                    failure = failure == null ? inUse : failure;
+                }
+            }
         } finally {
-            lock.unlock();
+            lock.lock();
+            try {
+                for (ArrayDeque<GuardedSpan> spans : ready.values()) {
+                    spans.forEach(GuardedSpan::release);
+                }
+                ready.clear();
+                readyChunks = 0;
+            } finally {
+                lock.unlock();
+            }
+        }
+        if (failure != null) {
+            throw failure;
         }
     }
 

@@ -5,7 +5,6 @@ import dev.xpfo.memory.XpfoClosedException;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Contiguous memory taken from a {@link PagePool}: populated, zeroed when taken, guarded by
@@ -19,7 +18,7 @@ public final class Region implements AutoCloseable {
     private final Isolation isolation;
     private final Arena arena;
     private final MemorySegment segment;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean closed;
 
     Region(PagePool pool, GuardedSpan span, long bytes, Isolation isolation) {
         this.pool = pool;
@@ -36,7 +35,7 @@ public final class Region implements AutoCloseable {
      * @throws XpfoClosedException after {@link #close()}
      */
     public MemorySegment segment() {
-        if (closed.get()) {
+        if (closed) {
             throw new XpfoClosedException("region");
         }
         return segment;
@@ -53,18 +52,20 @@ public final class Region implements AutoCloseable {
     }
 
     public boolean isOpen() {
-        return !closed.get();
+        return !closed;
     }
 
     /**
      * Wipes the memory and returns it to the pool. Idempotent.
      *
-     * @throws IllegalStateException if the segment is in use by a native call on another thread
+     * @throws IllegalStateException if the segment is in use by a native call on another thread; the
+     *                               region stays open, so closing it again later does the work
      */
     @Override
-    public void close() {
-        if (closed.compareAndSet(false, true)) {
+    public synchronized void close() {
+        if (!closed) {
             arena.close();
+            closed = true;
             pool.giveBack(this, span, bytes);
         }
     }

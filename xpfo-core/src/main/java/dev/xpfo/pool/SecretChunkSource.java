@@ -20,24 +20,27 @@ final class SecretChunkSource implements ChunkSource {
     }
 
     @Override
-    public void fill(GuardedSpan span, long address, long bytes) {
+    public long make(long bytes) {
+        long address;
         try (XpfoFile file = XpfoFile.create(bytes)) {
-            long mapped = Libc.mmap(address, bytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_FIXED,
-                    file.fd(), 0);
-            if (mapped == Libc.MAP_FAILED) {
+            address = Libc.mmap(0, bytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, file.fd(), 0);
+            if (address == Libc.MAP_FAILED) {
                 int errno = Libc.errno();
-                span.clear(address, bytes);
                 throw errno == Errno.EAGAIN ? MemlockLimitException.refused(bytes)
                         : new NativeCallException("mmap", errno, "could not map a pool chunk of " + bytes
                         + " bytes of secret memory", "");
             }
         }
-        if (Libc.madvise(address, bytes, Libc.MADV_DONTFORK) != 0) {
-            int errno = Libc.errno();
-            span.clear(address, bytes);
-            throw new NativeCallException("madvise(MADV_DONTFORK)", errno,
-                    "could not keep a pool chunk out of forked children", "");
+        try {
+            if (Libc.madvise(address, bytes, Libc.MADV_DONTFORK) != 0) {
+                throw new NativeCallException("madvise(MADV_DONTFORK)", Libc.errno(),
+                        "could not keep a pool chunk out of forked children", "");
+            }
+            ChunkSource.touch(address, bytes);
+            return address;
+        } catch (RuntimeException e) {
+            Libc.munmap(address, bytes);
+            throw e;
         }
-        ChunkSource.touch(address, bytes);
     }
 }

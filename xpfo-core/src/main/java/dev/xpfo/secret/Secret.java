@@ -62,7 +62,11 @@ public final class Secret implements AutoCloseable {
      */
     public void write(long offset, MemorySegment source) {
         Objects.checkFromIndexSize(offset, source.byteSize(), size);
-        MemorySegment.copy(source, 0, memory(), offset, source.byteSize());
+        try {
+            MemorySegment.copy(source, 0, memory(), offset, source.byteSize());
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Copies {@code length} bytes of {@code source} from {@code from} into the secret at {@code offset}. */
@@ -78,7 +82,11 @@ public final class Secret implements AutoCloseable {
      */
     public void read(long offset, MemorySegment target) {
         Objects.checkFromIndexSize(offset, target.byteSize(), size);
-        MemorySegment.copy(memory(), offset, target, 0, target.byteSize());
+        try {
+            MemorySegment.copy(memory(), offset, target, 0, target.byteSize());
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Copies {@code length} bytes from the secret at {@code offset} into {@code target} at {@code from}. */
@@ -107,6 +115,8 @@ public final class Secret implements AutoCloseable {
         memory();
         try (Arena call = Arena.ofConfined()) {
             return reader.apply(MemorySegment.ofAddress(data).reinterpret(size, call, null).asReadOnly());
+        } finally {
+            Reference.reachabilityFence(this);
         }
     }
 
@@ -115,6 +125,8 @@ public final class Secret implements AutoCloseable {
         memory();
         try (Arena call = Arena.ofConfined()) {
             writer.accept(MemorySegment.ofAddress(data).reinterpret(size, call, null));
+        } finally {
+            Reference.reachabilityFence(this);
         }
     }
 
@@ -130,8 +142,14 @@ public final class Secret implements AutoCloseable {
         MemorySegment mine = memory();
         MemorySegment theirs = that.memory();
         int difference = 0;
-        for (long i = 0; i < size; i++) {
-            difference |= mine.get(ValueLayout.JAVA_BYTE, i) ^ theirs.get(ValueLayout.JAVA_BYTE, i);
+        try {
+            for (long i = 0; i < size; i++) {
+                difference |= mine.get(ValueLayout.JAVA_BYTE, i) ^ theirs.get(ValueLayout.JAVA_BYTE, i);
+            }
+        } finally {
+            // Neither secret may be found unreachable (and wiped by the leak watch) while it is read.
+            Reference.reachabilityFence(this);
+            Reference.reachabilityFence(that);
         }
         return difference == 0;
     }

@@ -37,13 +37,15 @@ import java.util.concurrent.atomic.LongAdder;
  * counted. Allocation is striped by thread, so threads rarely meet on a lock.
  *
  * <p>Memory is never given back to the pool while the store is open: freed slots are reused. Closing
- * the store wipes every slot and returns the chunks; secrets still alive become unusable.
+ * the store (or its pool) wipes every slot and returns the chunks; secrets still alive become unusable.
  *
  * <p>Thread safety: every method may be called from any thread.
  */
 public final class SecretStore implements AutoCloseable, MetricSource {
     /** The largest secret a store holds; larger memory comes from {@link PagePool#take} directly. */
     public static final int MAX_SECRET_BYTES = SizeClasses.LARGEST;
+    /** What a stripe's size class takes at a time: room for 3 of the largest slots, 2,730 of 8 bytes. */
+    static final long SLAB_BYTES = 64 * 1024;
 
     private static final System.Logger LOG = System.getLogger("dev.xpfo.secret");
     private static final ValueLayout.OfLong CANARY = ValueLayout.JAVA_LONG_UNALIGNED;
@@ -56,6 +58,9 @@ public final class SecretStore implements AutoCloseable, MetricSource {
     private final Stripe[] stripes;
     private final long canaryKey = new SecureRandom().nextLong();
     private final List<Region> slabs = new CopyOnWriteArrayList<>();
+    /** The next free byte of the newest chunk, and its end; guarded by this store's lock. */
+    private long carved;
+    private long chunkEnd;
     private volatile boolean closed;
 
     private final LongAdder live = new LongAdder();
@@ -75,9 +80,12 @@ public final class SecretStore implements AutoCloseable, MetricSource {
         }
     }
 
-    /** A store whose slots come from {@code pool}; closing the store does not close the pool. */
+    /**
+     * A store whose slots come from {@code pool}; closing the store does not close the pool, closing the
+     * pool closes the store.
+     */
     public static SecretStore open(PagePool pool) {
-        return new SecretStore(pool, false);
+        return attached(new SecretStore(pool, false));
     }
 
     /**
@@ -86,7 +94,12 @@ public final class SecretStore implements AutoCloseable, MetricSource {
      * @throws dev.xpfo.memory.SecretMemoryUnavailableException if the kernel cannot give secret memory
      */
     public static SecretStore open() {
-        return new SecretStore(PagePool.open(), true);
+        return attached(new SecretStore(PagePool.open(), true));
+    }
+
+    private static SecretStore attached(SecretStore store) {
+        store.pool.closeFirst(store);
+        return store;
     }
 
     /** What the store's memory protects against: its pool's isolation. */
@@ -173,12 +186,23 @@ public final class SecretStore implements AutoCloseable, MetricSource {
         return THREAD_NUMBER.get() & (stripes.length - 1);
     }
 
-    private long[] newSlab() {
+    /**
+     * A slab of {@link #SLAB_BYTES} for one stripe's size class, carved from the current pool chunk (a
+     * new chunk when it is used up). Slabs are smaller than chunks so that a few size classes on a few
+     * threads do not each hold a whole chunk: an ordinary user's memlock limit is often 8 MiB.
+     */
+    private synchronized long[] newSlab() {
         ensureOpen();
-        Region slab = pool.take(pool.chunkBytes());
-        slabs.add(slab);
-        MemorySegment memory = slab.segment();
-        return new long[] {memory.address(), memory.byteSize()};
+        if (carved + SLAB_BYTES > chunkEnd) {
+            Region chunk = pool.take(Math.max(SLAB_BYTES, pool.chunkBytes()));
+            slabs.add(chunk);
+            MemorySegment memory = chunk.segment();
+            carved = memory.address();
+            chunkEnd = memory.address() + memory.byteSize();
+        }
+        long slab = carved;
+        carved += SLAB_BYTES;
+        return new long[] {slab, SLAB_BYTES};
     }
 
     private long canary(long address) {
@@ -194,16 +218,25 @@ public final class SecretStore implements AutoCloseable, MetricSource {
      * @throws CanaryCorruptedException on an explicit close that found a canary overwritten
      */
     void release(LeakWatch.Tracked tracked, boolean leaked) {
-        if (closed || !tracked.stripe.untrack(tracked)) {
-            return; // the store already wiped and returned every chunk, or this secret was released before
-        }
         long slot = tracked.slot;
         int bytes = tracked.size;
-        MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
         long data = slot + SizeClasses.CANARY_BYTES;
-        boolean frontIntact = everything.get(CANARY, slot) == canary(slot);
-        boolean backIntact = everything.get(CANARY, data + bytes) == canary(data + bytes);
-        everything.asSlice(slot, SizeClasses.stride(tracked.sizeClass)).fill((byte) 0);
+        boolean frontIntact;
+        boolean backIntact;
+        // Under the stripe's lock, so that closing the store (which marks every stripe closed under its
+        // lock before returning the chunks) can never pull the memory away in the middle of a wipe.
+        synchronized (tracked.stripe) {
+            if (tracked.stripe.isClosed() || !tracked.stripe.untrack(tracked)) {
+                return; // the store already wiped and returned every chunk, or this secret was released before
+            }
+            MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+            frontIntact = everything.get(CANARY, slot) == canary(slot);
+            backIntact = everything.get(CANARY, data + bytes) == canary(data + bytes);
+            everything.asSlice(slot, SizeClasses.stride(tracked.sizeClass)).fill((byte) 0);
+            if (frontIntact && backIntact) {
+                tracked.stripe.put(tracked.sizeClass, slot);
+            }
+        }
         wipes.increment();
         live.decrement();
         bytesInUse.add(-bytes);
@@ -221,9 +254,7 @@ public final class SecretStore implements AutoCloseable, MetricSource {
             if (!leaked) {
                 throw new CanaryCorruptedException(message);
             }
-            return;
         }
-        tracked.stripe.put(tracked.sizeClass, slot);
     }
 
     void ensureOpen() {
@@ -234,7 +265,7 @@ public final class SecretStore implements AutoCloseable, MetricSource {
 
     /** A reading of the store's counters. */
     public SecretStats stats() {
-        return new SecretStats(pool.isolation(), live.sum(), bytesInUse.sum(), slabs.size() * pool.chunkBytes(),
+        return new SecretStats(pool.isolation(), live.sum(), bytesInUse.sum(), slabs.stream().mapToLong(Region::byteSize).sum(),
                 allocations.sum(), wipes.sum(), canaryFailures.sum(), leakCleanups.sum());
     }
 
@@ -255,17 +286,24 @@ public final class SecretStore implements AutoCloseable, MetricSource {
 
     /**
      * Wipes every slot, returns the chunks to the pool (and closes the pool if the store opened it).
-     * Secrets still alive become unusable. Idempotent. Do not close while other threads still use secrets.
+     * Secrets still alive become unusable. Idempotent. Closing the pool closes its stores first. Do not
+     * close while other threads are inside a secret's read or write.
      */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
-        closed = true;
+        for (Stripe stripe : stripes) {
+            stripe.close();
+        }
         for (Region slab : slabs) {
             slab.close();
         }
+        pool.forget(this);
         if (ownsPool) {
             pool.close();
         }

@@ -1,5 +1,7 @@
 package dev.xpfo.secret;
 
+import dev.xpfo.memory.XpfoClosedException;
+
 /**
  * One stripe of a {@link SecretStore}'s slots: per size class, a stack of free slots and the unused
  * tail of the current slab. Threads are spread over stripes so they rarely share a lock; a slot always
@@ -13,6 +15,8 @@ final class Stripe {
     private final long[] end = new long[SizeClasses.COUNT];
     /** Secrets handed out from this stripe and not yet released, for the leak watch. */
     private LeakWatch.Tracked live;
+    /** Set, under this stripe's lock, when its store closes: no slot is wiped or handed out after. */
+    private boolean closed;
 
     Stripe() {
         for (int i = 0; i < SizeClasses.COUNT; i++) {
@@ -25,6 +29,9 @@ final class Stripe {
      * current slab, else from a new slab, whose address and end {@code newSlab} returns in turn.
      */
     synchronized long take(int sizeClass, SlabSource newSlab) {
+        if (closed) {
+            throw new XpfoClosedException("secret store");
+        }
         int count = freeCount[sizeClass];
         if (count > 0) {
             freeCount[sizeClass] = count - 1;
@@ -80,6 +87,14 @@ final class Stripe {
         }
         free[sizeClass][count] = slot;
         freeCount[sizeClass] = count + 1;
+    }
+
+    synchronized void close() {
+        closed = true;
+    }
+
+    synchronized boolean isClosed() {
+        return closed;
     }
 
     /** Gives a stripe a new slab: {@code {address, bytes}}. */

@@ -132,6 +132,69 @@ class PagePoolTest {
     }
 
     @Test
+    void chunksBeyondWhatATakeNeedsGoBackReadyEachBetweenGuards() {
+        try (PagePool pool = PagePool.open(settings())) {
+            pool.take(3 * CHUNK).close();
+            try (Region one = pool.take(CHUNK)) {
+                assertThat(one.segment().get(ValueLayout.JAVA_LONG, 0)).isZero();
+                PoolStats stats = pool.stats();
+                assertThat(stats.readyBytes()).isEqualTo(2 * CHUNK);
+                assertThat(stats.populatingBytes()).isZero();
+                assertThat(stats.chunksPopulated()).isEqualTo(3);
+            }
+            try (Region two = pool.take(2 * CHUNK); Region another = pool.take(CHUNK)) {
+                fillAndCheck(two.segment());
+                fillAndCheck(another.segment());
+                assertThat(pool.stats().chunksPopulated()).isEqualTo(3);
+                for (Region region : List.of(two, another)) {
+                    long start = region.segment().address();
+                    assertThat(Smaps.find(SMAPS, start - PAGE).orElseThrow().permissions()).isEqualTo("---p");
+                    assertThat(Smaps.find(SMAPS, start + region.byteSize()).orElseThrow().permissions()).isEqualTo("---p");
+                }
+            }
+        }
+    }
+
+    @Test
+    void anAbsurdWarmIsRefusedWithoutPopulatingAnything() {
+        try (PagePool pool = PagePool.open(settings().withMaximumBytes(4 * CHUNK))) {
+            pool.take(CHUNK).close();
+            assertThatThrownBy(() -> pool.warm(Long.MAX_VALUE / 2, (d, t) -> { })).isInstanceOf(PoolLimitException.class);
+            assertThat(pool.stats().chunksPopulated()).isEqualTo(1);
+            assertThat(pool.stats().populatingBytes()).isZero();
+        }
+    }
+
+    @Test
+    void aRegionInUseByANativeCallStaysOpenUntilItCanBeClosed() throws Exception {
+        try (PagePool pool = PagePool.open(settings()); java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            Region region = pool.take(CHUNK);
+            MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
+            assertThat(Libc.pipe2(fds, Libc.O_CLOEXEC)).isZero();
+            int readEnd = fds.getAtIndex(ValueLayout.JAVA_INT, 0);
+            int writeEnd = fds.getAtIndex(ValueLayout.JAVA_INT, 1);
+            Thread reader = Thread.ofPlatform().start(() -> Libc.read(readEnd, region.segment(), 1));
+            try {
+                // Give the reader time to be blocked inside read(2), which holds the segment's session.
+                Thread.sleep(300);
+                assertThatThrownBy(region::close).as("close while read(2) holds the segment")
+                        .isInstanceOf(IllegalStateException.class);
+                assertThat(region.isOpen()).isTrue();
+                assertThat(pool.stats().inUseBytes()).isEqualTo(CHUNK);
+            } finally {
+                Libc.write(writeEnd, arena.allocateFrom("x"), 1);
+                reader.join();
+                Libc.close(readEnd);
+                Libc.close(writeEnd);
+            }
+            region.close();
+            assertThat(region.isOpen()).isFalse();
+            assertThat(pool.stats().inUseBytes()).isZero();
+            assertThat(pool.stats().readyBytes()).isEqualTo(CHUNK);
+        }
+    }
+
+    @Test
     void aClosedRegionsMemoryCannotBeReachedAnyMore() {
         try (PagePool pool = PagePool.open(settings())) {
             Region region = pool.take(CHUNK);
@@ -224,7 +287,7 @@ class PagePoolTest {
     }
 
     @Test
-    void closingThePoolWipesAndUnmapsRegionsStillHandedOut() {
+    void closingThePoolUnmapsRegionsStillHandedOut() {
         PagePool pool = PagePool.open(settings());
         Region region = pool.take(CHUNK);
         MemorySegment kept = region.segment();

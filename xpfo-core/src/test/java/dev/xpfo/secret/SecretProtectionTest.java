@@ -62,6 +62,7 @@ class SecretProtectionTest {
     @Test
     void anOverrunPastTheEndIsCaughtByTheBackCanaryOnDestroy() {
         Secret secret = store.allocate(20);
+        secret.readWrite(view -> view.fill((byte) 0x33));
         raw(secret.dataAddress(), 21).set(ValueLayout.JAVA_BYTE, 20, (byte) 1);
         assertThatThrownBy(secret::close).isInstanceOf(CanaryCorruptedException.class)
                 .hasMessageContaining("back canary").hasMessageContaining("20 bytes");
@@ -82,6 +83,36 @@ class SecretProtectionTest {
                 assertThat(next.slotAddress()).isNotEqualTo(slot);
             }
         }
+    }
+
+    @Test
+    void theLargestSecretFitsEvenWhenThePoolsChunksAreSmallerThanItsSlot() {
+        try (PagePool small = PagePool.open(PoolSettings.defaults().withChunkBytes(Libc.pageSize()));
+             SecretStore tiny = SecretStore.open(small)) {
+            for (int size : new int[] {SecretStore.MAX_SECRET_BYTES, 8000, 4096, 1}) {
+                try (Secret secret = tiny.allocate(size)) {
+                    secret.readWrite(view -> view.fill((byte) 1));
+                }
+            }
+            assertThat(tiny.stats().canaryFailures()).isZero();
+        }
+    }
+
+    @Test
+    void closingThePoolFirstClosesTheStoreAndItsSecretsRefuseUse() throws Exception {
+        Secret kept = store.copyOf(new byte[] {1, 2, 3});
+        leakOne();
+        pool.close();
+        assertThat(kept.isDestroyed()).isTrue();
+        assertThatThrownBy(() -> kept.read(0, new byte[3], 0, 3)).isInstanceOf(dev.xpfo.memory.XpfoClosedException.class);
+        assertThatThrownBy(() -> store.allocate(8)).isInstanceOf(dev.xpfo.memory.XpfoClosedException.class);
+        // The leaked secret's cleanup must find the store closed and touch nothing.
+        for (int i = 0; i < 10; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        kept.close();
+        assertThat(store.stats().leakCleanups()).isZero();
     }
 
     @Test

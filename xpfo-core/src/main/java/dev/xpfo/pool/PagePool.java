@@ -283,13 +283,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
             }
         } catch (RuntimeException refused) {
             singles.forEach(GuardedSpan::release);
-            lock.lock();
-            try {
-                populatingChunks -= missing + surplus;
-                inUseChunks -= fromReady;
-            } finally {
-                lock.unlock();
-            }
+            forgetTake(fromReady, missing + surplus);
             donors.forEach(donor -> addReady(donor, 0));
             throw refused;
         }
@@ -306,13 +300,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
                 }
             } catch (RuntimeException failure) {
                 int filled = fromReady + populated;
-                lock.lock();
-                try {
-                    populatingChunks -= missing;
-                    inUseChunks -= fromReady;
-                } finally {
-                    lock.unlock();
-                }
+                forgetTake(fromReady, missing);
                 if (filled > 0) {
                     addReady(target.shrinkTo(filled * chunkBytes), 0);
                 } else {
@@ -375,17 +363,22 @@ public final class PagePool implements AutoCloseable, MetricSource {
             Libc.munmap(failing.data() + movedFromFailing * chunkBytes, failing.dataBytes() - movedFromFailing * chunkBytes);
             failing.releaseGuards();
             donors.subList(donor + 1, donors.size()).forEach(GuardedSpan::release);
-            lock.lock();
-            try {
-                populatingChunks -= missing + surplus;
-                inUseChunks -= fromReady;
-            } finally {
-                lock.unlock();
-            }
+            forgetTake(fromReady, missing + surplus);
             throw failure;
         }
         for (GuardedSpan single : singles) {
             addReady(single, 1);
+        }
+    }
+
+    /** Takes back what a failed take counted: its ready chunks in use, and what it was populating. */
+    private void forgetTake(int fromReady, int populating) {
+        lock.lock();
+        try {
+            inUseChunks -= fromReady;
+            populatingChunks -= populating;
+        } finally {
+            lock.unlock();
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.xpfo.memory;
 
+import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.host.ProcFiles;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
@@ -243,15 +244,5 @@ public final class XpfoFile implements AutoCloseable {
     @Override
     public synchronized String toString() {
         return "XpfoFile[" + (closed ? "closed" : "fd " + fd + ", " + Bytes.format(size)) + "]";
-    }
-
-    /** Reads and remembers {@code MemTotal}. */
-    private static final class PhysicalMemory {
-        private static final long TOTAL = ProcFiles.field(ProcFiles.read(Path.of("/proc/meminfo")), "MemTotal")
-                .map(ProcFiles::kilobytes).orElse(Long.MAX_VALUE);
-
-        static long totalBytes() {
-            return TOTAL;
-        }
     }
 }

@@ -1,7 +1,7 @@
 package dev.xpfo.pool;
 
 import dev.xpfo.host.MemlockLimit;
-import dev.xpfo.host.ProcFiles;
+import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
@@ -15,7 +15,6 @@ import dev.xpfo.metrics.Metric;
 import dev.xpfo.metrics.MetricSource;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -105,7 +104,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
         long wanted = settings.maximumBytes();
         PoolStats.MaximumSource setBy = PoolStats.MaximumSource.SETTINGS;
         if (wanted == 0) {
-            wanted = physicalMemory() / 4;
+            wanted = PhysicalMemory.totalBytes() / 4;
             setBy = PoolStats.MaximumSource.PHYSICAL_MEMORY;
         }
         if (!memlock.capIpcLock() && memlock.soft() >= 0 && memlock.soft() < wanted) {
@@ -160,11 +159,6 @@ public final class PagePool implements AutoCloseable, MetricSource {
                     + "as explicitly allowed, to LOCKED_ONLY memory: locked, not dumped, not forked, but STILL IN THE "
                     + "KERNEL'S DIRECT MAP and readable by root through /proc/PID/mem. Reason: " + reason);
         }
-    }
-
-    private static long physicalMemory() {
-        return ProcFiles.field(ProcFiles.read(Path.of("/proc/meminfo")), "MemTotal")
-                .map(ProcFiles::kilobytes).orElse(Long.MAX_VALUE);
     }
 
     /** What this pool's memory protects against. */

@@ -1,6 +1,7 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.FailureInjection;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeEach;
@@ -179,11 +180,18 @@ class XpfoFileTest {
 
     @Test
     void unavailabilityIsExplainedWithTheCauseAndTheRemedy() {
-        assertThat(XpfoFile.openFailure(Errno.ENOSYS))
-                .hasMessageContaining("memfd_secret failed with ENOSYS")
-                .hasMessageContaining("CONFIG_SECRETMEM").hasMessageContaining("secretmem.enable");
-        SecretMemoryUnavailableException blocked = XpfoFile.openFailure(Errno.EPERM);
-        assertThat(blocked.blockedByFilter()).isTrue();
-        assertThat(blocked).hasMessageContaining("seccomp").hasMessageContaining("syscall 447");
+        try {
+            FailureInjection.failMemfdSecret(Errno.ENOSYS);
+            assertThatThrownBy(XpfoFile::open).isInstanceOfSatisfying(SecretMemoryUnavailableException.class,
+                            e -> assertThat(e.blockedByFilter()).isFalse())
+                    .hasMessageContaining("memfd_secret failed with ENOSYS")
+                    .hasMessageContaining("CONFIG_SECRETMEM").hasMessageContaining("secretmem.enable");
+            FailureInjection.failMemfdSecret(Errno.EPERM);
+            assertThatThrownBy(() -> XpfoFile.create(Libc.pageSize())).isInstanceOfSatisfying(
+                            SecretMemoryUnavailableException.class, e -> assertThat(e.blockedByFilter()).isTrue())
+                    .hasMessageContaining("seccomp").hasMessageContaining("syscall 447");
+        } finally {
+            FailureInjection.clear();
+        }
     }
 }

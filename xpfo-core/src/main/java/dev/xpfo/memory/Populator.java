@@ -34,10 +34,10 @@ final class Populator {
         int workers = (int) Math.max(1, Math.min(threads, pages));
         AtomicLong done = new AtomicLong();
         Object reportLock = new Object();
+        // Counted and reported under one lock, so reports never go backwards.
         Reporter reporter = bytes -> {
-            long now = done.addAndGet(bytes);
             synchronized (reportLock) {
-                progress.populated(now, memory.byteSize());
+                progress.populated(done.addAndGet(bytes), memory.byteSize());
             }
         };
         if (workers == 1) {

@@ -220,7 +220,6 @@ public final class PagePool implements AutoCloseable, MetricSource {
             // total never looks smaller than it is to a concurrent take.
             populatingChunks += surplus;
             inUseChunks += fromReady;
-            peakInUseChunks = Math.max(peakInUseChunks, inUseChunks + missing);
             refillWanted.signalAll();
         } finally {
             lock.unlock();
@@ -271,14 +270,13 @@ public final class PagePool implements AutoCloseable, MetricSource {
                 for (int i = 0; i < surplus; i++) {
                     singles.add(GuardedSpan.reserve(chunkBytes));
                 }
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 target.release();
                 throw e;
             }
-        } catch (RuntimeException refused) {
+        } catch (RuntimeException | Error refused) {
             singles.forEach(GuardedSpan::release);
-            forgetTake(fromReady, missing + surplus);
-            donors.forEach(donor -> addReady(donor, 0));
+            forgetTake(fromReady, missing + surplus, donors);
             throw refused;
         }
 
@@ -292,15 +290,18 @@ public final class PagePool implements AutoCloseable, MetricSource {
                 for (; populated < missing; populated++) {
                     fillChunk(target.data() + (long) (fromReady + populated) * chunkBytes);
                 }
-            } catch (RuntimeException failure) {
+            } catch (RuntimeException | Error failure) {
                 int filled = fromReady + populated;
-                forgetTake(fromReady, missing);
                 if (filled > 0) {
-                    addReady(target.shrinkTo(filled * chunkBytes), 0);
+                    forgetTake(fromReady, missing, List.of(target.shrinkTo(filled * chunkBytes)));
                 } else {
+                    forgetTake(fromReady, missing, List.of());
                     target.release();
                 }
-                throw failure instanceof MemlockLimitException memlock ? memlockLimit(memlock) : failure;
+                if (failure instanceof MemlockLimitException memlock) {
+                    throw memlockLimit(memlock);
+                }
+                throw failure;
             }
             event.requestedBytes = bytes;
             event.populatedBytes = missing * chunkBytes;
@@ -316,6 +317,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
                 target.release();
                 throw new XpfoClosedException("page pool");
             }
+            peakInUseChunks = Math.max(peakInUseChunks, inUseChunks);
             return handOut(target, bytes);
         } finally {
             lock.unlock();
@@ -348,7 +350,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
                 }
                 span.releaseGuards();
             }
-        } catch (RuntimeException failure) {
+        } catch (RuntimeException | Error failure) {
             target.release();
             singles.forEach(GuardedSpan::release);
             // The failing donor's unmoved chunks and the untouched donors are still ours, whole.
@@ -357,7 +359,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
             Libc.munmap(failing.data() + movedFromFailing * chunkBytes, failing.dataBytes() - movedFromFailing * chunkBytes);
             failing.releaseGuards();
             donors.subList(donor + 1, donors.size()).forEach(GuardedSpan::release);
-            forgetTake(fromReady, missing + surplus);
+            forgetTake(fromReady, missing + surplus, List.of());
             throw failure;
         }
         for (GuardedSpan single : singles) {
@@ -365,12 +367,19 @@ public final class PagePool implements AutoCloseable, MetricSource {
         }
     }
 
-    /** Takes back what a failed take counted: its ready chunks in use, and what it was populating. */
-    private void forgetTake(int fromReady, int populating) {
+    /**
+     * Takes back what a failed take counted (its ready chunks in use, and what it was populating) and
+     * returns what it still holds to the ready set, in one step, so the pool's total never dips below
+     * what it holds and a concurrent take cannot grow it past its maximum meanwhile.
+     */
+    private void forgetTake(int fromReady, int populating, List<GuardedSpan> stillHeld) {
         lock.lock();
         try {
             inUseChunks -= fromReady;
             populatingChunks -= populating;
+            for (GuardedSpan span : stillHeld) {
+                addReady(span, 0);
+            }
         } finally {
             lock.unlock();
         }
@@ -381,7 +390,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
         long made = source.make(chunkBytes);
         try {
             ChunkSource.move(made, address, chunkBytes);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             Libc.munmap(made, chunkBytes);
             throw e;
         }
@@ -482,7 +491,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
         event.begin();
         AtomicInteger next = new AtomicInteger();
         AtomicInteger done = new AtomicInteger();
-        AtomicReference<RuntimeException> failure = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         Object progressLock = new Object();
         Runnable worker = () -> {
             while (failure.get() == null && !closed && next.getAndIncrement() < count) {
@@ -490,15 +499,16 @@ public final class PagePool implements AutoCloseable, MetricSource {
                     GuardedSpan span = GuardedSpan.reserve(chunkBytes);
                     try {
                         fillChunk(span.data());
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | Error e) {
                         span.release();
                         throw e;
                     }
                     addReady(span, 1);
+                    // Counted and reported under one lock, so reports never go backwards.
                     synchronized (progressLock) {
                         progress.populated(done.incrementAndGet() * chunkBytes, count * chunkBytes);
                     }
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
                     failure.compareAndSet(null, e);
                 }
             }
@@ -525,9 +535,12 @@ public final class PagePool implements AutoCloseable, MetricSource {
         event.bytes = completed * chunkBytes;
         event.threads = threads;
         event.commit();
-        RuntimeException failed = failure.get();
-        if (failed != null) {
-            throw failed instanceof MemlockLimitException memlock ? memlockLimit(memlock) : failed;
+        switch (failure.get()) {
+            case null -> { }
+            case MemlockLimitException memlock -> throw memlockLimit(memlock);
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            default -> throw new IllegalStateException(failure.get());
         }
     }
 
@@ -644,7 +657,9 @@ public final class PagePool implements AutoCloseable, MetricSource {
 
     /**
      * Closes the dependents, stops the refill, wipes and unmaps everything, including regions still
-     * handed out: their segments become unusable. Idempotent.
+     * handed out: their segments become unusable. Idempotent. A {@link #warm} or cold {@link #take}
+     * running in another thread meanwhile fails or finishes on its own; what it populated after this
+     * returned is unmapped by that thread, not here.
      *
      * @throws IllegalStateException if a region is in use by a native call right now: that region stays
      *                               mapped until it is closed, everything else is released

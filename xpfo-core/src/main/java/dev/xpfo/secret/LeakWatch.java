@@ -1,5 +1,6 @@
 package dev.xpfo.secret;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.ref.PhantomReference;
 import java.lang.ref.ReferenceQueue;
 
@@ -25,7 +26,8 @@ final class LeakWatch {
     /** A watched secret: what to release, and its links in its stripe's list (guarded by the stripe). */
     static final class Tracked extends PhantomReference<Secret> {
         final SecretStore store;
-        final long slot;
+        /** The slot: front canary, the secret, back canary, slack; a slice of the pool chunk. */
+        final MemorySegment slot;
         final int size;
         final int sizeClass;
         final Stripe stripe;
@@ -33,7 +35,7 @@ final class LeakWatch {
         Tracked next;
         boolean linked;
 
-        Tracked(Secret secret, SecretStore store, long slot, int size, int sizeClass, Stripe stripe) {
+        Tracked(Secret secret, SecretStore store, MemorySegment slot, int size, int sizeClass, Stripe stripe) {
             super(secret, QUEUE);
             this.store = store;
             this.slot = slot;

@@ -22,20 +22,25 @@ import java.util.function.Function;
  * compares contents in time that depends only on the size.
  *
  * <p>{@link #close()} (or {@link #destroy()}) wipes it; a secret never closed is wiped by a cleaner
- * thread once unreachable, and that leak is logged and counted. Reads and writes may come from many threads, but closing
- * must not race with them, as with any resource.
+ * thread once unreachable, and that leak is logged and counted. Reads and writes may come from many
+ * threads. A read or write racing with the close of the store or pool fails with
+ * {@link IllegalStateException} (the memory is a slice of the pool chunk's segment) and never touches
+ * unmapped memory; the views of {@link #readOnly} and {@link #readWrite} have no such protection, so
+ * do not close the store or pool while a view is in use. Closing the secret itself must not race with
+ * its own use, as with any resource.
  */
 public final class Secret implements AutoCloseable {
-    private final long data;
+    /** The secret's bytes: a slice of its pool chunk, so a use after the chunk is gone fails, never crashes. */
+    private final MemorySegment data;
     private final int size;
     private final Isolation isolation;
     private final SecretStore store;
     private LeakWatch.Tracked tracked;
     private volatile boolean destroyed;
 
-    Secret(long data, int size, Isolation isolation, SecretStore store) {
+    Secret(MemorySegment data, Isolation isolation, SecretStore store) {
         this.data = data;
-        this.size = size;
+        this.size = (int) data.byteSize();
         this.isolation = isolation;
         this.store = store;
     }
@@ -114,7 +119,7 @@ public final class Secret implements AutoCloseable {
     public <R> R readOnly(Function<MemorySegment, R> reader) {
         memory();
         try (Arena call = Arena.ofConfined()) {
-            return reader.apply(MemorySegment.ofAddress(data).reinterpret(size, call, null).asReadOnly());
+            return reader.apply(MemorySegment.ofAddress(data.address()).reinterpret(size, call, null).asReadOnly());
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -124,7 +129,7 @@ public final class Secret implements AutoCloseable {
     public void readWrite(Consumer<MemorySegment> writer) {
         memory();
         try (Arena call = Arena.ofConfined()) {
-            writer.accept(MemorySegment.ofAddress(data).reinterpret(size, call, null));
+            writer.accept(MemorySegment.ofAddress(data.address()).reinterpret(size, call, null));
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -196,16 +201,16 @@ public final class Secret implements AutoCloseable {
             throw new XpfoClosedException("secret");
         }
         store.ensureOpen();
-        return MemorySegment.ofAddress(data).reinterpret(size);
+        return data;
     }
 
     /** For tests of wiping and canaries: where the slot starts, including its front canary. */
     long slotAddress() {
-        return tracked.slot;
+        return tracked.slot.address();
     }
 
     /** For tests: where the secret's bytes start. */
     long dataAddress() {
-        return data;
+        return data.address();
     }
 }

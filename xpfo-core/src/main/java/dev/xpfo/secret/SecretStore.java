@@ -58,9 +58,9 @@ public final class SecretStore implements AutoCloseable, MetricSource {
     private final Stripe[] stripes;
     private final long canaryKey = new SecureRandom().nextLong();
     private final List<Region> slabs = new CopyOnWriteArrayList<>();
-    /** The next free byte of the newest chunk, and its end; guarded by this store's lock. */
+    /** The newest chunk and how much of it is carved into slabs; guarded by this store's lock. */
+    private MemorySegment chunk;
     private long carved;
-    private long chunkEnd;
     private volatile boolean closed;
 
     private final LongAdder live = new LongAdder();
@@ -122,18 +122,22 @@ public final class SecretStore implements AutoCloseable, MetricSource {
         ensureOpen();
         int sizeClass = SizeClasses.of(bytes);
         Stripe stripe = stripes[stripeIndex()];
-        long slot = stripe.take(sizeClass, this::newSlab);
-        long data = slot + SizeClasses.CANARY_BYTES;
-        MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-        everything.set(CANARY, slot, canary(slot));
-        everything.set(CANARY, data + bytes, canary(data + bytes));
+        Secret secret;
+        // One step under the stripe's lock: closing the store cannot slip in between handing out the
+        // slot and writing its canaries.
+        synchronized (stripe) {
+            MemorySegment slot = stripe.take(sizeClass, this::newSlab);
+            long back = SizeClasses.CANARY_BYTES + bytes;
+            slot.set(CANARY, 0, canary(slot.address()));
+            slot.set(CANARY, back, canary(slot.address() + back));
+            secret = new Secret(slot.asSlice(SizeClasses.CANARY_BYTES, bytes), pool.isolation(), this);
+            LeakWatch.Tracked tracked = new LeakWatch.Tracked(secret, this, slot, bytes, sizeClass, stripe);
+            secret.watchedBy(tracked);
+            stripe.track(tracked);
+        }
         live.increment();
         bytesInUse.add(bytes);
         allocations.increment();
-        Secret secret = new Secret(data, bytes, pool.isolation(), this);
-        LeakWatch.Tracked tracked = new LeakWatch.Tracked(secret, this, slot, bytes, sizeClass, stripe);
-        secret.watchedBy(tracked);
-        stripe.track(tracked);
         return secret;
     }
 
@@ -191,18 +195,17 @@ public final class SecretStore implements AutoCloseable, MetricSource {
      * new chunk when it is used up). Slabs are smaller than chunks so that a few size classes on a few
      * threads do not each hold a whole chunk: an ordinary user's memlock limit is often 8 MiB.
      */
-    private synchronized long[] newSlab() {
+    private synchronized MemorySegment newSlab() {
         ensureOpen();
-        if (carved + SLAB_BYTES > chunkEnd) {
-            Region chunk = pool.take(Math.max(SLAB_BYTES, pool.chunkBytes()));
-            slabs.add(chunk);
-            MemorySegment memory = chunk.segment();
-            carved = memory.address();
-            chunkEnd = memory.address() + memory.byteSize();
+        if (chunk == null || carved + SLAB_BYTES > chunk.byteSize()) {
+            Region region = pool.take(Math.max(SLAB_BYTES, pool.chunkBytes()));
+            slabs.add(region);
+            chunk = region.segment();
+            carved = 0;
         }
-        long slab = carved;
+        MemorySegment slab = chunk.asSlice(carved, SLAB_BYTES);
         carved += SLAB_BYTES;
-        return new long[] {slab, SLAB_BYTES};
+        return slab;
     }
 
     private long canary(long address) {
@@ -218,9 +221,9 @@ public final class SecretStore implements AutoCloseable, MetricSource {
      * @throws CanaryCorruptedException on an explicit close that found a canary overwritten
      */
     void release(LeakWatch.Tracked tracked, boolean leaked) {
-        long slot = tracked.slot;
+        MemorySegment slot = tracked.slot;
         int bytes = tracked.size;
-        long data = slot + SizeClasses.CANARY_BYTES;
+        long back = SizeClasses.CANARY_BYTES + bytes;
         boolean frontIntact;
         boolean backIntact;
         // Under the stripe's lock, so that closing the store (which marks every stripe closed under its
@@ -229,10 +232,9 @@ public final class SecretStore implements AutoCloseable, MetricSource {
             if (tracked.stripe.isClosed() || !tracked.stripe.untrack(tracked)) {
                 return; // the store already wiped and returned every chunk, or this secret was released before
             }
-            MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-            frontIntact = everything.get(CANARY, slot) == canary(slot);
-            backIntact = everything.get(CANARY, data + bytes) == canary(data + bytes);
-            everything.asSlice(slot, SizeClasses.stride(tracked.sizeClass)).fill((byte) 0);
+            frontIntact = slot.get(CANARY, 0) == canary(slot.address());
+            backIntact = slot.get(CANARY, back) == canary(slot.address() + back);
+            slot.fill((byte) 0);
             if (frontIntact && backIntact) {
                 tracked.stripe.put(tracked.sizeClass, slot);
             }
@@ -300,6 +302,9 @@ public final class SecretStore implements AutoCloseable, MetricSource {
         for (Stripe stripe : stripes) {
             stripe.close();
         }
+        // Every slot is about to be wiped with its chunk: no secret is live or holds bytes any more.
+        live.reset();
+        bytesInUse.reset();
         for (Region slab : slabs) {
             slab.close();
         }

@@ -48,7 +48,8 @@ public final class PoolMemlockChild {
             }
             PoolStats stats = pool.stats();
             System.out.println("after the refusal ready " + stats.readyBytes() + " in use " + stats.inUseBytes()
-                    + " populating " + stats.populatingBytes() + " secret mappings " + secretMappings());
+                    + " populating " + stats.populatingBytes() + " peak " + stats.peakInUseBytes()
+                    + " secret mappings " + secretMappings());
         }
         // Secrets of every size class fit in a small memlock allowance: slabs are carved from chunks.
         try (PagePool pool = PagePool.open(settings); SecretStore store = SecretStore.open(pool)) {

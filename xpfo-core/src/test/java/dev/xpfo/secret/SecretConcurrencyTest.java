@@ -4,6 +4,7 @@ import dev.xpfo.memory.Bytes;
 import dev.xpfo.pool.PagePool;
 import dev.xpfo.pool.PoolSettings;
 import dev.xpfo.testing.SecretMemory;
+import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
@@ -78,5 +79,13 @@ class SecretConcurrencyTest {
                         .as("slot %x after every secret was freed", slot.getKey()).isEqualTo(-1);
             }
         }
+    }
+
+    @Test
+    void closingThePoolUnderThreadsThatUseSecretsStopsThemWithAnErrorNotACrash() throws Exception {
+        SecretMemory.assumeAvailable();
+        TestJvm.Result result = TestJvm.run(CloseRaceChild.class, "30");
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output()).contains("rounds 30 threads stopped by the close 120 unexpected 0");
     }
 }

@@ -170,6 +170,8 @@ class SecretTest {
         Secret secret = store.copyOf(new byte[] {1});
         store.close();
         assertThat(secret.isDestroyed()).isTrue();
+        assertThat(store.stats().liveSecrets()).isZero();
+        assertThat(store.stats().bytesInUse()).isZero();
         assertThatThrownBy(() -> secret.read(0, new byte[1], 0, 1)).isInstanceOf(XpfoClosedException.class);
         assertThatThrownBy(() -> store.allocate(1)).isInstanceOf(XpfoClosedException.class);
         secret.close();

@@ -591,16 +591,10 @@ public final class PagePool implements AutoCloseable, MetricSource {
         outstanding.remove(region);
         MemorySegment.ofAddress(span.data()).reinterpret(bytes).fill((byte) 0);
         wipes.increment();
-        int chunks = (int) (span.dataBytes() / chunkBytes);
         lock.lock();
         try {
-            inUseChunks -= chunks;
-            if (closed) {
-                span.release();
-                return;
-            }
-            ready.computeIfAbsent(chunks, c -> new ArrayDeque<>()).push(span);
-            readyChunks += chunks;
+            inUseChunks -= chunksIn(span);
+            addReady(span, 0);
             refillWanted.signalAll();
         } finally {
             lock.unlock();

@@ -1,6 +1,5 @@
 package dev.xpfo.isolation;
 
-import dev.xpfo.host.ProcFiles;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;

@@ -6,7 +6,6 @@ import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
 import dev.xpfo.memory.MemlockLimitException;
-import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.SecretMemoryUnavailableException;
 import dev.xpfo.memory.XpfoClosedException;
@@ -280,7 +279,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
             throw refused;
         }
 
-        moveDonors(donors, target, fromReady, singles, chunks, surplus, missing);
+        moveDonors(donors, target, fromReady, singles, surplus, missing);
 
         int populated = 0;
         if (missing > 0) {
@@ -331,7 +330,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
      * unmapped (it is ours) and the pool shrinks by them rather than losing track of them.
      */
     private void moveDonors(List<GuardedSpan> donors, GuardedSpan target, int fromReady, List<GuardedSpan> singles,
-                            int chunks, int surplus, int missing) {
+                            int surplus, int missing) {
         int placed = 0;
         int spare = 0;
         int donor = 0;

@@ -1,9 +1,14 @@
-/** The {@code xpfo} command: probe, check, pool, and (later) the service. */
+/** The {@code xpfo} command and the xpfo service ({@code xpfo serve}). */
 module dev.xpfo.cli {
     requires dev.xpfo.core;
     requires info.picocli;
     requires me.tongfei.progressbar;
     requires com.fasterxml.jackson.databind;
+    requires micrometer.core;
+    requires micrometer.registry.prometheus;
+    requires jdk.httpserver;
+    requires java.logging;
 
+    exports dev.xpfo.service;
     opens dev.xpfo.cli to info.picocli;
 }

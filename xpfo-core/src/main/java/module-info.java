@@ -12,6 +12,8 @@ module dev.xpfo.core {
     exports dev.xpfo.pool;
     exports dev.xpfo.secret;
     exports dev.xpfo.metrics;
+    exports dev.xpfo.protocol;
+    exports dev.xpfo.client;
 
     requires jdk.jfr;
 }

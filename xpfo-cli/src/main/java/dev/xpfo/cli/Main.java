@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 /** The {@code xpfo} command. */
 @Command(name = "xpfo", mixinStandardHelpOptions = true, version = "xpfo 0.1.0",
         description = "Memory the Linux kernel does not map: removed from the direct map with memfd_secret(2).",
-        subcommands = {ProbeCommand.class, CheckCommand.class, PoolCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, AllocCommand.class, StatusCommand.class, ProbeCommand.class,
+                CheckCommand.class, PoolCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** The exit code for an xpfo error that the command did not turn into a result. */
     static final int FAILED = 2;
@@ -16,6 +17,10 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        // One line per log record (the service logs every grant and refusal), unless the user chose a format.
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+        }
         System.exit(commandLine().execute(args));
     }
 

@@ -10,9 +10,6 @@ import dev.xpfo.pool.PagePool;
 import dev.xpfo.pool.PoolSettings;
 import dev.xpfo.pool.PoolStats;
 import dev.xpfo.pool.Region;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -71,7 +68,7 @@ final class PoolCommand implements Callable<Integer> {
             if (json) {
                 pool.warm(warmBytes, PopulateProgress.NONE);
             } else {
-                warmWithProgressBar(pool, warmBytes);
+                WarmingBar.show("warming", warmBytes, progress -> pool.warm(warmBytes, progress));
             }
             long warmNanos = System.nanoTime() - warmStart;
             long warmInterrupts = CallInterrupts.total() - interruptsBefore;
@@ -94,15 +91,6 @@ final class PoolCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
-    }
-
-    private void warmWithProgressBar(PagePool pool, long bytes) {
-        long mib = Math.max(1, Bytes.roundUp(bytes, Bytes.MIB) / Bytes.MIB);
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("warming").setInitialMax(mib).setUnit(" MiB", 1)
-                .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
-            pool.warm(bytes, (done, total) -> bar.stepTo(done / Bytes.MIB));
-            bar.stepTo(mib);
-        }
     }
 
     /** Writes one byte per page, as a user of the memory would on first use. */

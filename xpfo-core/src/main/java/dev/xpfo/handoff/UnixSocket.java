@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -57,6 +58,23 @@ public final class UnixSocket implements AutoCloseable {
         });
     }
 
+    /**
+     * Whether something listens at {@code path}: false if nothing is there or the socket file is left
+     * over from a process that is gone ({@code ENOENT}, {@code ECONNREFUSED}).
+     *
+     * @throws NativeCallException for any other failure ({@code EACCES}: not allowed to tell)
+     */
+    public static boolean answers(Path path) {
+        try (UnixSocket probe = connect(path)) {
+            return true;
+        } catch (NativeCallException e) {
+            if (e.errno() == Errno.ECONNREFUSED || e.errno() == Errno.ENOENT) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
     /** What to do with a new socket and the address of {@code path}; throws to fail. */
     private interface AddressUse {
         void apply(int fd, MemorySegment address);
@@ -70,6 +88,71 @@ public final class UnixSocket implements AutoCloseable {
         } catch (RuntimeException e) {
             socket.close();
             throw e;
+        }
+    }
+
+    /**
+     * Takes ownership of a socket this process inherited, such as a listening socket passed by systemd
+     * socket activation (descriptor 3 and up, {@code LISTEN_FDS}).
+     */
+    public static UnixSocket adopt(int fd) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a descriptor: " + fd);
+        }
+        return new UnixSocket(fd);
+    }
+
+    /** The connected peer's process, user and group, as the kernel recorded them at connect time. */
+    public record PeerCredentials(int pid, int uid, int gid) {
+        @Override
+        public String toString() {
+            return "pid " + pid + " uid " + uid + " gid " + gid;
+        }
+    }
+
+    /** The peer's credentials ({@code SO_PEERCRED}): trustworthy, unlike anything the peer says. */
+    public PeerCredentials peerCredentials() {
+        ensureOpen();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment credentials = arena.allocate(12, 4);
+            MemorySegment length = arena.allocateFrom(JAVA_INT, 12);
+            if (Libc.getsockopt(fd, Libc.SOL_SOCKET, Libc.SO_PEERCRED, credentials, length) != 0) {
+                throw failure("getsockopt(SO_PEERCRED)", Libc.errno(), "could not read the peer's credentials");
+            }
+            return new PeerCredentials(credentials.get(JAVA_INT, 0), credentials.get(JAVA_INT, 4),
+                    credentials.get(JAVA_INT, 8));
+        }
+    }
+
+    /**
+     * Limits how long one {@link #receive} or {@link #send} may block ({@code SO_RCVTIMEO},
+     * {@code SO_SNDTIMEO}); past it they throw {@link NativeCallException} with {@code EAGAIN}.
+     */
+    public void timeouts(Duration receive, Duration send) {
+        ensureOpen();
+        setTimeout(Libc.SO_RCVTIMEO, receive);
+        setTimeout(Libc.SO_SNDTIMEO, send);
+    }
+
+    private void setTimeout(int option, Duration timeout) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment timeval = arena.allocate(16, 8);
+            timeval.set(JAVA_LONG, 0, timeout.toSeconds());
+            timeval.set(JAVA_LONG, 8, timeout.toMillisPart() * 1000L);
+            if (Libc.setsockopt(fd, Libc.SOL_SOCKET, option, timeval, 16) != 0) {
+                throw failure("setsockopt", Libc.errno(), "could not set a socket timeout");
+            }
+        }
+    }
+
+    /**
+     * Shuts the socket down in both directions: a thread blocked in {@link #receive} or
+     * {@link #accept} on it returns (end of stream, or an error for a listening socket). The
+     * descriptor stays open until {@link #close()}.
+     */
+    public void shutdown() {
+        if (!closed) {
+            Libc.shutdown(fd, Libc.SHUT_RDWR);
         }
     }
 

@@ -84,6 +84,10 @@ public final class Libc {
     public static final int MSG_CMSG_CLOEXEC = 0x40000000;
     public static final int MSG_NOSIGNAL = 0x4000;
     public static final int MSG_CTRUNC = 0x8;
+    public static final int SO_PEERCRED = 17;
+    public static final int SO_RCVTIMEO = 20;
+    public static final int SO_SNDTIMEO = 21;
+    public static final int SHUT_RDWR = 2;
 
     public static final int SC_PAGESIZE = 30;
     public static final int SC_NPROCESSORS_ONLN = 84;
@@ -188,6 +192,9 @@ public final class Libc {
     private static final MethodHandle CONNECT = function("connect", intOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SENDMSG = function("sendmsg", longOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RECVMSG = function("recvmsg", longOf(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle GETSOCKOPT = function("getsockopt", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SETSOCKOPT = function("setsockopt", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SHUTDOWN = function("shutdown", intOf(JAVA_INT, JAVA_INT));
     private static final MethodHandle IOCTL = function("ioctl", intOf(JAVA_INT, JAVA_LONG, JAVA_LONG),
             Linker.Option.firstVariadicArg(2));
 
@@ -501,6 +508,30 @@ public final class Libc {
     public static long recvmsg(int fd, MemorySegment message, int flags) {
         try {
             return (long) RECVMSG.invokeExact(capture(), fd, message, flags);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    public static int getsockopt(int fd, int level, int name, MemorySegment value, MemorySegment length) {
+        try {
+            return (int) GETSOCKOPT.invokeExact(capture(), fd, level, name, value, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    public static int setsockopt(int fd, int level, int name, MemorySegment value, int length) {
+        try {
+            return (int) SETSOCKOPT.invokeExact(capture(), fd, level, name, value, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    public static int shutdown(int fd, int how) {
+        try {
+            return (int) SHUTDOWN.invokeExact(capture(), fd, how);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

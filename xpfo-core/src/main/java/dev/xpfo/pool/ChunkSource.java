@@ -1,5 +1,6 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.span.GuardedSpan;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
 

@@ -1,5 +1,6 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.span.GuardedSpan;
 import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.linux.Libc;

@@ -1,5 +1,6 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.span.GuardedSpan;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.XpfoClosedException;
 

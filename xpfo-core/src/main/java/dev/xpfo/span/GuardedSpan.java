@@ -1,4 +1,4 @@
-package dev.xpfo.pool;
+package dev.xpfo.span;
 
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
@@ -10,10 +10,11 @@ import dev.xpfo.memory.NativeCallException;
  * underrun from, a neighbouring mapping without a fault. The guards are ordinary anonymous memory on
  * purpose: guard pages of secret memory would each count against {@code RLIMIT_MEMLOCK}.
  *
- * <p>Not thread safe: the pool hands each span to one owner at a time.
+ * <p>Not thread safe: each span has one owner at a time. In a package the module does not export:
+ * it deals in raw addresses.
  */
-final class GuardedSpan {
-    static final long PAGE = Libc.pageSize();
+public final class GuardedSpan {
+    public static final long PAGE = Libc.pageSize();
 
     private final long base;
     private final long dataBytes;
@@ -31,7 +32,7 @@ final class GuardedSpan {
      *
      * @throws NativeCallException {@code ENOMEM}: out of address space or of mappings ({@code vm.max_map_count})
      */
-    static GuardedSpan reserve(long dataBytes) {
+    public static GuardedSpan reserve(long dataBytes) {
         long total = dataBytes + 2 * PAGE;
         long base = Libc.mmap(0, total, Libc.PROT_NONE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
         if (base == Libc.MAP_FAILED) {
@@ -44,11 +45,11 @@ final class GuardedSpan {
     }
 
     /** Where the usable part starts, one page past the leading guard. */
-    long data() {
+    public long data() {
         return base + PAGE;
     }
 
-    long dataBytes() {
+    public long dataBytes() {
         return dataBytes;
     }
 
@@ -56,7 +57,7 @@ final class GuardedSpan {
      * The same reservation holding only its first {@code keptBytes} of data: the rest stays reserved
      * {@code PROT_NONE}, so it guards the kept part's end.
      */
-    GuardedSpan shrinkTo(long keptBytes) {
+    public GuardedSpan shrinkTo(long keptBytes) {
         return new GuardedSpan(base, keptBytes, totalBytes);
     }
 
@@ -65,7 +66,7 @@ final class GuardedSpan {
      * with {@code mremap}. What was moved out left a hole that the kernel may already have given to
      * another mapping, so it is never unmapped from here.
      */
-    void releaseGuards() {
+    public void releaseGuards() {
         Libc.munmap(base, PAGE);
         long tail = data() + dataBytes;
         Libc.munmap(tail, base + totalBytes - tail);
@@ -76,7 +77,7 @@ final class GuardedSpan {
      * out. Unmapping secret memory returns its pages to the kernel, which clears them before they
      * rejoin the direct map.
      */
-    void release() {
+    public void release() {
         Libc.munmap(base, totalBytes);
     }
 

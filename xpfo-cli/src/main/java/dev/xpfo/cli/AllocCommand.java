@@ -1,0 +1,97 @@
+package dev.xpfo.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.xpfo.client.GrantedMemory;
+import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.client.XpfoClient;
+import dev.xpfo.memory.Bytes;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code xpfo alloc}: asks the running service for memory, maps and touches it, holds it, lets go. */
+@Command(name = "alloc", mixinStandardHelpOptions = true,
+        description = {"Asks the running `xpfo serve` for memory, maps it (one range between guard pages) and writes "
+                + "every page, then prints what it got and how long each step took. With --hold it keeps the memory "
+                + "for that long (Ctrl-C to end sooner), e.g. to look at it from another process."})
+final class AllocCommand implements Callable<Integer> {
+    @Option(names = "--size", required = true, paramLabel = "BYTES", description = "How much, e.g. 64M (rounded up to chunks).")
+    String size;
+
+    @Option(names = "--hold", paramLabel = "SECONDS", defaultValue = "0",
+            description = "Keep the memory this long before releasing it (default: ${DEFAULT-VALUE}).")
+    double hold;
+
+    @Option(names = "--marker", paramLabel = "TEXT",
+            description = "Write this text at the start of the memory (to show that other processes cannot read it).")
+    String marker;
+
+    @Option(names = "--warm-only", description = "Refuse rather than wait for the service to populate memory.")
+    boolean warmOnly;
+
+    @Option(names = "--socket", paramLabel = "PATH", description = "The service's socket (default: as `xpfo serve`'s).")
+    Path socket;
+
+    @Option(names = "--json", description = "Print JSON for machines.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        long bytes = Bytes.parse(size);
+        PrintWriter out = spec.commandLine().getOut();
+        long connectStart = System.nanoTime();
+        try (XpfoClient client = XpfoClient.connect(socket != null ? socket : ServiceSocket.forClient())) {
+            long grantStart = System.nanoTime();
+            try (GrantedMemory memory = client.grant(bytes, warmOnly)) {
+                long touchStart = System.nanoTime();
+                MemorySegment segment = memory.segment();
+                for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+                    segment.set(ValueLayout.JAVA_BYTE, offset, (byte) 1);
+                }
+                long touched = System.nanoTime();
+                if (marker != null) {
+                    byte[] text = marker.getBytes(StandardCharsets.UTF_8);
+                    MemorySegment.copy(text, 0, segment, ValueLayout.JAVA_BYTE, 0, text.length);
+                }
+                long pid = ProcessHandle.current().pid();
+                if (json) {
+                    ObjectNode root = Json.object();
+                    root.put("pid", pid);
+                    root.put("grant_id", memory.grantId());
+                    root.put("bytes", memory.bytes());
+                    root.put("chunks", memory.chunks());
+                    root.put("address", "0x" + Long.toHexString(segment.address()));
+                    root.put("connect_ms", (grantStart - connectStart) / 1e6);
+                    root.put("grant_ms", (touchStart - grantStart) / 1e6);
+                    root.put("touch_ms", (touched - touchStart) / 1e6);
+                    out.println(Json.write(root));
+                } else {
+                    out.printf("granted %s in %d chunks (grant %d) at 0x%x in pid %d%n", Bytes.format(memory.bytes()),
+                            memory.chunks(), memory.grantId(), segment.address(), pid);
+                    out.printf("connect %.2f ms, grant and map %.2f ms, write every page %.2f ms (%.2f us per page)%n",
+                            (grantStart - connectStart) / 1e6, (touchStart - grantStart) / 1e6, (touched - touchStart) / 1e6,
+                            (touched - touchStart) / 1e3 / (memory.bytes() / 4096.0));
+                    if (hold > 0) {
+                        out.printf("holding for %.0f s%n", hold);
+                    }
+                }
+                out.flush();
+                if (hold > 0) {
+                    Thread.sleep((long) (hold * 1000));
+                }
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,25 @@
+package dev.xpfo.cli;
+
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PopulateProgress;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+import java.util.function.Consumer;
+
+/** The progress bar shown while memory is populated, in MiB. */
+final class WarmingBar {
+    private WarmingBar() {
+    }
+
+    /** Runs {@code work}, which populates {@code bytes} and reports through the progress it is given. */
+    static void show(String task, long bytes, Consumer<PopulateProgress> work) {
+        long mib = Math.max(1, Bytes.roundUp(bytes, Bytes.MIB) / Bytes.MIB);
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(mib).setUnit(" MiB", 1)
+                .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
+            work.accept((done, total) -> bar.stepTo(done / Bytes.MIB));
+            bar.stepTo(mib);
+        }
+    }
+}

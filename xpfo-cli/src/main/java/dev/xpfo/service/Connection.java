@@ -1,0 +1,248 @@
+package dev.xpfo.service;
+
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.pool.FilePool;
+import dev.xpfo.pool.PoolExhaustedException;
+import dev.xpfo.protocol.ErrorCode;
+import dev.xpfo.protocol.Frame;
+import dev.xpfo.protocol.FrameReader;
+import dev.xpfo.protocol.FrameType;
+import dev.xpfo.protocol.Messages;
+import dev.xpfo.protocol.Protocol;
+import dev.xpfo.protocol.ProtocolException;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One client, served on its own thread: handshake, then requests one at a time until it hangs up,
+ * breaks the protocol, or the service stops. Whatever happens, its socket closes and the grants it
+ * held stop counting against its user's quota.
+ */
+final class Connection implements Runnable {
+    private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
+
+    private final Service service;
+    private final UnixSocket socket;
+    private final UnixSocket.PeerCredentials peer;
+    private final FrameReader reader;
+    /** Grants this connection holds: id to chunks. */
+    private final Map<Long, Integer> grants = new HashMap<>();
+    private boolean busy;
+    private boolean stopping;
+
+    Connection(Service service, UnixSocket socket, UnixSocket.PeerCredentials peer) {
+        this.service = service;
+        this.socket = socket;
+        this.peer = peer;
+        this.reader = new FrameReader(socket, Protocol.MAX_REQUEST_PAYLOAD, 0);
+    }
+
+    UnixSocket.PeerCredentials peer() {
+        return peer;
+    }
+
+    @Override
+    public void run() {
+        try {
+            Duration timeout = service.settings().frameTimeout();
+            socket.timeouts(timeout, timeout);
+            if (handshake()) {
+                serve();
+            }
+        } catch (ProtocolException e) {
+            refuse(0, e.code(), e.getMessage());
+        } catch (XpfoClosedException e) {
+            // stopped by the service
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "connection of " + peer + " ended: " + e.getMessage());
+        } finally {
+            releaseAll();
+            socket.close();
+            service.disconnected(this);
+        }
+    }
+
+    private boolean handshake() {
+        Frame first = reader.next();
+        if (first == null) {
+            return false;
+        }
+        Messages.Hello hello = Messages.Hello.decode(first);
+        if (hello.minVersion() > Protocol.VERSION || hello.maxVersion() < Protocol.VERSION) {
+            refuse(first.requestId(), ErrorCode.UNSUPPORTED_VERSION, "this service speaks version " + Protocol.VERSION
+                    + " only; the client offered " + hello.minVersion() + " to " + hello.maxVersion());
+            return false;
+        }
+        send(new Messages.Welcome(Protocol.VERSION, Protocol.MAX_FDS_PER_FRAME, service.pool().chunkBytes(),
+                service.settings().maxGrantBytes()).frame(first.requestId()));
+        return true;
+    }
+
+    private void serve() {
+        while (true) {
+            Frame frame = reader.next();
+            if (frame == null) {
+                return;
+            }
+            synchronized (this) {
+                if (stopping) {
+                    refuse(frame.requestId(), ErrorCode.SHUTTING_DOWN, "the service is stopping");
+                    return;
+                }
+                busy = true;
+            }
+            try {
+                if (!answer(frame)) {
+                    return;
+                }
+            } finally {
+                synchronized (this) {
+                    busy = false;
+                }
+            }
+            synchronized (this) {
+                if (stopping) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Answers one request; false if the connection must close. */
+    private boolean answer(Frame frame) {
+        FrameType type = frame.kind().orElseThrow(() ->
+                new ProtocolException(ErrorCode.BAD_REQUEST, "unknown frame type " + frame.type()));
+        if (!service.quotas().admitRequest(peer.uid())) {
+            refuse(frame.requestId(), ErrorCode.RATE_LIMITED, "uid " + peer.uid() + " is over its "
+                    + service.settings().quota().requestsPerSecond() + " requests per second");
+            return true;
+        }
+        switch (type) {
+            case GRANT -> grant(frame.requestId(), Messages.Grant.decode(frame));
+            case RELEASE -> release(frame.requestId(), Messages.Release.decode(frame));
+            case STATUS -> {
+                if (frame.payload().length != 0) {
+                    throw new ProtocolException(ErrorCode.BAD_REQUEST, "STATUS takes no payload");
+                }
+                send(Messages.statusReply(frame.requestId(), service.statusJson()));
+            }
+            default -> throw new ProtocolException(ErrorCode.BAD_REQUEST, type + " is not a request, or not allowed here");
+        }
+        return true;
+    }
+
+    private void grant(int request, Messages.Grant grant) {
+        long started = System.nanoTime();
+        long chunk = service.pool().chunkBytes();
+        if (grant.bytes() > service.settings().maxGrantBytes()) {
+            refuse(request, ErrorCode.TOO_LARGE, Bytes.format(grant.bytes()) + " asked; at most "
+                    + Bytes.format(service.settings().maxGrantBytes()) + " per grant");
+            return;
+        }
+        int chunks = (int) ((grant.bytes() + chunk - 1) / chunk);
+        long bytes = chunks * chunk;
+        if (!service.quotas().reserve(peer.uid(), bytes)) {
+            refuse(request, ErrorCode.OVER_QUOTA, "uid " + peer.uid() + " holds "
+                    + Bytes.format(service.quotas().outstanding(peer.uid())) + "; " + Bytes.format(bytes) + " more passes its quota of "
+                    + Bytes.format(service.settings().quota().outstandingBytes()));
+            return;
+        }
+        FilePool.Taken taken;
+        try {
+            taken = service.pool().take(chunks, service.settings().coldDeadline(), grant.warmOnly());
+        } catch (PoolExhaustedException e) {
+            service.quotas().release(peer.uid(), bytes);
+            refuse(request, ErrorCode.POOL_EXHAUSTED, e.getMessage());
+            return;
+        } catch (RuntimeException e) {
+            service.quotas().release(peer.uid(), bytes);
+            throw e;
+        }
+        List<XpfoFile> files = taken.files();
+        long grantId = service.nextGrantId();
+        grants.put(grantId, chunks);
+        try {
+            for (int first = 0; first < chunks; first += Protocol.MAX_FDS_PER_FRAME) {
+                int count = Math.min(Protocol.MAX_FDS_PER_FRAME, chunks - first);
+                int[] fds = new int[count];
+                for (int i = 0; i < count; i++) {
+                    fds[i] = files.get(first + i).fd();
+                }
+                socket.send(new Messages.Chunks(grantId, chunk, chunks, first, count).frame(request).encode(), fds);
+            }
+        } finally {
+            // The receiver has its own descriptors now (or, if sending failed, nobody will): keep none.
+            files.forEach(XpfoFile::close);
+        }
+        int cold = taken.populatedOnDemand();
+        service.granted(this, bytes, System.nanoTime() - started);
+        LOG.log(System.Logger.Level.INFO, "grant " + grantId + " to " + peer + ": " + Bytes.format(bytes) + " in "
+                + chunks + " chunks" + (cold > 0 ? " (" + cold + " populated on demand)" : " (warm)") + " in "
+                + String.format("%.2f ms", (System.nanoTime() - started) / 1e6));
+    }
+
+    private void release(int request, Messages.Release release) {
+        Integer chunks = grants.remove(release.grantId());
+        if (chunks == null) {
+            refuse(request, ErrorCode.UNKNOWN_GRANT, "this connection holds no grant " + release.grantId());
+            return;
+        }
+        long bytes = chunks * service.pool().chunkBytes();
+        giveBack(chunks);
+        send(new Messages.Released(release.grantId(), bytes).frame(request));
+        LOG.log(System.Logger.Level.INFO, "released grant " + release.grantId() + " of " + peer + ": " + Bytes.format(bytes));
+    }
+
+    private void releaseAll() {
+        int chunks = grants.values().stream().mapToInt(Integer::intValue).sum();
+        if (chunks > 0) {
+            LOG.log(System.Logger.Level.INFO, peer + " disconnected holding " + grants.size() + " grants ("
+                    + Bytes.format(chunks * service.pool().chunkBytes()) + "); no longer counted against its quota");
+            giveBack(chunks);
+        }
+        grants.clear();
+    }
+
+    private void giveBack(int chunks) {
+        service.quotas().release(peer.uid(), chunks * service.pool().chunkBytes());
+        service.pool().returned(chunks);
+    }
+
+    private void refuse(int request, ErrorCode code, String message) {
+        service.refused(code);
+        LOG.log(code == ErrorCode.BAD_REQUEST ? System.Logger.Level.WARNING : System.Logger.Level.INFO,
+                "refused " + peer + ": " + code + ": " + message);
+        try {
+            send(new Messages.Error(code, message).frame(request));
+        } catch (RuntimeException e) {
+            // the peer is gone; nothing to tell it
+        }
+        if (code.closesConnection()) {
+            socket.shutdown();
+        }
+    }
+
+    private void send(Frame frame) {
+        socket.send(frame.encode());
+    }
+
+    /**
+     * Asks the connection to end: at once if it waits for a request, after the request it is
+     * answering otherwise (so a grant in flight completes).
+     */
+    void stop() {
+        synchronized (this) {
+            stopping = true;
+            if (busy) {
+                return;
+            }
+        }
+        socket.shutdown();
+    }
+}

@@ -1,0 +1,133 @@
+package dev.xpfo.service;
+
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.XpfoException;
+
+import java.io.IOException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.EnumSet;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The service's listening socket: inherited from systemd ({@code LISTEN_PID}/{@code LISTEN_FDS},
+ * descriptor 3) or bound here, with the configured mode and group, refusing to replace the socket of
+ * a service that is still running.
+ */
+final class Listener implements AutoCloseable {
+    private static final int SYSTEMD_FIRST_FD = 3;
+
+    private final UnixSocket socket;
+    private final Optional<Path> ownedPath;
+    private final String description;
+
+    private Listener(UnixSocket socket, Optional<Path> ownedPath, String description) {
+        this.socket = socket;
+        this.ownedPath = ownedPath;
+        this.description = description;
+    }
+
+    static Listener open(ServiceSettings settings) {
+        String listenPid = System.getenv("LISTEN_PID");
+        String listenFds = System.getenv("LISTEN_FDS");
+        if (listenPid != null && listenFds != null && listenPid.equals(Long.toString(ProcessHandle.current().pid()))
+                && Integer.parseInt(listenFds) >= 1) {
+            return new Listener(UnixSocket.adopt(SYSTEMD_FIRST_FD), Optional.empty(),
+                    "the socket systemd passed (descriptor 3; its mode and group are the socket unit's)");
+        }
+        Path path = settings.socket().toAbsolutePath();
+        try {
+            Path directory = path.getParent();
+            if (!Files.isDirectory(directory)) {
+                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            }
+            removeStale(path);
+            UnixSocket socket = UnixSocket.listen(path);
+            try {
+                Files.setPosixFilePermissions(path, permissions(settings.socketMode()));
+                if (settings.socketGroup().isPresent()) {
+                    GroupPrincipal group = FileSystems.getDefault().getUserPrincipalLookupService()
+                            .lookupPrincipalByGroupName(settings.socketGroup().get());
+                    Files.setAttribute(path, "posix:group", group);
+                }
+            } catch (IOException | RuntimeException e) {
+                socket.close();
+                Files.deleteIfExists(path);
+                throw e;
+            }
+            return new Listener(socket, Optional.of(path), path + " (mode " + String.format("%04o", settings.socketMode())
+                    + settings.socketGroup().map(g -> ", group " + g).orElse("") + ")");
+        } catch (IOException e) {
+            throw new XpfoException("could not set up the socket " + path + ": " + e, e);
+        }
+    }
+
+    /** A socket file left by a service that died is removed; one that still answers is not. */
+    private static void removeStale(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            return;
+        }
+        boolean inUse;
+        try {
+            inUse = UnixSocket.answers(path);
+        } catch (NativeCallException e) {
+            throw new XpfoException("cannot tell whether " + path + " is in use: " + e.getMessage(), e);
+        }
+        if (inUse) {
+            throw new XpfoException("another service is already listening on " + path
+                    + ": stop it first, or pass --socket to listen elsewhere");
+        }
+        Files.deleteIfExists(path);
+    }
+
+    static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] bits = {
+                PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
+                PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+                PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
+        for (int bit = 0; bit < bits.length; bit++) {
+            if ((mode & (1 << bit)) != 0) {
+                set.add(bits[bit]);
+            }
+        }
+        return set;
+    }
+
+    UnixSocket accept() {
+        return socket.accept();
+    }
+
+    /** Where clients connect, for people. */
+    String description() {
+        return description;
+    }
+
+    /** The socket's path if this service bound it (not under socket activation). */
+    Optional<Path> path() {
+        return ownedPath;
+    }
+
+    /** Stops accepting: a thread blocked in {@link #accept()} returns with an error. */
+    void stopAccepting() {
+        socket.shutdown();
+    }
+
+    @Override
+    public void close() {
+        socket.close();
+        ownedPath.ifPresent(path -> {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                // left behind: the next start finds it stale and removes it
+            }
+        });
+    }
+}

@@ -1,0 +1,77 @@
+package dev.xpfo.service;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Per-user accounting: bytes granted and not yet released, and a token bucket of requests. Thread safe.
+ */
+final class Quotas {
+    private final ServiceSettings.Quota limits;
+    private final Map<Integer, Long> outstanding = new TreeMap<>();
+    private final Map<Integer, Bucket> buckets = new TreeMap<>();
+
+    Quotas(ServiceSettings.Quota limits) {
+        this.limits = limits;
+    }
+
+    private static final class Bucket {
+        double tokens;
+        long refilledAt;
+    }
+
+    /** Takes one request token for {@code uid}; false if the user is over its requests per second. */
+    synchronized boolean admitRequest(int uid) {
+        double rate = limits.requestsPerSecond();
+        if (rate <= 0) {
+            return true;
+        }
+        double capacity = Math.max(1, rate);
+        long now = System.nanoTime();
+        Bucket bucket = buckets.computeIfAbsent(uid, key -> {
+            Bucket fresh = new Bucket();
+            fresh.tokens = capacity;
+            fresh.refilledAt = now;
+            return fresh;
+        });
+        bucket.tokens = Math.min(capacity, bucket.tokens + (now - bucket.refilledAt) * rate / 1e9);
+        bucket.refilledAt = now;
+        if (bucket.tokens < 1) {
+            return false;
+        }
+        bucket.tokens -= 1;
+        return true;
+    }
+
+    /** Counts {@code bytes} against {@code uid} if that stays within its quota; false otherwise. */
+    synchronized boolean reserve(int uid, long bytes) {
+        long now = outstanding.getOrDefault(uid, 0L);
+        if (now + bytes > limits.outstandingBytes()) {
+            return false;
+        }
+        outstanding.put(uid, now + bytes);
+        return true;
+    }
+
+    synchronized void release(int uid, long bytes) {
+        long left = outstanding.getOrDefault(uid, 0L) - bytes;
+        if (left > 0) {
+            outstanding.put(uid, left);
+        } else {
+            outstanding.remove(uid);
+        }
+    }
+
+    synchronized long outstanding(int uid) {
+        return outstanding.getOrDefault(uid, 0L);
+    }
+
+    /** Outstanding bytes of every user holding some, by uid. */
+    synchronized Map<Integer, Long> outstandingByUid() {
+        return new TreeMap<>(outstanding);
+    }
+
+    ServiceSettings.Quota limits() {
+        return limits;
+    }
+}

@@ -1,0 +1,242 @@
+package dev.xpfo.service;
+
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.pool.FilePool;
+import dev.xpfo.protocol.ErrorCode;
+import dev.xpfo.protocol.Messages;
+
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A running xpfo service: the stock of warm files, the listening socket, one thread per client.
+ * {@link #close()} is the clean shutdown (what SIGTERM runs): stop accepting, let grants in flight
+ * finish, drop the clients, release the stock.
+ */
+public final class Service implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
+    private static final Duration DRAIN = Duration.ofSeconds(10);
+
+    private final ServiceSettings settings;
+    private final FilePool pool;
+    private final Listener listener;
+    private final Quotas quotas;
+    private final ServiceMetrics metrics;
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final AtomicLong grantIds = new AtomicLong();
+    private final AtomicInteger clientNumbers = new AtomicInteger();
+    private final LongAdder grants = new LongAdder();
+    private final LongAdder grantedBytes = new LongAdder();
+    private final Map<ErrorCode, LongAdder> refusals = new EnumMap<>(ErrorCode.class);
+    private final long startedAt = System.nanoTime();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final Thread acceptor;
+    private volatile boolean stopping;
+
+    private Service(ServiceSettings settings, FilePool pool, Listener listener) {
+        this.settings = settings;
+        this.pool = pool;
+        this.listener = listener;
+        this.quotas = new Quotas(settings.quota());
+        for (ErrorCode code : ErrorCode.values()) {
+            refusals.put(code, new LongAdder());
+        }
+        this.metrics = new ServiceMetrics(this);
+        this.acceptor = new Thread(this::acceptLoop, "xpfo-accept");
+    }
+
+    /**
+     * Opens the stock (refill starts at once), listens, and starts serving. Clients may connect while
+     * the stock warms; their grants populate what is not ready yet.
+     */
+    public static Service start(ServiceSettings settings) {
+        FilePool pool = FilePool.open(settings.pool());
+        Listener listener;
+        try {
+            listener = Listener.open(settings);
+        } catch (RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+        Service service = new Service(settings, pool, listener);
+        try {
+            settings.metrics().ifPresent(service.metrics::serve);
+        } catch (RuntimeException e) {
+            service.close();
+            throw e;
+        }
+        service.acceptor.start();
+        return service;
+    }
+
+    private void acceptLoop() {
+        while (!stopping) {
+            UnixSocket socket;
+            try {
+                socket = listener.accept();
+            } catch (RuntimeException e) {
+                if (!stopping) {
+                    LOG.log(System.Logger.Level.ERROR, "accept failed; retrying: " + e.getMessage());
+                    pause();
+                }
+                continue;
+            }
+            UnixSocket.PeerCredentials peer;
+            try {
+                peer = socket.peerCredentials();
+            } catch (RuntimeException e) {
+                socket.close();
+                continue;
+            }
+            if (stopping || connections.size() >= settings.maxClients()) {
+                ErrorCode code = stopping ? ErrorCode.SHUTTING_DOWN : ErrorCode.BUSY;
+                refused(code);
+                LOG.log(System.Logger.Level.WARNING, "refused " + peer + ": " + code + " (" + connections.size()
+                        + " connections)");
+                try {
+                    socket.timeouts(settings.frameTimeout(), settings.frameTimeout());
+                    socket.send(new Messages.Error(code, stopping ? "the service is stopping"
+                            : "serving " + settings.maxClients() + " connections already").frame(0).encode());
+                } catch (RuntimeException e) {
+                    // the peer left already
+                }
+                socket.close();
+                continue;
+            }
+            Connection connection = new Connection(this, socket, peer);
+            connections.add(connection);
+            Thread thread = new Thread(connection, "xpfo-client-" + clientNumbers.incrementAndGet());
+            thread.setDaemon(true);
+            thread.start();
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    ServiceSettings settings() {
+        return settings;
+    }
+
+    /** The stock of warm files (to warm it, or read its state). */
+    public FilePool pool() {
+        return pool;
+    }
+
+    Quotas quotas() {
+        return quotas;
+    }
+
+    long nextGrantId() {
+        return grantIds.incrementAndGet();
+    }
+
+    void granted(Connection connection, long bytes, long nanos) {
+        grants.increment();
+        grantedBytes.add(bytes);
+        metrics.granted(nanos);
+    }
+
+    void refused(ErrorCode code) {
+        refusals.get(code).increment();
+    }
+
+    void disconnected(Connection connection) {
+        connections.remove(connection);
+    }
+
+    /** Where clients connect, for people. */
+    public String listening() {
+        return listener.description();
+    }
+
+    /** The metrics endpoint's address, once serving, for people. */
+    public String metricsAddress() {
+        return metrics.address().map(a -> "http://" + a.getHostString() + ":" + a.getPort() + "/metrics").orElse("off");
+    }
+
+    /** Connected clients. */
+    public int clients() {
+        return connections.size();
+    }
+
+    long grantsTotal() {
+        return grants.sum();
+    }
+
+    long grantedBytesTotal() {
+        return grantedBytes.sum();
+    }
+
+    long refusalsTotal(ErrorCode code) {
+        return refusals.get(code).sum();
+    }
+
+    long clientsTotal() {
+        return clientNumbers.get();
+    }
+
+    Duration uptime() {
+        return Duration.ofNanos(System.nanoTime() - startedAt);
+    }
+
+    /** The state, as the STATUS_REPLY JSON document ({@code docs/protocol.md}). */
+    public String statusJson() {
+        return ServiceStatus.json(this);
+    }
+
+    ServiceMetrics metrics() {
+        return metrics;
+    }
+
+    /** Blocks until {@link #close()} has finished. */
+    public void awaitStopped() throws InterruptedException {
+        stopped.await();
+    }
+
+    /**
+     * Clean shutdown: stops accepting (and removes the socket file it made), lets each client finish
+     * the request it is answering (up to 10 s), drops the clients, and closes the stock. Idempotent.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (stopping) {
+                return;
+            }
+            stopping = true;
+        }
+        LOG.log(System.Logger.Level.INFO, "stopping: " + connections.size() + " clients connected, "
+                + Bytes.format(pool.stats().readyBytes()) + " ready");
+        listener.stopAccepting();
+        try {
+            acceptor.join(DRAIN.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        listener.close();
+        connections.forEach(Connection::stop);
+        long deadline = System.nanoTime() + DRAIN.toNanos();
+        while (!connections.isEmpty() && System.nanoTime() < deadline) {
+            pause();
+        }
+        metrics.close();
+        pool.close();
+        LOG.log(System.Logger.Level.INFO, "stopped" + (connections.isEmpty() ? "" : " (" + connections.size()
+                + " clients did not finish within " + DRAIN.toSeconds() + " s)"));
+        stopped.countDown();
+    }
+}

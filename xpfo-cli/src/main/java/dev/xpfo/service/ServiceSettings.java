@@ -1,0 +1,69 @@
+package dev.xpfo.service;
+
+import dev.xpfo.pool.FilePoolSettings;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Everything {@code xpfo serve} can be told; {@link #defaults()} is what it runs with when told nothing.
+ *
+ * @param socket          where to listen (ignored under systemd socket activation)
+ * @param socketMode      permission bits of the socket file, e.g. {@code 0600} (owner only)
+ * @param socketGroup     group to give the socket file, or empty to keep the service's
+ * @param pool            chunk size, ready target, maximum, populate threads
+ * @param maxGrantBytes   the largest single grant
+ * @param quota           per-user limits
+ * @param coldDeadline    how long a grant may wait for chunks populated on demand
+ * @param frameTimeout    how long a peer may take to finish a frame it started
+ * @param maxClients      connections served at once; more are refused with BUSY
+ * @param metrics         loopback address for the Prometheus endpoint, or empty for none
+ */
+public record ServiceSettings(Path socket, int socketMode, Optional<String> socketGroup, FilePoolSettings pool,
+                              long maxGrantBytes, Quota quota, Duration coldDeadline, Duration frameTimeout,
+                              int maxClients, Optional<InetSocketAddress> metrics) {
+
+    /**
+     * Per-user limits, keyed by the peer's uid from {@code SO_PEERCRED}.
+     *
+     * @param outstandingBytes  granted and not released, per user
+     * @param requestsPerSecond requests per user per second (a token bucket holding one second's worth);
+     *                          0 for no limit
+     */
+    public record Quota(long outstandingBytes, double requestsPerSecond) {
+    }
+
+    public static ServiceSettings defaults(Path socket) {
+        FilePoolSettings pool = FilePoolSettings.defaults();
+        return new ServiceSettings(socket, 0600, Optional.empty(), pool, pool.maximumBytes(),
+                new Quota(pool.maximumBytes(), 1000), Duration.ofSeconds(10), Duration.ofSeconds(5), 256,
+                Optional.empty());
+    }
+
+    public ServiceSettings withQuota(Quota limits) {
+        return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, limits, coldDeadline, frameTimeout,
+                maxClients, metrics);
+    }
+
+    public ServiceSettings withSocketMode(int mode) {
+        return new ServiceSettings(socket, mode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
+                maxClients, metrics);
+    }
+
+    public ServiceSettings withLimits(long maxGrant, Duration cold, Duration frame, int clients) {
+        return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrant, quota, cold, frame, clients, metrics);
+    }
+
+    public ServiceSettings withMetrics(InetSocketAddress address) {
+        return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
+                maxClients, Optional.of(address));
+    }
+
+    public ServiceSettings withPool(FilePoolSettings settings) {
+        return new ServiceSettings(socket, socketMode, socketGroup, settings, Math.min(maxGrantBytes, settings.maximumBytes()),
+                new Quota(Math.min(quota.outstandingBytes, settings.maximumBytes()), quota.requestsPerSecond),
+                coldDeadline, frameTimeout, maxClients, metrics);
+    }
+}

@@ -1,0 +1,191 @@
+package dev.xpfo.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xpfo.client.GrantedMemory;
+import dev.xpfo.client.ServiceException;
+import dev.xpfo.client.XpfoClient;
+import dev.xpfo.host.SecretMemorySupport;
+import dev.xpfo.host.Smaps;
+import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.protocol.ErrorCode;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** What a process gets from the service, and what it is refused, over the real socket. */
+class ServiceTest {
+    private static final Path SELF = Path.of("/proc/self/smaps");
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void secretMemory() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+    }
+
+    @Test
+    void aGrantIsOneContiguousSecretMappingBetweenGuards() {
+        try (Service service = Services.started(Services.small(dir));
+             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"));
+             GrantedMemory memory = client.grant(5L << 20)) {
+            assertThat(memory.bytes()).isEqualTo(6L << 20);
+            assertThat(memory.chunks()).isEqualTo(3);
+            MemorySegment segment = memory.segment();
+            for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+                segment.set(ValueLayout.JAVA_LONG, offset, offset);
+            }
+            for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+                assertThat(segment.get(ValueLayout.JAVA_LONG, offset)).isEqualTo(offset);
+            }
+            long start = segment.address();
+            long end = start + segment.byteSize();
+            for (long at = start; at < end; at += Services.CHUNK) {
+                Smaps.Entry chunk = Smaps.find(SELF, at).orElseThrow();
+                assertThat(chunk.isSecretMemory()).as("chunk at %x", at).isTrue();
+                assertThat(chunk.flags()).contains("dd");
+            }
+            assertThat(Smaps.find(SELF, start - 4096).orElseThrow().permissions()).startsWith("---p");
+            assertThat(Smaps.find(SELF, end).orElseThrow().permissions()).startsWith("---p");
+        }
+    }
+
+    @Test
+    void warmGrantsPopulateNothingAndRefillReplacesWhatWasGranted() throws Exception {
+        try (Service service = Services.started(Services.small(dir));
+             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
+            long populated = service.pool().stats().chunksPopulated();
+            try (GrantedMemory memory = client.grant(8L << 20)) {
+                assertThat(service.pool().stats().coldChunks()).isZero();
+                assertThat(service.pool().stats().handedOutBytes()).isEqualTo(8L << 20);
+            }
+            assertThat(service.pool().stats().handedOutBytes()).isZero();
+            assertThat(Services.eventually(Duration.ofSeconds(10),
+                    () -> service.pool().stats().readyBytes() == 16L << 20)).isTrue();
+            assertThat(service.pool().stats().chunksPopulated()).isEqualTo(populated + 4);
+        }
+    }
+
+    @Test
+    void anEmptyStockPopulatesOnDemandUnlessTheClientAsksForWarmOnly() {
+        ServiceSettings settings = Services.small(dir).withPool(new FilePoolSettings(Services.CHUNK, 0, 64L << 20, 2));
+        try (Service service = Services.started(settings);
+             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
+            assertThatThrownBy(() -> client.grant(4L << 20, true)).isInstanceOfSatisfying(ServiceException.class,
+                    e -> assertThat(e.code()).contains(ErrorCode.POOL_EXHAUSTED));
+            try (GrantedMemory memory = client.grant(4L << 20)) {
+                assertThat(service.pool().stats().coldChunks()).isEqualTo(2);
+                memory.segment().fill((byte) 7);
+            }
+            assertThatThrownBy(() -> client.grant(66L << 20)).isInstanceOfSatisfying(ServiceException.class,
+                    e -> assertThat(e.code()).contains(ErrorCode.TOO_LARGE));
+            assertThat(client.status()).contains("\"cold_chunks\":2");
+        }
+    }
+
+    @Test
+    void aUserOverItsQuotaIsRefusedUntilItReleases() {
+        ServiceSettings settings = Services.small(dir).withQuota(new ServiceSettings.Quota(8L << 20, 0));
+        try (Service service = Services.started(settings);
+             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
+            GrantedMemory first = client.grant(6L << 20);
+            assertThatThrownBy(() -> client.grant(4L << 20)).isInstanceOfSatisfying(ServiceException.class, e -> {
+                assertThat(e.code()).contains(ErrorCode.OVER_QUOTA);
+                assertThat(e.getMessage()).contains("quota of 8 MiB");
+            });
+            first.close();
+            try (GrantedMemory second = client.grant(8L << 20)) {
+                assertThat(second.bytes()).isEqualTo(8L << 20);
+            }
+            assertThat(service.quotas().outstandingByUid()).isEmpty();
+        }
+    }
+
+    @Test
+    void aUserOverItsRequestRateIsRefusedAndTheConnectionStaysUsable() throws Exception {
+        ServiceSettings settings = Services.small(dir).withQuota(new ServiceSettings.Quota(256L << 20, 5));
+        try (Service service = Services.started(settings);
+             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
+            int limited = 0;
+            for (int i = 0; i < 20; i++) {
+                try {
+                    client.status();
+                } catch (ServiceException e) {
+                    assertThat(e.code()).contains(ErrorCode.RATE_LIMITED);
+                    limited++;
+                }
+            }
+            assertThat(limited).isGreaterThanOrEqualTo(10);
+            Thread.sleep(400);
+            assertThat(client.status()).contains("\"RATE_LIMITED\":" + limited);
+        }
+    }
+
+    @Test
+    void disconnectingReleasesEverythingTheConnectionHeld() throws Exception {
+        try (Service service = Services.started(Services.small(dir))) {
+            XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"));
+            GrantedMemory kept = client.grant(4L << 20);
+            assertThat(service.quotas().outstandingByUid()).containsValue(4L << 20);
+            client.close();
+            assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid().isEmpty()
+                    && service.pool().stats().handedOutBytes() == 0)).isTrue();
+            // The mapping outlives the connection: the file is this process's now.
+            kept.segment().set(ValueLayout.JAVA_INT, 0, 42);
+            assertThat(kept.segment().get(ValueLayout.JAVA_INT, 0)).isEqualTo(42);
+            kept.close();
+        }
+    }
+
+    @Test
+    void theSocketIsOwnerOnlyByDefaultAndAServiceDoesNotStealALiveSocket() throws Exception {
+        try (Service service = Services.started(Services.small(dir))) {
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("xpfo.sock"))))
+                    .isEqualTo("rw-------");
+            assertThatThrownBy(() -> Service.start(Services.small(dir))).hasMessageContaining("already listening");
+        }
+        assertThat(dir.resolve("xpfo.sock")).doesNotExist();
+    }
+
+    @Test
+    void statusAndMetricsReportTheSameState() throws Exception {
+        ServiceSettings settings = Services.small(dir).withMetrics(new InetSocketAddress("127.0.0.1", 0));
+        try (Service service = Services.started(settings);
+             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"));
+             GrantedMemory memory = client.grant(4L << 20)) {
+            JsonNode status = new ObjectMapper().readTree(client.status());
+            assertThat(status.at("/pool/target_bytes").asLong()).isEqualTo(16L << 20);
+            assertThat(status.at("/pool/ready_bytes").asLong()).isBetween(12L << 20, 16L << 20);
+            assertThat(status.at("/pool/granted_bytes").asLong()).isEqualTo(4L << 20);
+            assertThat(status.at("/granted_bytes_by_uid").elements().next().asLong()).isEqualTo(4L << 20);
+            assertThat(status.at("/grants/total").asLong()).isEqualTo(1);
+            assertThat(status.at("/clients/connected").asLong()).isEqualTo(1);
+
+            assertThatThrownBy(() -> Service.start(Services.small(dir.resolve("other"))
+                    .withMetrics(new InetSocketAddress("0.0.0.0", 0)))).hasMessageContaining("loopback only");
+            String metrics;
+            try (InputStream in = URI.create(service.metricsAddress()).toURL().openStream()) {
+                metrics = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            assertThat(metrics).contains("xpfo_grants_total 1.0").contains("xpfo_stock_handed_out_bytes 4194304.0")
+                    .contains("xpfo_outstanding_bytes{uid=\"" + status.at("/granted_bytes_by_uid").fieldNames().next() + "\"} 4194304.0")
+                    .contains("xpfo_grant_latency_seconds{quantile=\"0.99\"}")
+                    .contains("xpfo_refusals_total{code=\"OVER_QUOTA\"} 0.0");
+        }
+    }
+}

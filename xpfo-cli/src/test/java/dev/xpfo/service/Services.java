@@ -1,0 +1,68 @@
+package dev.xpfo.service;
+
+import dev.xpfo.pool.FilePoolSettings;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.BooleanSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/** Small services for tests: 2 MiB chunks, 16 MiB ready, 256 MiB maximum, no rate limit. */
+final class Services {
+    static final long CHUNK = 2L << 20;
+
+    /** Held so the level sticks (loggers are weakly referenced). */
+    private static final Logger LOG = Logger.getLogger("dev.xpfo.service");
+
+    static {
+        // The service logs every grant at INFO; the tests keep warnings and worse.
+        LOG.setLevel(Level.WARNING);
+    }
+
+    private Services() {
+    }
+
+    /** Silences the service's log (a fuzz test provokes thousands of warnings on purpose). */
+    static void quiet(boolean quiet) {
+        LOG.setLevel(quiet ? Level.OFF : Level.WARNING);
+    }
+
+    static ServiceSettings small(Path directory) {
+        return ServiceSettings.defaults(directory.resolve("xpfo.sock"))
+                .withPool(new FilePoolSettings(CHUNK, 16L << 20, 256L << 20, 2))
+                .withQuota(new ServiceSettings.Quota(256L << 20, 0));
+    }
+
+    /** Starts a service and waits for its stock to be warm. */
+    static Service started(ServiceSettings settings) {
+        Service service = Service.start(settings);
+        service.pool().warm((done, total) -> { });
+        return service;
+    }
+
+    /** Descriptors open in this process now. */
+    static long openDescriptors() {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Polls {@code condition} every 10 ms for up to {@code timeout}; true once it holds. */
+    static boolean eventually(Duration timeout, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(10);
+        }
+        return condition.getAsBoolean();
+    }
+}

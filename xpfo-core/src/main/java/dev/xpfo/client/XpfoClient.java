@@ -1,0 +1,275 @@
+package dev.xpfo.client;
+
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.host.MemlockLimit;
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.MemlockLimitException;
+import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.memory.XpfoException;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.protocol.ErrorCode;
+import dev.xpfo.protocol.Frame;
+import dev.xpfo.protocol.FrameReader;
+import dev.xpfo.protocol.FrameType;
+import dev.xpfo.protocol.Messages;
+import dev.xpfo.protocol.Protocol;
+import dev.xpfo.span.GuardedSpan;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A connection to {@code xpfo serve}. {@link #grant} asks for memory and maps the chunk files the
+ * service sends into one contiguous range between guard pages.
+ *
+ * <pre>{@code
+ * try (XpfoClient client = XpfoClient.connect();
+ *      GrantedMemory memory = client.grant(64 << 20)) {
+ *     memory.segment().fill((byte) 0);
+ * }
+ * }</pre>
+ *
+ * <p>One request at a time per client (methods are synchronized); use one client per thread for
+ * parallel requests. Closing the client drops the connection: the service then stops counting its
+ * grants against the quota, but mappings already made stay valid until closed.
+ */
+public final class XpfoClient implements AutoCloseable {
+    private final UnixSocket socket;
+    private final FrameReader reader;
+    private final Messages.Welcome welcome;
+    private final Path path;
+    private int nextRequest = 1;
+    private boolean closed;
+
+    private XpfoClient(Path path, UnixSocket socket) {
+        this.path = path;
+        this.socket = socket;
+        this.reader = new FrameReader(socket, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+        try {
+            socket.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(0).encode());
+            Frame reply = expectReply(0);
+            this.welcome = Messages.Welcome.decode(reply);
+        } catch (RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    /** Connects to the default socket ({@link ServiceSocket#forClient()}). */
+    public static XpfoClient connect() {
+        return connect(ServiceSocket.forClient());
+    }
+
+    /**
+     * Connects and shakes hands.
+     *
+     * @throws NativeCallException {@code ENOENT} (no service there), {@code ECONNREFUSED} (not listening),
+     *                             {@code EACCES} (the socket's mode or group shuts this user out)
+     * @throws ServiceException    {@code UNSUPPORTED_VERSION}
+     */
+    public static XpfoClient connect(Path socketPath) {
+        UnixSocket socket;
+        try {
+            socket = UnixSocket.connect(socketPath);
+        } catch (NativeCallException e) {
+            throw new NativeCallException("connect", e.errno(), "could not reach the xpfo service at " + socketPath,
+                    switch (e.errno()) {
+                        case Errno.ENOENT, Errno.ECONNREFUSED -> "start it with `xpfo serve`, or pass the socket it prints";
+                        case Errno.EACCES -> "the socket's mode or group shuts this user out: ask for the service's group "
+                                + "(xpfo serve --socket-group/--socket-mode)";
+                        default -> "";
+                    });
+        }
+        return new XpfoClient(socketPath, socket);
+    }
+
+    /** The size of the service's chunks: grants are whole chunks. */
+    public long chunkBytes() {
+        return welcome.chunkBytes();
+    }
+
+    /** The most the service grants in one request. */
+    public long maxGrantBytes() {
+        return welcome.maxGrantBytes();
+    }
+
+    /** The protocol version agreed. */
+    public int version() {
+        return welcome.version();
+    }
+
+    /**
+     * Asks for {@code bytes} (rounded up to whole chunks) and maps them. Ready chunks come at once; if
+     * the service has too few it populates the rest while this waits.
+     *
+     * @throws MemlockLimitException this process's {@code RLIMIT_MEMLOCK} has no room for the mapping
+     *                               (checked before asking, so no grant is wasted), with remedies
+     * @throws ServiceException      the service refused: {@code TOO_LARGE}, {@code OVER_QUOTA},
+     *                               {@code RATE_LIMITED}, {@code POOL_EXHAUSTED}, ...
+     */
+    public GrantedMemory grant(long bytes) {
+        return grant(bytes, false);
+    }
+
+    /**
+     * As {@link #grant(long)}; with {@code warmOnly} the service refuses ({@code POOL_EXHAUSTED}) rather
+     * than populate while this waits.
+     */
+    public synchronized GrantedMemory grant(long bytes, boolean warmOnly) {
+        ensureOpen();
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("a grant needs a positive size, not " + bytes);
+        }
+        long chunk = chunkBytes();
+        long rounded = (bytes + chunk - 1) / chunk * chunk;
+        MemlockLimit memlock = MemlockLimit.current();
+        if (memlock.wouldRefuse(rounded)) {
+            throw new MemlockLimitException(rounded, memlock.soft(), memlock.hard(), memlock.lockedBytes());
+        }
+        int request = nextRequest++;
+        send(new Messages.Grant(bytes, warmOnly ? Protocol.GRANT_WARM_ONLY : 0).frame(request));
+        List<Integer> fds = new ArrayList<>();
+        long grantId = -1;
+        try {
+            Messages.Chunks chunks;
+            do {
+                Frame frame = expectReply(request);
+                int[] received = frame.fds();
+                for (int fd : received) {
+                    fds.add(fd);
+                }
+                chunks = Messages.Chunks.decode(frame);
+                grantId = chunks.grantId();
+                if (chunks.firstIndex() != fds.size() - received.length || chunks.chunkBytes() != chunk) {
+                    throw new XpfoException("service sent chunks out of order or of another size: " + chunks);
+                }
+            } while (!chunks.last());
+            return map(grantId, fds, chunk);
+        } catch (RuntimeException e) {
+            fds.forEach(Libc::close);
+            if (grantId >= 0 && !closed) {
+                sendRelease(grantId);
+            }
+            throw e;
+        }
+    }
+
+    /** Maps every chunk, in order, into one reserved span; closes the descriptors (the mapping keeps the files). */
+    private GrantedMemory map(long grantId, List<Integer> fds, long chunk) {
+        for (int fd : fds) {
+            XpfoFile file = XpfoFile.adopt(fd);
+            if (file.size() != chunk) {
+                throw new XpfoException("service sent a file of " + file.size() + " bytes for a chunk of " + chunk);
+            }
+        }
+        GuardedSpan span = GuardedSpan.reserve(chunk * fds.size());
+        try {
+            for (int i = 0; i < fds.size(); i++) {
+                long at = span.data() + i * chunk;
+                long mapped = Libc.mmap(at, chunk, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_FIXED,
+                        fds.get(i), 0);
+                if (mapped == Libc.MAP_FAILED) {
+                    int errno = Libc.errno();
+                    throw errno == Errno.EAGAIN ? MemlockLimitException.refused(chunk * fds.size())
+                            : new NativeCallException("mmap", errno, "could not map chunk " + i + " of a grant", "");
+                }
+            }
+            if (Libc.madvise(span.data(), span.dataBytes(), Libc.MADV_DONTFORK) != 0) {
+                throw new NativeCallException("madvise(MADV_DONTFORK)", Libc.errno(),
+                        "could not keep granted memory out of forked children", "");
+            }
+        } catch (RuntimeException e) {
+            span.release();
+            throw e;
+        }
+        fds.forEach(Libc::close);
+        fds.clear();
+        return new GrantedMemory(this, grantId, (int) (span.dataBytes() / chunk), span);
+    }
+
+    /** The service's state as a JSON document ({@code docs/protocol.md}, "STATUS_REPLY"). */
+    public synchronized String status() {
+        ensureOpen();
+        int request = nextRequest++;
+        send(Messages.status(request));
+        Frame reply = expectReply(request);
+        if (reply.type() != FrameType.STATUS_REPLY.code()) {
+            throw new XpfoException("expected STATUS_REPLY, got " + reply);
+        }
+        return new String(reply.payload(), StandardCharsets.UTF_8);
+    }
+
+    synchronized void release(GrantedMemory memory) {
+        if (!closed) {
+            sendRelease(memory.grantId());
+        }
+    }
+
+    private void sendRelease(long grantId) {
+        int request = nextRequest++;
+        send(new Messages.Release(grantId).frame(request));
+        Messages.Released.decode(expectReply(request));
+    }
+
+    private void send(Frame frame) {
+        try {
+            socket.send(frame.encode());
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** The next frame, which must answer {@code request}; an ERROR becomes a {@link ServiceException}. */
+    private Frame expectReply(int request) {
+        Frame frame;
+        try {
+            frame = reader.next();
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        if (frame == null) {
+            close();
+            throw new XpfoException("the service at " + path + " closed the connection");
+        }
+        if (frame.type() == FrameType.ERROR.code()) {
+            frame.closeFds();
+            Messages.Error error = Messages.Error.decode(frame);
+            if (ErrorCode.of(error.code()).map(ErrorCode::closesConnection).orElse(true)) {
+                close();
+            }
+            throw new ServiceException(error.code(), error.message());
+        }
+        if (frame.requestId() != request) {
+            frame.closeFds();
+            close();
+            throw new XpfoException("reply to request " + frame.requestId() + " while waiting for " + request);
+        }
+        return frame;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new XpfoClosedException("xpfo client");
+        }
+    }
+
+    /** Drops the connection. Granted memory stays mapped until closed. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            socket.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "XpfoClient[" + path + ", protocol " + welcome.version() + ", chunks of " + welcome.chunkBytes() + "]";
+    }
+}

@@ -1,0 +1,453 @@
+package dev.xpfo.pool;
+
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PopulateProgress;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.metrics.Metric;
+import dev.xpfo.metrics.MetricSource;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A stock of populated secret memory files, one chunk each, to be handed to other processes: what
+ * {@code xpfo serve} grants from. Every page of a ready file is already out of the direct map (the
+ * cross-CPU flush is paid), so a receiver that maps it pays only ordinary page faults.
+ *
+ * <p>Unlike {@link PagePool}, a file is taken for good: the receiver may keep its descriptor, so a
+ * file is never handed out twice, and refill populates new ones to replace it. The pool keeps no
+ * mapping of a ready file (each counts against {@code RLIMIT_MEMLOCK} only while being populated),
+ * one descriptor each.
+ *
+ * <p>Thread safe.
+ */
+public final class FilePool implements AutoCloseable, MetricSource {
+    private static final System.Logger LOG = System.getLogger("dev.xpfo.pool");
+    private static final long RATE_WINDOW_NANOS = Duration.ofSeconds(10).toNanos();
+
+    private final FilePoolSettings settings;
+    private final int targetChunks;
+    private final int maximumChunks;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition stockChanged = lock.newCondition();
+    private final ArrayDeque<XpfoFile> ready = new ArrayDeque<>();
+    /** Chunks being populated for the stock (warm-up and refill). */
+    private int stocking;
+    /** Chunks being populated for a take whose caller waits. */
+    private int populatingForTakes;
+    private int handedOut;
+    private long takes;
+    private long coldChunks;
+    private long chunksPopulated;
+    private final ArrayDeque<long[]> refillHistory = new ArrayDeque<>();
+    /** Why the last refill batch failed, until one succeeds. */
+    private RuntimeException refillFailure;
+    private boolean closed;
+
+    private final ExecutorService populators;
+    private final Thread refiller;
+
+    private FilePool(FilePoolSettings settings) {
+        this.settings = settings;
+        this.targetChunks = (int) (settings.targetBytes() / settings.chunkBytes());
+        this.maximumChunks = (int) Math.min(Integer.MAX_VALUE, settings.maximumBytes() / settings.chunkBytes());
+        AtomicInteger threads = new AtomicInteger();
+        this.populators = Executors.newCachedThreadPool(task -> {
+            Thread thread = new Thread(task, "xpfo-populate-" + threads.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.refiller = new Thread(this::refillLoop, "xpfo-refill");
+        this.refiller.setDaemon(true);
+    }
+
+    /**
+     * Opens a pool and starts its refill thread, which begins populating towards the target at once
+     * on {@code populateThreads} threads; call {@link #warm} to wait for it (with progress).
+     *
+     * @throws dev.xpfo.memory.SecretMemoryUnavailableException if this kernel cannot make secret memory
+     *                                                          (checked by making one file now)
+     */
+    public static FilePool open(FilePoolSettings settings) {
+        XpfoFile.open().close();
+        FilePool pool = new FilePool(settings);
+        pool.refiller.start();
+        return pool;
+    }
+
+    /** The size of each file. */
+    public long chunkBytes() {
+        return settings.chunkBytes();
+    }
+
+    public FilePoolSettings settings() {
+        return settings;
+    }
+
+    /**
+     * Waits until refill has the target ready (or as much of it as the maximum allows while grants
+     * are out), reporting progress in bytes of the target; returns early if the pool closes.
+     *
+     * @throws PoolExhaustedException {@code POPULATE_FAILED} if the kernel refuses to populate (the
+     *                                cause says why); refill keeps retrying
+     */
+    public void warm(PopulateProgress progress) {
+        long target = settings.targetBytes();
+        long reported = -1;
+        while (true) {
+            long readyBytes;
+            boolean done;
+            RuntimeException failure;
+            lock.lock();
+            try {
+                readyBytes = (long) ready.size() * chunkBytes();
+                done = closed || ready.size() >= targetChunks || (headroom() <= 0 && stocking == 0);
+                failure = refillFailure;
+                if (!done && failure == null) {
+                    stockChanged.awaitNanos(Duration.ofMillis(50).toNanos());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } finally {
+                lock.unlock();
+            }
+            long shown = Math.min(readyBytes, target);
+            if (shown > reported) {
+                progress.populated(shown, target);
+                reported = shown;
+            }
+            if (done) {
+                return;
+            }
+            if (failure != null) {
+                throw new PoolExhaustedException(PoolExhaustedException.Reason.POPULATE_FAILED, "warming stopped at "
+                        + Bytes.format(readyBytes) + " of " + Bytes.format(target) + ": " + failure.getMessage(), failure);
+            }
+        }
+    }
+
+    /**
+     * Takes {@code chunks} populated files; the caller owns them (and closes them once sent). Ready
+     * files are taken first; missing ones are populated now, on up to {@code populateThreads} threads,
+     * unless {@code warmOnly}. The files count as handed out until {@link #returned}.
+     *
+     * @param deadline how long populating missing chunks may take; past it the take fails and what
+     *                 was populated joins the stock
+     * @throws PoolExhaustedException nothing was taken: the maximum would be passed, too few were
+     *                                ready with {@code warmOnly}, the deadline passed, or the kernel refused
+     * @throws XpfoClosedException    the pool is closed
+     */
+    public Taken take(int chunks, Duration deadline, boolean warmOnly) {
+        if (chunks <= 0) {
+            throw new IllegalArgumentException("take needs at least one chunk, not " + chunks);
+        }
+        List<XpfoFile> taken = new ArrayList<>(chunks);
+        int missing;
+        lock.lock();
+        try {
+            ensureOpen();
+            while (taken.size() < chunks && !ready.isEmpty()) {
+                taken.add(ready.poll());
+            }
+            missing = chunks - taken.size();
+            if (missing > 0 && warmOnly) {
+                stock(taken, false);
+                throw new PoolExhaustedException(PoolExhaustedException.Reason.NOT_WARM, (chunks - missing)
+                        + " of " + chunks + " chunks ready and the request asked not to wait for populating", null);
+            }
+            if (missing > headroom()) {
+                stock(taken, false);
+                throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
+                        + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
+                        + " (" + Bytes.format((long) handedOut * chunkBytes()) + " handed out)", null);
+            }
+            populatingForTakes += missing;
+            handedOut += taken.size();
+            stockChanged.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (missing == 0) {
+            countTake(0);
+            return new Taken(taken, 0);
+        }
+        long deadlineNanos = System.nanoTime() + deadline.toNanos();
+        Batch batch = populate(missing, deadlineNanos, () -> { });
+        lock.lock();
+        try {
+            populatingForTakes -= missing;
+            if (batch.files().size() == missing) {
+                handedOut += missing;
+                taken.addAll(batch.files());
+            } else {
+                handedOut -= taken.size();
+                stock(taken, false);
+                stock(batch.files(), false);
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (batch.files().size() < missing) {
+            if (batch.failure() != null) {
+                throw new PoolExhaustedException(PoolExhaustedException.Reason.POPULATE_FAILED, "could not populate "
+                        + missing + " chunks: " + batch.failure().getMessage(), batch.failure());
+            }
+            throw new PoolExhaustedException(PoolExhaustedException.Reason.DEADLINE, "populated " + batch.files().size()
+                    + " of the " + missing + " missing chunks in the " + deadline.toMillis() + " ms allowed", null);
+        }
+        countTake(missing);
+        return new Taken(taken, missing);
+    }
+
+    /**
+     * What a take got.
+     *
+     * @param files             the files, the caller's to close
+     * @param populatedOnDemand how many of them were populated while the caller waited (not ready)
+     */
+    public record Taken(List<XpfoFile> files, int populatedOnDemand) {
+    }
+
+    /** Files handed out earlier are no longer counted against the maximum (their receiver let go). */
+    public void returned(int chunks) {
+        lock.lock();
+        try {
+            handedOut = Math.max(0, handedOut - chunks);
+            stockChanged.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void countTake(int cold) {
+        lock.lock();
+        try {
+            takes++;
+            coldChunks += cold;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Chunks that may still be populated without passing the maximum. Under the lock. */
+    private int headroom() {
+        return maximumChunks - ready.size() - stocking - populatingForTakes - handedOut;
+    }
+
+    /** Adds files to the ready stock (or closes them if the pool closed). Under the lock. */
+    private void stock(List<XpfoFile> files, boolean refill) {
+        if (closed) {
+            files.forEach(XpfoFile::close);
+            return;
+        }
+        ready.addAll(files);
+        if (refill && !files.isEmpty()) {
+            refillHistory.add(new long[]{System.nanoTime(), (long) files.size() * chunkBytes()});
+        }
+        stockChanged.signalAll();
+    }
+
+    private record Batch(List<XpfoFile> files, RuntimeException failure) {
+    }
+
+    /**
+     * Populates up to {@code count} new files on up to {@code populateThreads} threads, each thread
+     * making one file at a time, stopping at the deadline or the first failure.
+     */
+    private Batch populate(int count, long deadlineNanos, Runnable chunkDone) {
+        List<XpfoFile> made = new ArrayList<>(count);
+        if (count == 0) {
+            return new Batch(made, null);
+        }
+        AtomicInteger claimed = new AtomicInteger();
+        List<RuntimeException> failures = new ArrayList<>();
+        Runnable worker = () -> {
+            while (claimed.getAndIncrement() < count && System.nanoTime() < deadlineNanos && !isClosed()) {
+                try {
+                    XpfoFile file = XpfoFile.create(chunkBytes());
+                    try {
+                        file.populate();
+                    } catch (RuntimeException e) {
+                        file.close();
+                        throw e;
+                    }
+                    synchronized (made) {
+                        made.add(file);
+                    }
+                    chunkDone.run();
+                } catch (RuntimeException e) {
+                    synchronized (failures) {
+                        failures.add(e);
+                    }
+                    claimed.set(count);
+                }
+            }
+        };
+        int threads = Math.min(count, settings.populateThreads());
+        List<Future<?>> running = new ArrayList<>();
+        for (int i = 1; i < threads; i++) {
+            running.add(populators.submit(worker));
+        }
+        worker.run();
+        for (Future<?> future : running) {
+            try {
+                future.get();
+            } catch (Exception e) {
+                failures.add(new IllegalStateException("a populate thread failed", e));
+            }
+        }
+        lock.lock();
+        try {
+            chunksPopulated += made.size();
+        } finally {
+            lock.unlock();
+        }
+        return new Batch(made, failures.isEmpty() ? null : failures.getFirst());
+    }
+
+    private void refillLoop() {
+        while (true) {
+            int count;
+            lock.lock();
+            try {
+                while (!closed && Math.min(targetChunks - ready.size() - stocking, headroom()) <= 0) {
+                    stockChanged.awaitUninterruptibly();
+                }
+                if (closed) {
+                    return;
+                }
+                count = Math.min(settings.populateThreads(), Math.min(targetChunks - ready.size() - stocking, headroom()));
+                stocking += count;
+            } finally {
+                lock.unlock();
+            }
+            Batch batch = populate(count, Long.MAX_VALUE, () -> { });
+            lock.lock();
+            try {
+                stocking -= count;
+                stock(batch.files(), true);
+                refillFailure = batch.failure();
+            } finally {
+                lock.unlock();
+            }
+            if (batch.failure() != null) {
+                LOG.log(System.Logger.Level.WARNING, "refill could not populate a chunk; retrying in 1 s: "
+                        + batch.failure().getMessage());
+                sleepUnlessClosed(Duration.ofSeconds(1));
+            }
+        }
+    }
+
+    private void sleepUnlessClosed(Duration pause) {
+        lock.lock();
+        try {
+            long nanos = pause.toNanos();
+            while (!closed && nanos > 0) {
+                nanos = stockChanged.awaitNanos(nanos);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A reading of the pool's state. */
+    public FilePoolStats stats() {
+        lock.lock();
+        try {
+            long now = System.nanoTime();
+            while (!refillHistory.isEmpty() && now - refillHistory.peek()[0] > RATE_WINDOW_NANOS) {
+                refillHistory.poll();
+            }
+            long recent = refillHistory.stream().mapToLong(entry -> entry[1]).sum();
+            long chunk = chunkBytes();
+            return new FilePoolStats(chunk, ready.size() * chunk, settings.targetBytes(), (long) maximumChunks * chunk,
+                    (long) (stocking + populatingForTakes) * chunk, (long) handedOut * chunk, takes, coldChunks,
+                    chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public List<Metric> metrics() {
+        FilePoolStats stats = stats();
+        return List.of(
+                Metric.gauge("xpfo_stock_ready_bytes", "Populated secret memory files ready to grant", stats.readyBytes()),
+                Metric.gauge("xpfo_stock_target_bytes", "What refill keeps ready", stats.targetBytes()),
+                Metric.gauge("xpfo_stock_maximum_bytes", "Ceiling on ready, populating and handed-out memory",
+                        stats.maximumBytes()),
+                Metric.gauge("xpfo_stock_populating_bytes", "Being populated now", stats.populatingBytes()),
+                Metric.gauge("xpfo_stock_handed_out_bytes", "Granted and not yet released", stats.handedOutBytes()),
+                Metric.gauge("xpfo_stock_refill_bytes_per_second", "Populated by refill over the last 10 s, per second",
+                        stats.refillBytesPerSecond()),
+                Metric.counter("xpfo_stock_takes_total", "Takes served", stats.takes()),
+                Metric.counter("xpfo_stock_cold_chunks_total", "Chunks populated while a requester waited",
+                        stats.coldChunks()),
+                Metric.counter("xpfo_stock_chunks_populated_total", "Files populated (removed from the direct map)",
+                        stats.chunksPopulated()));
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new XpfoClosedException("file pool");
+        }
+    }
+
+    /**
+     * Stops refill and closes every ready file: their memory returns to the kernel (wiped, back in the
+     * direct map) unless a receiver still holds it. Files being populated are closed as they finish.
+     * Idempotent.
+     */
+    @Override
+    public void close() {
+        List<XpfoFile> closing;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            closing = new ArrayList<>(ready);
+            ready.clear();
+            stockChanged.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        closing.forEach(XpfoFile::close);
+        populators.shutdown();
+        try {
+            refiller.join(Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        FilePoolStats stats = stats();
+        return "FilePool[" + Bytes.format(stats.readyBytes()) + " ready of " + Bytes.format(stats.targetBytes())
+                + ", " + Bytes.format(stats.handedOutBytes()) + " handed out]";
+    }
+}

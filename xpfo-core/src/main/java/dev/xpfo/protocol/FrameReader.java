@@ -1,0 +1,131 @@
+package dev.xpfo.protocol;
+
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.linux.Errno;
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.memory.XpfoException;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * Reads whole frames from a stream socket, however the bytes arrive. It reads a header first and then
+ * exactly the payload it announces, never past the frame: descriptors travel with a frame's first
+ * byte, and reading into the next frame could pick up that frame's descriptors as this one's.
+ *
+ * <p>With a receive timeout on the socket ({@link UnixSocket#timeouts}), a peer that goes quiet
+ * between frames is waited for; one that goes quiet in the middle of a frame is a protocol error.
+ */
+public final class FrameReader {
+    private final UnixSocket socket;
+    private final int maxPayload;
+    private final int maxFds;
+
+    /**
+     * @param maxPayload the largest payload accepted; a header announcing more is refused unread
+     * @param maxFds     descriptors accepted per frame; more is a protocol error (0: none at all)
+     */
+    public FrameReader(UnixSocket socket, int maxPayload, int maxFds) {
+        this.socket = socket;
+        this.maxPayload = maxPayload;
+        this.maxFds = maxFds;
+    }
+
+    /**
+     * The next frame, or {@code null} if the peer closed the connection between frames.
+     *
+     * @throws ProtocolException {@link ErrorCode#BAD_REQUEST}: oversize length, non-zero flags, too many
+     *                           descriptors, a frame cut short by the peer closing or going quiet
+     */
+    public Frame next() {
+        int[] fds = new int[0];
+        try {
+            byte[] header = new byte[Frame.HEADER_BYTES];
+            int have = 0;
+            while (have < header.length) {
+                UnixSocket.Received received = receive(header.length - have, have > 0);
+                if (received == null) {
+                    continue;
+                }
+                fds = append(fds, received.fds());
+                if (received.endOfStream()) {
+                    if (have == 0 && fds.length == 0) {
+                        return null;
+                    }
+                    throw new ProtocolException(ErrorCode.BAD_REQUEST, "connection closed inside a frame header");
+                }
+                System.arraycopy(received.data(), 0, header, have, received.data().length);
+                have += received.data().length;
+            }
+            ByteBuffer fields = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
+            long length = Integer.toUnsignedLong(fields.getInt());
+            int type = Short.toUnsignedInt(fields.getShort());
+            int flags = Short.toUnsignedInt(fields.getShort());
+            int requestId = fields.getInt();
+            if (length > maxPayload) {
+                throw new ProtocolException(ErrorCode.BAD_REQUEST, "frame of " + length + " bytes announced; at most "
+                        + maxPayload + " accepted");
+            }
+            if (flags != 0) {
+                throw new ProtocolException(ErrorCode.BAD_REQUEST, "frame flags must be 0, not " + flags);
+            }
+            byte[] payload = new byte[(int) length];
+            int got = 0;
+            while (got < payload.length) {
+                UnixSocket.Received received = receive(payload.length - got, true);
+                fds = append(fds, received.fds());
+                if (received.endOfStream()) {
+                    throw new ProtocolException(ErrorCode.BAD_REQUEST, "connection closed after " + got + " of "
+                            + payload.length + " payload bytes");
+                }
+                System.arraycopy(received.data(), 0, payload, got, received.data().length);
+                got += received.data().length;
+            }
+            if (fds.length > maxFds) {
+                throw new ProtocolException(ErrorCode.BAD_REQUEST, fds.length + " descriptors sent with a frame; at most "
+                        + maxFds + " accepted");
+            }
+            return new Frame(type, requestId, payload, fds);
+        } catch (RuntimeException e) {
+            for (int fd : fds) {
+                Libc.close(fd);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * One receive; {@code null} if the receive timeout passed while no frame had begun (keep waiting).
+     * Descriptors beyond {@code maxFds} make the kernel truncate, which {@link UnixSocket#receive}
+     * reports after closing what it got.
+     */
+    private UnixSocket.Received receive(int bytes, boolean insideFrame) {
+        try {
+            return socket.receive(bytes, Math.max(maxFds, 1));
+        } catch (NativeCallException e) {
+            if (e.errno() == Errno.EAGAIN) {
+                if (insideFrame) {
+                    throw new ProtocolException(ErrorCode.BAD_REQUEST, "frame incomplete: the peer stopped sending");
+                }
+                return null;
+            }
+            throw e;
+        } catch (XpfoClosedException e) {
+            throw e;
+        } catch (XpfoException e) {
+            throw new ProtocolException(ErrorCode.BAD_REQUEST, e.getMessage());
+        }
+    }
+
+    private static int[] append(int[] fds, int[] more) {
+        if (more.length == 0) {
+            return fds;
+        }
+        int[] all = Arrays.copyOf(fds, fds.length + more.length);
+        System.arraycopy(more, 0, all, fds.length, more.length);
+        return all;
+    }
+}

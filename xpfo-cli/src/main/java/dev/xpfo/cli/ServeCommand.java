@@ -85,7 +85,14 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         long started = System.nanoTime();
         Service service = Service.start(settings);
-        Thread hook = new Thread(service::close, "xpfo-shutdown");
+        // Printed rather than logged: the JDK's log manager shuts its handlers in a hook of its own.
+        Thread hook = new Thread(() -> {
+            out.printf("xpfo serve: stopping: no new connections; %d clients finishing their requests%n", service.clients());
+            out.flush();
+            service.close();
+            out.printf("xpfo serve: stopped; socket removed, stock released%n");
+            out.flush();
+        }, "xpfo-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         FilePoolSettings pool = settings.pool();
         out.printf("xpfo serve: listening on %s%n", service.listening());

@@ -203,9 +203,19 @@ public final class XpfoClient implements AutoCloseable {
         return new String(reply.payload(), StandardCharsets.UTF_8);
     }
 
+    /**
+     * Tells the service a grant is unmapped. If the connection is gone there is nobody to tell (the
+     * service stopped counting the grant when the connection ended), so that is not an error.
+     */
     synchronized void release(GrantedMemory memory) {
         if (!closed) {
-            sendRelease(memory.grantId());
+            try {
+                sendRelease(memory.grantId());
+            } catch (ServiceException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                close();
+            }
         }
     }
 

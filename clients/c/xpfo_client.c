@@ -181,8 +181,9 @@ int xpfo_connect(const char *socket_path, struct xpfo_client **out) {
     c->chunk_bytes = get64(f.payload + 8);
     c->max_grant_bytes = get64(f.payload + 16);
     discard(&f);
-    if (c->chunk_bytes == 0 || c->chunk_bytes % (uint64_t) sysconf(_SC_PAGESIZE) != 0) {
-        return fail(c, XPFO_ERR_PROTOCOL, "service announced chunks of %llu bytes", (unsigned long long) c->chunk_bytes);
+    if (c->version != XPFO_PROTOCOL_VERSION || c->chunk_bytes == 0 || c->chunk_bytes % (uint64_t) sysconf(_SC_PAGESIZE) != 0) {
+        return fail(c, XPFO_ERR_PROTOCOL, "service answered version %u with chunks of %llu bytes; this client speaks version %d",
+                    c->version, (unsigned long long) c->chunk_bytes, XPFO_PROTOCOL_VERSION);
     }
     return 0;
 }

@@ -53,6 +53,10 @@ public final class XpfoClient implements AutoCloseable {
             socket.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(0).encode());
             Frame reply = expectReply(0);
             this.welcome = Messages.Welcome.decode(reply);
+            if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % 4096 != 0) {
+                throw new XpfoException("the service answered with protocol version " + welcome.version()
+                        + " and chunks of " + welcome.chunkBytes() + " bytes; this client speaks version " + Protocol.VERSION);
+            }
         } catch (RuntimeException e) {
             socket.close();
             throw e;

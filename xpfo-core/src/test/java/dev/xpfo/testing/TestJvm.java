@@ -80,6 +80,11 @@ public final class TestJvm {
         return new Result(process.exitValue(), new String(output, StandardCharsets.UTF_8));
     }
 
+    /** The command line that runs {@code main} with {@code args} in a child JVM, for wrapping in another command. */
+    public static List<String> command(Class<?> main, String... args) {
+        return command(classpath(), main, args);
+    }
+
     private static List<String> command(String classpath, Class<?> main, String... args) {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),

@@ -21,16 +21,24 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "xpfo bench", mixinStandardHelpOptions = true,
         description = {"Benchmarks xpfo side by side with its baselines: raw memfd_secret from C, anonymous memory, "
-                + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool)."})
+                + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool), grant (xpfo serve and its clients)."})
 public final class Bench implements Callable<Integer> {
     static final long PAGE = 4096;
 
-    @Option(names = "--suites", split = ",", defaultValue = "populate,small,bulk",
+    @Option(names = "--suites", split = ",", defaultValue = "populate,small,bulk,grant",
             description = "Which suites to run (default: ${DEFAULT-VALUE}).")
     List<String> suites;
 
     @Option(names = "--size", defaultValue = "256M", description = "Bytes per populate and bulk run (default: ${DEFAULT-VALUE}).")
     String size;
+
+    @Option(names = "--grant-size", defaultValue = "64M",
+            description = "Bytes per grant in the grant suite, whole 2 MiB chunks (default: ${DEFAULT-VALUE}).")
+    String grantSize;
+
+    @Option(names = "--rate-grants", defaultValue = "400",
+            description = "2 MiB grants per grant.rate measurement (default: ${DEFAULT-VALUE}).")
+    int rateGrants;
 
     @Option(names = "--rounds", defaultValue = "5", description = "Measured rounds per row (default: ${DEFAULT-VALUE}).")
     int rounds;
@@ -68,8 +76,9 @@ public final class Bench implements Callable<Integer> {
                 case "populate" -> new PopulateSuite(bytes, c).run(results, rounds);
                 case "small" -> new SmallSecretsSuite(smallOps, slowOps, c).run(results, rounds);
                 case "bulk" -> new BulkSuite(bytes).run(results, rounds);
+                case "grant" -> new GrantSuite(Bytes.roundUp(Bytes.parse(grantSize), 2L << 20), rateGrants).run(results, rounds);
                 default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                        "unknown suite '" + suite + "': choose from populate, small, bulk");
+                        "unknown suite '" + suite + "': choose from populate, small, bulk, grant");
             }
         }
         results.print(System.out);
@@ -79,6 +88,7 @@ public final class Bench implements Callable<Integer> {
         settings.put("rounds", rounds);
         settings.put("small_ops", smallOps);
         settings.put("slow_ops", slowOps);
+        settings.put("grant_size", grantSize);
         settings.put("cpus", Runtime.getRuntime().availableProcessors());
         if (json != null) {
             results.writeJson(json, settings);

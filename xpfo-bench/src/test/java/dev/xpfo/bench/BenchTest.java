@@ -30,7 +30,8 @@ class BenchTest {
 
         Path json = dir.resolve("results.json");
         int exit = new CommandLine(new Bench()).execute("--c-baseline", dir.resolve("baseline").toString(),
-                "--size", "2M", "--rounds", "1", "--small-ops", "2000", "--slow-ops", "5",
+                "--size", "2M", "--rounds", "1", "--small-ops", "2000", "--slow-ops", "5", "--grant-size", "4M",
+                "--rate-grants", "20",
                 "--json", json.toString(), "--plot", dir.resolve("chart.png").toString());
         assertThat(exit).isZero();
         assertThat(new CommandLine(new Bench()).execute("--c-baseline", dir.resolve("baseline").toString(),
@@ -40,7 +41,9 @@ class BenchTest {
         JsonNode results = new ObjectMapper().readTree(json.toFile());
         List<String> rows = List.of("populate.c_memfd_secret", "populate.xpfo", "populate.xpfo_2_threads", "populate.anon",
                 "small.xpfo", "small.xpfo_2_threads", "small.memfd_secret", "small.heap",
-                "bulk.warm", "bulk.cold", "bulk.anon", "bulk.warm.ipis_per_mib", "bulk.cold.ipis_per_mib");
+                "bulk.warm", "bulk.cold", "bulk.anon", "bulk.warm.ipis_per_mib", "bulk.cold.ipis_per_mib",
+                "grant.warm", "grant.warm_refilling", "grant.cold", "grant.anon", "grant.exchange_p50", "grant.exchange_p99",
+                "grant.rate");
         for (String row : rows) {
             JsonNode median = results.at("/rows/" + row + "/median");
             assertThat(median.isNumber()).as(row).isTrue();
@@ -59,7 +62,7 @@ class BenchTest {
         assertThat(results.at("/rows/bulk.warm/unit").asText()).isEqualTo("ns/page");
         assertThat(results.get("ratios").has("bulk.warm / bulk.anon")).isTrue();
         assertThat(results.get("verdicts").toString()).contains("small: xpfo").contains("bulk: warm within 1.2x")
-                .contains("populate: xpfo within 1.10x");
+                .contains("populate: xpfo within 1.10x").contains("grant: warm at least 4x faster than cold");
 
         byte[] png = Files.readAllBytes(dir.resolve("chart.png"));
         assertThat(png).startsWith(0x89, 'P', 'N', 'G');

@@ -54,6 +54,7 @@ class ServiceRobustnessTest {
 
     /** The stock is back at its target and nothing is being populated: the descriptor count is comparable. */
     private static void settled(Service service) throws InterruptedException {
+        service.pool().warm((done, total) -> { });
         assertThat(Services.eventually(Duration.ofSeconds(20), () -> service.clients() == 0
                 && service.pool().stats().populatingBytes() == 0
                 && service.pool().stats().readyBytes() == service.pool().stats().targetBytes())).as("service settled").isTrue();
@@ -171,7 +172,7 @@ class ServiceRobustnessTest {
     @Test
     void sixtyFourClientsTakeAndReleaseConcurrentlyWithoutSeeingEachOther() throws Exception {
         ServiceSettings settings = Services.small(dir)
-                .withPool(new FilePoolSettings(Services.CHUNK, 128L << 20, 1L << 30, 2))
+                .withPool(FilePoolSettings.of(Services.CHUNK, 128L << 20, 1L << 30, 2))
                 .withQuota(new ServiceSettings.Quota(1L << 30, 0))
                 .withLimits(64L << 20, Duration.ofSeconds(60), Duration.ofSeconds(5), 256);
         try (Service service = Services.started(settings)) {
@@ -215,7 +216,7 @@ class ServiceRobustnessTest {
 
     @Test
     void aClientKilledMidRequestCostsNothingAndOthersAreServed() throws Exception {
-        ServiceSettings settings = Services.small(dir).withPool(new FilePoolSettings(Services.CHUNK, 0, 256L << 20, 2));
+        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 0, 256L << 20, 2));
         try (Service service = Services.started(settings)) {
             settled(service);
             long descriptorsBefore = Services.openDescriptors();

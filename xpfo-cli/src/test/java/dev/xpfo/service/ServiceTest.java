@@ -66,24 +66,30 @@ class ServiceTest {
     }
 
     @Test
-    void warmGrantsPopulateNothingAndRefillReplacesWhatWasGranted() throws Exception {
+    void warmGrantsPopulateNothingAndRefillReplacesThemBelowTheLowWatermark() throws Exception {
         try (Service service = Services.started(Services.small(dir));
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             long populated = service.pool().stats().chunksPopulated();
-            try (GrantedMemory memory = client.grant(8L << 20)) {
+            try (GrantedMemory small = client.grant(4L << 20)) {
                 assertThat(service.pool().stats().coldChunks()).isZero();
-                assertThat(service.pool().stats().handedOutBytes()).isEqualTo(8L << 20);
+                assertThat(service.pool().stats().handedOutBytes()).isEqualTo(4L << 20);
             }
             assertThat(service.pool().stats().handedOutBytes()).isZero();
+            Thread.sleep(200);
+            assertThat(service.pool().stats().chunksPopulated()).as("12 MiB ready: above the low watermark, no refill")
+                    .isEqualTo(populated);
+            try (GrantedMemory large = client.grant(6L << 20)) {
+                assertThat(service.pool().stats().coldChunks()).isZero();
+            }
             assertThat(Services.eventually(Duration.ofSeconds(10),
-                    () -> service.pool().stats().readyBytes() == 16L << 20)).isTrue();
-            assertThat(service.pool().stats().chunksPopulated()).isEqualTo(populated + 4);
+                    () -> service.pool().stats().readyBytes() == 16L << 20)).as("below 8 MiB: refilled to 16").isTrue();
+            assertThat(service.pool().stats().chunksPopulated()).isEqualTo(populated + 5);
         }
     }
 
     @Test
     void anEmptyStockPopulatesOnDemandUnlessTheClientAsksForWarmOnly() {
-        ServiceSettings settings = Services.small(dir).withPool(new FilePoolSettings(Services.CHUNK, 0, 64L << 20, 2));
+        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 0, 64L << 20, 2));
         try (Service service = Services.started(settings);
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             assertThatThrownBy(() -> client.grant(4L << 20, true)).isInstanceOfSatisfying(ServiceException.class,

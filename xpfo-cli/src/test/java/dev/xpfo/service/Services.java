@@ -34,7 +34,7 @@ final class Services {
 
     static ServiceSettings small(Path directory) {
         return ServiceSettings.defaults(directory.resolve("xpfo.sock"))
-                .withPool(new FilePoolSettings(CHUNK, 16L << 20, 256L << 20, 2))
+                .withPool(FilePoolSettings.of(CHUNK, 16L << 20, 256L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(256L << 20, 0));
     }
 

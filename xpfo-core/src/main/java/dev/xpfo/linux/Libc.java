@@ -89,6 +89,9 @@ public final class Libc {
     public static final int SO_SNDTIMEO = 21;
     public static final int SHUT_RDWR = 2;
 
+    public static final long SYS_GETTID = 186;
+    public static final int PRIO_PROCESS = 0;
+
     public static final int SC_PAGESIZE = 30;
     public static final int SC_NPROCESSORS_ONLN = 84;
 
@@ -192,6 +195,7 @@ public final class Libc {
     private static final MethodHandle CONNECT = function("connect", intOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SENDMSG = function("sendmsg", longOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RECVMSG = function("recvmsg", longOf(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SETPRIORITY = function("setpriority", intOf(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GETSOCKOPT = function("getsockopt", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SETSOCKOPT = function("setsockopt", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SHUTDOWN = function("shutdown", intOf(JAVA_INT, JAVA_INT));
@@ -508,6 +512,24 @@ public final class Libc {
     public static long recvmsg(int fd, MemorySegment message, int flags) {
         try {
             return (long) RECVMSG.invokeExact(capture(), fd, message, flags);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code syscall(SYS_gettid)}: the calling thread's kernel id. */
+    public static int gettid() {
+        try {
+            return (int) (long) SYSCALL1.invokeExact(capture(), SYS_GETTID, 0L);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code setpriority(which, who, prio)}; with {@code PRIO_PROCESS} and a thread id, Linux sets that thread's nice value. */
+    public static int setpriority(int which, int who, int prio) {
+        try {
+            return (int) SETPRIORITY.invokeExact(capture(), which, who, prio);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -36,6 +36,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
 
     private final FilePoolSettings settings;
     private final int targetChunks;
+    private final int lowChunks;
     private final int maximumChunks;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -52,14 +53,20 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private final ArrayDeque<long[]> refillHistory = new ArrayDeque<>();
     /** Why the last refill batch failed, until one succeeds. */
     private RuntimeException refillFailure;
+    /** Refill runs from when the stock falls below the low watermark (or warm asks) until the target. */
+    private boolean refilling = true;
     private boolean closed;
 
+    /** Threads for chunks a caller waits for, at normal priority. */
     private final ExecutorService populators;
+    /** Threads for refill, at the lowest priority: refill must not delay grants or their receivers. */
+    private final ExecutorService refillers;
     private final Thread refiller;
 
     private FilePool(FilePoolSettings settings) {
         this.settings = settings;
         this.targetChunks = (int) (settings.targetBytes() / settings.chunkBytes());
+        this.lowChunks = (int) (settings.lowBytes() / settings.chunkBytes());
         this.maximumChunks = (int) Math.min(Integer.MAX_VALUE, settings.maximumBytes() / settings.chunkBytes());
         AtomicInteger threads = new AtomicInteger();
         this.populators = Executors.newCachedThreadPool(task -> {
@@ -67,7 +74,18 @@ public final class FilePool implements AutoCloseable, MetricSource {
             thread.setDaemon(true);
             return thread;
         });
-        this.refiller = new Thread(this::refillLoop, "xpfo-refill");
+        this.refillers = Executors.newCachedThreadPool(task -> {
+            Thread thread = new Thread(() -> {
+                Background.lowerPriority();
+                task.run();
+            }, "xpfo-refill-" + threads.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.refiller = new Thread(() -> {
+            Background.lowerPriority();
+            refillLoop();
+        }, "xpfo-refill");
         this.refiller.setDaemon(true);
     }
 
@@ -104,6 +122,13 @@ public final class FilePool implements AutoCloseable, MetricSource {
     public void warm(PopulateProgress progress) {
         long target = settings.targetBytes();
         long reported = -1;
+        lock.lock();
+        try {
+            refilling = true;
+            stockChanged.signalAll();
+        } finally {
+            lock.unlock();
+        }
         while (true) {
             long readyBytes;
             boolean done;
@@ -111,7 +136,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             lock.lock();
             try {
                 readyBytes = (long) ready.size() * chunkBytes();
-                done = closed || ready.size() >= targetChunks || (headroom() <= 0 && stocking == 0);
+                done = closed || (ready.size() >= targetChunks && stocking == 0) || (headroom() <= 0 && stocking == 0);
                 failure = refillFailure;
                 if (!done && failure == null) {
                     stockChanged.awaitNanos(Duration.ofMillis(50).toNanos());
@@ -183,7 +208,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             return new Taken(taken, 0);
         }
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
-        Batch batch = populate(missing, deadlineNanos, () -> { });
+        Batch batch = populate(missing, deadlineNanos, () -> { }, populators);
         lock.lock();
         try {
             populatingForTakes -= missing;
@@ -265,7 +290,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
      * Populates up to {@code count} new files on up to {@code populateThreads} threads, each thread
      * making one file at a time, stopping at the deadline or the first failure.
      */
-    private Batch populate(int count, long deadlineNanos, Runnable chunkDone) {
+    private Batch populate(int count, long deadlineNanos, Runnable chunkDone, ExecutorService threadsToUse) {
         List<XpfoFile> made = new ArrayList<>(count);
         if (count == 0) {
             return new Batch(made, null);
@@ -297,7 +322,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         int threads = Math.min(count, settings.populateThreads());
         List<Future<?>> running = new ArrayList<>();
         for (int i = 1; i < threads; i++) {
-            running.add(populators.submit(worker));
+            running.add(threadsToUse.submit(worker));
         }
         worker.run();
         for (Future<?> future : running) {
@@ -321,18 +346,18 @@ public final class FilePool implements AutoCloseable, MetricSource {
             int count;
             lock.lock();
             try {
-                while (!closed && Math.min(targetChunks - ready.size() - stocking, headroom()) <= 0) {
+                while (!closed && refillable() <= 0) {
                     stockChanged.awaitUninterruptibly();
                 }
                 if (closed) {
                     return;
                 }
-                count = Math.min(settings.populateThreads(), Math.min(targetChunks - ready.size() - stocking, headroom()));
+                count = Math.min(settings.populateThreads(), refillable());
                 stocking += count;
             } finally {
                 lock.unlock();
             }
-            Batch batch = populate(count, Long.MAX_VALUE, () -> { });
+            Batch batch = populate(count, Long.MAX_VALUE, () -> { }, refillers);
             lock.lock();
             try {
                 stocking -= count;
@@ -347,6 +372,18 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 sleepUnlessClosed(Duration.ofSeconds(1));
             }
         }
+    }
+
+    /** Chunks refill should populate now: none until the stock falls below the low watermark. Under the lock. */
+    private int refillable() {
+        if (ready.size() + stocking < lowChunks) {
+            refilling = true;
+        }
+        int wanted = Math.min(targetChunks - ready.size() - stocking, headroom());
+        if (wanted <= 0) {
+            refilling = false;
+        }
+        return refilling ? wanted : 0;
     }
 
     private void sleepUnlessClosed(Duration pause) {
@@ -395,7 +432,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         FilePoolStats stats = stats();
         return List.of(
                 Metric.gauge("xpfo_stock_ready_bytes", "Populated secret memory files ready to grant", stats.readyBytes()),
-                Metric.gauge("xpfo_stock_target_bytes", "What refill keeps ready", stats.targetBytes()),
+                Metric.gauge("xpfo_stock_target_bytes", "What refill fills the stock up to", stats.targetBytes()),
                 Metric.gauge("xpfo_stock_maximum_bytes", "Ceiling on ready, populating and handed-out memory",
                         stats.maximumBytes()),
                 Metric.gauge("xpfo_stock_populating_bytes", "Being populated now", stats.populatingBytes()),
@@ -437,6 +474,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
         closing.forEach(XpfoFile::close);
         populators.shutdown();
+        refillers.shutdown();
         try {
             refiller.join(Duration.ofSeconds(10));
         } catch (InterruptedException e) {

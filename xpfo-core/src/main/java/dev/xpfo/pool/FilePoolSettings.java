@@ -9,12 +9,14 @@ import dev.xpfo.memory.InvalidSizeException;
  * How a {@link FilePool} is sized.
  *
  * @param chunkBytes      the size of each secret memory file (a page multiple); grants are made of whole chunks
- * @param targetBytes     how much populated memory to keep ready; refill tops it up in the background
+ * @param lowBytes        refill starts when less than this is ready (and populating)
+ * @param targetBytes     how much populated memory to keep ready: refill runs from below {@code lowBytes} up to
+ *                        this, so it works in bursts rather than after every take
  * @param maximumBytes    the most memory the pool's files may hold at once, ready, populating and
  *                        handed out but not yet returned together
  * @param populateThreads threads that populate chunks, in refill and for a take that finds too few ready
  */
-public record FilePoolSettings(long chunkBytes, long targetBytes, long maximumBytes, int populateThreads) {
+public record FilePoolSettings(long chunkBytes, long lowBytes, long targetBytes, long maximumBytes, int populateThreads) {
     public static final long DEFAULT_CHUNK = 2L << 20;
     public static final long DEFAULT_TARGET = 256L << 20;
 
@@ -22,38 +24,48 @@ public record FilePoolSettings(long chunkBytes, long targetBytes, long maximumBy
         if (chunkBytes <= 0 || chunkBytes % GuardedSpan.PAGE != 0) {
             throw new InvalidSizeException("chunk size must be a positive multiple of the page size, not " + chunkBytes);
         }
-        if (targetBytes < 0 || maximumBytes < chunkBytes || targetBytes > maximumBytes) {
-            throw new InvalidSizeException("need 0 <= target (" + Bytes.format(targetBytes) + ") <= maximum ("
-                    + Bytes.format(maximumBytes) + ") and a maximum of at least one chunk");
+        if (lowBytes < 0 || lowBytes > targetBytes || maximumBytes < chunkBytes || targetBytes > maximumBytes) {
+            throw new InvalidSizeException("need 0 <= low (" + Bytes.format(lowBytes) + ") <= target ("
+                    + Bytes.format(targetBytes) + ") <= maximum (" + Bytes.format(maximumBytes)
+                    + ") and a maximum of at least one chunk");
         }
         if (populateThreads < 1) {
             throw new IllegalArgumentException("populate threads must be at least 1, not " + populateThreads);
         }
     }
 
+    /** Chunks of {@code chunkBytes}, refill from below half the target up to it. */
+    public static FilePoolSettings of(long chunkBytes, long targetBytes, long maximumBytes, int populateThreads) {
+        return new FilePoolSettings(chunkBytes, targetBytes / 2, targetBytes, maximumBytes, populateThreads);
+    }
+
     /**
-     * 2 MiB chunks, 256 MiB ready (less on a machine with little memory), a maximum of a quarter of
-     * the machine's memory, one populate thread per CPU.
+     * 2 MiB chunks, 256 MiB ready (less on a machine with little memory) refilled from below 128 MiB,
+     * a maximum of a quarter of the machine's memory, one populate thread per CPU.
      */
     public static FilePoolSettings defaults() {
         long maximum = Math.max(DEFAULT_CHUNK, PhysicalMemory.totalBytes() / 4 / DEFAULT_CHUNK * DEFAULT_CHUNK);
-        return new FilePoolSettings(DEFAULT_CHUNK, Math.min(DEFAULT_TARGET, maximum), maximum,
-                Runtime.getRuntime().availableProcessors());
+        return of(DEFAULT_CHUNK, Math.min(DEFAULT_TARGET, maximum), maximum, Runtime.getRuntime().availableProcessors());
     }
 
     public FilePoolSettings withChunkBytes(long bytes) {
-        return new FilePoolSettings(bytes, targetBytes, maximumBytes, populateThreads);
+        return new FilePoolSettings(bytes, lowBytes, targetBytes, maximumBytes, populateThreads);
     }
 
+    /** A new target, with the low watermark at half of it. */
     public FilePoolSettings withTargetBytes(long bytes) {
-        return new FilePoolSettings(chunkBytes, bytes, maximumBytes, populateThreads);
+        return new FilePoolSettings(chunkBytes, bytes / 2, bytes, maximumBytes, populateThreads);
+    }
+
+    public FilePoolSettings withLowBytes(long bytes) {
+        return new FilePoolSettings(chunkBytes, bytes, targetBytes, maximumBytes, populateThreads);
     }
 
     public FilePoolSettings withMaximumBytes(long bytes) {
-        return new FilePoolSettings(chunkBytes, targetBytes, bytes, populateThreads);
+        return new FilePoolSettings(chunkBytes, lowBytes, targetBytes, bytes, populateThreads);
     }
 
     public FilePoolSettings withPopulateThreads(int threads) {
-        return new FilePoolSettings(chunkBytes, targetBytes, maximumBytes, threads);
+        return new FilePoolSettings(chunkBytes, lowBytes, targetBytes, maximumBytes, threads);
     }
 }

@@ -1,0 +1,237 @@
+package dev.xpfo.bench;
+
+import dev.xpfo.client.GrantedMemory;
+import dev.xpfo.client.XpfoClient;
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.Mapping;
+import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.pool.FilePoolStats;
+import dev.xpfo.protocol.Frame;
+import dev.xpfo.protocol.FrameReader;
+import dev.xpfo.protocol.Messages;
+import dev.xpfo.protocol.Protocol;
+import dev.xpfo.service.Service;
+import dev.xpfo.service.ServiceSettings;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The service, in this process, with clients over its real socket. Rows:
+ * <ul>
+ *   <li>{@code grant.warm} / {@code grant.cold}: from a client's request to a mapped region with every
+ *       page written, from a warm stock and from a service with no stock (it populates on demand);
+ *       {@code grant.anon}: the same size of anonymous memory mapped and written, the ordinary-memory
+ *       baseline for the receiver's touches; {@code grant.warm_refilling}: a warm grant while refill
+ *       runs (another client just took the stock below its low watermark), whose cross-CPU TLB-flush
+ *       interrupts reach the receiver's CPU too;</li>
+ *   <li>{@code grant.exchange_p50} / {@code _p99}: the request/reply exchange alone for a warm grant
+ *       (GRANT sent to the last CHUNKS frame received with its descriptors; nothing mapped or touched);</li>
+ *   <li>{@code grant.rate}: 2 MiB grants per second (each mapped, then released) by 16 concurrent clients,
+ *       from a warm stock.</li>
+ * </ul>
+ * Every measurement starts with the warm service's stock full and refill idle (refill runs from below
+ * half the stock up to it, at the lowest CPU priority); {@code grant.warm_refilling} shows what it costs
+ * a receiver when it does run.
+ */
+final class GrantSuite implements Suite {
+    private static final Logger SERVICE_LOG = Logger.getLogger("dev.xpfo.service");
+    private static final long CHUNK = 2L << 20;
+    private static final int EXCHANGES_PER_ROUND = 16;
+    private static final int RATE_CLIENTS = 16;
+
+    private final long bytes;
+    private final int rateGrants;
+
+    /**
+     * @param bytes      per grant in {@code grant.warm}, {@code .cold}, {@code .exchange}
+     * @param rateGrants 2 MiB grants per {@code grant.rate} measurement
+     */
+    GrantSuite(long bytes, int rateGrants) {
+        this.bytes = bytes;
+        this.rateGrants = rateGrants;
+    }
+
+    @Override
+    public void run(Results results, int rounds) throws Exception {
+        SERVICE_LOG.setLevel(Level.WARNING); // it logs every grant at INFO
+        System.out.printf(Locale.ROOT, "grant: %s grants from the service, %d rounds + warm-up:", Bytes.format(bytes), rounds);
+        Path dir = Files.createTempDirectory("xpfo-bench-grant");
+        // Twice what one round of exchanges takes, so the stock stays above its low watermark (half).
+        long stock = 2 * Math.max(EXCHANGES_PER_ROUND * bytes, rateGrants * CHUNK);
+        ServiceSettings warmSettings = settings(dir.resolve("warm.sock"), stock);
+        List<Double> exchanges = new ArrayList<>();
+        try (Service warm = Service.start(warmSettings);
+             Service cold = Service.start(settings(dir.resolve("cold.sock"), 0));
+             XpfoClient warmClient = XpfoClient.connect(warmSettings.socket());
+             XpfoClient coldClient = XpfoClient.connect(dir.resolve("cold.sock"))) {
+            Map<String, Suite.RoundTask> rows = new LinkedHashMap<>();
+            rows.put("grant.warm", measured -> {
+                settle(warm);
+                record(results, "grant.warm", measured, grantAndTouch(warmClient));
+            });
+            rows.put("grant.warm_refilling", measured -> {
+                settle(warm);
+                // Hold enough to drop the stock below its low watermark: refill runs during the measurement.
+                FilePoolStats stats = warm.pool().stats();
+                long below = stats.readyBytes() - warmSettings.pool().lowBytes() + CHUNK;
+                try (XpfoClient holder = XpfoClient.connect(warmSettings.socket());
+                     GrantedMemory held = holder.grant(below)) {
+                    record(results, "grant.warm_refilling", measured, grantAndTouch(warmClient));
+                }
+            });
+            rows.put("grant.cold", measured -> {
+                settle(warm);
+                record(results, "grant.cold", measured, grantAndTouch(coldClient));
+            });
+            rows.put("grant.anon", measured -> {
+                settle(warm);
+                long start = System.nanoTime();
+                try (Mapping mapping = Mapping.anonymous(bytes)) {
+                    Bench.touch(mapping.segment());
+                    record(results, "grant.anon", measured, System.nanoTime() - start);
+                }
+            });
+            rows.put("grant.exchange", measured -> {
+                settle(warm);
+                try (UnixSocket socket = UnixSocket.connect(warmSettings.socket())) {
+                    FrameReader reader = new FrameReader(socket, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+                    socket.send(new Messages.Hello(1, 1).frame(0).encode());
+                    Messages.Welcome.decode(reader.next());
+                    for (int i = 1; i <= EXCHANGES_PER_ROUND; i++) {
+                        long nanos = exchange(socket, reader, i);
+                        if (measured) {
+                            exchanges.add(nanos / 1e3);
+                        }
+                    }
+                }
+            });
+            rows.put("grant.rate", measured -> {
+                settle(warm);
+                long coldBefore = warm.pool().stats().coldChunks();
+                double rate = rate(warmSettings.socket(), rateGrants);
+                if (measured) {
+                    results.add("grant.rate", "grants/s", rate);
+                    results.add("grant.rate.cold_chunks", "chunks", warm.pool().stats().coldChunks() - coldBefore);
+                }
+            });
+            Suite.interleave(rounds, rows);
+        } finally {
+            SERVICE_LOG.setLevel(null);
+        }
+        double[] sorted = exchanges.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        double p50 = percentile(sorted, 0.50);
+        double p99 = percentile(sorted, 0.99);
+        results.add("grant.exchange_p50", "us", p50);
+        results.add("grant.exchange_p99", "us", p99);
+        double coldVsWarm = results.ratio("grant.cold / grant.warm (warm is this much faster)", "grant.cold", "grant.warm");
+        results.ratio("grant.warm / grant.anon", "grant.warm", "grant.anon");
+        results.ratio("grant.warm_refilling / grant.warm", "grant.warm_refilling", "grant.warm");
+        results.verdict(String.format(Locale.ROOT, "grant: warm at least 4x faster than cold: %s (%.1fx); p99 of the "
+                        + "request/reply exchange for a warm %s grant under 1 ms: %s (%.0f us over %d exchanges).",
+                coldVsWarm >= 4 ? "met" : "MISSED", coldVsWarm, Bytes.format(bytes), p99 < 1000 ? "met" : "MISSED", p99,
+                sorted.length));
+    }
+
+    private ServiceSettings settings(Path socket, long target) {
+        long maximum = Math.max(4 * Math.max(target, bytes), 1L << 30);
+        return ServiceSettings.defaults(socket)
+                .withPool(FilePoolSettings.of(CHUNK, target, maximum, Runtime.getRuntime().availableProcessors()))
+                .withQuota(new ServiceSettings.Quota(maximum, 0))
+                .withLimits(maximum, Duration.ofSeconds(120), Duration.ofSeconds(5), 256);
+    }
+
+    /** Waits until the warm service's stock is full and nothing is being populated. */
+    private static void settle(Service service) throws InterruptedException {
+        service.pool().warm((done, total) -> { });
+        while (true) {
+            FilePoolStats stats = service.pool().stats();
+            if (stats.populatingBytes() == 0 && stats.readyBytes() >= stats.targetBytes()) {
+                return;
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    private long grantAndTouch(XpfoClient client) {
+        long start = System.nanoTime();
+        try (GrantedMemory memory = client.grant(bytes)) {
+            Bench.touch(memory.segment());
+            return System.nanoTime() - start;
+        }
+    }
+
+    /** One GRANT to its last CHUNKS frame; the descriptors are closed and the grant released untimed. */
+    private long exchange(UnixSocket socket, FrameReader reader, int request) {
+        long start = System.nanoTime();
+        socket.send(new Messages.Grant(bytes, Protocol.GRANT_WARM_ONLY).frame(request).encode());
+        List<Frame> frames = new ArrayList<>();
+        Messages.Chunks chunks;
+        do {
+            Frame frame = reader.next();
+            frames.add(frame);
+            chunks = Messages.Chunks.decode(frame);
+        } while (!chunks.last());
+        long nanos = System.nanoTime() - start;
+        frames.forEach(Frame::closeFds);
+        socket.send(new Messages.Release(chunks.grantId()).frame(request).encode());
+        Messages.Released.decode(reader.next());
+        return nanos;
+    }
+
+    private static double rate(Path socket, int grants) throws Exception {
+        ExecutorService threads = Executors.newFixedThreadPool(RATE_CLIENTS);
+        AtomicInteger left = new AtomicInteger(grants);
+        List<XpfoClient> clients = new ArrayList<>();
+        for (int i = 0; i < RATE_CLIENTS; i++) {
+            clients.add(XpfoClient.connect(socket));
+        }
+        try {
+            long start = System.nanoTime();
+            List<Future<?>> running = new ArrayList<>();
+            for (XpfoClient client : clients) {
+                running.add(threads.submit(() -> {
+                    while (left.getAndDecrement() > 0) {
+                        client.grant(CHUNK).close();
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> future : running) {
+                future.get();
+            }
+            return grants / ((System.nanoTime() - start) / 1e9);
+        } finally {
+            clients.forEach(XpfoClient::close);
+            threads.shutdown();
+        }
+    }
+
+    private void record(Results results, String row, boolean measured, long nanos) {
+        if (measured) {
+            results.add(row, "ms", nanos / 1e6);
+            results.add(row + ".ns_per_page", "ns/page", nanos / (double) (bytes / Bench.PAGE));
+        }
+    }
+
+    private static double percentile(double[] sorted, double p) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        return sorted[(int) Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+    }
+}

@@ -191,7 +191,8 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 throw new PoolExhaustedException(PoolExhaustedException.Reason.NOT_WARM, (chunks - missing)
                         + " of " + chunks + " chunks ready and the request asked not to wait for populating", null);
             }
-            if (missing > headroom()) {
+            // The files just taken left the ready set but are not handed out yet: count them here.
+            if (missing > headroom() - taken.size()) {
                 stock(taken, false);
                 throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
                         + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
@@ -363,6 +364,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 stocking -= count;
                 stock(batch.files(), true);
                 refillFailure = batch.failure();
+                refillable(); // stops the burst at the target, before anyone takes again
             } finally {
                 lock.unlock();
             }

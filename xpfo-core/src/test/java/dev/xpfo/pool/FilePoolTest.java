@@ -1,0 +1,136 @@
+package dev.xpfo.pool;
+
+import dev.xpfo.host.SecretMemorySupport;
+import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.XpfoClosedException;
+import dev.xpfo.memory.XpfoFile;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The stock of populated files the service grants from. */
+class FilePoolTest {
+    private static final long CHUNK = 1L << 20;
+
+    @BeforeAll
+    static void secretMemory() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+    }
+
+    private static FilePool warmed(long target, long maximum) {
+        FilePool pool = FilePool.open(FilePoolSettings.of(CHUNK, target, maximum, 2));
+        pool.warm((done, total) -> { });
+        return pool;
+    }
+
+    @Test
+    void warmFillsToTheTargetAndTakesFromItWithoutPopulating() {
+        try (FilePool pool = warmed(8 * CHUNK, 64 * CHUNK)) {
+            assertThat(pool.stats().readyBytes()).isEqualTo(8 * CHUNK);
+            long populated = pool.stats().chunksPopulated();
+            FilePool.Taken taken = pool.take(3, Duration.ofSeconds(5), true);
+            assertThat(taken.files()).hasSize(3);
+            assertThat(taken.populatedOnDemand()).isZero();
+            assertThat(pool.stats().chunksPopulated()).isEqualTo(populated);
+            assertThat(pool.stats().handedOutBytes()).isEqualTo(3 * CHUNK);
+            for (XpfoFile file : taken.files()) {
+                assertThat(file.size()).isEqualTo(CHUNK);
+                try (Mapping mapping = file.map()) {
+                    assertThat(mapping.residentPages()).as("every page already populated").isEqualTo(CHUNK / 4096);
+                    assertThat(mapping.segment().get(ValueLayout.JAVA_LONG, CHUNK - 8)).isZero();
+                }
+                file.close();
+            }
+            pool.returned(3);
+            assertThat(pool.stats().handedOutBytes()).isZero();
+        }
+    }
+
+    @Test
+    void aFileIsNeverHandedOutTwice() {
+        try (FilePool pool = warmed(4 * CHUNK, 64 * CHUNK)) {
+            List<XpfoFile> first = pool.take(4, Duration.ofSeconds(5), false).files();
+            try (Mapping mapping = first.getFirst().map()) {
+                mapping.segment().set(ValueLayout.JAVA_LONG, 0, 0xFEED);
+            }
+            List<XpfoFile> second = pool.take(4, Duration.ofSeconds(5), false).files();
+            for (XpfoFile file : second) {
+                try (Mapping mapping = file.map()) {
+                    assertThat(mapping.segment().get(ValueLayout.JAVA_LONG, 0)).isZero();
+                }
+            }
+            first.forEach(XpfoFile::close);
+            second.forEach(XpfoFile::close);
+        }
+    }
+
+    @Test
+    void missingChunksArePopulatedOnDemandUnlessWarmOnly() {
+        try (FilePool pool = FilePool.open(FilePoolSettings.of(CHUNK, 0, 64 * CHUNK, 2))) {
+            assertThatThrownBy(() -> pool.take(2, Duration.ofSeconds(5), true)).isInstanceOfSatisfying(
+                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.NOT_WARM));
+            FilePool.Taken taken = pool.take(5, Duration.ofSeconds(30), false);
+            assertThat(taken.populatedOnDemand()).isEqualTo(5);
+            assertThat(pool.stats().coldChunks()).isEqualTo(5);
+            taken.files().forEach(XpfoFile::close);
+        }
+    }
+
+    @Test
+    void theMaximumCountsWhatIsHandedOutUntilReturned() {
+        try (FilePool pool = warmed(2 * CHUNK, 6 * CHUNK)) {
+            List<XpfoFile> held = pool.take(5, Duration.ofSeconds(5), false).files();
+            assertThatThrownBy(() -> pool.take(2, Duration.ofSeconds(5), false)).isInstanceOfSatisfying(
+                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.MAXIMUM));
+            assertThat(pool.stats().handedOutBytes()).as("a refused take takes nothing").isEqualTo(5 * CHUNK);
+            held.forEach(XpfoFile::close);
+            pool.returned(5);
+            List<XpfoFile> again = pool.take(2, Duration.ofSeconds(5), false).files();
+            assertThat(again).hasSize(2);
+            again.forEach(XpfoFile::close);
+        }
+    }
+
+    @Test
+    void aTakePastItsDeadlineFailsAndWhatItPopulatedJoinsTheStock() {
+        try (FilePool pool = FilePool.open(FilePoolSettings.of(CHUNK, 0, 512 * CHUNK, 1))) {
+            assertThatThrownBy(() -> pool.take(400, Duration.ofMillis(20), false)).isInstanceOfSatisfying(
+                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.DEADLINE));
+            assertThat(pool.stats().handedOutBytes()).isZero();
+            assertThat(pool.stats().populatingBytes()).isZero();
+            assertThat(pool.stats().readyBytes()).isPositive().isEqualTo(pool.stats().chunksPopulated() * CHUNK);
+        }
+    }
+
+    @Test
+    void refillWaitsForTheLowWatermarkThenFillsToTheTarget() throws InterruptedException {
+        try (FilePool pool = warmed(8 * CHUNK, 64 * CHUNK)) {
+            pool.take(3, Duration.ofSeconds(5), true).files().forEach(XpfoFile::close);
+            Thread.sleep(200);
+            assertThat(pool.stats().readyBytes()).as("5 ready, low watermark 4: no refill").isEqualTo(5 * CHUNK);
+            pool.take(2, Duration.ofSeconds(5), true).files().forEach(XpfoFile::close);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (pool.stats().readyBytes() < 8 * CHUNK && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(pool.stats().readyBytes()).isEqualTo(8 * CHUNK);
+            assertThat(pool.stats().refillBytesPerSecond()).isPositive();
+        }
+    }
+
+    @Test
+    void closingReleasesTheStockAndRefusesTakes() {
+        FilePool pool = warmed(4 * CHUNK, 64 * CHUNK);
+        pool.close();
+        assertThat(pool.stats().readyBytes()).isZero();
+        assertThatThrownBy(() -> pool.take(1, Duration.ofSeconds(1), false)).isInstanceOf(XpfoClosedException.class);
+        pool.close();
+    }
+}

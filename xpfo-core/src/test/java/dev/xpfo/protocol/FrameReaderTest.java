@@ -1,0 +1,109 @@
+package dev.xpfo.protocol;
+
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.host.SecretMemorySupport;
+import dev.xpfo.memory.XpfoFile;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Whole frames out of a stream, however the peer cuts it, and refusals of what breaks the protocol. */
+class FrameReaderTest {
+    @TempDir
+    Path dir;
+    private UnixSocket listener;
+    private UnixSocket peer;
+    private UnixSocket mine;
+
+    @BeforeEach
+    void connect() throws Exception {
+        listener = UnixSocket.listen(dir.resolve("s"));
+        CompletableFuture<UnixSocket> accepted = CompletableFuture.supplyAsync(listener::accept);
+        peer = UnixSocket.connect(dir.resolve("s"));
+        mine = accepted.get();
+    }
+
+    @AfterEach
+    void close() {
+        peer.close();
+        mine.close();
+        listener.close();
+    }
+
+    @Test
+    void aFrameSentOneByteAtATimeArrivesWhole() {
+        byte[] grant = new Messages.Grant(12345, 0).frame(7).encode();
+        for (byte b : grant) {
+            peer.send(new byte[]{b});
+        }
+        Frame frame = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).next();
+        assertThat(frame.requestId()).isEqualTo(7);
+        assertThat(Messages.Grant.decode(frame)).isEqualTo(new Messages.Grant(12345, 0));
+    }
+
+    @Test
+    void framesSentTogetherAreReadOneByOneAndEndOfStreamBetweenFramesIsNull() {
+        byte[] two = new byte[0];
+        for (int id = 1; id <= 2; id++) {
+            byte[] status = Messages.status(id).encode();
+            two = Arrays.copyOf(two, two.length + status.length);
+            System.arraycopy(status, 0, two, two.length - status.length, status.length);
+        }
+        peer.send(two);
+        peer.shutdown();
+        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0);
+        assertThat(reader.next().requestId()).isEqualTo(1);
+        assertThat(reader.next().requestId()).isEqualTo(2);
+        assertThat(reader.next()).isNull();
+    }
+
+    @Test
+    void anOversizeLengthIsRefusedWithoutReadingIt() {
+        peer.send(new Frame(FrameType.STATUS.code(), 1, new byte[Protocol.MAX_REQUEST_PAYLOAD + 1], new int[0]).encode());
+        assertThatThrownBy(() -> new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).next())
+                .isInstanceOfSatisfying(ProtocolException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST))
+                .hasMessageContaining("257 bytes announced");
+    }
+
+    @Test
+    void aConnectionClosedInsideAFrameIsABadRequest() {
+        peer.send(Arrays.copyOf(Messages.status(1).encode(), 5));
+        peer.shutdown();
+        assertThatThrownBy(() -> new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).next())
+                .isInstanceOf(ProtocolException.class).hasMessageContaining("inside a frame header");
+    }
+
+    @Test
+    void aPeerSilentBetweenFramesIsWaitedForButNotOneSilentInsideAFrame() throws Exception {
+        mine.timeouts(Duration.ofMillis(50), Duration.ofMillis(50));
+        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0);
+        CompletableFuture<Frame> next = CompletableFuture.supplyAsync(reader::next);
+        Thread.sleep(300);
+        assertThat(next).isNotDone();
+        peer.send(Messages.status(3).encode());
+        assertThat(next.get().requestId()).isEqualTo(3);
+
+        peer.send(new byte[]{0, 0});
+        assertThatThrownBy(reader::next).isInstanceOf(ProtocolException.class).hasMessageContaining("stopped sending");
+    }
+
+    @Test
+    void descriptorsWhereNoneAreAllowedAreClosedAndRefused() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        try (XpfoFile file = XpfoFile.open()) {
+            peer.send(Messages.status(1).encode(), file.fd());
+        }
+        assertThatThrownBy(() -> new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).next())
+                .isInstanceOf(ProtocolException.class).hasMessageContaining("descriptors");
+    }
+}

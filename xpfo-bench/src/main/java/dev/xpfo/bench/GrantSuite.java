@@ -51,7 +51,7 @@ import java.util.logging.Logger;
 final class GrantSuite implements Suite {
     private static final Logger SERVICE_LOG = Logger.getLogger("dev.xpfo.service");
     private static final long CHUNK = 2L << 20;
-    private static final int EXCHANGES_PER_ROUND = 16;
+    private static final int EXCHANGES_PER_ROUND = 32;
     private static final int RATE_CLIENTS = 16;
 
     private final long bytes;
@@ -116,6 +116,7 @@ final class GrantSuite implements Suite {
                         long nanos = exchange(socket, reader, i);
                         if (measured) {
                             exchanges.add(nanos / 1e3);
+                            results.add("grant.exchange", "us", nanos / 1e3);
                         }
                     }
                 }
@@ -155,12 +156,17 @@ final class GrantSuite implements Suite {
                 .withLimits(maximum, Duration.ofSeconds(120), Duration.ofSeconds(5), 256);
     }
 
-    /** Waits until the warm service's stock is full and nothing is being populated. */
+    /**
+     * Waits until the warm service's stock is full and nothing is being populated, then collects
+     * garbage: the service shares this JVM with the other suites, and a collector pause would land on
+     * whichever request is in flight (a service's own pauses are real, but not other suites' garbage).
+     */
     private static void settle(Service service) throws InterruptedException {
         service.pool().warm((done, total) -> { });
         while (true) {
             FilePoolStats stats = service.pool().stats();
             if (stats.populatingBytes() == 0 && stats.readyBytes() >= stats.targetBytes()) {
+                System.gc();
                 return;
             }
             Thread.sleep(5);

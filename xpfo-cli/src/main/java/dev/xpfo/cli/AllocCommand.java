@@ -2,10 +2,10 @@ package dev.xpfo.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.xpfo.client.GrantedMemory;
-import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.memory.Bytes;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -14,7 +14,6 @@ import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code xpfo alloc}: asks the running service for memory, maps and touches it, holds it, lets go. */
@@ -37,8 +36,8 @@ final class AllocCommand implements Callable<Integer> {
     @Option(names = "--warm-only", description = "Refuse rather than wait for the service to populate memory.")
     boolean warmOnly;
 
-    @Option(names = "--socket", paramLabel = "PATH", description = "The service's socket (default: as `xpfo serve`'s).")
-    Path socket;
+    @Mixin
+    ServiceConnection service;
 
     @Option(names = "--json", description = "Print JSON for machines.")
     boolean json;
@@ -51,7 +50,7 @@ final class AllocCommand implements Callable<Integer> {
         long bytes = Bytes.parse(size);
         PrintWriter out = spec.commandLine().getOut();
         long connectStart = System.nanoTime();
-        try (XpfoClient client = XpfoClient.connect(socket != null ? socket : ServiceSocket.forClient())) {
+        try (XpfoClient client = service.connect()) {
             long grantStart = System.nanoTime();
             try (GrantedMemory memory = client.grant(bytes, warmOnly)) {
                 long touchStart = System.nanoTime();

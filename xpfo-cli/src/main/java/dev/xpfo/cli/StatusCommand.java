@@ -2,16 +2,15 @@ package dev.xpfo.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.memory.Bytes;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -20,8 +19,8 @@ import java.util.concurrent.Callable;
         description = "Asks the running `xpfo serve` for its state: stock ready and target, granted bytes by uid, "
                 + "clients, grants and refusals, memory populated on demand, refill rate.")
 final class StatusCommand implements Callable<Integer> {
-    @Option(names = "--socket", paramLabel = "PATH", description = "The service's socket (default: as `xpfo serve`'s).")
-    Path socket;
+    @Mixin
+    ServiceConnection service;
 
     @Option(names = "--json", description = "Print the service's JSON document as it is.")
     boolean json;
@@ -32,7 +31,7 @@ final class StatusCommand implements Callable<Integer> {
     @Override
     public Integer call() throws JsonProcessingException {
         String document;
-        try (XpfoClient client = XpfoClient.connect(socket != null ? socket : ServiceSocket.forClient())) {
+        try (XpfoClient client = service.connect()) {
             document = client.status();
         }
         JsonNode status = Json.MAPPER.readTree(document);

@@ -193,6 +193,13 @@ class ServiceProcessTest {
             assertThat(granted.exitCode()).as(granted.output()).isZero();
             assertThat(granted.output()).contains("granted 2 MiB in 1 chunks");
             assertThat(service.grantsTotal()).isEqualTo(1);
+
+            // The receiver's memlock limit is checked before asking: no grant is wasted on a refusal.
+            TestJvm.Result tooLittle = TestJvm.runUnprivileged(1L << 20, Main.class, "alloc", "--size", "4M",
+                    "--socket", open.resolve("xpfo.sock").toString());
+            assertThat(tooLittle.exitCode()).as(tooLittle.output()).isEqualTo(2);
+            assertThat(tooLittle.output()).contains("exceeds RLIMIT_MEMLOCK").contains("LimitMEMLOCK");
+            assertThat(service.grantsTotal()).isEqualTo(1);
             assertThat(service.statusJson()).contains("\"total\":1");
         }
     }

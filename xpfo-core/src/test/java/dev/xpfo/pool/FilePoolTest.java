@@ -126,6 +126,24 @@ class FilePoolTest {
     }
 
     @Test
+    void refillRunsAtTheLowestCpuPriority() throws Exception {
+        try (FilePool pool = warmed(2 * CHUNK, 64 * CHUNK)) {
+            List<Integer> nice = new java.util.ArrayList<>();
+            try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+                for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) tasks::iterator) {
+                    if (java.nio.file.Files.readString(task.resolve("comm")).trim().equals("xpfo-refill")) {
+                        String stat = java.nio.file.Files.readString(task.resolve("stat"));
+                        // Fields after the command name: state is field 3, nice is field 19.
+                        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        nice.add(Integer.parseInt(fields[16]));
+                    }
+                }
+            }
+            assertThat(nice).containsExactly(19);
+        }
+    }
+
+    @Test
     void closingReleasesTheStockAndRefusesTakes() {
         FilePool pool = warmed(4 * CHUNK, 64 * CHUNK);
         pool.close();

@@ -49,8 +49,9 @@ static uint64_t get64(const unsigned char *p) { uint64_t v = 0; for (int i = 7; 
 
 const char *xpfo_error_name(int code) {
     static const char *names[] = {"", "BAD_REQUEST", "UNSUPPORTED_VERSION", "TOO_LARGE", "OVER_QUOTA",
-                                  "RATE_LIMITED", "POOL_EXHAUSTED", "UNKNOWN_GRANT", "SHUTTING_DOWN", "INTERNAL", "BUSY"};
-    return code > 0 && code <= XPFO_ERR_BUSY ? names[code] : "UNKNOWN";
+                                  "RATE_LIMITED", "POOL_EXHAUSTED", "UNKNOWN_GRANT", "SHUTTING_DOWN", "INTERNAL", "BUSY",
+                                  "STILL_HELD"};
+    return code > 0 && code <= XPFO_ERR_STILL_HELD ? names[code] : "UNKNOWN";
 }
 
 static int send_frame(struct xpfo_client *c, uint16_t type, uint32_t request, const unsigned char *payload, uint32_t length) {
@@ -95,7 +96,9 @@ static int receive_exactly(struct xpfo_client *c, unsigned char *into, size_t n,
                 }
             }
         }
-        if (message.msg_flags & MSG_CTRUNC) return fail(c, XPFO_ERR_PROTOCOL, "service sent more descriptors than a frame may carry");
+        if (message.msg_flags & MSG_CTRUNC)
+            return fail(c, XPFO_ERR_PROTOCOL, "descriptors truncated: more than a frame may carry, or this process is at its "
+                        "descriptor limit (ulimit -n)");
         if (r == 0) return fail(c, XPFO_ERR_PROTOCOL, "the service closed the connection");
         got += (size_t) r;
     }
@@ -138,6 +141,21 @@ static int receive_frame(struct xpfo_client *c, uint32_t request, struct frame *
     return rc;
 }
 
+/* Whether only root could have put a socket in the directory holding path: it and every directory
+ * above it are owned by root, not writable by group or others, and not symbolic links. */
+static int only_root_could_listen_in(const char *path) {
+    char dir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) return 0; /* relative path: not checked, not trusted */
+        if (slash == dir) slash[1] = 0; else *slash = 0;
+        struct stat st;
+        if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022)) return 0;
+        if (strcmp(dir, "/") == 0) return 1;
+    }
+}
+
 static void default_path(char *path, size_t size) {
     const char *configured = getenv("XPFO_SOCKET");
     const char *runtime = getenv("XDG_RUNTIME_DIR");
@@ -164,13 +182,33 @@ int xpfo_connect(const char *socket_path, struct xpfo_client **out) {
                     e == EACCES ? " (the socket's mode or group shuts this user out: ask for the service's group)"
                     : e == ENOENT || e == ECONNREFUSED ? " (start the service with `xpfo serve`)" : "");
     }
+    /* Whoever made the files can read what is written into them: trust root, this user, or a
+     * service listening where only root can put a socket (such as /run/xpfo from systemd). */
+    struct ucred peer;
+    socklen_t peer_length = sizeof peer;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0) {
+        return fail(c, XPFO_ERR_SYSTEM, "getsockopt(SO_PEERCRED): %s", strerror(errno));
+    }
+    if (peer.uid != 0 && peer.uid != geteuid() && !only_root_could_listen_in(path)) {
+        return fail(c, XPFO_ERR_PROTOCOL, "refusing the service at %s: it runs as uid %u, not root or this user, and "
+                    "listens where others than root can put a socket, so it could be anybody's", path, (unsigned) peer.uid);
+    }
     unsigned char hello[8];
     put32(hello, XPFO_MAGIC);
     put16(hello + 4, XPFO_PROTOCOL_VERSION);
     put16(hello + 6, XPFO_PROTOCOL_VERSION);
     int rc = send_frame(c, XPFO_FRAME_HELLO, 0, hello, sizeof hello);
-    if (rc) return rc;
     struct frame f;
+    if (rc) {
+        /* The service may have refused at once (BUSY, SHUTTING_DOWN) and hung up: read why. */
+        char why[sizeof c->error];
+        memcpy(why, c->error, sizeof why);
+        int refused = receive_frame(c, 0, &f);
+        if (refused > 0) return refused;
+        if (refused == 0) discard(&f);
+        memcpy(c->error, why, sizeof why);
+        return rc;
+    }
     rc = receive_frame(c, 0, &f);
     if (rc) return rc;
     if (f.type != XPFO_FRAME_WELCOME || f.length != 24) {

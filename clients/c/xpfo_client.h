@@ -12,7 +12,9 @@
  * Return values: 0 success; a positive service error code (XPFO_ERR_*: the service refused, the
  * message says why); a negative client error (XPFO_ERR_SYSTEM: errno is set; XPFO_ERR_PROTOCOL:
  * the service sent something this client does not understand; XPFO_ERR_MEMLOCK).
- * A client is used by one thread at a time.
+ * A client is used by one thread at a time. xpfo_connect refuses a service that is not root or this
+ * user unless it listens where only root can put a socket (like /run/xpfo): whoever made the files
+ * could read what is written into them.
  */
 #ifndef XPFO_CLIENT_H
 #define XPFO_CLIENT_H
@@ -54,6 +56,7 @@ extern "C" {
 #define XPFO_ERR_SHUTTING_DOWN 8
 #define XPFO_ERR_INTERNAL 9
 #define XPFO_ERR_BUSY 10
+#define XPFO_ERR_STILL_HELD 11
 
 /* Client-side errors. */
 #define XPFO_ERR_SYSTEM (-1)
@@ -81,7 +84,9 @@ int xpfo_connect(const char *socket_path, struct xpfo_client **out);
  * (refuse with XPFO_ERR_POOL_EXHAUSTED rather than wait for populating). */
 int xpfo_grant(struct xpfo_client *client, uint64_t bytes, uint32_t flags, struct xpfo_grant *out);
 
-/* Unmaps the memory and tells the service (if still connected); the pages return to the kernel. */
+/* Unmaps the memory and tells the service (if still connected); the pages return to the kernel.
+ * XPFO_ERR_STILL_HELD: the unmapping happened, but a descriptor passed on or a forked copy still
+ * holds the files, so the grant keeps counting against this user's quota until they are closed. */
 int xpfo_release(struct xpfo_client *client, struct xpfo_grant *grant);
 
 /* The service's state as a JSON document; free() it. */

@@ -72,6 +72,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Connections served at once (default: ${DEFAULT-VALUE}).")
     int maxClients;
 
+    @Option(names = "--max-clients-per-uid", paramLabel = "N", defaultValue = "128",
+            description = "Connections of one uid served at once (default: ${DEFAULT-VALUE}).")
+    int maxClientsPerUid;
+
     @Option(names = "--metrics", paramLabel = "HOST:PORT",
             description = "Serve Prometheus metrics at http://HOST:PORT/metrics; loopback only (default: off).")
     String metrics;
@@ -118,27 +122,19 @@ final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
-    private ServiceSettings settings() {
+    ServiceSettings settings() {
         ServiceSettings defaults = ServiceSettings.defaults(socket != null ? socket : ServiceSocket.defaultPath());
-        FilePoolSettings pool = defaults.pool();
-        if (chunk != null) {
-            pool = pool.withChunkBytes(Bytes.parse(chunk));
-        }
-        if (maximum != null) {
-            long bytes = Bytes.parse(maximum);
-            pool = pool.withMaximumBytes(bytes).withTargetBytes(Math.min(pool.targetBytes(), bytes));
-        }
-        if (target != null) {
-            pool = pool.withTargetBytes(Bytes.parse(target));
-        }
-        if (threads != null) {
-            pool = pool.withPopulateThreads(threads);
-        }
+        FilePoolSettings defaultPool = defaults.pool();
+        // Built in one step: a smaller maximum with the default target must lower the target, not fail.
+        long maximumBytes = maximum != null ? Bytes.parse(maximum) : defaultPool.maximumBytes();
+        long targetBytes = target != null ? Bytes.parse(target) : Math.min(defaultPool.targetBytes(), maximumBytes);
+        FilePoolSettings pool = FilePoolSettings.of(chunk != null ? Bytes.parse(chunk) : defaultPool.chunkBytes(),
+                targetBytes, maximumBytes, threads != null ? threads : defaultPool.populateThreads());
         long poolMaximum = pool.maximumBytes();
         return new ServiceSettings(defaults.socket(), Integer.parseInt(socketMode, 8), Optional.ofNullable(socketGroup), pool,
                 maxGrant != null ? Bytes.parse(maxGrant) : poolMaximum,
                 new ServiceSettings.Quota(quotaBytes != null ? Bytes.parse(quotaBytes) : poolMaximum, rate),
-                Duration.ofMillis((long) (coldDeadline * 1000)), defaults.frameTimeout(), maxClients,
+                Duration.ofMillis((long) (coldDeadline * 1000)), defaults.frameTimeout(), maxClients, maxClientsPerUid,
                 Optional.ofNullable(metrics).map(ServeCommand::address));
     }
 

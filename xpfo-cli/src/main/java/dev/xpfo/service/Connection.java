@@ -2,6 +2,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.pool.FilePool;
@@ -16,8 +17,10 @@ import dev.xpfo.protocol.ProtocolException;
 
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One client, served on its own thread: handshake, then requests one at a time until it hangs up,
@@ -31,8 +34,8 @@ final class Connection implements Runnable {
     private final UnixSocket socket;
     private final UnixSocket.PeerCredentials peer;
     private final FrameReader reader;
-    /** Grants this connection holds: id to chunks. */
-    private final Map<Long, Integer> grants = new HashMap<>();
+    /** Grants this connection holds, by id. */
+    private final Map<Long, Holdings.Grant> grants = new HashMap<>();
     private boolean busy;
     private boolean stopping;
 
@@ -51,8 +54,12 @@ final class Connection implements Runnable {
     public void run() {
         try {
             Duration timeout = service.settings().frameTimeout();
-            socket.timeouts(timeout, timeout);
+            // Receives wake up often enough to enforce the whole-frame and handshake deadlines.
+            Duration tick = Duration.ofMillis(Math.max(20, timeout.toMillis() / 4));
+            socket.timeouts(tick, timeout);
+            reader.frameDeadline(timeout).idleDeadline(timeout);
             if (handshake()) {
+                reader.idleDeadline(null);
                 serve();
             }
         } catch (ProtocolException e) {
@@ -98,9 +105,20 @@ final class Connection implements Runnable {
                 busy = true;
             }
             try {
-                if (!answer(frame)) {
-                    return;
+                answer(frame);
+            } catch (ProtocolException e) {
+                refuse(frame.requestId(), e.code(), e.getMessage());
+                return;
+            } catch (XpfoClosedException e) {
+                refuse(frame.requestId(), ErrorCode.SHUTTING_DOWN, "the service is stopping");
+                return;
+            } catch (NativeCallException e) {
+                if (e.call().startsWith("sendmsg")) {
+                    return; // the peer is gone
                 }
+                internal(frame.requestId(), e);
+            } catch (RuntimeException e) {
+                internal(frame.requestId(), e);
             } finally {
                 synchronized (this) {
                     busy = false;
@@ -114,14 +132,20 @@ final class Connection implements Runnable {
         }
     }
 
-    /** Answers one request; false if the connection must close. */
-    private boolean answer(Frame frame) {
+    private void internal(int request, RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "request of " + peer + " failed inside the service", e);
+        refuse(request, ErrorCode.INTERNAL, e.toString());
+    }
+
+    /** Answers one request. */
+    private void answer(Frame frame) {
         FrameType type = frame.kind().orElseThrow(() ->
                 new ProtocolException(ErrorCode.BAD_REQUEST, "unknown frame type " + frame.type()));
-        if (!service.quotas().admitRequest(peer.uid())) {
+        // RELEASE is never rate limited: refusing it would leave memory charged that the client let go of.
+        if (type != FrameType.RELEASE && !service.quotas().admitRequest(peer.uid())) {
             refuse(frame.requestId(), ErrorCode.RATE_LIMITED, "uid " + peer.uid() + " is over its "
                     + service.settings().quota().requestsPerSecond() + " requests per second");
-            return true;
+            return;
         }
         switch (type) {
             case GRANT -> grant(frame.requestId(), Messages.Grant.decode(frame));
@@ -134,7 +158,6 @@ final class Connection implements Runnable {
             }
             default -> throw new ProtocolException(ErrorCode.BAD_REQUEST, type + " is not a request, or not allowed here");
         }
-        return true;
     }
 
     private void grant(int request, Messages.Grant grant) {
@@ -145,6 +168,7 @@ final class Connection implements Runnable {
                     + Bytes.format(service.settings().maxGrantBytes()) + " per grant");
             return;
         }
+        // maxGrantBytes is at most the stock's maximum, so the count fits an int.
         int chunks = (int) ((grant.bytes() + chunk - 1) / chunk);
         long bytes = chunks * chunk;
         if (!service.quotas().reserve(peer.uid(), bytes)) {
@@ -166,7 +190,11 @@ final class Connection implements Runnable {
         }
         List<XpfoFile> files = taken.files();
         long grantId = service.nextGrantId();
-        grants.put(grantId, chunks);
+        Set<Long> inodes = new HashSet<>();
+        for (XpfoFile file : files) {
+            inodes.add(file.inode());
+        }
+        grants.put(grantId, new Holdings.Grant(grantId, peer.uid(), chunks, Set.copyOf(inodes)));
         try {
             for (int first = 0; first < chunks; first += Protocol.MAX_FDS_PER_FRAME) {
                 int count = Math.min(Protocol.MAX_FDS_PER_FRAME, chunks - first);
@@ -187,31 +215,42 @@ final class Connection implements Runnable {
                 + String.format("%.2f ms", (System.nanoTime() - started) / 1e6));
     }
 
+    /**
+     * The grant stops counting once no process holds its files; a scan that starts after the request
+     * decides. A client that still holds them (or passed them on) is told so, and the grant stays
+     * charged until they are closed.
+     */
     private void release(int request, Messages.Release release) {
-        Integer chunks = grants.remove(release.grantId());
-        if (chunks == null) {
+        Holdings.Grant grant = grants.remove(release.grantId());
+        if (grant == null) {
             refuse(request, ErrorCode.UNKNOWN_GRANT, "this connection holds no grant " + release.grantId());
             return;
         }
-        long bytes = chunks * service.pool().chunkBytes();
-        giveBack(chunks);
+        long bytes = grant.chunks() * service.pool().chunkBytes();
+        boolean freed;
+        try {
+            freed = service.holdings().release(grant);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new XpfoClosedException("connection");
+        }
+        if (!freed) {
+            refuse(request, ErrorCode.STILL_HELD, "grant " + grant.id() + " (" + Bytes.format(bytes) + ") is still open or "
+                    + "mapped in some process; it counts against uid " + peer.uid() + " until it is closed everywhere");
+            return;
+        }
         send(new Messages.Released(release.grantId(), bytes).frame(request));
         LOG.log(System.Logger.Level.INFO, "released grant " + release.grantId() + " of " + peer + ": " + Bytes.format(bytes));
     }
 
+    /** The connection ended: its grants count until their files are closed everywhere. */
     private void releaseAll() {
-        int chunks = grants.values().stream().mapToInt(Integer::intValue).sum();
-        if (chunks > 0) {
-            LOG.log(System.Logger.Level.INFO, peer + " disconnected holding " + grants.size() + " grants ("
-                    + Bytes.format(chunks * service.pool().chunkBytes()) + "); no longer counted against its quota");
-            giveBack(chunks);
+        if (!grants.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, peer + " disconnected holding " + grants.size()
+                    + " grants; they count against its quota until no process holds them");
+            grants.values().forEach(service.holdings()::detach);
         }
         grants.clear();
-    }
-
-    private void giveBack(int chunks) {
-        service.quotas().release(peer.uid(), chunks * service.pool().chunkBytes());
-        service.pool().returned(chunks);
     }
 
     private void refuse(int request, ErrorCode code, String message) {

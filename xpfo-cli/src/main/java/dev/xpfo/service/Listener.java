@@ -7,10 +7,12 @@ import dev.xpfo.memory.XpfoException;
 import java.io.IOException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Optional;
 import java.util.Set;
@@ -22,12 +24,15 @@ import java.util.Set;
  */
 final class Listener implements AutoCloseable {
     private static final int SYSTEMD_FIRST_FD = 3;
+    /** How often a waiting accept looks at whether the service is stopping. */
+    private static final Duration ACCEPT_TICK = Duration.ofMillis(200);
 
     private final UnixSocket socket;
     private final Optional<Path> ownedPath;
     private final String description;
 
     private Listener(UnixSocket socket, Optional<Path> ownedPath, String description) {
+        socket.timeouts(ACCEPT_TICK, ACCEPT_TICK);
         this.socket = socket;
         this.ownedPath = ownedPath;
         this.description = description;
@@ -45,8 +50,11 @@ final class Listener implements AutoCloseable {
         try {
             Path directory = path.getParent();
             if (!Files.isDirectory(directory)) {
-                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+                // Others need to pass through only if the socket lets them in.
+                String mode = (settings.socketMode() & 0077) != 0 ? "rwxr-xr-x" : "rwx------";
+                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(mode)));
             }
+            requireSafe(directory);
             removeStale(path);
             UnixSocket socket = UnixSocket.listen(path);
             try {
@@ -65,6 +73,22 @@ final class Listener implements AutoCloseable {
                     + settings.socketGroup().map(g -> ", group " + g).orElse("") + ")");
         } catch (IOException e) {
             throw new XpfoException("could not set up the socket " + path + ": " + e, e);
+        }
+    }
+
+    /**
+     * The directory must be this user's or root's, not a symbolic link, and not writable by others:
+     * otherwise somebody else could replace the socket with one of their own and receive what
+     * clients meant for this service.
+     */
+    private static void requireSafe(Path directory) throws IOException {
+        int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) Files.getAttribute(directory, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        if (Files.isSymbolicLink(directory) || (owner != me && owner != 0) || (mode & 0022) != 0) {
+            throw new XpfoException("refusing to listen in " + directory + " (owner uid " + owner + ", mode "
+                    + String.format("%04o", mode & 07777) + "): it must belong to this user or root and not be "
+                    + "writable by group or others, or another user could stand in for the service");
         }
     }
 
@@ -100,6 +124,11 @@ final class Listener implements AutoCloseable {
         return set;
     }
 
+    /**
+     * The next connection, or {@code null} after a short wait without one. Stopping never shuts the
+     * listening socket down: under socket activation it is systemd's, and must keep working for the
+     * next start.
+     */
     UnixSocket accept() {
         return socket.accept();
     }
@@ -112,11 +141,6 @@ final class Listener implements AutoCloseable {
     /** The socket's path if this service bound it (not under socket activation). */
     Optional<Path> path() {
         return ownedPath;
-    }
-
-    /** Stops accepting: a thread blocked in {@link #accept()} returns with an error. */
-    void stopAccepting() {
-        socket.shutdown();
     }
 
     @Override

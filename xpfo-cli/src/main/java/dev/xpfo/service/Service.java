@@ -30,6 +30,7 @@ public final class Service implements AutoCloseable {
     private final Listener listener;
     private final Quotas quotas;
     private final ServiceMetrics metrics;
+    private final Holdings holdings;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong grantIds = new AtomicLong();
     private final AtomicInteger clientNumbers = new AtomicInteger();
@@ -50,6 +51,7 @@ public final class Service implements AutoCloseable {
             refusals.put(code, new LongAdder());
         }
         this.metrics = new ServiceMetrics(this);
+        this.holdings = new Holdings(this::freed);
         this.acceptor = new Thread(this::acceptLoop, "xpfo-accept");
     }
 
@@ -82,6 +84,9 @@ public final class Service implements AutoCloseable {
             UnixSocket socket;
             try {
                 socket = listener.accept();
+                if (socket == null) {
+                    continue; // the accept timeout: look at `stopping` again
+                }
             } catch (RuntimeException e) {
                 if (!stopping) {
                     LOG.log(System.Logger.Level.ERROR, "accept failed; retrying: " + e.getMessage());
@@ -96,7 +101,8 @@ public final class Service implements AutoCloseable {
                 socket.close();
                 continue;
             }
-            if (stopping || connections.size() >= settings.maxClients()) {
+            int fromUid = (int) connections.stream().filter(c -> c.peer().uid() == peer.uid()).count();
+            if (stopping || connections.size() >= settings.maxClients() || fromUid >= settings.maxClientsPerUid()) {
                 ErrorCode code = stopping ? ErrorCode.SHUTTING_DOWN : ErrorCode.BUSY;
                 refused(code);
                 LOG.log(System.Logger.Level.WARNING, "refused " + peer + ": " + code + " (" + connections.size()
@@ -104,7 +110,9 @@ public final class Service implements AutoCloseable {
                 try {
                     socket.timeouts(settings.frameTimeout(), settings.frameTimeout());
                     socket.send(new Messages.Error(code, stopping ? "the service is stopping"
-                            : "serving " + settings.maxClients() + " connections already").frame(0).encode());
+                            : "serving " + connections.size() + " connections already, " + fromUid + " of them from uid "
+                            + peer.uid() + " (limits " + settings.maxClients() + " and " + settings.maxClientsPerUid()
+                            + " per uid)").frame(0).encode());
                 } catch (RuntimeException e) {
                     // the peer left already
                 }
@@ -138,6 +146,16 @@ public final class Service implements AutoCloseable {
 
     Quotas quotas() {
         return quotas;
+    }
+
+    Holdings holdings() {
+        return holdings;
+    }
+
+    /** No process holds a released or abandoned grant's files any more: it stops counting. */
+    private void freed(Holdings.Grant grant) {
+        quotas.release(grant.uid(), grant.chunks() * pool.chunkBytes());
+        pool.returned(grant.chunks());
     }
 
     long nextGrantId() {
@@ -221,7 +239,6 @@ public final class Service implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, "stopping: " + connections.size() + " clients connected, "
                 + Bytes.format(pool.stats().readyBytes()) + " ready");
-        listener.stopAccepting();
         try {
             acceptor.join(DRAIN.toMillis());
         } catch (InterruptedException e) {
@@ -233,6 +250,7 @@ public final class Service implements AutoCloseable {
         while (!connections.isEmpty() && System.nanoTime() < deadline) {
             pause();
         }
+        holdings.close();
         metrics.close();
         pool.close();
         LOG.log(System.Logger.Level.INFO, "stopped" + (connections.isEmpty() ? "" : " (" + connections.size()

@@ -1,5 +1,7 @@
 package dev.xpfo.service;
 
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.InvalidSizeException;
 import dev.xpfo.pool.FilePoolSettings;
 
 import java.net.InetSocketAddress;
@@ -19,11 +21,22 @@ import java.util.Optional;
  * @param coldDeadline    how long a grant may wait for chunks populated on demand
  * @param frameTimeout    how long a peer may take to finish a frame it started
  * @param maxClients      connections served at once; more are refused with BUSY
+ * @param maxClientsPerUid connections of one uid served at once, so one user cannot take every slot
  * @param metrics         loopback address for the Prometheus endpoint, or empty for none
  */
 public record ServiceSettings(Path socket, int socketMode, Optional<String> socketGroup, FilePoolSettings pool,
                               long maxGrantBytes, Quota quota, Duration coldDeadline, Duration frameTimeout,
-                              int maxClients, Optional<InetSocketAddress> metrics) {
+                              int maxClients, int maxClientsPerUid, Optional<InetSocketAddress> metrics) {
+
+    public ServiceSettings {
+        if (maxGrantBytes <= 0 || maxGrantBytes > pool.maximumBytes()) {
+            throw new InvalidSizeException("the largest grant must be 1 byte to the maximum ("
+                    + Bytes.format(pool.maximumBytes()) + "), not " + Bytes.format(maxGrantBytes));
+        }
+        if (maxClients < 1 || maxClientsPerUid < 1 || (socketMode & ~0777) != 0) {
+            throw new IllegalArgumentException("connection limits must be positive and the socket mode 0000-0777");
+        }
+    }
 
     /**
      * Per-user limits, keyed by the peer's uid from {@code SO_PEERCRED}.
@@ -38,32 +51,33 @@ public record ServiceSettings(Path socket, int socketMode, Optional<String> sock
     public static ServiceSettings defaults(Path socket) {
         FilePoolSettings pool = FilePoolSettings.defaults();
         return new ServiceSettings(socket, 0600, Optional.empty(), pool, pool.maximumBytes(),
-                new Quota(pool.maximumBytes(), 1000), Duration.ofSeconds(10), Duration.ofSeconds(5), 256,
+                new Quota(pool.maximumBytes(), 1000), Duration.ofSeconds(10), Duration.ofSeconds(5), 256, 128,
                 Optional.empty());
     }
 
     public ServiceSettings withQuota(Quota limits) {
         return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, limits, coldDeadline, frameTimeout,
-                maxClients, metrics);
+                maxClients, maxClientsPerUid, metrics);
     }
 
     public ServiceSettings withSocketMode(int mode) {
         return new ServiceSettings(socket, mode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
-                maxClients, metrics);
+                maxClients, maxClientsPerUid, metrics);
     }
 
     public ServiceSettings withLimits(long maxGrant, Duration cold, Duration frame, int clients) {
-        return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrant, quota, cold, frame, clients, metrics);
+        return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrant, quota, cold, frame, clients, clients,
+                metrics);
     }
 
     public ServiceSettings withMetrics(InetSocketAddress address) {
         return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
-                maxClients, Optional.of(address));
+                maxClients, maxClientsPerUid, Optional.of(address));
     }
 
     public ServiceSettings withPool(FilePoolSettings settings) {
         return new ServiceSettings(socket, socketMode, socketGroup, settings, Math.min(maxGrantBytes, settings.maximumBytes()),
                 new Quota(Math.min(quota.outstandingBytes, settings.maximumBytes()), quota.requestsPerSecond),
-                coldDeadline, frameTimeout, maxClients, metrics);
+                coldDeadline, frameTimeout, maxClients, maxClientsPerUid, metrics);
     }
 }

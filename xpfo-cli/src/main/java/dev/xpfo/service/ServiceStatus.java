@@ -39,6 +39,7 @@ final class ServiceStatus {
         ObjectNode grants = root.putObject("grants");
         grants.put("total", service.grantsTotal());
         grants.put("bytes_total", service.grantedBytesTotal());
+        grants.put("still_held", service.holdings().pendingGrants());
         ObjectNode refused = grants.putObject("refused");
         for (ErrorCode code : ErrorCode.values()) {
             refused.put(code.name(), service.refusalsTotal(code));

@@ -2,6 +2,9 @@ package dev.xpfo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.xpfo.host.SecretMemorySupport;
+import dev.xpfo.memory.InvalidSizeException;
+import dev.xpfo.service.ServiceSettings;
+import picocli.CommandLine;
 import org.junit.jupiter.api.Test;
 
 import java.io.PrintWriter;
@@ -11,6 +14,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The commands an operator runs first, as a script would read them. */
@@ -126,5 +130,23 @@ class CommandsTest {
         } catch (java.io.IOException e) {
             throw new AssertionError("not JSON: " + text, e);
         }
+    }
+
+    @Test
+    void serveOptionsChangeOneDefaultEachAndRefuseWhatCannotWork() {
+        ServiceSettings small = CommandLine.populateCommand(new ServeCommand(), "--maximum", "128M", "--socket", "/tmp/x.sock")
+                .settings();
+        assertThat(small.pool().maximumBytes()).isEqualTo(128L << 20);
+        assertThat(small.pool().targetBytes()).as("the default target lowered to the maximum").isEqualTo(128L << 20);
+        assertThat(small.maxGrantBytes()).isEqualTo(128L << 20);
+        ServiceSettings tuned = CommandLine.populateCommand(new ServeCommand(), "--maximum", "1G", "--target", "64M",
+                "--chunk", "4M", "--quota", "256M", "--rate", "0", "--socket-mode", "0660").settings();
+        assertThat(tuned.pool().targetBytes()).isEqualTo(64L << 20);
+        assertThat(tuned.pool().lowBytes()).isEqualTo(32L << 20);
+        assertThat(tuned.pool().chunkBytes()).isEqualTo(4L << 20);
+        assertThat(tuned.quota()).isEqualTo(new ServiceSettings.Quota(256L << 20, 0));
+        assertThat(tuned.socketMode()).isEqualTo(0660);
+        assertThatThrownBy(() -> CommandLine.populateCommand(new ServeCommand(), "--maximum", "64M", "--max-grant", "1G")
+                .settings()).isInstanceOf(InvalidSizeException.class).hasMessageContaining("largest grant");
     }
 }

@@ -8,7 +8,12 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.protocol.ErrorCode;
+import dev.xpfo.protocol.Frame;
+import dev.xpfo.protocol.FrameReader;
+import dev.xpfo.protocol.Messages;
+import dev.xpfo.protocol.Protocol;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -143,18 +148,38 @@ class ServiceTest {
     }
 
     @Test
-    void disconnectingReleasesEverythingTheConnectionHeld() throws Exception {
+    void aGrantCountsUntilNoProcessHoldsItsFilesWhateverTheClientSays() throws Exception {
         try (Service service = Services.started(Services.small(dir))) {
             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"));
             GrantedMemory kept = client.grant(4L << 20);
-            assertThat(service.quotas().outstandingByUid()).containsValue(4L << 20);
             client.close();
-            assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid().isEmpty()
-                    && service.pool().stats().handedOutBytes() == 0)).isTrue();
-            // The mapping outlives the connection: the file is this process's now.
+            Thread.sleep(1500);
+            assertThat(service.quotas().outstandingByUid()).as("disconnected, but the mapping is kept")
+                    .containsValue(4L << 20);
+            // The mapping outlives the connection: the files are this process's now.
             kept.segment().set(ValueLayout.JAVA_INT, 0, 42);
             assertThat(kept.segment().get(ValueLayout.JAVA_INT, 0)).isEqualTo(42);
             kept.close();
+            assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid().isEmpty()
+                    && service.pool().stats().handedOutBytes() == 0)).as("unmapped: no longer counted").isTrue();
+
+            // A client that keeps the descriptors and says RELEASE is told STILL_HELD, and stays charged.
+            try (UnixSocket raw = UnixSocket.connect(dir.resolve("xpfo.sock"))) {
+                FrameReader reader = new FrameReader(raw, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+                raw.send(new Messages.Hello(1, 1).frame(0).encode());
+                Messages.Welcome.decode(reader.next());
+                raw.send(new Messages.Grant(2L << 20, 0).frame(1).encode());
+                Frame chunks = reader.next();
+                long grant = Messages.Chunks.decode(chunks).grantId();
+                raw.send(new Messages.Release(grant).frame(2).encode());
+                Messages.Error refused = Messages.Error.decode(reader.next());
+                assertThat(refused.code()).isEqualTo(ErrorCode.STILL_HELD.code());
+                assertThat(service.quotas().outstandingByUid()).containsValue(2L << 20);
+                chunks.closeFds();
+            }
+            assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid().isEmpty()))
+                    .as("descriptors closed: freed by the next scan").isTrue();
+            assertThat(service.statusJson()).contains("\"still_held\":0");
         }
     }
 

@@ -50,7 +50,13 @@ public final class XpfoClient implements AutoCloseable {
         this.socket = socket;
         this.reader = new FrameReader(socket, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
         try {
-            socket.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(0).encode());
+            try {
+                socket.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(0).encode());
+            } catch (NativeCallException e) {
+                // The service may have refused at once (BUSY, SHUTTING_DOWN) and hung up: read why.
+                expectReply(0);
+                throw e;
+            }
             Frame reply = expectReply(0);
             this.welcome = Messages.Welcome.decode(reply);
             if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % 4096 != 0) {
@@ -88,7 +94,28 @@ public final class XpfoClient implements AutoCloseable {
                         default -> "";
                     });
         }
+        try {
+            trust(socketPath, socket.peerCredentials());
+        } catch (RuntimeException e) {
+            socket.close();
+            throw e;
+        }
         return new XpfoClient(socketPath, socket);
+    }
+
+    /**
+     * Memory written into a grant is as private as the service that made the files: whoever holds a
+     * secret memory file can map it. So the service must be root, this user, or listening where only
+     * root can put a socket ({@link ServiceSocket#onlyRootCouldListenIn}).
+     */
+    private static void trust(Path socketPath, UnixSocket.PeerCredentials service) {
+        int me = ServiceSocket.currentUid();
+        if (service.uid() != 0 && service.uid() != me
+                && !ServiceSocket.onlyRootCouldListenIn(socketPath.toAbsolutePath().getParent())) {
+            throw new XpfoException("refusing the service at " + socketPath + ": it runs as uid " + service.uid()
+                    + " (" + service + "), not root or this user (uid " + me + "), and listens in a directory that "
+                    + "others than root can write to, so it could be anybody's; memory it grants could be read by it");
+        }
     }
 
     /** The size of the service's chunks: grants are whole chunks. */
@@ -156,7 +183,11 @@ public final class XpfoClient implements AutoCloseable {
         } catch (RuntimeException e) {
             fds.forEach(Libc::close);
             if (grantId >= 0 && !closed) {
-                sendRelease(grantId);
+                try {
+                    sendRelease(grantId);
+                } catch (RuntimeException releaseFailure) {
+                    e.addSuppressed(releaseFailure);
+                }
             }
             throw e;
         }
@@ -209,7 +240,10 @@ public final class XpfoClient implements AutoCloseable {
 
     /**
      * Tells the service a grant is unmapped. If the connection is gone there is nobody to tell (the
-     * service stopped counting the grant when the connection ended), so that is not an error.
+     * service counts the grant until no process holds its files), so that is not an error.
+     *
+     * @throws ServiceException {@code STILL_HELD}: the files are still open or mapped somewhere (a
+     *                          descriptor passed on, a forked copy), so the grant still counts
      */
     synchronized void release(GrantedMemory memory) {
         if (!closed) {
@@ -222,6 +256,7 @@ public final class XpfoClient implements AutoCloseable {
             }
         }
     }
+
 
     private void sendRelease(long grantId) {
         int request = nextRequest++;

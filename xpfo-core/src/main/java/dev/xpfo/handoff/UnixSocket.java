@@ -37,11 +37,23 @@ public final class UnixSocket implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** Binds and listens on {@code path}, which must not exist yet. */
+    /**
+     * Binds and listens on {@code path}, which must not exist yet. The socket file is created with mode
+     * {@code 0600} (the process's umask is narrowed for the {@code bind}), so nobody else can connect
+     * before the caller widens it.
+     */
     public static UnixSocket listen(Path path) {
         return openAt(path, (fd, address) -> {
-            if (Libc.bind(fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
-                throw failure("bind", Libc.errno(), "could not bind " + path);
+            int bound;
+            int errno;
+            synchronized (UnixSocket.class) {
+                int previous = Libc.umask(0177);
+                bound = Libc.bind(fd, address, (int) Libc.SOCKADDR_UN_SIZE);
+                errno = Libc.errno();
+                Libc.umask(previous);
+            }
+            if (bound != 0) {
+                throw failure("bind", errno, "could not bind " + path);
             }
             if (Libc.listen(fd, 128) != 0) {
                 throw failure("listen", Libc.errno(), "could not listen on " + path);
@@ -150,18 +162,29 @@ public final class UnixSocket implements AutoCloseable {
      * {@link #accept} on it returns (end of stream, or an error for a listening socket). The
      * descriptor stays open until {@link #close()}.
      */
-    public void shutdown() {
+    public synchronized void shutdown() {
+        // Synchronized with close(): never shut down a descriptor number that was closed and reused.
         if (!closed) {
             Libc.shutdown(fd, Libc.SHUT_RDWR);
         }
     }
 
-    /** Waits for the next connection on a listening socket. */
+    /**
+     * Waits for the next connection on a listening socket; {@code null} if a receive timeout set with
+     * {@link #timeouts} passed first ({@code SO_RCVTIMEO} bounds {@code accept} too).
+     */
     public UnixSocket accept() {
         ensureOpen();
-        int client = Libc.accept4(fd, MemorySegment.NULL, MemorySegment.NULL, Libc.SOCK_CLOEXEC);
+        int client;
+        do {
+            client = Libc.accept4(fd, MemorySegment.NULL, MemorySegment.NULL, Libc.SOCK_CLOEXEC);
+        } while (client < 0 && Libc.errno() == Errno.EINTR);
         if (client < 0) {
-            throw failure("accept4", Libc.errno(), "could not accept a connection");
+            int errno = Libc.errno();
+            if (errno == Errno.EAGAIN) {
+                return null;
+            }
+            throw failure("accept4", errno, "could not accept a connection");
         }
         return new UnixSocket(client);
     }
@@ -273,7 +296,8 @@ public final class UnixSocket implements AutoCloseable {
                 for (int received : fds) {
                     Libc.close(received);
                 }
-                throw new XpfoException("peer sent more descriptors than the " + maxFds + " expected; closed them all");
+                throw new XpfoException("descriptors truncated: the peer sent more than the " + maxFds
+                        + " expected, or this process is at its descriptor limit (ulimit -n); closed what arrived");
             }
             return new Received(buffer.asSlice(0, n).toArray(JAVA_BYTE), fds);
         }
@@ -317,7 +341,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Closes the socket (a listening socket's path is left for the caller to remove). Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!closed) {
             closed = true;
             Libc.close(fd);

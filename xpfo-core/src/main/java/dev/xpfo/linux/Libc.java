@@ -101,6 +101,7 @@ public final class Libc {
     // ---- structure layouts ----
     /** {@code struct stat} is 144 bytes on x86-64; {@code st_mode} at 24, {@code st_size} at 48. */
     public static final long STAT_SIZE = 144;
+    public static final long STAT_INO_OFFSET = 8;
     public static final long STAT_MODE_OFFSET = 24;
     public static final long STAT_SIZE_OFFSET = 48;
 
@@ -195,6 +196,7 @@ public final class Libc {
     private static final MethodHandle CONNECT = function("connect", intOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SENDMSG = function("sendmsg", longOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RECVMSG = function("recvmsg", longOf(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle UMASK = function("umask", intOf(JAVA_INT));
     private static final MethodHandle SETPRIORITY = function("setpriority", intOf(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GETSOCKOPT = function("getsockopt", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SETSOCKOPT = function("setsockopt", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
@@ -512,6 +514,15 @@ public final class Libc {
     public static long recvmsg(int fd, MemorySegment message, int flags) {
         try {
             return (long) RECVMSG.invokeExact(capture(), fd, message, flags);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code umask(mask)}: sets the process's file-creation mask, returns the previous one. */
+    public static int umask(int mask) {
+        try {
+            return (int) UMASK.invokeExact(capture(), mask);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -217,6 +217,21 @@ public final class XpfoFile implements AutoCloseable {
         return fd;
     }
 
+    /**
+     * The file's inode number on the kernel's internal secret memory mount: how {@code /proc/PID/maps}
+     * and {@code stat} of {@code /proc/PID/fd/N} name it, so holders of the file can be found.
+     */
+    public synchronized long inode() {
+        ensureOpen();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            if (Libc.fstat(fd, stat) != 0) {
+                throw new NativeCallException("fstat", Libc.errno(), "could not read the file's inode", "");
+            }
+            return stat.get(JAVA_LONG, Libc.STAT_INO_OFFSET);
+        }
+    }
+
     /** True until {@link #close()}. */
     public synchronized boolean isOpen() {
         return !closed;

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -51,8 +52,9 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private long coldChunks;
     private long chunksPopulated;
     private final ArrayDeque<long[]> refillHistory = new ArrayDeque<>();
-    /** Why the last refill batch failed, until one succeeds. */
+    /** Why the last refill batch failed, and how many failed in a row, until one succeeds. */
     private RuntimeException refillFailure;
+    private int refillFailures;
     /** Refill runs from when the stock falls below the low watermark (or warm asks) until the target. */
     private boolean refilling = true;
     private boolean closed;
@@ -116,28 +118,26 @@ public final class FilePool implements AutoCloseable, MetricSource {
      * Waits until refill has the target ready (or as much of it as the maximum allows while grants
      * are out), reporting progress in bytes of the target; returns early if the pool closes.
      *
-     * @throws PoolExhaustedException {@code POPULATE_FAILED} if the kernel refuses to populate (the
-     *                                cause says why); refill keeps retrying
+     * @throws PoolExhaustedException {@code POPULATE_FAILED} if refill failed three times in a row (the
+     *                                cause says why); refill keeps retrying every second
      */
     public void warm(PopulateProgress progress) {
         long target = settings.targetBytes();
         long reported = -1;
-        lock.lock();
-        try {
-            refilling = true;
-            stockChanged.signalAll();
-        } finally {
-            lock.unlock();
-        }
         while (true) {
             long readyBytes;
             boolean done;
             RuntimeException failure;
             lock.lock();
             try {
+                // Asked again on every pass: a take may have lowered the stock after refill stopped at the target.
+                if (ready.size() + stocking < targetChunks && headroom() > 0 && !refilling) {
+                    refilling = true;
+                    stockChanged.signalAll();
+                }
                 readyBytes = (long) ready.size() * chunkBytes();
                 done = closed || (ready.size() >= targetChunks && stocking == 0) || (headroom() <= 0 && stocking == 0);
-                failure = refillFailure;
+                failure = refillFailures >= 3 ? refillFailure : null;
                 if (!done && failure == null) {
                     stockChanged.awaitNanos(Duration.ofMillis(50).toNanos());
                 }
@@ -209,7 +209,20 @@ public final class FilePool implements AutoCloseable, MetricSource {
             return new Taken(taken, 0);
         }
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
-        Batch batch = populate(missing, deadlineNanos, () -> { }, populators);
+        Batch batch;
+        try {
+            batch = populate(missing, deadlineNanos, () -> { }, populators);
+        } catch (RuntimeException | Error e) {
+            lock.lock();
+            try {
+                populatingForTakes -= missing;
+                handedOut -= taken.size();
+                stock(taken, false);
+            } finally {
+                lock.unlock();
+            }
+            throw e;
+        }
         lock.lock();
         try {
             populatingForTakes -= missing;
@@ -323,7 +336,11 @@ public final class FilePool implements AutoCloseable, MetricSource {
         int threads = Math.min(count, settings.populateThreads());
         List<Future<?>> running = new ArrayList<>();
         for (int i = 1; i < threads; i++) {
-            running.add(threadsToUse.submit(worker));
+            try {
+                running.add(threadsToUse.submit(worker));
+            } catch (RejectedExecutionException e) {
+                break; // closing: this thread's own share still runs, and stops at the closed check
+            }
         }
         worker.run();
         for (Future<?> future : running) {
@@ -358,12 +375,26 @@ public final class FilePool implements AutoCloseable, MetricSource {
             } finally {
                 lock.unlock();
             }
-            Batch batch = populate(count, Long.MAX_VALUE, () -> { }, refillers);
+            Batch batch;
+            try {
+                batch = populate(count, Long.MAX_VALUE, () -> { }, refillers);
+            } catch (RuntimeException e) {
+                batch = new Batch(List.of(), e);
+            } catch (Error e) {
+                lock.lock();
+                try {
+                    stocking -= count;
+                } finally {
+                    lock.unlock();
+                }
+                throw e;
+            }
             lock.lock();
             try {
                 stocking -= count;
                 stock(batch.files(), true);
                 refillFailure = batch.failure();
+                refillFailures = batch.failure() == null ? 0 : refillFailures + 1;
                 refillable(); // stops the burst at the target, before anyone takes again
             } finally {
                 lock.unlock();

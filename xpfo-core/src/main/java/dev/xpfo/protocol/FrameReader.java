@@ -9,6 +9,7 @@ import dev.xpfo.memory.XpfoException;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.Arrays;
 
 /**
@@ -16,13 +17,16 @@ import java.util.Arrays;
  * exactly the payload it announces, never past the frame: descriptors travel with a frame's first
  * byte, and reading into the next frame could pick up that frame's descriptors as this one's.
  *
- * <p>With a receive timeout on the socket ({@link UnixSocket#timeouts}), a peer that goes quiet
- * between frames is waited for; one that goes quiet in the middle of a frame is a protocol error.
+ * <p>With a receive timeout on the socket ({@link UnixSocket#timeouts}) shorter than the deadlines set
+ * here, a frame must be finished within {@link #frameDeadline} of its first byte however slowly it
+ * trickles in, and the next frame must begin within {@link #idleDeadline}.
  */
 public final class FrameReader {
     private final UnixSocket socket;
     private final int maxPayload;
     private final int maxFds;
+    private long frameDeadlineNanos = Long.MAX_VALUE;
+    private long idleDeadlineNanos = Long.MAX_VALUE;
 
     /**
      * @param maxPayload the largest payload accepted; a header announcing more is refused unread
@@ -32,6 +36,24 @@ public final class FrameReader {
         this.socket = socket;
         this.maxPayload = maxPayload;
         this.maxFds = maxFds;
+    }
+
+    /**
+     * Limits how long a frame may take from its first byte to its last, however slowly the bytes come
+     * (the socket's receive timeout must be shorter, so this reader wakes up to check).
+     */
+    public FrameReader frameDeadline(Duration deadline) {
+        this.frameDeadlineNanos = deadline.toNanos();
+        return this;
+    }
+
+    /**
+     * Limits how long the peer may stay silent before starting its next frame ({@code null}: no limit,
+     * the default). A service sets it for the handshake, so a connection cannot sit there unused.
+     */
+    public FrameReader idleDeadline(Duration deadline) {
+        this.idleDeadlineNanos = deadline == null ? Long.MAX_VALUE : deadline.toNanos();
+        return this;
     }
 
     /**
@@ -45,11 +67,25 @@ public final class FrameReader {
         try {
             byte[] header = new byte[Frame.HEADER_BYTES];
             int have = 0;
+            long started = 0;
+            long waitingSince = System.nanoTime();
             while (have < header.length) {
-                UnixSocket.Received received = receive(header.length - have, have > 0);
-                if (received == null) {
+                UnixSocket.Received received = receive(header.length - have);
+                if (received == null && have > 0) {
+                    checkDeadline(started);
                     continue;
                 }
+                if (received == null) {
+                    if (System.nanoTime() - waitingSince > idleDeadlineNanos) {
+                        throw new ProtocolException(ErrorCode.BAD_REQUEST, "no frame within "
+                                + idleDeadlineNanos / 1_000_000 + " ms");
+                    }
+                    continue;
+                }
+                if (have == 0) {
+                    started = System.nanoTime();
+                }
+                checkDeadline(started);
                 fds = append(fds, received.fds());
                 if (received.endOfStream()) {
                     if (have == 0 && fds.length == 0) {
@@ -75,7 +111,11 @@ public final class FrameReader {
             byte[] payload = new byte[(int) length];
             int got = 0;
             while (got < payload.length) {
-                UnixSocket.Received received = receive(payload.length - got, true);
+                UnixSocket.Received received = receive(payload.length - got);
+                checkDeadline(started);
+                if (received == null) {
+                    continue;
+                }
                 fds = append(fds, received.fds());
                 if (received.endOfStream()) {
                     throw new ProtocolException(ErrorCode.BAD_REQUEST, "connection closed after " + got + " of "
@@ -98,18 +138,15 @@ public final class FrameReader {
     }
 
     /**
-     * One receive; {@code null} if the receive timeout passed while no frame had begun (keep waiting).
+     * One receive; {@code null} if the socket's receive timeout passed (the caller checks its deadlines).
      * Descriptors beyond {@code maxFds} make the kernel truncate, which {@link UnixSocket#receive}
      * reports after closing what it got.
      */
-    private UnixSocket.Received receive(int bytes, boolean insideFrame) {
+    private UnixSocket.Received receive(int bytes) {
         try {
             return socket.receive(bytes, Math.max(maxFds, 1));
         } catch (NativeCallException e) {
             if (e.errno() == Errno.EAGAIN) {
-                if (insideFrame) {
-                    throw new ProtocolException(ErrorCode.BAD_REQUEST, "frame incomplete: the peer stopped sending");
-                }
                 return null;
             }
             throw e;
@@ -117,6 +154,13 @@ public final class FrameReader {
             throw e;
         } catch (XpfoException e) {
             throw new ProtocolException(ErrorCode.BAD_REQUEST, e.getMessage());
+        }
+    }
+
+    private void checkDeadline(long started) {
+        if (System.nanoTime() - started > frameDeadlineNanos) {
+            throw new ProtocolException(ErrorCode.BAD_REQUEST, "frame not finished within "
+                    + frameDeadlineNanos / 1_000_000 + " ms");
         }
     }
 

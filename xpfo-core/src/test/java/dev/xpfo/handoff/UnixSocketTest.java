@@ -64,7 +64,7 @@ class UnixSocketTest {
             try (UnixSocket server = listener.accept()) {
                 server.send(new byte[] {1}, 0, 1, 2);
             }
-            assertThat(outcome.get()).isInstanceOf(XpfoException.class).hasMessageContaining("more descriptors");
+            assertThat(outcome.get()).isInstanceOf(XpfoException.class).hasMessageContaining("descriptors truncated");
         }
     }
 

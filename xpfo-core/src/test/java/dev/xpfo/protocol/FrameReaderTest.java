@@ -86,7 +86,7 @@ class FrameReaderTest {
     @Test
     void aPeerSilentBetweenFramesIsWaitedForButNotOneSilentInsideAFrame() throws Exception {
         mine.timeouts(Duration.ofMillis(50), Duration.ofMillis(50));
-        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0);
+        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).frameDeadline(Duration.ofMillis(150));
         CompletableFuture<Frame> next = CompletableFuture.supplyAsync(reader::next);
         Thread.sleep(300);
         assertThat(next).isNotDone();
@@ -94,7 +94,32 @@ class FrameReaderTest {
         assertThat(next.get().requestId()).isEqualTo(3);
 
         peer.send(new byte[]{0, 0});
-        assertThatThrownBy(reader::next).isInstanceOf(ProtocolException.class).hasMessageContaining("stopped sending");
+        assertThatThrownBy(reader::next).isInstanceOf(ProtocolException.class).hasMessageContaining("not finished within 150 ms");
+    }
+
+    @Test
+    void aFrameTricklingInByteByByteIsCutOffAtItsDeadline() throws Exception {
+        mine.timeouts(Duration.ofMillis(20), Duration.ofMillis(20));
+        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).frameDeadline(Duration.ofMillis(200));
+        CompletableFuture<Void> trickle = CompletableFuture.runAsync(() -> {
+            for (byte b : Messages.status(1).encode()) {
+                peer.send(new byte[]{b});
+                try {
+                    Thread.sleep(50); // each byte well inside the receive timeout's reach, the frame not
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        assertThatThrownBy(reader::next).isInstanceOf(ProtocolException.class).hasMessageContaining("not finished within 200 ms");
+        trickle.get();
+    }
+
+    @Test
+    void aPeerThatNeverStartsAFrameIsDroppedAtTheIdleDeadline() {
+        mine.timeouts(Duration.ofMillis(20), Duration.ofMillis(20));
+        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).idleDeadline(Duration.ofMillis(100));
+        assertThatThrownBy(reader::next).isInstanceOf(ProtocolException.class).hasMessageContaining("no frame within 100 ms");
     }
 
     @Test

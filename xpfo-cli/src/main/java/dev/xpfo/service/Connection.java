@@ -216,9 +216,9 @@ final class Connection implements Runnable {
     }
 
     /**
-     * The grant stops counting once no process holds its files; a scan that starts after the request
-     * decides. A client that still holds them (or passed them on) is told so, and the grant stays
-     * charged until they are closed.
+     * The grant stops counting if the releasing process holds none of its files (a full scan within a
+     * second charges it again if another process does). A client that still holds them is told so,
+     * and the grant stays charged until they are closed.
      */
     private void release(int request, Messages.Release release) {
         Holdings.Grant grant = grants.remove(release.grantId());
@@ -227,14 +227,7 @@ final class Connection implements Runnable {
             return;
         }
         long bytes = grant.chunks() * service.pool().chunkBytes();
-        boolean freed;
-        try {
-            freed = service.holdings().release(grant);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new XpfoClosedException("connection");
-        }
-        if (!freed) {
+        if (!service.holdings().release(grant, peer.pid())) {
             refuse(request, ErrorCode.STILL_HELD, "grant " + grant.id() + " (" + Bytes.format(bytes) + ") is still open or "
                     + "mapped in some process; it counts against uid " + peer.uid() + " until it is closed everywhere");
             return;

@@ -8,61 +8,79 @@ import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Grants whose receiver said it let go (RELEASE) or whose connection ended, but whose files may still
- * be held: a receiver can keep a descriptor or a mapping, or pass the descriptor on, and the memory
- * lives as long as any of that. Such a grant keeps counting against its user's quota and the stock's
- * maximum until a scan of every process ({@link SecretMemoryHolders}) finds none of its files; a
- * sweeper thread rescans every second while any is pending. So closing a connection or sending
- * RELEASE while keeping the memory does not escape either limit.
+ * Grants whose receiver let go (RELEASE) or whose connection ended, whose files may still be held: a
+ * receiver can keep a descriptor or a mapping, or pass the descriptor on, and the memory lives as long
+ * as any of that. A grant counts against its user's quota and the stock's maximum until no process
+ * holds its files.
+ *
+ * <ul>
+ *   <li>RELEASE: the releasing process is checked at once ({@code /proc/PID/fd} and {@code maps}). If it
+ *       still holds a file the grant stays charged ({@code STILL_HELD}); if not, the grant is freed
+ *       at once and queued for the next scan of every process, which charges it again if some other
+ *       process holds a file (a descriptor passed on).</li>
+ *   <li>A closed connection: its grants stay charged until a scan finds none of their files.</li>
+ * </ul>
+ * A sweeper thread scans every process ({@link SecretMemoryHolders#scan()}) at most once a second
+ * while anything is pending or queued. So keeping the memory while closing the connection or
+ * sending RELEASE escapes neither limit for longer than about a second.
  */
 final class Holdings implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
-    private static final long RESCAN_NANOS = 1_000_000_000L;
+    private static final long SCAN_INTERVAL_NANOS = 1_000_000_000L;
 
     /** A grant's accounting: who is charged, how much, and the inodes of its files. */
     record Grant(long id, int uid, int chunks, Set<Long> inodes) {
     }
 
     private final Consumer<Grant> free;
+    private final Consumer<Grant> charge;
+    /** Still charged; freed when a scan finds none of their files. */
     private final Map<Long, Grant> pending = new HashMap<>();
+    /** Freed on the releasing process's word; charged again if a scan finds their files elsewhere. */
+    private final Map<Long, Grant> toVerify = new HashMap<>();
     private final Thread sweeper;
-    private long scansStarted;
-    private long scansFinished;
-    private long waiting;
     private boolean closed;
 
-    /** @param free called once per grant when none of its files is held any more */
-    Holdings(Consumer<Grant> free) {
+    /**
+     * @param free   called when a grant stops counting
+     * @param charge called when a grant freed on RELEASE turns out to be held elsewhere after all
+     */
+    Holdings(Consumer<Grant> free, Consumer<Grant> charge) {
         this.free = free;
+        this.charge = charge;
         this.sweeper = new Thread(this::sweep, "xpfo-sweep");
         this.sweeper.setDaemon(true);
         this.sweeper.start();
     }
 
-    /** The grant stays charged until its files are gone; the sweeper watches it. */
+    /** The connection ended: the grant stays charged until its files are gone. */
     synchronized void detach(Grant grant) {
         pending.put(grant.id(), grant);
         notifyAll();
     }
 
     /**
-     * The receiver says it let go of the grant: waits for a scan that starts after now and tells
-     * whether the grant was freed by it (true) or is still held somewhere (false; it stays pending).
+     * The process {@code pid} says it let go of the grant. True if it holds none of its files: the grant
+     * is freed now (and verified by the next full scan); false if it still holds one (it stays charged).
      */
-    synchronized boolean release(Grant grant) throws InterruptedException {
-        pending.put(grant.id(), grant);
-        long ticket = scansStarted;
-        waiting++;
-        notifyAll();
+    boolean release(Grant grant, long pid) {
+        Set<Long> held;
         try {
-            // A scan that began before this call may have missed the receiver's last close.
-            while (!closed && scansFinished <= ticket) {
-                wait();
-            }
-        } finally {
-            waiting--;
+            held = SecretMemoryHolders.heldBy(pid);
+        } catch (RuntimeException e) {
+            held = null; // cannot look: let the full scan decide
         }
-        return !pending.containsKey(grant.id());
+        synchronized (this) {
+            if (held == null || grant.inodes().stream().anyMatch(held::contains)) {
+                pending.put(grant.id(), grant);
+                notifyAll();
+                return false;
+            }
+            free.accept(grant);
+            toVerify.put(grant.id(), grant);
+            notifyAll();
+            return true;
+        }
     }
 
     /** Grants released or abandoned whose files some process still holds (for status). */
@@ -71,17 +89,17 @@ final class Holdings implements AutoCloseable {
     }
 
     private void sweep() {
-        long lastScan = 0;
+        long lastScan = System.nanoTime() - SCAN_INTERVAL_NANOS;
         while (true) {
-            Map<Long, Grant> snapshot;
-            long scan;
+            Map<Long, Grant> stillCharged;
+            Map<Long, Grant> verifying;
             synchronized (this) {
                 try {
-                    while (!closed && (pending.isEmpty() || (waiting == 0 && System.nanoTime() - lastScan < RESCAN_NANOS))) {
-                        if (pending.isEmpty()) {
-                            wait();
+                    while (!closed && (nothingToDo() || System.nanoTime() - lastScan < SCAN_INTERVAL_NANOS)) {
+                        long left = SCAN_INTERVAL_NANOS - (System.nanoTime() - lastScan);
+                        if (nothingToDo() || left <= 0) {
+                            wait(nothingToDo() ? 0 : 1);
                         } else {
-                            long left = RESCAN_NANOS - (System.nanoTime() - lastScan);
                             wait(Math.max(1, left / 1_000_000));
                         }
                     }
@@ -91,8 +109,9 @@ final class Holdings implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                scan = ++scansStarted;
-                snapshot = new HashMap<>(pending);
+                stillCharged = new HashMap<>(pending);
+                verifying = new HashMap<>(toVerify);
+                toVerify.clear();
             }
             Set<Long> held;
             try {
@@ -103,18 +122,29 @@ final class Holdings implements AutoCloseable {
             }
             lastScan = System.nanoTime();
             synchronized (this) {
-                if (held != null) {
-                    for (Grant grant : snapshot.values()) {
-                        if (grant.inodes().stream().noneMatch(held::contains)) {
-                            pending.remove(grant.id());
-                            free.accept(grant);
-                        }
+                if (held == null) {
+                    toVerify.putAll(verifying);
+                    continue;
+                }
+                for (Grant grant : stillCharged.values()) {
+                    if (grant.inodes().stream().noneMatch(held::contains) && pending.remove(grant.id()) != null) {
+                        free.accept(grant);
                     }
                 }
-                scansFinished = scan;
-                notifyAll();
+                for (Grant grant : verifying.values()) {
+                    if (grant.inodes().stream().anyMatch(held::contains)) {
+                        LOG.log(System.Logger.Level.WARNING, "grant " + grant.id() + " of uid " + grant.uid()
+                                + " was released but another process holds its files: charged again until they are closed");
+                        charge.accept(grant);
+                        pending.put(grant.id(), grant);
+                    }
+                }
             }
         }
+    }
+
+    private boolean nothingToDo() {
+        return pending.isEmpty() && toVerify.isEmpty();
     }
 
     @Override

@@ -53,6 +53,11 @@ final class Quotas {
         return true;
     }
 
+    /** Counts {@code bytes} against {@code uid} even past its quota (memory it turned out to hold). */
+    synchronized void charge(int uid, long bytes) {
+        outstanding.merge(uid, bytes, Long::sum);
+    }
+
     synchronized void release(int uid, long bytes) {
         long left = outstanding.getOrDefault(uid, 0L) - bytes;
         if (left > 0) {

@@ -51,7 +51,7 @@ public final class Service implements AutoCloseable {
             refusals.put(code, new LongAdder());
         }
         this.metrics = new ServiceMetrics(this);
-        this.holdings = new Holdings(this::freed);
+        this.holdings = new Holdings(this::freed, this::chargedAgain);
         this.acceptor = new Thread(this::acceptLoop, "xpfo-accept");
     }
 
@@ -156,6 +156,12 @@ public final class Service implements AutoCloseable {
     private void freed(Holdings.Grant grant) {
         quotas.release(grant.uid(), grant.chunks() * pool.chunkBytes());
         pool.returned(grant.chunks());
+    }
+
+    /** A grant freed on RELEASE is held by another process after all: it counts again. */
+    private void chargedAgain(Holdings.Grant grant) {
+        quotas.charge(grant.uid(), grant.chunks() * pool.chunkBytes());
+        pool.handedOutAgain(grant.chunks());
     }
 
     long nextGrantId() {

@@ -7,6 +7,8 @@ import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.host.Smaps;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.TestJvm;
 import dev.xpfo.pool.FilePoolSettings;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.protocol.ErrorCode;
@@ -180,6 +182,30 @@ class ServiceTest {
             assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid().isEmpty()))
                     .as("descriptors closed: freed by the next scan").isTrue();
             assertThat(service.statusJson()).contains("\"still_held\":0");
+        }
+    }
+
+    @Test
+    void aGrantReleasedAfterPassingItsDescriptorsOnIsChargedAgainUntilTheyAreClosed() throws Exception {
+        try (Service service = Services.started(Services.small(dir));
+             UnixSocket catcher = UnixSocket.listen(dir.resolve("catcher.sock"))) {
+            Process passer = TestJvm.start(HalfClient.class, "pass", dir.resolve("xpfo.sock").toString(),
+                    Long.toString(4L << 20), dir.resolve("catcher.sock").toString());
+            try (UnixSocket from = catcher.accept()) {
+                UnixSocket.Received passed = from.receive(1, Protocol.MAX_FDS_PER_FRAME);
+                assertThat(passed.fds()).hasSize(2);
+                String reply = new java.io.BufferedReader(new java.io.InputStreamReader(passer.getInputStream())).readLine();
+                assertThat(reply).as("the releasing process itself holds nothing").isEqualTo("RELEASED");
+                assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid()
+                        .getOrDefault(0, 0L) == 4L << 20)).as("charged again: this process holds the files").isTrue();
+                for (int fd : passed.fds()) {
+                    XpfoFile.adopt(fd).close();
+                }
+                assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid().isEmpty()))
+                        .as("closed everywhere: freed").isTrue();
+            } finally {
+                passer.destroyForcibly().waitFor();
+            }
         }
     }
 

@@ -269,6 +269,19 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
     }
 
+    /**
+     * Files reported returned are held by some process after all: they count against the maximum again
+     * (which they may pass: the memory exists either way).
+     */
+    public void handedOutAgain(int chunks) {
+        lock.lock();
+        try {
+            handedOut += chunks;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void countTake(int cold) {
         lock.lock();
         try {

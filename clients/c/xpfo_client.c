@@ -49,9 +49,8 @@ static uint64_t get64(const unsigned char *p) { uint64_t v = 0; for (int i = 7; 
 
 const char *xpfo_error_name(int code) {
     static const char *names[] = {"", "BAD_REQUEST", "UNSUPPORTED_VERSION", "TOO_LARGE", "OVER_QUOTA",
-                                  "RATE_LIMITED", "POOL_EXHAUSTED", "UNKNOWN_GRANT", "SHUTTING_DOWN", "INTERNAL", "BUSY",
-                                  "STILL_HELD"};
-    return code > 0 && code <= XPFO_ERR_STILL_HELD ? names[code] : "UNKNOWN";
+                                  "RATE_LIMITED", "POOL_EXHAUSTED", "UNKNOWN_GRANT", "SHUTTING_DOWN", "INTERNAL", "BUSY"};
+    return code > 0 && code <= XPFO_ERR_BUSY ? names[code] : "UNKNOWN";
 }
 
 static int send_frame(struct xpfo_client *c, uint16_t type, uint32_t request, const unsigned char *payload, uint32_t length) {

@@ -56,7 +56,6 @@ extern "C" {
 #define XPFO_ERR_SHUTTING_DOWN 8
 #define XPFO_ERR_INTERNAL 9
 #define XPFO_ERR_BUSY 10
-#define XPFO_ERR_STILL_HELD 11
 
 /* Client-side errors. */
 #define XPFO_ERR_SYSTEM (-1)
@@ -84,9 +83,9 @@ int xpfo_connect(const char *socket_path, struct xpfo_client **out);
  * (refuse with XPFO_ERR_POOL_EXHAUSTED rather than wait for populating). */
 int xpfo_grant(struct xpfo_client *client, uint64_t bytes, uint32_t flags, struct xpfo_grant *out);
 
-/* Unmaps the memory and tells the service (if still connected); the pages return to the kernel.
- * XPFO_ERR_STILL_HELD: the unmapping happened, but a descriptor passed on or a forked copy still
- * holds the files, so the grant keeps counting against this user's quota until they are closed. */
+/* Unmaps the memory and tells the service (if still connected); the pages return to the kernel once
+ * no process holds the files. A descriptor passed on or a forked copy keeps them, and the service
+ * then counts the grant against this user's quota again until they are closed. */
 int xpfo_release(struct xpfo_client *client, struct xpfo_grant *grant);
 
 /* The service's state as a JSON document; free() it. */

@@ -216,9 +216,8 @@ final class Connection implements Runnable {
     }
 
     /**
-     * The grant stops counting if the releasing process holds none of its files (a full scan within a
-     * second charges it again if another process does). A client that still holds them is told so,
-     * and the grant stays charged until they are closed.
+     * The grant stops counting on the client's word; the next scan of every process (within about a
+     * second) charges it again if some process still holds one of its files.
      */
     private void release(int request, Messages.Release release) {
         Holdings.Grant grant = grants.remove(release.grantId());
@@ -227,11 +226,7 @@ final class Connection implements Runnable {
             return;
         }
         long bytes = grant.chunks() * service.pool().chunkBytes();
-        if (!service.holdings().release(grant, peer.pid())) {
-            refuse(request, ErrorCode.STILL_HELD, "grant " + grant.id() + " (" + Bytes.format(bytes) + ") is still open or "
-                    + "mapped in some process; it counts against uid " + peer.uid() + " until it is closed everywhere");
-            return;
-        }
+        service.holdings().release(grant);
         send(new Messages.Released(release.grantId(), bytes).frame(request));
         LOG.log(System.Logger.Level.INFO, "released grant " + release.grantId() + " of " + peer + ": " + Bytes.format(bytes));
     }

@@ -1,5 +1,6 @@
 package dev.xpfo.service;
 
+import dev.xpfo.host.BackgroundPriority;
 import dev.xpfo.host.SecretMemoryHolders;
 
 import java.util.HashMap;
@@ -14,15 +15,15 @@ import java.util.function.Consumer;
  * holds its files.
  *
  * <ul>
- *   <li>RELEASE: the releasing process is checked at once ({@code /proc/PID/fd} and {@code maps}). If it
- *       still holds a file the grant stays charged ({@code STILL_HELD}); if not, the grant is freed
- *       at once and queued for the next scan of every process, which charges it again if some other
- *       process holds a file (a descriptor passed on).</li>
+ *   <li>RELEASE: the grant is freed at once, on the client's word, and queued for the next scan of
+ *       every process, which charges it again if any process still holds one of its files (a mapping
+ *       kept, a descriptor kept or passed on).</li>
  *   <li>A closed connection: its grants stay charged until a scan finds none of their files.</li>
  * </ul>
- * A sweeper thread scans every process ({@link SecretMemoryHolders#scan()}) at most once a second
- * while anything is pending or queued. So keeping the memory while closing the connection or
- * sending RELEASE escapes neither limit for longer than about a second.
+ * A sweeper thread, at the lowest CPU priority, scans every process ({@link SecretMemoryHolders#scan()})
+ * at most once a second while anything is pending or queued: a constant cost, whatever the rate of
+ * releases. So keeping the memory while closing the connection or sending RELEASE escapes neither
+ * limit for longer than about a second.
  */
 final class Holdings implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
@@ -43,12 +44,15 @@ final class Holdings implements AutoCloseable {
 
     /**
      * @param free   called when a grant stops counting
-     * @param charge called when a grant freed on RELEASE turns out to be held elsewhere after all
+     * @param charge called when a grant freed on RELEASE turns out to be still held after all
      */
     Holdings(Consumer<Grant> free, Consumer<Grant> charge) {
         this.free = free;
         this.charge = charge;
-        this.sweeper = new Thread(this::sweep, "xpfo-sweep");
+        this.sweeper = new Thread(() -> {
+            BackgroundPriority.lowerCallingThread();
+            sweep();
+        }, "xpfo-sweep");
         this.sweeper.setDaemon(true);
         this.sweeper.start();
     }
@@ -59,28 +63,11 @@ final class Holdings implements AutoCloseable {
         notifyAll();
     }
 
-    /**
-     * The process {@code pid} says it let go of the grant. True if it holds none of its files: the grant
-     * is freed now (and verified by the next full scan); false if it still holds one (it stays charged).
-     */
-    boolean release(Grant grant, long pid) {
-        Set<Long> held;
-        try {
-            held = SecretMemoryHolders.heldBy(pid);
-        } catch (RuntimeException e) {
-            held = null; // cannot look: let the full scan decide
-        }
-        synchronized (this) {
-            if (held == null || grant.inodes().stream().anyMatch(held::contains)) {
-                pending.put(grant.id(), grant);
-                notifyAll();
-                return false;
-            }
-            free.accept(grant);
-            toVerify.put(grant.id(), grant);
-            notifyAll();
-            return true;
-        }
+    /** The receiver says it let go of the grant: it stops counting now, and the next scan verifies. */
+    synchronized void release(Grant grant) {
+        free.accept(grant);
+        toVerify.put(grant.id(), grant);
+        notifyAll();
     }
 
     /** Grants released or abandoned whose files some process still holds (for status). */
@@ -134,7 +121,7 @@ final class Holdings implements AutoCloseable {
                 for (Grant grant : verifying.values()) {
                     if (grant.inodes().stream().anyMatch(held::contains)) {
                         LOG.log(System.Logger.Level.WARNING, "grant " + grant.id() + " of uid " + grant.uid()
-                                + " was released but another process holds its files: charged again until they are closed");
+                                + " was released but some process still holds its files: charged again until they are closed");
                         charge.accept(grant);
                         pending.put(grant.id(), grant);
                     }

@@ -241,9 +241,6 @@ public final class XpfoClient implements AutoCloseable {
     /**
      * Tells the service a grant is unmapped. If the connection is gone there is nobody to tell (the
      * service counts the grant until no process holds its files), so that is not an error.
-     *
-     * @throws ServiceException {@code STILL_HELD}: the files are still open or mapped somewhere (a
-     *                          descriptor passed on, a forked copy), so the grant still counts
      */
     synchronized void release(GrantedMemory memory) {
         if (!closed) {

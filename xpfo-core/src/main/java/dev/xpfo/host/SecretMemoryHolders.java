@@ -36,19 +36,6 @@ public record SecretMemoryHolders(Set<Long> inodes, int unreadable) {
         return new SecretMemoryHolders(Set.copyOf(inodes), unreadable);
     }
 
-    /**
-     * The secret memory files one process holds now (empty if it exited).
-     *
-     * @throws IllegalStateException if the process may not be inspected
-     */
-    public static Set<Long> heldBy(long pid) {
-        Set<Long> inodes = new HashSet<>();
-        if (!readProcess(PROC.resolve(Long.toString(pid)), inodes)) {
-            throw new IllegalStateException("may not inspect process " + pid);
-        }
-        return inodes;
-    }
-
     /** False if the process exists but may not be inspected; a process that exited is simply done. */
     private static boolean readProcess(Path process, Set<Long> inodes) {
         try {

@@ -1,5 +1,6 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.host.BackgroundPriority;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.XpfoClosedException;
@@ -78,14 +79,14 @@ public final class FilePool implements AutoCloseable, MetricSource {
         });
         this.refillers = Executors.newCachedThreadPool(task -> {
             Thread thread = new Thread(() -> {
-                Background.lowerPriority();
+                BackgroundPriority.lowerCallingThread();
                 task.run();
             }, "xpfo-refill-" + threads.incrementAndGet());
             thread.setDaemon(true);
             return thread;
         });
         this.refiller = new Thread(() -> {
-            Background.lowerPriority();
+            BackgroundPriority.lowerCallingThread();
             refillLoop();
         }, "xpfo-refill");
         this.refiller.setDaemon(true);

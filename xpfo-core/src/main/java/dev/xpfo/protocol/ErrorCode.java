@@ -27,9 +27,7 @@ public enum ErrorCode {
     /** The service failed for a reason of its own (logged there). */
     INTERNAL(9, false),
     /** The service is serving as many connections as it allows; the connection closes. */
-    BUSY(10, true),
-    /** RELEASE was recorded, but some process still holds the grant's files: it counts until they are closed. */
-    STILL_HELD(11, false);
+    BUSY(10, true);
 
     private final int code;
     private final boolean closesConnection;

@@ -209,10 +209,12 @@ final class Connection implements Runnable {
             files.forEach(XpfoFile::close);
         }
         int cold = taken.populatedOnDemand();
-        service.granted(this, bytes, System.nanoTime() - started);
-        LOG.log(System.Logger.Level.INFO, "grant " + grantId + " to " + peer + ": " + Bytes.format(bytes) + " in "
+        long nanos = System.nanoTime() - started;
+        service.granted(this, bytes, nanos);
+        // Built only if logged: formatting costs more than the rest of a warm grant's bookkeeping.
+        LOG.log(System.Logger.Level.INFO, () -> "grant " + grantId + " to " + peer + ": " + Bytes.format(bytes) + " in "
                 + chunks + " chunks" + (cold > 0 ? " (" + cold + " populated on demand)" : " (warm)") + " in "
-                + String.format("%.2f ms", (System.nanoTime() - started) / 1e6));
+                + String.format("%.2f ms", nanos / 1e6));
     }
 
     /**
@@ -228,7 +230,8 @@ final class Connection implements Runnable {
         long bytes = grant.chunks() * service.pool().chunkBytes();
         service.holdings().release(grant);
         send(new Messages.Released(release.grantId(), bytes).frame(request));
-        LOG.log(System.Logger.Level.INFO, "released grant " + release.grantId() + " of " + peer + ": " + Bytes.format(bytes));
+        LOG.log(System.Logger.Level.INFO, () -> "released grant " + release.grantId() + " of " + peer + ": "
+                + Bytes.format(bytes));
     }
 
     /** The connection ended: its grants count until their files are closed everywhere. */

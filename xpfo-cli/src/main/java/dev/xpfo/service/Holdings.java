@@ -70,6 +70,11 @@ final class Holdings implements AutoCloseable {
         notifyAll();
     }
 
+    /** True if nothing waits to be scanned for (the sweeper is idle). */
+    synchronized boolean idle() {
+        return nothingToDo();
+    }
+
     /** Grants released or abandoned whose files some process still holds (for status). */
     synchronized int pendingGrants() {
         return pending.size();

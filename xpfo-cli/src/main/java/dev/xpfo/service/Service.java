@@ -226,6 +226,14 @@ public final class Service implements AutoCloseable {
         return metrics;
     }
 
+    /**
+     * True if no released or abandoned grant waits for the once-a-second scan of every process (so no
+     * such scan is about to run): for benchmarks that time requests with background work idle.
+     */
+    public boolean sweeperIdle() {
+        return holdings.idle();
+    }
+
     /** Blocks until {@link #close()} has finished. */
     public void awaitStopped() throws InterruptedException {
         stopped.await();

@@ -118,59 +118,63 @@ class ServiceProcessTest {
     void sigtermUnderLoadFinishesCleanlyAndGrantedMemoryOutlivesTheService() throws Exception {
         Path socket = dir.resolve("xpfo.sock");
         Process service = serve(socket, "--rate", "0");
-        // Drained as it comes: the service logs every grant, and a full pipe would stall it.
-        ExecutorService threads = Executors.newCachedThreadPool();
-        CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
-            try {
-                return new String(service.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                return e.toString();
-            }
-        }, threads);
-        XpfoClient keeper = XpfoClient.connect(socket);
-        GrantedMemory kept = keeper.grant(2L << 20);
-        kept.segment().set(ValueLayout.JAVA_LONG, 0, 0x5EC12E7L);
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicInteger grants = new AtomicInteger();
-        List<CompletableFuture<Throwable>> load = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-            load.add(CompletableFuture.supplyAsync(() -> {
-                try (XpfoClient client = XpfoClient.connect(socket)) {
-                    while (!stop.get()) {
-                        try (GrantedMemory memory = client.grant(4L << 20)) {
-                            memory.segment().fill((byte) 1);
-                            grants.incrementAndGet();
-                        }
-                    }
-                    return null;
-                } catch (RuntimeException e) {
-                    return e;
+        try {
+            // Drained as it comes: the service logs every grant, and a full pipe would stall it.
+            ExecutorService threads = Executors.newCachedThreadPool();
+            CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(service.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return e.toString();
                 }
-            }, threads));
-        }
-        assertThat(Services.eventually(Duration.ofSeconds(20), () -> grants.get() > 50))
-                .as("grants under load; clients ended with %s", load.stream().map(f -> String.valueOf(f.getNow(null))).toList())
-                .isTrue();
-        service.toHandle().destroy(); // SIGTERM
-        assertThat(service.waitFor(30, TimeUnit.SECONDS)).as("service exits after SIGTERM").isTrue();
-        stop.set(true);
-        String log = output.get(10, TimeUnit.SECONDS);
-        assertThat(service.exitValue()).as(log).isEqualTo(143);
-        assertThat(log).contains("stopping:").contains("stopped");
-        for (CompletableFuture<Throwable> client : load) {
-            Throwable ending = client.get(20, TimeUnit.SECONDS);
-            // Every client either saw the refusal or the connection end; none hung.
-            assertThat(ending).as("how a client under load ended").isInstanceOf(XpfoException.class);
-            if (ending instanceof ServiceException refused) {
-                assertThat(refused.code()).contains(ErrorCode.SHUTTING_DOWN);
+            }, threads);
+            XpfoClient keeper = XpfoClient.connect(socket);
+            GrantedMemory kept = keeper.grant(2L << 20);
+            kept.segment().set(ValueLayout.JAVA_LONG, 0, 0x5EC12E7L);
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger grants = new AtomicInteger();
+            List<CompletableFuture<Throwable>> load = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                load.add(CompletableFuture.supplyAsync(() -> {
+                    try (XpfoClient client = XpfoClient.connect(socket)) {
+                        while (!stop.get()) {
+                            try (GrantedMemory memory = client.grant(4L << 20)) {
+                                memory.segment().fill((byte) 1);
+                                grants.incrementAndGet();
+                            }
+                        }
+                        return null;
+                    } catch (RuntimeException e) {
+                        return e;
+                    }
+                }, threads));
             }
+            assertThat(Services.eventually(Duration.ofSeconds(20), () -> grants.get() > 50))
+                    .as("grants under load; clients ended with %s", load.stream().map(f -> String.valueOf(f.getNow(null))).toList())
+                    .isTrue();
+            service.toHandle().destroy(); // SIGTERM
+            assertThat(service.waitFor(30, TimeUnit.SECONDS)).as("service exits after SIGTERM").isTrue();
+            stop.set(true);
+            String log = output.get(10, TimeUnit.SECONDS);
+            assertThat(service.exitValue()).as(log).isEqualTo(143);
+            assertThat(log).contains("stopping:").contains("stopped");
+            for (CompletableFuture<Throwable> client : load) {
+                Throwable ending = client.get(20, TimeUnit.SECONDS);
+                // Every client either saw the refusal or the connection end; none hung.
+                assertThat(ending).as("how a client under load ended").isInstanceOf(XpfoException.class);
+                if (ending instanceof ServiceException refused) {
+                    assertThat(refused.code()).contains(ErrorCode.SHUTTING_DOWN);
+                }
+            }
+            assertThat(socket).as("socket file removed").doesNotExist();
+            assertThat(kept.segment().get(ValueLayout.JAVA_LONG, 0)).isEqualTo(0x5EC12E7L);
+            kept.segment().set(ValueLayout.JAVA_LONG, 8, 1);
+            kept.close();
+            keeper.close();
+            threads.shutdown();
+        } finally {
+            service.destroyForcibly(); // only if a failure left it running
         }
-        assertThat(socket).as("socket file removed").doesNotExist();
-        assertThat(kept.segment().get(ValueLayout.JAVA_LONG, 0)).isEqualTo(0x5EC12E7L);
-        kept.segment().set(ValueLayout.JAVA_LONG, 8, 1);
-        kept.close();
-        keeper.close();
-        threads.shutdown();
     }
 
     @Test

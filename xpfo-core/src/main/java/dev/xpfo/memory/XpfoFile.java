@@ -46,6 +46,7 @@ public final class XpfoFile implements AutoCloseable {
 
     private final int fd;
     private long size;
+    private long inode;
     private boolean closed;
 
     private XpfoFile(int fd, long size) {
@@ -223,12 +224,16 @@ public final class XpfoFile implements AutoCloseable {
      */
     public synchronized long inode() {
         ensureOpen();
+        if (inode != 0) {
+            return inode; // a file's inode never changes
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
             if (Libc.fstat(fd, stat) != 0) {
                 throw new NativeCallException("fstat", Libc.errno(), "could not read the file's inode", "");
             }
-            return stat.get(JAVA_LONG, Libc.STAT_INO_OFFSET);
+            inode = stat.get(JAVA_LONG, Libc.STAT_INO_OFFSET);
+            return inode;
         }
     }
 

@@ -331,6 +331,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                     XpfoFile file = XpfoFile.create(chunkBytes());
                     try {
                         file.populate();
+                        file.inode(); // read now, off the path of the request that will take the file
                     } catch (RuntimeException e) {
                         file.close();
                         throw e;

@@ -210,7 +210,7 @@ final class Connection implements Runnable {
         }
         int cold = taken.populatedOnDemand();
         long nanos = System.nanoTime() - started;
-        service.granted(this, bytes, nanos);
+        service.granted(bytes, nanos);
         // Built only if logged: formatting costs more than the rest of a warm grant's bookkeeping.
         LOG.log(System.Logger.Level.INFO, () -> "grant " + grantId + " to " + peer + ": " + Bytes.format(bytes) + " in "
                 + chunks + " chunks" + (cold > 0 ? " (" + cold + " populated on demand)" : " (warm)") + " in "

@@ -168,7 +168,7 @@ public final class Service implements AutoCloseable {
         return grantIds.incrementAndGet();
     }
 
-    void granted(Connection connection, long bytes, long nanos) {
+    void granted(long bytes, long nanos) {
         grants.increment();
         grantedBytes.add(bytes);
         metrics.granted(nanos);

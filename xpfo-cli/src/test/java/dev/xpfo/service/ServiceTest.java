@@ -212,6 +212,22 @@ class ServiceTest {
     }
 
     @Test
+    void oneUserCannotTakeEveryConnection() {
+        ServiceSettings base = Services.small(dir);
+        ServiceSettings settings = new ServiceSettings(base.socket(), base.socketMode(), base.socketGroup(), base.pool(),
+                base.maxGrantBytes(), base.quota(), base.coldDeadline(), base.frameTimeout(), 8, 2, base.metrics());
+        try (Service service = Services.started(settings);
+             XpfoClient first = XpfoClient.connect(settings.socket());
+             XpfoClient second = XpfoClient.connect(settings.socket())) {
+            assertThatThrownBy(() -> XpfoClient.connect(settings.socket())).isInstanceOfSatisfying(ServiceException.class, e -> {
+                assertThat(e.code()).contains(ErrorCode.BUSY);
+                assertThat(e.getMessage()).contains("2 of them from uid 0");
+            });
+            assertThat(first.status()).contains("\"BUSY\":1");
+        }
+    }
+
+    @Test
     void theSocketIsOwnerOnlyByDefaultAndAServiceDoesNotStealALiveSocket() throws Exception {
         try (Service service = Services.started(Services.small(dir))) {
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("xpfo.sock"))))

@@ -4,9 +4,11 @@ import dev.xpfo.host.BackgroundPriority;
 import dev.xpfo.host.SecretMemoryHolders;
 
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Grants whose receiver let go (RELEASE) or whose connection ended, whose files may still be held: a
@@ -15,11 +17,14 @@ import java.util.function.Consumer;
  * holds its files.
  *
  * <ul>
- *   <li>RELEASE: the grant is freed at once, on the client's word, and queued for the next scan of
- *       every process, which charges it again if any process still holds one of its files (a mapping
- *       kept, a descriptor kept or passed on).</li>
+ *   <li>RELEASE: the user's quota is freed at once, on the client's word, and the grant is queued for
+ *       the next scan of every process, which charges the quota again if any process still holds one
+ *       of its files (a mapping kept, a descriptor kept or passed on). The stock's maximum is given
+ *       back only when a scan confirms, so it is never passed.</li>
  *   <li>A closed connection: its grants stay charged until a scan finds none of their files.</li>
  * </ul>
+ * A process the service may not inspect (another user's, without {@code CAP_SYS_PTRACE}) is assumed
+ * to hold every grant of its owner.
  * A sweeper thread, at the lowest CPU priority, scans every process ({@link SecretMemoryHolders#scan()})
  * at most once a second while anything is pending or queued: a constant cost, whatever the rate of
  * releases. So keeping the memory while closing the connection or sending RELEASE escapes neither
@@ -33,22 +38,30 @@ final class Holdings implements AutoCloseable {
     record Grant(long id, int uid, int chunks, Set<Long> inodes) {
     }
 
-    private final Consumer<Grant> free;
-    private final Consumer<Grant> charge;
+    private final Consumer<Grant> freeQuota;
+    private final Consumer<Grant> freeStock;
+    private final Consumer<Grant> chargeQuota;
+    private final Supplier<SecretMemoryHolders> scanner;
     /** Still charged; freed when a scan finds none of their files. */
     private final Map<Long, Grant> pending = new HashMap<>();
     /** Freed on the releasing process's word; charged again if a scan finds their files elsewhere. */
     private final Map<Long, Grant> toVerify = new HashMap<>();
     private final Thread sweeper;
     private boolean closed;
+    private final Set<Set<Integer>> unreadableWarned = new HashSet<>();
 
     /**
-     * @param free   called when a grant stops counting
-     * @param charge called when a grant freed on RELEASE turns out to be still held after all
+     * @param freeQuota   a grant stops counting against its user's quota
+     * @param freeStock   a grant stops counting against the stock's maximum (always after {@code freeQuota})
+     * @param chargeQuota a grant whose quota was freed on RELEASE turns out to be held after all
+     * @param scanner     reads which files are held ({@link SecretMemoryHolders#scan()})
      */
-    Holdings(Consumer<Grant> free, Consumer<Grant> charge) {
-        this.free = free;
-        this.charge = charge;
+    Holdings(Consumer<Grant> freeQuota, Consumer<Grant> freeStock, Consumer<Grant> chargeQuota,
+             Supplier<SecretMemoryHolders> scanner) {
+        this.freeQuota = freeQuota;
+        this.freeStock = freeStock;
+        this.chargeQuota = chargeQuota;
+        this.scanner = scanner;
         this.sweeper = new Thread(() -> {
             BackgroundPriority.lowerCallingThread();
             sweep();
@@ -63,9 +76,9 @@ final class Holdings implements AutoCloseable {
         notifyAll();
     }
 
-    /** The receiver says it let go of the grant: it stops counting now, and the next scan verifies. */
+    /** The receiver says it let go of the grant: its quota is freed now, and the next scan verifies. */
     synchronized void release(Grant grant) {
-        free.accept(grant);
+        freeQuota.accept(grant);
         toVerify.put(grant.id(), grant);
         notifyAll();
     }
@@ -105,34 +118,47 @@ final class Holdings implements AutoCloseable {
                 verifying = new HashMap<>(toVerify);
                 toVerify.clear();
             }
-            Set<Long> held;
             try {
-                held = SecretMemoryHolders.scan().inodes();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "could not scan for held secret memory: " + e.getMessage());
-                held = null;
+                settle(stillCharged, verifying, scanner.get());
+            } catch (RuntimeException | Error e) {
+                // Never die: a dead sweeper would keep every pending grant charged for good.
+                LOG.log(System.Logger.Level.WARNING, "scan for held secret memory failed; retrying", e);
+                synchronized (this) {
+                    toVerify.putAll(verifying);
+                }
             }
             lastScan = System.nanoTime();
-            synchronized (this) {
-                if (held == null) {
-                    toVerify.putAll(verifying);
-                    continue;
-                }
-                for (Grant grant : stillCharged.values()) {
-                    if (grant.inodes().stream().noneMatch(held::contains) && pending.remove(grant.id()) != null) {
-                        free.accept(grant);
-                    }
-                }
-                for (Grant grant : verifying.values()) {
-                    if (grant.inodes().stream().anyMatch(held::contains)) {
-                        LOG.log(System.Logger.Level.WARNING, "grant " + grant.id() + " of uid " + grant.uid()
-                                + " was released but some process still holds its files: charged again until they are closed");
-                        charge.accept(grant);
-                        pending.put(grant.id(), grant);
-                    }
-                }
+        }
+    }
+
+    /** Applies one scan: frees what nobody holds, charges again what was released but is held. */
+    private synchronized void settle(Map<Long, Grant> stillCharged, Map<Long, Grant> verifying, SecretMemoryHolders scan) {
+        for (Grant grant : stillCharged.values()) {
+            if (!held(grant, scan) && pending.remove(grant.id()) != null) {
+                freeQuota.accept(grant);
+                freeStock.accept(grant);
             }
         }
+        for (Grant grant : verifying.values()) {
+            if (held(grant, scan)) {
+                LOG.log(System.Logger.Level.WARNING, "grant " + grant.id() + " of uid " + grant.uid()
+                        + " was released but may still be held: charged again until its files are closed");
+                chargeQuota.accept(grant);
+                pending.put(grant.id(), grant);
+            } else {
+                freeStock.accept(grant);
+            }
+        }
+        if (!scan.unreadableUids().isEmpty() && unreadableWarned.add(scan.unreadableUids())) {
+            LOG.log(System.Logger.Level.WARNING, "cannot inspect the processes of uids " + scan.unreadableUids()
+                    + ": grants to those users count until they disconnect and their processes can be seen; run the "
+                    + "service as root or with CAP_SYS_PTRACE (the systemd unit grants it)");
+        }
+    }
+
+    /** Whether the grant may still be held: a file of it is seen, or its owner has processes not seen into. */
+    private static boolean held(Grant grant, SecretMemoryHolders scan) {
+        return scan.unreadableUids().contains(grant.uid()) || grant.inodes().stream().anyMatch(scan.inodes()::contains);
     }
 
     private boolean nothingToDo() {

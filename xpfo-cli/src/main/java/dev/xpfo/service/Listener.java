@@ -58,12 +58,13 @@ final class Listener implements AutoCloseable {
             removeStale(path);
             UnixSocket socket = UnixSocket.listen(path);
             try {
-                Files.setPosixFilePermissions(path, permissions(settings.socketMode()));
+                // Group first, then mode: widening the mode first would let the old group in for a moment.
                 if (settings.socketGroup().isPresent()) {
                     GroupPrincipal group = FileSystems.getDefault().getUserPrincipalLookupService()
                             .lookupPrincipalByGroupName(settings.socketGroup().get());
                     Files.setAttribute(path, "posix:group", group);
                 }
+                Files.setPosixFilePermissions(path, permissions(settings.socketMode()));
             } catch (IOException | RuntimeException e) {
                 socket.close();
                 Files.deleteIfExists(path);

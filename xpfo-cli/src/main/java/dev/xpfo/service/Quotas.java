@@ -60,6 +60,10 @@ final class Quotas {
 
     synchronized void release(int uid, long bytes) {
         long left = outstanding.getOrDefault(uid, 0L) - bytes;
+        if (left < 0) {
+            System.getLogger("dev.xpfo.service").log(System.Logger.Level.WARNING, "uid " + uid + " released "
+                    + bytes + " bytes more than it held (" + (-left) + "): accounting error, clamped at 0");
+        }
         if (left > 0) {
             outstanding.put(uid, left);
         } else {

@@ -1,6 +1,8 @@
 package dev.xpfo.service;
 
 import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.host.SecretMemoryHolders;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.pool.FilePool;
 import dev.xpfo.protocol.ErrorCode;
@@ -51,7 +53,11 @@ public final class Service implements AutoCloseable {
             refusals.put(code, new LongAdder());
         }
         this.metrics = new ServiceMetrics(this);
-        this.holdings = new Holdings(this::freed, this::chargedAgain);
+        this.holdings = new Holdings(
+                grant -> quotas.release(grant.uid(), grant.chunks() * pool.chunkBytes()),
+                grant -> pool.returned(grant.chunks()),
+                grant -> quotas.charge(grant.uid(), grant.chunks() * pool.chunkBytes()),
+                () -> SecretMemoryHolders.scan().ignoringUid(ServiceSocket.currentUid()));
         this.acceptor = new Thread(this::acceptLoop, "xpfo-accept");
     }
 
@@ -150,18 +156,6 @@ public final class Service implements AutoCloseable {
 
     Holdings holdings() {
         return holdings;
-    }
-
-    /** No process holds a released or abandoned grant's files any more: it stops counting. */
-    private void freed(Holdings.Grant grant) {
-        quotas.release(grant.uid(), grant.chunks() * pool.chunkBytes());
-        pool.returned(grant.chunks());
-    }
-
-    /** A grant freed on RELEASE is held by another process after all: it counts again. */
-    private void chargedAgain(Holdings.Grant grant) {
-        quotas.charge(grant.uid(), grant.chunks() * pool.chunkBytes());
-        pool.handedOutAgain(grant.chunks());
     }
 
     long nextGrantId() {

@@ -52,10 +52,13 @@ class ServiceRobustnessTest {
         Services.quiet(false);
     }
 
-    /** The stock is back at its target and nothing is being populated: the descriptor count is comparable. */
+    /**
+     * No client, every release verified by a scan, the stock back at its target and nothing being
+     * populated: the descriptor count and the accounting are comparable.
+     */
     private static void settled(Service service) throws InterruptedException {
         service.pool().warm((done, total) -> { });
-        assertThat(Services.eventually(Duration.ofSeconds(20), () -> service.clients() == 0
+        assertThat(Services.eventually(Duration.ofSeconds(20), () -> service.clients() == 0 && service.sweeperIdle()
                 && service.pool().stats().populatingBytes() == 0
                 && service.pool().stats().readyBytes() == service.pool().stats().targetBytes())).as("service settled").isTrue();
     }

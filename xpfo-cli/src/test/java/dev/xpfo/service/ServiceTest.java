@@ -81,8 +81,8 @@ class ServiceTest {
                 assertThat(service.pool().stats().coldChunks()).isZero();
                 assertThat(service.pool().stats().handedOutBytes()).isEqualTo(4L << 20);
             }
-            assertThat(service.pool().stats().handedOutBytes()).isZero();
-            Thread.sleep(200);
+            assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.pool().stats().handedOutBytes() == 0))
+                    .as("given back to the stock's maximum once a scan confirms").isTrue();
             assertThat(service.pool().stats().chunksPopulated()).as("12 MiB ready: above the low watermark, no refill")
                     .isEqualTo(populated);
             try (GrantedMemory large = client.grant(6L << 20)) {

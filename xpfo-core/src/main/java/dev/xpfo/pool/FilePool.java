@@ -263,21 +263,12 @@ public final class FilePool implements AutoCloseable, MetricSource {
     public void returned(int chunks) {
         lock.lock();
         try {
+            if (chunks > handedOut) {
+                LOG.log(System.Logger.Level.WARNING, chunks + " chunks returned but only " + handedOut
+                        + " handed out: accounting error, clamped at 0");
+            }
             handedOut = Math.max(0, handedOut - chunks);
             stockChanged.signalAll();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Files reported returned are held by some process after all: they count against the maximum again
-     * (which they may pass: the memory exists either way).
-     */
-    public void handedOutAgain(int chunks) {
-        lock.lock();
-        try {
-            handedOut += chunks;
         } finally {
             lock.unlock();
         }

@@ -48,6 +48,8 @@ final class Holdings implements AutoCloseable {
     private final Map<Long, Grant> toVerify = new HashMap<>();
     private final Thread sweeper;
     private boolean closed;
+    /** A scan is being applied: what it took from the queues is not settled yet. */
+    private boolean scanning;
     private final Set<Set<Integer>> unreadableWarned = new HashSet<>();
 
     /**
@@ -85,7 +87,7 @@ final class Holdings implements AutoCloseable {
 
     /** True if nothing waits to be scanned for (the sweeper is idle). */
     synchronized boolean idle() {
-        return nothingToDo();
+        return nothingToDo() && !scanning;
     }
 
     /** Grants released or abandoned whose files some process still holds (for status). */
@@ -117,6 +119,7 @@ final class Holdings implements AutoCloseable {
                 stillCharged = new HashMap<>(pending);
                 verifying = new HashMap<>(toVerify);
                 toVerify.clear();
+                scanning = true;
             }
             try {
                 settle(stillCharged, verifying, scanner.get());
@@ -126,6 +129,9 @@ final class Holdings implements AutoCloseable {
                 synchronized (this) {
                     toVerify.putAll(verifying);
                 }
+            }
+            synchronized (this) {
+                scanning = false;
             }
             lastScan = System.nanoTime();
         }

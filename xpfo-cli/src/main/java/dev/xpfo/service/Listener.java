@@ -139,11 +139,6 @@ final class Listener implements AutoCloseable {
         return description;
     }
 
-    /** The socket's path if this service bound it (not under socket activation). */
-    Optional<Path> path() {
-        return ownedPath;
-    }
-
     @Override
     public void close() {
         socket.close();

@@ -216,10 +216,6 @@ public final class Service implements AutoCloseable {
         return ServiceStatus.json(this);
     }
 
-    ServiceMetrics metrics() {
-        return metrics;
-    }
-
     /**
      * True if no released or abandoned grant waits for the once-a-second scan of every process (so no
      * such scan is about to run): for benchmarks that time requests with background work idle.

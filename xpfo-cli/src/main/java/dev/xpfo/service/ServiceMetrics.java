@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -30,15 +31,16 @@ final class ServiceMetrics implements AutoCloseable {
     private final Timer grantLatency;
     private final MultiGauge grantedByUid;
     private HttpServer server;
+    private volatile List<Metric> stockReadings;
 
     ServiceMetrics(Service service) {
         this.service = service;
         for (Metric metric : service.pool().metrics()) {
             String name = metric.name().replaceFirst("_total$", "").replace('_', '.');
             if (metric.kind() == Metric.Kind.COUNTER) {
-                FunctionCounter.builder(name, service, s -> read(s, metric.name())).description(metric.help()).register(registry);
+                FunctionCounter.builder(name, this, m -> m.read(metric.name())).description(metric.help()).register(registry);
             } else {
-                Gauge.builder(name, service, s -> read(s, metric.name())).description(metric.help()).register(registry);
+                Gauge.builder(name, this, m -> m.read(metric.name())).description(metric.help()).register(registry);
             }
         }
         FunctionCounter.builder("xpfo.grants", service, Service::grantsTotal).description("Grants made").register(registry);
@@ -55,9 +57,13 @@ final class ServiceMetrics implements AutoCloseable {
                 .register(registry);
     }
 
-    private static double read(Service service, String name) {
-        return service.pool().metrics().stream().filter(m -> m.name().equals(name)).findFirst()
-                .map(Metric::value).orElse(0L);
+    /** One reading of the stock per scrape, taken under its lock once rather than once per meter. */
+    private double read(String name) {
+        List<Metric> readings = stockReadings;
+        if (readings == null) {
+            readings = service.pool().metrics();
+        }
+        return readings.stream().filter(m -> m.name().equals(name)).findFirst().map(Metric::value).orElse(0L);
     }
 
     void granted(long nanos) {
@@ -65,7 +71,16 @@ final class ServiceMetrics implements AutoCloseable {
     }
 
     /** The metrics in Prometheus text format, read now. */
-    String scrape() {
+    synchronized String scrape() {
+        stockReadings = service.pool().metrics();
+        try {
+            return scrapeNow();
+        } finally {
+            stockReadings = null;
+        }
+    }
+
+    private String scrapeNow() {
         grantedByUid.register(service.quotas().outstandingByUid().entrySet().stream()
                 .map(e -> MultiGauge.Row.of(Tags.of("uid", Integer.toString(e.getKey())), e.getValue()))
                 .toList(), true);

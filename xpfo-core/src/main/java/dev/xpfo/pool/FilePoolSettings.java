@@ -47,25 +47,4 @@ public record FilePoolSettings(long chunkBytes, long lowBytes, long targetBytes,
         long maximum = Math.max(DEFAULT_CHUNK, PhysicalMemory.totalBytes() / 4 / DEFAULT_CHUNK * DEFAULT_CHUNK);
         return of(DEFAULT_CHUNK, Math.min(DEFAULT_TARGET, maximum), maximum, Runtime.getRuntime().availableProcessors());
     }
-
-    public FilePoolSettings withChunkBytes(long bytes) {
-        return new FilePoolSettings(bytes, lowBytes, targetBytes, maximumBytes, populateThreads);
-    }
-
-    /** A new target, with the low watermark at half of it. */
-    public FilePoolSettings withTargetBytes(long bytes) {
-        return new FilePoolSettings(chunkBytes, bytes / 2, bytes, maximumBytes, populateThreads);
-    }
-
-    public FilePoolSettings withLowBytes(long bytes) {
-        return new FilePoolSettings(chunkBytes, bytes, targetBytes, maximumBytes, populateThreads);
-    }
-
-    public FilePoolSettings withMaximumBytes(long bytes) {
-        return new FilePoolSettings(chunkBytes, lowBytes, targetBytes, bytes, populateThreads);
-    }
-
-    public FilePoolSettings withPopulateThreads(int threads) {
-        return new FilePoolSettings(chunkBytes, lowBytes, targetBytes, maximumBytes, threads);
-    }
 }

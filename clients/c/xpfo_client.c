@@ -274,7 +274,10 @@ static int send_release(struct xpfo_client *c, uint64_t grant_id) {
     return rc;
 }
 
-int xpfo_grant(struct xpfo_client *c, uint64_t bytes, uint32_t flags, struct xpfo_grant *out) {
+/* Receives the grant's chunk files, each checked to be secret memory of the chunk size. On failure
+ * nothing is kept: a grant received in full is released, a stream out of step is hung up on (the
+ * service releases whatever a closed connection held). */
+int xpfo_grant_files(struct xpfo_client *c, uint64_t bytes, uint32_t flags, struct xpfo_files *out) {
     memset(out, 0, sizeof *out);
     if (c->fd < 0) return fail(c, XPFO_ERR_SYSTEM, "not connected");
     if (bytes == 0) return fail(c, XPFO_ERR_PROTOCOL, "a grant needs a positive size");
@@ -321,36 +324,13 @@ int xpfo_grant(struct xpfo_client *c, uint64_t bytes, uint32_t flags, struct xpf
         discard(&f);
         if (have == total) break;
     }
-
-    /* Received in full, the stream is in step and a failure below can be released; otherwise hang up
-     * (the service releases whatever a closed connection held). */
     int in_step = rc == 0;
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned char *span = MAP_FAILED;
-    size_t span_bytes = rounded + 2 * (size_t) page;
-    if (rc == 0) {
-        for (uint32_t i = 0; i < total && rc == 0; i++) {
-            if (!is_secret_memory(fds[i], chunk)) rc = fail(c, XPFO_ERR_PROTOCOL, "chunk %u is not a secret memory file of %llu bytes", i, (unsigned long long) chunk);
-        }
-    }
-    if (rc == 0) {
-        span = mmap(NULL, span_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (span == MAP_FAILED) rc = fail(c, XPFO_ERR_SYSTEM, "reserving %zu bytes: %s", span_bytes, strerror(errno));
-    }
     for (uint32_t i = 0; i < total && rc == 0; i++) {
-        if (mmap(span + page + i * chunk, chunk, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fds[i], 0) == MAP_FAILED) {
-            rc = errno == EAGAIN ? fail(c, XPFO_ERR_MEMLOCK, "mapping the grant was refused by RLIMIT_MEMLOCK (EAGAIN): "
-                                        "raise it (`ulimit -l`, systemd LimitMEMLOCK=) or grant CAP_IPC_LOCK")
-                                 : fail(c, XPFO_ERR_SYSTEM, "mapping chunk %u: %s", i, strerror(errno));
-        }
+        if (!is_secret_memory(fds[i], chunk)) rc = fail(c, XPFO_ERR_PROTOCOL, "chunk %u is not a secret memory file of %llu bytes", i, (unsigned long long) chunk);
     }
-    if (rc == 0 && madvise(span + page, rounded, MADV_DONTFORK) != 0) {
-        rc = fail(c, XPFO_ERR_SYSTEM, "madvise(MADV_DONTFORK): %s", strerror(errno));
-    }
-    for (uint32_t i = 0; i < have; i++) close(fds[i]);
-    free(fds);
     if (rc != 0) {
-        if (span != MAP_FAILED) munmap(span, span_bytes);
+        for (uint32_t i = 0; i < have; i++) close(fds[i]);
+        free(fds);
         if (in_step) {
             char why[sizeof c->error];
             memcpy(why, c->error, sizeof why);
@@ -362,9 +342,55 @@ int xpfo_grant(struct xpfo_client *c, uint64_t bytes, uint32_t flags, struct xpf
         }
         return rc;
     }
+    out->fds = fds;
+    out->count = total;
+    out->chunk_bytes = chunk;
+    out->grant_id = grant_id;
+    return 0;
+}
+
+void xpfo_files_close(struct xpfo_files *files) {
+    for (uint32_t i = 0; i < files->count; i++) close(files->fds[i]);
+    free(files->fds);
+    memset(files, 0, sizeof *files);
+}
+
+int xpfo_grant(struct xpfo_client *c, uint64_t bytes, uint32_t flags, struct xpfo_grant *out) {
+    memset(out, 0, sizeof *out);
+    struct xpfo_files files;
+    int rc = xpfo_grant_files(c, bytes, flags, &files);
+    if (rc) return rc;
+    uint64_t chunk = files.chunk_bytes, rounded = (uint64_t) files.count * chunk;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t span_bytes = rounded + 2 * (size_t) page;
+    unsigned char *span = mmap(NULL, span_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (span == MAP_FAILED) rc = fail(c, XPFO_ERR_SYSTEM, "reserving %zu bytes: %s", span_bytes, strerror(errno));
+    for (uint32_t i = 0; i < files.count && rc == 0; i++) {
+        if (mmap(span + page + i * chunk, chunk, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, files.fds[i], 0) == MAP_FAILED) {
+            rc = errno == EAGAIN ? fail(c, XPFO_ERR_MEMLOCK, "mapping the grant was refused by RLIMIT_MEMLOCK (EAGAIN): "
+                                        "raise it (`ulimit -l`, systemd LimitMEMLOCK=) or grant CAP_IPC_LOCK")
+                                 : fail(c, XPFO_ERR_SYSTEM, "mapping chunk %u: %s", i, strerror(errno));
+        }
+    }
+    if (rc == 0 && madvise(span + page, rounded, MADV_DONTFORK) != 0) {
+        rc = fail(c, XPFO_ERR_SYSTEM, "madvise(MADV_DONTFORK): %s", strerror(errno));
+    }
+    uint64_t grant_id = files.grant_id;
+    uint32_t chunks = files.count;
+    xpfo_files_close(&files);
+    if (rc != 0) {
+        if (span != MAP_FAILED) munmap(span, span_bytes);
+        if (c->fd >= 0) {
+            char why[sizeof c->error];
+            memcpy(why, c->error, sizeof why);
+            send_release(c, grant_id);
+            memcpy(c->error, why, sizeof why);
+        }
+        return rc;
+    }
     out->addr = span + page;
     out->bytes = rounded;
-    out->chunks = total;
+    out->chunks = chunks;
     out->grant_id = grant_id;
     out->span = span;
     out->span_bytes = span_bytes;

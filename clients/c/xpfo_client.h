@@ -83,6 +83,23 @@ int xpfo_connect(const char *socket_path, struct xpfo_client **out);
  * (refuse with XPFO_ERR_POOL_EXHAUSTED rather than wait for populating). */
 int xpfo_grant(struct xpfo_client *client, uint64_t bytes, uint32_t flags, struct xpfo_grant *out);
 
+/* A grant's chunk files, not mapped, for callers that must map them at an address of their own (a
+ * VMM's guest RAM: map fds[i] MAP_SHARED at base + i * chunk_bytes). Mapping them counts against
+ * RLIMIT_MEMLOCK like xpfo_grant. */
+struct xpfo_files {
+    int *fds;             /* chunk i is fds[i], a secret memory file of chunk_bytes */
+    uint32_t count;
+    uint64_t chunk_bytes;
+    uint64_t grant_id;
+};
+
+/* Asks for bytes (rounded up to chunks) like xpfo_grant, but hands over the files instead of mapping
+ * them. The memory lives while any process has a file open or mapped. */
+int xpfo_grant_files(struct xpfo_client *client, uint64_t bytes, uint32_t flags, struct xpfo_files *out);
+
+/* Closes the files (mappings made of them stay) and frees the array. */
+void xpfo_files_close(struct xpfo_files *files);
+
 /* Unmaps the memory and tells the service (if still connected); the pages return to the kernel once
  * no process holds the files. A descriptor passed on or a forked copy keeps them, and the service
  * then counts the grant against this user's quota again until they are closed. */

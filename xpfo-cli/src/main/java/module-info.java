@@ -10,5 +10,7 @@ module dev.xpfo.cli {
     requires java.logging;
 
     exports dev.xpfo.service;
+    exports dev.xpfo.vm;
+    exports dev.xpfo.audit;
     opens dev.xpfo.cli to info.picocli;
 }

@@ -21,11 +21,11 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "xpfo bench", mixinStandardHelpOptions = true,
         description = {"Benchmarks xpfo side by side with its baselines: raw memfd_secret from C, anonymous memory, "
-                + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool), grant (xpfo serve and its clients)."})
+                + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool), grant (xpfo serve and its clients), vm (QEMU boots with guest RAM from xpfo)."})
 public final class Bench implements Callable<Integer> {
     static final long PAGE = 4096;
 
-    @Option(names = "--suites", split = ",", defaultValue = "populate,small,bulk,grant",
+    @Option(names = "--suites", split = ",", defaultValue = "populate,small,bulk,grant,vm",
             description = "Which suites to run (default: ${DEFAULT-VALUE}).")
     List<String> suites;
 
@@ -57,6 +57,16 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE", description = "Also draw the time rows as a bar chart (.png or .svg).")
     Path plot;
 
+    @Option(names = "--vm-guest", paramLabel = "DIR", description = "The test guest scripts/guest/build prepared "
+            + "(the vm suite is skipped without it).")
+    Path vmGuest;
+
+    @Option(names = "--vm-preload", paramLabel = "FILE", description = "The QEMU preload library (clients/qemu).")
+    Path vmPreload;
+
+    @Option(names = "--vm-ram", defaultValue = "512M", description = "Guest RAM of the vm suite (default: ${DEFAULT-VALUE}).")
+    String vmRam;
+
     @Option(names = "--c-baseline", required = true, paramLabel = "BINARY", description = "The compiled C baseline.")
     Path cBaseline;
 
@@ -77,8 +87,17 @@ public final class Bench implements Callable<Integer> {
                 case "small" -> new SmallSecretsSuite(smallOps, slowOps, c).run(results, rounds);
                 case "bulk" -> new BulkSuite(bytes).run(results, rounds);
                 case "grant" -> new GrantSuite(Bytes.roundUp(Bytes.parse(grantSize), 2L << 20), rateGrants).run(results, rounds);
+                case "vm" -> {
+                    if (vmGuest == null || vmPreload == null || !Files.exists(vmGuest.resolve("vmlinuz"))
+                            || !Files.exists(vmPreload)) {
+                        results.skipped("vm.boot.*", "no test guest or preload library (scripts/guest/build and "
+                                + "./xpfo build prepare them; see the messages above)");
+                    } else {
+                        new VmBootSuite(vmGuest, vmPreload, Bytes.parse(vmRam)).run(results, rounds);
+                    }
+                }
                 default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                        "unknown suite '" + suite + "': choose from populate, small, bulk, grant");
+                        "unknown suite '" + suite + "': choose from populate, small, bulk, grant, vm");
             }
         }
         results.print(System.out);
@@ -89,6 +108,7 @@ public final class Bench implements Callable<Integer> {
         settings.put("small_ops", smallOps);
         settings.put("slow_ops", slowOps);
         settings.put("grant_size", grantSize);
+        settings.put("vm_ram", vmRam);
         settings.put("cpus", Runtime.getRuntime().availableProcessors());
         if (json != null) {
             results.writeJson(json, settings);

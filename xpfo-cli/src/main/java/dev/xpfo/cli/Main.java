@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 @Command(name = "xpfo", mixinStandardHelpOptions = true, version = "xpfo 0.1.0",
         description = "Memory the Linux kernel does not map: removed from the direct map with memfd_secret(2).",
         subcommands = {ServeCommand.class, AllocCommand.class, StatusCommand.class, ProbeCommand.class,
-                CheckCommand.class, PoolCommand.class, CommandLine.HelpCommand.class})
+                CheckCommand.class, PoolCommand.class, VmCommand.class, RunCommand.class, AuditCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** The exit code for an xpfo error that the command did not turn into a result. */
     static final int FAILED = 2;
@@ -25,7 +26,7 @@ public final class Main implements Runnable {
     }
 
     /** The configured command line, for tests and {@link #main}. */
-    static CommandLine commandLine() {
+    public static CommandLine commandLine() {
         return new CommandLine(new Main())
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler(Main::explain);

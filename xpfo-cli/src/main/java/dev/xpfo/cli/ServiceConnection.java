@@ -13,6 +13,11 @@ final class ServiceConnection {
     Path socket;
 
     XpfoClient connect() {
-        return XpfoClient.connect(socket != null ? socket : ServiceSocket.forClient());
+        return XpfoClient.connect(path());
+    }
+
+    /** The socket: as given, else where this user's clients look. */
+    Path path() {
+        return socket != null ? socket : ServiceSocket.forClient();
     }
 }

@@ -9,14 +9,14 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** The C client under {@code clients/c}, compiled once per test run with the system's cc. */
-final class CClient {
+public final class CClient {
     private static Path example;
 
     private CClient() {
     }
 
     /** The repository's {@code clients/c} directory. */
-    static Path sources() {
+    public static Path sources() {
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null && !Files.isDirectory(dir.resolve("clients/c"))) {
             dir = dir.getParent();

@@ -1,0 +1,264 @@
+/*
+ * LD_PRELOAD library that gives QEMU its guest RAM from xpfo: the memory file QEMU creates for a
+ * memory-backend-memfd object is replaced by secret memory (out of the kernel's direct map), taken
+ * from the running `xpfo serve` (already populated: warm) or, when asked, created here (populated by
+ * the guest's first touches: cold). Started by `xpfo vm`, which checks the command line first.
+ *
+ * QEMU creates that file with memfd_create("memory-backend-memfd", ...), sizes it with one
+ * ftruncate, maps it MAP_SHARED|MAP_FIXED into a reservation, and keeps the descriptor. Only that
+ * name is touched: QEMU's own probing memfds ("test", "vhost-log", ...) stay ordinary. For each
+ * backend this library hands QEMU an unsized secret memory file as a stand-in, takes the memory when
+ * QEMU sizes it, and maps the grant's chunk files where QEMU maps the stand-in.
+ *
+ * Environment (set by `xpfo vm`):
+ *   XPFO_VM_RAM     "service" (default): from xpfo serve; "secretmem": a secret memory file of
+ *                   its own, nothing from the service.
+ *   XPFO_SOCKET     the service's socket (default as in the C client).
+ *   XPFO_VM_WARM_ONLY=1  refuse rather than let the service populate missing memory on demand.
+ * Nothing falls back to ordinary memory: every failure fails QEMU's call, with the reason on stderr.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../c/xpfo_client.h"
+
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
+
+#define BACKEND_NAME "memory-backend-memfd"
+#define MAX_BACKENDS 64
+
+enum source { FROM_SERVICE, OWN_SECRETMEM };
+
+struct backend {
+    int fd;                  /* the stand-in QEMU holds; -1 if the slot is free */
+    enum source source;
+    uint64_t bytes;          /* 0 until QEMU sizes it */
+    struct xpfo_files files; /* FROM_SERVICE: the grant's chunk files */
+};
+
+static struct backend backends[MAX_BACKENDS];
+/* Recursive: the client library closes its own descriptors through the close() below. */
+static pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static int (*real_memfd_create)(const char *, unsigned int);
+static int (*real_ftruncate)(int, off_t);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_close)(int);
+
+static void say(const char *format, ...) {
+    char line[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    fprintf(stderr, "xpfo vm: %s\n", line);
+}
+
+static void resolve(void) {
+    real_memfd_create = dlsym(RTLD_NEXT, "memfd_create");
+    real_ftruncate = dlsym(RTLD_NEXT, "ftruncate64");
+    if (!real_ftruncate) real_ftruncate = dlsym(RTLD_NEXT, "ftruncate");
+    real_mmap = dlsym(RTLD_NEXT, "mmap64");
+    if (!real_mmap) real_mmap = dlsym(RTLD_NEXT, "mmap");
+    real_close = dlsym(RTLD_NEXT, "close");
+    for (int i = 0; i < MAX_BACKENDS; i++) backends[i].fd = -1;
+}
+
+/* The backend whose stand-in is fd; with -1, a free slot. */
+static struct backend *find(int fd) {
+    for (int i = 0; i < MAX_BACKENDS; i++) {
+        if (backends[i].fd == fd) return &backends[i];
+    }
+    return NULL;
+}
+
+static enum source configured_source(void) {
+    const char *source = getenv("XPFO_VM_RAM");
+    return source && strcmp(source, "secretmem") == 0 ? OWN_SECRETMEM : FROM_SERVICE;
+}
+
+int memfd_create(const char *name, unsigned int flags) {
+    pthread_once(&once, resolve);
+    if (!name || strcmp(name, BACKEND_NAME) != 0) return real_memfd_create(name, flags);
+    if (flags & MFD_HUGETLB) {
+        say("guest RAM asks for huge pages (hugetlb=on); secret memory has only 4 KiB pages: drop hugetlb=on");
+        errno = EINVAL;
+        return -1;
+    }
+    if (flags & MFD_ALLOW_SEALING) {
+        say("guest RAM asks for a sealed file (seal=on, the default); secret memory cannot be sealed (EINVAL): "
+            "add seal=off to the memory-backend-memfd (xpfo vm does)");
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = (int) syscall(SYS_memfd_secret, (flags & MFD_CLOEXEC) ? O_CLOEXEC : 0);
+    if (fd < 0) {
+        int error = errno;
+        say("memfd_secret failed (%s): this kernel gives no secret memory (needs CONFIG_SECRETMEM and "
+            "secretmem.enable); guest RAM is not started in ordinary memory", strerror(error));
+        errno = error;
+        return -1;
+    }
+    pthread_mutex_lock(&lock);
+    struct backend *slot = find(-1);
+    if (slot) {
+        slot->fd = fd;
+        slot->source = configured_source();
+        slot->bytes = 0;
+        memset(&slot->files, 0, sizeof slot->files);
+    }
+    pthread_mutex_unlock(&lock);
+    if (!slot) {
+        real_close(fd);
+        say("more than %d guest RAM backends", MAX_BACKENDS);
+        errno = EMFILE;
+        return -1;
+    }
+    return fd;
+}
+
+/* Takes the memory for a stand-in QEMU sizes: a grant from the service, or the stand-in itself sized. */
+static int size_backend(struct backend *b, off_t length) {
+    if (b->bytes != 0) {
+        errno = EINVAL; /* like secret memory itself: sized once */
+        return -1;
+    }
+    if (length <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (b->source == OWN_SECRETMEM) {
+        if (real_ftruncate(b->fd, length) != 0) return -1;
+        b->bytes = (uint64_t) length;
+        say("guest RAM %llu MiB: secret memory created by QEMU's process (cold: each page leaves the direct map "
+            "when the guest first touches it)", (unsigned long long) length >> 20);
+        return 0;
+    }
+    struct xpfo_client *client = NULL;
+    int rc = xpfo_connect(NULL, &client);
+    if (rc == 0) {
+        const char *warm_only = getenv("XPFO_VM_WARM_ONLY");
+        rc = xpfo_grant_files(client, (uint64_t) length, warm_only && strcmp(warm_only, "1") == 0 ? XPFO_GRANT_WARM_ONLY : 0,
+                              &b->files);
+    }
+    if (rc != 0) {
+        say("no guest RAM from xpfo serve: %s%s%s", client ? xpfo_error_name(rc) : "", client ? ": " : "",
+            xpfo_last_error(client));
+        xpfo_close(client);
+        errno = ENOMEM;
+        return -1;
+    }
+    uint64_t chunk = b->files.chunk_bytes;
+    if ((uint64_t) length % chunk != 0) {
+        say("guest RAM of %llu bytes is not a whole number of the service's %llu-byte chunks: use a multiple of %llu MiB",
+            (unsigned long long) length, (unsigned long long) chunk, (unsigned long long) chunk >> 20);
+        xpfo_files_close(&b->files);
+        xpfo_close(client);
+        errno = EINVAL;
+        return -1;
+    }
+    b->bytes = (uint64_t) length;
+    say("guest RAM %llu MiB: secret memory from xpfo serve (grant %llu, %u files of %llu MiB)",
+        (unsigned long long) length >> 20, (unsigned long long) b->files.grant_id, b->files.count,
+        (unsigned long long) chunk >> 20);
+    /* The files keep the memory; the service counts it against this user until they are closed. */
+    xpfo_close(client);
+    return 0;
+}
+
+static int truncate_hook(int fd, off_t length) {
+    pthread_once(&once, resolve);
+    pthread_mutex_lock(&lock);
+    struct backend *b = fd >= 0 ? find(fd) : NULL;
+    int rc = b ? size_backend(b, length) : real_ftruncate(fd, length);
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+int ftruncate(int fd, off_t length) { return truncate_hook(fd, length); }
+int ftruncate64(int fd, off_t length) { return truncate_hook(fd, length); }
+
+/* Maps the grant's chunks one after another where QEMU maps its stand-in. */
+static void *map_grant(struct backend *b, void *addr, size_t length, int prot, int flags, off_t offset) {
+    uint64_t chunk = b->files.chunk_bytes;
+    if (offset < 0 || (uint64_t) offset % chunk != 0 || length == 0 || (uint64_t) offset + length > b->bytes
+        || !(flags & MAP_SHARED) || (flags & MAP_PRIVATE)) {
+        say("QEMU mapped its guest RAM in a way xpfo does not support (offset %lld, length %zu, flags 0x%x)",
+            (long long) offset, length, flags);
+        errno = EINVAL;
+        return MAP_FAILED;
+    }
+    unsigned char *base = addr;
+    if (!(flags & MAP_FIXED)) {
+        base = real_mmap(addr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED) return MAP_FAILED;
+    }
+    int chunk_flags = (flags & ~(MAP_SHARED_VALIDATE | MAP_SYNC | MAP_POPULATE)) | MAP_SHARED | MAP_FIXED;
+    uint32_t first = (uint32_t) ((uint64_t) offset / chunk);
+    for (size_t done = 0; done < length; done += chunk) {
+        size_t piece = length - done < chunk ? length - done : chunk;
+        if (real_mmap(base + done, piece, prot, chunk_flags, b->files.fds[first + done / chunk], 0) == MAP_FAILED) {
+            int error = errno;
+            say("mapping guest RAM chunk %zu failed: %s%s", done / chunk, strerror(error),
+                error == EAGAIN ? " (RLIMIT_MEMLOCK: raise it with `ulimit -l` or LimitMEMLOCK=, or grant CAP_IPC_LOCK)" : "");
+            munmap(base, length);
+            errno = error;
+            return MAP_FAILED;
+        }
+    }
+    return base;
+}
+
+static void *mmap_hook(void *addr, size_t length, int prot, int flags, int fd, off_t offset) {
+    pthread_once(&once, resolve);
+    if (fd < 0 || (flags & MAP_ANONYMOUS)) return real_mmap(addr, length, prot, flags, fd, offset);
+    pthread_mutex_lock(&lock);
+    struct backend *b = find(fd);
+    void *result;
+    if (!b || b->source == OWN_SECRETMEM) {
+        result = real_mmap(addr, length, prot, flags, fd, offset);
+    } else if (b->bytes == 0) {
+        errno = EINVAL;
+        result = MAP_FAILED;
+    } else {
+        result = map_grant(b, addr, length, prot, flags, offset);
+    }
+    pthread_mutex_unlock(&lock);
+    return result;
+}
+
+void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) {
+    return mmap_hook(addr, length, prot, flags, fd, offset);
+}
+void *mmap64(void *addr, size_t length, int prot, int flags, int fd, off_t offset) {
+    return mmap_hook(addr, length, prot, flags, fd, offset);
+}
+
+/* A closed stand-in frees its slot (and the grant's files; mappings keep the memory). */
+int close(int fd) {
+    pthread_once(&once, resolve);
+    if (fd >= 0) {
+        pthread_mutex_lock(&lock);
+        struct backend *b = find(fd);
+        if (b) {
+            if (b->files.fds) xpfo_files_close(&b->files);
+            b->fd = -1;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return real_close(fd);
+}

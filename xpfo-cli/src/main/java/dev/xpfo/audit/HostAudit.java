@@ -1,0 +1,200 @@
+package dev.xpfo.audit;
+
+import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.host.CoreScheduling;
+import dev.xpfo.host.CoreSchedulingSupport;
+import dev.xpfo.host.CpuExposure;
+import dev.xpfo.host.ProcFiles;
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.vm.QemuCommandLine;
+import dev.xpfo.vm.QemuPreflight;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The host's exposure: which VM guest RAM and other secret data is out of the kernel's direct map,
+ * and whether VMs can share a core's hyperthreads with other tasks. As root it looks at every
+ * process; as a user, at that user's own.
+ */
+public final class HostAudit {
+    /** Anonymous mappings at least this large may be guest RAM of a VMM whose command line says nothing. */
+    static final long LARGE_ANONYMOUS = 64L << 20;
+    private static final Path PROC = Path.of("/proc");
+
+    private HostAudit() {
+    }
+
+    public static AuditReport run() {
+        int me = ServiceSocket.currentUid();
+        boolean wholeHost = me == 0;
+        CpuExposure cpu = CpuExposure.read();
+        CoreSchedulingSupport cores = CoreSchedulingSupport.probe();
+        List<VmFinding> vms = new ArrayList<>();
+        List<SecretHolder> holders = new ArrayList<>();
+        List<String> notInspected = new ArrayList<>();
+        long self = ProcessHandle.current().pid();
+        for (long pid : pids()) {
+            if (pid == self || (!wholeHost && !ownedBy(pid, me))) {
+                continue;
+            }
+            Optional<ProcessMemory> read;
+            try {
+                read = ProcessMemory.read(pid);
+            } catch (ProcessMemory.UnreadableException e) {
+                notInspected.add("pid " + pid + " (" + ProcFiles.read(PROC.resolve(pid + "/comm")).trim() + "): "
+                        + e.getMessage());
+                continue;
+            }
+            if (read.isEmpty()) {
+                continue;
+            }
+            ProcessMemory process = read.get();
+            Optional<Vmm> vmm = Vmm.of(process.executable());
+            if (vmm.isPresent()) {
+                vms.add(vm(process, vmm.get(), cpu));
+            } else if (!process.secretFiles().isEmpty()) {
+                holders.add(new SecretHolder(pid, process.uid(), process.executable(), process.secretFiles().size(),
+                        process.secretHeldBytes(), process.secretMappedBytes()));
+            }
+        }
+        String scope = wholeHost ? "the whole host (run as root)"
+                : "only uid " + me + "'s own processes (not root: other users' VMs are not seen; run as root for the whole host)";
+        String smt = "control " + cpu.smtControl() + ", " + (cpu.smtActive() ? "sibling threads active" : "no sibling threads active");
+        List<String> verdicts = List.of(memoryVerdict(vms, wholeHost), coresVerdict(vms, cpu, cores));
+        return new AuditReport(scope, wholeHost, List.copyOf(vms), List.copyOf(holders), List.copyOf(notInspected),
+                new TreeMap<>(cpu.vulnerabilities()), smt, cores.reason(), verdicts);
+    }
+
+    /** The finding for one VMM process; public so {@code xpfo vm} judges its own QEMU the same way. */
+    public static VmFinding vm(ProcessMemory process, Vmm vmm, CpuExposure cpu) {
+        long secret = process.secretMappedBytes();
+        long ram;
+        String from;
+        Optional<Long> declared = vmm == Vmm.QEMU ? declaredRam(process.commandLine()) : Optional.empty();
+        if (declared.isPresent()) {
+            ram = declared.get();
+            from = "its command line";
+        } else {
+            ram = process.regions().stream().filter(HostAudit::mayBeGuestRam).mapToLong(Region::bytes).sum();
+            from = "estimated from its mappings (secret memory, memfd and shared files, anonymous mappings of "
+                    + Bytes.format(LARGE_ANONYMOUS) + " or more)";
+        }
+        long free = Math.min(secret, ram);
+        long exposed = ram - free;
+        String name = vmm.title() + " pid " + process.pid();
+        String verdict = ram == 0 ? name + ": no guest RAM found"
+                : exposed == 0 ? name + ": all " + Bytes.format(ram) + " of guest RAM is direct-map-free"
+                : name + ": " + Bytes.format(exposed) + " of " + Bytes.format(ram) + " guest RAM is in the direct map "
+                + "(ordinary memory: the kernel can read it, and so can speculative-execution attacks through it)";
+        CoreState cores = coreScheduling(process.pid(), cpu);
+        return new VmFinding(process.pid(), process.uid(), vmm.name(), process.executable(), ram, from, free, exposed,
+                groups(process, exposed > 0), cores.cookie(), cores.words(), verdict);
+    }
+
+    private static Optional<Long> declaredRam(List<String> commandLine) {
+        try {
+            return Optional.of(QemuPreflight.declaredRam(QemuCommandLine.parse(commandLine)));
+        } catch (RuntimeException e) {
+            return Optional.empty(); // a command line this parser does not follow: estimate instead
+        }
+    }
+
+    private static boolean mayBeGuestRam(Region region) {
+        return switch (region.kind()) {
+            case SECRET_MEMORY, MEMFD, SHARED_FILE -> region.permissions().startsWith("rw");
+            case ANONYMOUS -> region.permissions().startsWith("rw") && region.bytes() >= LARGE_ANONYMOUS;
+            case OTHER -> false;
+        };
+    }
+
+    /** The mappings that may hold guest RAM; large anonymous ones only while some guest RAM is unaccounted for. */
+    private static List<VmFinding.MappingGroup> groups(ProcessMemory process, boolean withAnonymous) {
+        Map<String, VmFinding.MappingGroup> groups = new TreeMap<>();
+        for (Region region : process.regions()) {
+            if (!mayBeGuestRam(region) || (!withAnonymous && region.kind() == Region.Kind.ANONYMOUS)) {
+                continue;
+            }
+            String name = region.name().replace(" (deleted)", "");
+            groups.merge(region.kind() + name, new VmFinding.MappingGroup(region.kind(), name, 1, region.bytes()),
+                    (a, b) -> new VmFinding.MappingGroup(a.kind(), a.name(), a.count() + 1, a.bytes() + b.bytes()));
+        }
+        return groups.values().stream().sorted(Comparator.comparing(VmFinding.MappingGroup::kind)).toList();
+    }
+
+    /** A VMM's core-scheduling cookie (0: none, -1: unknown) and the same in words. */
+    private record CoreState(long cookie, String words) {
+    }
+
+    private static CoreState coreScheduling(long pid, CpuExposure cpu) {
+        String smt = cpu.smtActive() ? "" : " (no SMT active: no core is shared anyway)";
+        try {
+            long cookie = CoreScheduling.cookie(pid);
+            return new CoreState(cookie, (cookie == 0 ? "no cookie: may share a core's hyperthreads with any task "
+                    + "without one" : "cookie 0x" + Long.toHexString(cookie)) + smt);
+        } catch (NativeCallException e) {
+            return new CoreState(-1, (CoreScheduling.notInKernel(e)
+                    ? "not available: this kernel is built without CONFIG_SCHED_CORE" : "unknown: " + e.getMessage()) + smt);
+        }
+    }
+
+    private static String memoryVerdict(List<VmFinding> vms, boolean wholeHost) {
+        String where = wholeHost ? "" : " (of this user's VMs)";
+        if (vms.isEmpty()) {
+            return "host: no VMM process found" + where;
+        }
+        List<VmFinding> exposed = vms.stream().filter(vm -> !vm.fullyDirectMapFree()).toList();
+        long ram = vms.stream().mapToLong(VmFinding::guestRamBytes).sum();
+        if (exposed.isEmpty()) {
+            return "host: all VM private memory is direct-map-free" + where + " (" + vms.size() + " VM"
+                    + (vms.size() == 1 ? "" : "s") + ", " + Bytes.format(ram) + ")";
+        }
+        long bytes = exposed.stream().mapToLong(VmFinding::exposedBytes).sum();
+        return "host: " + Bytes.format(bytes) + " of VM private memory is in the direct map" + where + ", in "
+                + exposed.size() + " of " + vms.size() + " VMs (pid "
+                + String.join(", ", exposed.stream().map(vm -> Long.toString(vm.pid())).toList()) + ")";
+    }
+
+    private static String coresVerdict(List<VmFinding> vms, CpuExposure cpu, CoreSchedulingSupport cores) {
+        if (!cpu.smtActive()) {
+            return "cores: no SMT sibling threads are active (" + cpu.smtControl() + "): no task shares a core's "
+                    + "hyperthreads with a VM";
+        }
+        if (!cores.available()) {
+            return "cores: SMT is on and core scheduling is not available (" + cores.reason() + "): a VM can share a "
+                    + "core's hyperthreads with any task";
+        }
+        long without = vms.stream().filter(vm -> vm.coreCookie() <= 0).count();
+        return without == 0 ? "cores: every VM has a core-scheduling cookie of its own"
+                : "cores: " + without + " VM" + (without == 1 ? "" : "s") + " without a core-scheduling cookie can share "
+                + "a core's hyperthreads with other tasks (start them with xpfo vm --core-isolate)";
+    }
+
+    private static List<Long> pids() {
+        List<Long> pids = new ArrayList<>();
+        try (DirectoryStream<Path> processes = Files.newDirectoryStream(PROC, "[0-9]*")) {
+            processes.forEach(p -> pids.add(Long.parseLong(p.getFileName().toString())));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list /proc", e);
+        }
+        pids.sort(null);
+        return pids;
+    }
+
+    private static boolean ownedBy(long pid, int uid) {
+        try {
+            return (Integer) Files.getAttribute(PROC.resolve(Long.toString(pid)), "unix:uid") == uid;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

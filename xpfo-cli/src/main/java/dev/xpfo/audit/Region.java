@@ -1,0 +1,54 @@
+package dev.xpfo.audit;
+
+/**
+ * One line of {@code /proc/PID/maps}.
+ *
+ * @param start       first address
+ * @param end         address past the last byte
+ * @param permissions such as {@code rw-s}
+ * @param inode       the file's inode, 0 for anonymous memory
+ * @param name        the file or label, empty for anonymous memory
+ */
+public record Region(long start, long end, String permissions, long inode, String name) {
+    /** What backs a region, as far as the direct map is concerned. */
+    public enum Kind {
+        /** A secret memory file: out of the direct map. */
+        SECRET_MEMORY,
+        /** A memfd ({@code /memfd:NAME}), as QEMU's memory-backend-memfd: ordinary pages. */
+        MEMFD,
+        /** Any other file mapped shared ({@code /dev/shm}, hugetlbfs, ...). */
+        SHARED_FILE,
+        /** Private anonymous memory. */
+        ANONYMOUS,
+        /** Code, libraries, stacks and other labels. */
+        OTHER
+    }
+
+    public long bytes() {
+        return end - start;
+    }
+
+    public Kind kind() {
+        if (name.startsWith("/secretmem")) {
+            return Kind.SECRET_MEMORY;
+        }
+        if (name.startsWith("/memfd:")) {
+            return Kind.MEMFD;
+        }
+        if (name.isEmpty()) {
+            return permissions.endsWith("s") ? Kind.SHARED_FILE : Kind.ANONYMOUS;
+        }
+        if (name.startsWith("/") && permissions.endsWith("s")) {
+            return Kind.SHARED_FILE;
+        }
+        return Kind.OTHER;
+    }
+
+    /** Parses a maps line: {@code address perms offset dev inode [name]}. */
+    static Region parse(String line) {
+        String[] fields = line.trim().split("\\s+", 6);
+        String[] range = fields[0].split("-");
+        return new Region(Long.parseUnsignedLong(range[0], 16), Long.parseUnsignedLong(range[1], 16), fields[1],
+                Long.parseLong(fields[4]), fields.length > 5 ? fields[5] : "");
+    }
+}

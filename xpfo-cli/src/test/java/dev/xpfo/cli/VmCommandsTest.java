@@ -1,0 +1,186 @@
+package dev.xpfo.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xpfo.host.CoreScheduling;
+import dev.xpfo.host.CoreSchedulingSupport;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** {@code xpfo vm} and {@code xpfo run} refuse before starting anything, and say why. */
+class VmCommandsTest {
+
+    private record Run(int exitCode, String out) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        int code = Main.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out)).execute(args);
+        return new Run(code, out.toString());
+    }
+
+    /** A stand-in for QEMU that leaves a file behind if it is ever started. */
+    private static Path fakeQemu(Path directory) throws IOException {
+        Path script = directory.resolve("qemu-system-x86_64");
+        Files.writeString(script, "#!/bin/sh\ntouch \"$0.ran\"\n");
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+        return script;
+    }
+
+    private static boolean ran(Path qemu) {
+        return Files.exists(Path.of(qemu + ".ran"));
+    }
+
+    @Test
+    void aCommandLineThatCannotRunFromSecretMemoryIsRefusedWithEveryReasonAndNothingStarts(@TempDir Path directory)
+            throws IOException {
+        Path qemu = fakeQemu(directory);
+        Run run = run("vm", "--ram", "secretmem", "--", qemu.toString(), "-enable-kvm", "-m", "1G",
+                "-device", "vhost-vsock-pci,guest-cid=3", "-drive", "file=d.img,cache=none");
+        assertThat(run.exitCode()).isEqualTo(Main.FAILED);
+        assertThat(run.out()).contains("xpfo vm: refused, QEMU not started:")
+                .contains("- accelerator kvm: KVM cannot run a guest from secret memory")
+                .contains("fix: use -accel tcg")
+                .contains("- -device vhost-vsock-pci,guest-cid=3:")
+                .contains("xpfo vm: rewrote: -drive file=d.img,cache=none: cache=none -> cache=writeback");
+        assertThat(ran(qemu)).isFalse();
+    }
+
+    @Test
+    void withoutARunningServiceItRefusesAndPointsAtTheColdAlternative(@TempDir Path directory) throws IOException {
+        Path qemu = fakeQemu(directory);
+        Run run = run("vm", "--socket", directory.resolve("none.sock").toString(), "--", qemu.toString(), "-m", "64M");
+        assertThat(run.exitCode()).isEqualTo(Main.FAILED);
+        assertThat(run.out()).contains("refused, QEMU not started: no xpfo serve to take guest RAM from")
+                .contains("--ram secretmem");
+        assertThat(ran(qemu)).isFalse();
+    }
+
+    @Test
+    void dryRunPrintsTheCommandLineItWouldRunQuotedForAShell(@TempDir Path directory) throws IOException {
+        Path qemu = fakeQemu(directory);
+        Run run = run("vm", "--dry-run", "--", qemu.toString(), "-m", "256M", "-append", "console=ttyS0 quiet",
+                "-drive", "file=d.img,aio=io_uring");
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out()).contains(qemu + " -m 256M -append 'console=ttyS0 quiet' -drive file=d.img,aio=threads "
+                + "-accel tcg -object memory-backend-memfd,id=xpfo-ram,size=268435456,share=on,seal=off "
+                + "-machine memory-backend=xpfo-ram");
+        assertThat(ran(qemu)).isFalse();
+    }
+
+    @Test
+    void coreIsolationIsRefusedOnAKernelWithoutCoreSchedulingUnlessWaived(@TempDir Path directory) {
+        CoreSchedulingSupport support = CoreSchedulingSupport.probe();
+        assumeTrue(support.reason().contains("EINVAL"), "this kernel has core scheduling: " + support.reason());
+        Path marker = directory.resolve("started");
+
+        Run refused = run("run", "--core-isolate", "--", "touch", marker.toString());
+        assertThat(refused.exitCode()).isEqualTo(Main.FAILED);
+        assertThat(refused.out()).contains("refused --core-isolate, nothing started")
+                .contains("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE) failed with EINVAL")
+                .contains("CONFIG_SCHED_CORE").contains("--allow-shared-cores");
+        assertThat(marker).doesNotExist();
+
+        Run vm = run("vm", "--core-isolate", "--ram", "secretmem", "--", fakeQemuOrFail(directory), "-m", "64M");
+        assertThat(vm.exitCode()).isEqualTo(Main.FAILED);
+        assertThat(vm.out()).contains("refused --core-isolate");
+
+        Run waived = run("run", "--core-isolate", "--allow-shared-cores", "--", "touch", marker.toString());
+        assertThat(waived.exitCode()).isZero();
+        assertThat(waived.out()).contains("WARNING: NOT core-isolated (--allow-shared-cores)");
+        assertThat(marker).exists();
+    }
+
+    @Test
+    void asRootAuditSeesEveryonesSecretMemoryAndAsAUserOnlyItsOwn() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "needs root to compare the two scopes");
+        try (XpfoFile file = XpfoFile.create(2L << 20)) {
+            file.populate();
+            String me = "pid " + ProcessHandle.current().pid() + " ";
+
+            TestJvm.Result root = TestJvm.run(Main.class, "audit");
+            assertThat(root.output()).contains("scope: the whole host (run as root)")
+                    .contains(me).contains("(uid 0): 2 MiB in 1 file, 0 B of it mapped");
+
+            TestJvm.Result user = TestJvm.runUnprivileged(8L << 20, Main.class, "audit");
+            assertThat(user.output()).contains("scope: only uid " + TestJvm.NOBODY + "'s own processes (not root")
+                    .doesNotContain(me).doesNotContain("(uid 0)");
+        }
+    }
+
+    private static String fakeQemuOrFail(Path directory) {
+        try {
+            return fakeQemu(directory).toString();
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void runNeedsSomethingToDo() {
+        Run run = run("run", "--", "true");
+        assertThat(run.exitCode()).isEqualTo(Main.FAILED);
+        assertThat(run.out()).contains("nothing to do: pass --core-isolate");
+    }
+
+    @Test
+    void coreIsolatedCommandsGetACookieOfTheirOwn() throws Exception {
+        CoreSchedulingSupport support = CoreSchedulingSupport.probe();
+        assumeTrue(support.available(), "core scheduling is not available here, so its success path cannot run: "
+                + support.reason());
+        Process launcher = new ProcessBuilder(TestJvm.command(Main.class, "run", "--core-isolate", "--", "sleep", "30"))
+                .redirectErrorStream(true).start();
+        try {
+            Optional<ProcessHandle> sleeper = Optional.empty();
+            for (long end = System.nanoTime() + Duration.ofSeconds(30).toNanos(); sleeper.isEmpty() && System.nanoTime() < end; ) {
+                sleeper = launcher.descendants().filter(p -> p.info().command().orElse("").endsWith("sleep")).findFirst();
+                Thread.sleep(50);
+            }
+            assertThat(sleeper).isPresent();
+            long cookie = CoreScheduling.cookie(sleeper.get().pid());
+            assertThat(cookie).isNotZero().isNotEqualTo(CoreScheduling.cookie(ProcessHandle.current().pid()));
+        } finally {
+            launcher.descendants().forEach(ProcessHandle::destroyForcibly);
+            launcher.destroyForcibly();
+        }
+    }
+
+    private static JsonNode parse(String text) {
+        try {
+            return new ObjectMapper().readTree(text);
+        } catch (IOException e) {
+            throw new AssertionError(text, e);
+        }
+    }
+
+    @Test
+    void auditNamesItsScopeTheCpuAndAVerdictForTheHost() {
+        Run run = run("audit");
+        assertThat(run.exitCode()).isIn(0, AuditCommand.EXPOSED);
+        assertThat(run.out()).contains(TestJvm.isRoot() ? "scope: the whole host (run as root)" : "scope: only uid ")
+                .contains("SMT: control ")
+                .contains("CPU vulnerabilities").contains("verdict: host: ").contains("verdict: cores: ");
+        JsonNode json = parse(run("audit", "--json").out());
+        for (String key : List.of("scope", "whole_host", "vms", "secret_holders", "not_inspected", "vulnerabilities", "smt",
+                "core_scheduling", "verdicts")) {
+            assertThat(json.has(key)).as(key).isTrue();
+        }
+        assertThat(json.get("whole_host").asBoolean()).isEqualTo(TestJvm.isRoot());
+        assertThat(json.get("verdicts").get(0).asText()).startsWith("host: ");
+    }
+}

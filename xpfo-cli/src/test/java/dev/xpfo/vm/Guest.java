@@ -1,0 +1,80 @@
+package dev.xpfo.vm;
+
+import dev.xpfo.service.CClient;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The test guest: Debian's kernel and busybox with a /fill program that writes a random marker
+ * across guest RAM (scripts/guest), and the preload library, each built once per test run.
+ */
+final class Guest {
+    /** Small enough to boot fast under TCG, large enough that most of it is the marker. */
+    static final long RAM_MIB = 192;
+
+    private static Guest prepared;
+    private static Path preload;
+
+    final Path kernel;
+    final Path initramfs;
+
+    private Guest(Path directory) {
+        this.kernel = directory.resolve("vmlinuz");
+        this.initramfs = directory.resolve("initramfs.cpio");
+    }
+
+    static Path repository() {
+        return CClient.sources().getParent().getParent();
+    }
+
+    /** Installs QEMU if missing (as root), fetches the kernel and busybox, builds the initramfs. */
+    static synchronized Guest prepared() throws IOException, InterruptedException {
+        if (prepared == null) {
+            Path directory = Path.of("target", "guest").toAbsolutePath();
+            run(List.of("bash", repository().resolve("scripts/guest/build").toString(), directory.toString()), 600);
+            prepared = new Guest(directory);
+        }
+        return prepared;
+    }
+
+    /** The preload library, compiled from clients/qemu with warnings as errors. */
+    static synchronized Path preload() throws IOException, InterruptedException {
+        if (preload == null) {
+            Path directory = Files.createDirectories(Path.of("target", "preload").toAbsolutePath());
+            Path library = directory.resolve("libxpfo-vm.so");
+            run(List.of("cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o", library.toString(),
+                    repository().resolve("clients/qemu/xpfo_vm_preload.c").toString(),
+                    repository().resolve("clients/c/xpfo_client.c").toString(), "-ldl", "-lpthread"), 120);
+            preload = library;
+        }
+        return preload;
+    }
+
+    /**
+     * A QEMU command line booting this guest with its console on stdout; {@code ram} is added as
+     * given, so a test can pass plain {@code -m} or a backend of its own.
+     */
+    List<String> qemu(String... ram) {
+        List<String> words = new ArrayList<>(List.of("qemu-system-x86_64", "-smp", "1"));
+        words.addAll(List.of(ram));
+        words.addAll(List.of("-kernel", kernel.toString(), "-initrd", initramfs.toString(),
+                "-append", "console=ttyS0 quiet panic=-1 init_on_alloc=0",
+                "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"));
+        return words;
+    }
+
+    private static void run(List<String> command, long seconds) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        byte[] output = process.getInputStream().readAllBytes();
+        if (!process.waitFor(seconds, TimeUnit.SECONDS) || process.exitValue() != 0) {
+            process.destroyForcibly();
+            throw new AssertionError("failed: " + command + "\n" + new String(output, StandardCharsets.UTF_8));
+        }
+    }
+}

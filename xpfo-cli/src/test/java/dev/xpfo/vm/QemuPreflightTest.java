@@ -1,0 +1,218 @@
+package dev.xpfo.vm;
+
+import dev.xpfo.host.KvmSupport;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** What xpfo vm does to a QEMU command line before starting it: checked without booting anything. */
+class QemuPreflightTest {
+    private static final KvmSupport NO_KVM = new KvmSupport(false, false, -1, "/dev/kvm does not exist: no KVM on this host");
+    private static final String QEMU = "/usr/bin/qemu-system-x86_64";
+
+    private static Preflight check(String... words) {
+        List<String> all = new ArrayList<>(List.of(QEMU));
+        all.addAll(List.of(words));
+        return QemuPreflight.check(QemuCommandLine.parse(all), () -> NO_KVM);
+    }
+
+    private static String command(Preflight plan) {
+        return String.join(" ", plan.commandLine().words());
+    }
+
+    @Nested
+    class Accelerator {
+        @Test
+        void kvmIsRefusedWithTheReasonAndWhatWouldLiftIt() {
+            for (List<String> kvm : List.of(List.of("-enable-kvm"), List.of("-accel", "kvm"), List.of("--accel", "kvm"),
+                    List.of("-machine", "q35,accel=kvm:tcg"), List.of("-M", "pc,accel=kvm"))) {
+                Preflight plan = check(kvm.toArray(String[]::new));
+                assertThat(plan.refused()).as("%s", kvm).isTrue();
+                Refusal refusal = plan.refusals().getFirst();
+                assertThat(refusal.why()).contains("GUP").contains("guest_memfd").contains("GUEST_MEMFD_FLAG_NO_DIRECT_MAP")
+                        .contains("/dev/kvm does not exist");
+                assertThat(refusal.fix()).contains("-accel tcg");
+            }
+        }
+
+        @Test
+        void reportsWhetherThisHostsKvmHasTheNoDirectMapFlag() {
+            KvmSupport withFlag = new KvmSupport(true, true, KvmSupport.FLAG_NO_DIRECT_MAP, "KVM with guest_memfd and "
+                    + "GUEST_MEMFD_FLAG_NO_DIRECT_MAP: guest memory can leave the direct map");
+            Preflight plan = QemuPreflight.check(QemuCommandLine.parse(List.of(QEMU, "-enable-kvm")), () -> withFlag);
+            assertThat(plan.refusals().getFirst().why()).contains("guest memory can leave the direct map")
+                    .contains("xpfo vm does not drive guest_memfd yet");
+        }
+
+        @Test
+        void tcgIsKeptAndAMissingAcceleratorBecomesTcgSaidOutLoud() {
+            assertThat(check("-accel", "tcg").rewrites()).noneMatch(r -> r.contains("accel"));
+            Preflight plan = check("-m", "256M");
+            assertThat(plan.commandLine().values("accel")).containsExactly("tcg");
+            assertThat(plan.rewrites()).anyMatch(r -> r.contains("added -accel tcg"));
+        }
+    }
+
+    @Nested
+    class GuestRam {
+        @Test
+        void plainMemoryMovesOntoAnUnsealedSharedMemfdBackend() {
+            Preflight plan = check("-accel", "tcg", "-m", "512");
+            assertThat(plan.refused()).isFalse();
+            assertThat(plan.commandLine().values("object"))
+                    .containsExactly("memory-backend-memfd,id=xpfo-ram,size=536870912,share=on,seal=off");
+            assertThat(plan.commandLine().values("machine")).containsExactly("memory-backend=xpfo-ram");
+            assertThat(plan.guestRamBytes()).isEqualTo(512L << 20);
+            assertThat(plan.rewrites()).anyMatch(r -> r.contains("512 MiB") && r.contains("memory-backend-memfd"));
+        }
+
+        @Test
+        void withoutMinusMTheGuestGetsQemusDefaultOf128MiBExplicitly() {
+            Preflight plan = check("-accel", "tcg");
+            assertThat(plan.guestRamBytes()).isEqualTo(128L << 20);
+            assertThat(plan.commandLine().values("m")).containsExactly("128M");
+        }
+
+        @Test
+        void aMemfdBackendIsKeptButUnsealedBecauseSecretMemoryRefusesSeals() {
+            Preflight plan = check("-accel", "tcg", "-m", "1G", "-object", "memory-backend-memfd,id=mem,size=1G",
+                    "-machine", "q35,memory-backend=mem");
+            assertThat(plan.refused()).isFalse();
+            assertThat(plan.commandLine().values("object")).containsExactly("memory-backend-memfd,id=mem,size=1G,seal=off");
+            assertThat(plan.rewrites()).anyMatch(r -> r.contains("seal=off") && r.contains("EINVAL"));
+            assertThat(plan.guestRamBytes()).isEqualTo(1L << 30);
+
+            Preflight sealed = check("-accel", "tcg", "-object", "memory-backend-memfd,id=mem,size=1G,seal=on",
+                    "-machine", "memory-backend=mem");
+            assertThat(sealed.commandLine().values("object")).containsExactly("memory-backend-memfd,id=mem,size=1G,seal=off");
+
+            Preflight unsealed = check("-accel", "tcg", "-object", "memory-backend-memfd,id=mem,size=1G,seal=off",
+                    "-machine", "memory-backend=mem");
+            assertThat(unsealed.rewrites()).isEmpty();
+        }
+
+        @Test
+        void numaNodesOnMemfdBackendsCountTogether() {
+            Preflight plan = check("-accel", "tcg", "-m", "2G",
+                    "-object", "memory-backend-memfd,id=m0,size=1G,seal=off", "-numa", "node,memdev=m0",
+                    "-object", "memory-backend-memfd,id=m1,size=1G,seal=off", "-numa", "node,memdev=m1");
+            assertThat(plan.refused()).isFalse();
+            assertThat(plan.guestRamBytes()).isEqualTo(2L << 30);
+            assertThat(plan.commandLine().values("object")).hasSize(2);
+        }
+
+        @Test
+        void otherBackendsPrivateOrHugePagesAndMemPathAreRefused() {
+            assertThat(check("-accel", "tcg", "-object", "memory-backend-ram,id=m,size=1G", "-machine", "memory-backend=m")
+                    .refusals()).singleElement().satisfies(r -> assertThat(r.why()).contains("memory-backend-ram"));
+            assertThat(check("-accel", "tcg", "-object", "memory-backend-file,id=m,size=1G,mem-path=/dev/shm/x",
+                    "-machine", "memory-backend=m").refused()).isTrue();
+            assertThat(check("-accel", "tcg", "-object", "memory-backend-memfd,id=m,size=1G,share=off",
+                    "-machine", "memory-backend=m").refusals()).anyMatch(r -> r.why().contains("shared"));
+            assertThat(check("-accel", "tcg", "-object", "memory-backend-memfd,id=m,size=1G,hugetlb=on",
+                    "-machine", "memory-backend=m").refusals()).anyMatch(r -> r.why().contains("huge pages"));
+            assertThat(check("-accel", "tcg", "-m", "1G", "-mem-path", "/dev/hugepages").refusals())
+                    .anyMatch(r -> r.what().contains("-mem-path"));
+            assertThat(check("-accel", "tcg", "-m", "1G", "-numa", "node,mem=1G").refusals())
+                    .anyMatch(r -> r.why().contains("mem="));
+        }
+
+        @Test
+        void aBackendThatIsNotTheMachinesRamIsRefusedRatherThanLeaveRamOrdinary() {
+            Preflight plan = check("-accel", "tcg", "-m", "1G", "-object", "memory-backend-memfd,id=m,size=1G");
+            assertThat(plan.refusals()).anyMatch(r -> r.fix().contains("memory-backend=ID"));
+        }
+    }
+
+    @Nested
+    class DirectIo {
+        @Test
+        void driveCachesAndAioBecomeBufferedAndTheRestOfTheDriveIsKept() {
+            Preflight plan = check("-accel", "tcg", "-drive", "file=disk.img,if=virtio,cache=none,aio=native,format=raw",
+                    "-drive", "file=b.img,cache=directsync,aio=io_uring", "-drive", "file=c.img,cache.direct=on");
+            assertThat(plan.refused()).isFalse();
+            assertThat(plan.commandLine().values("drive")).containsExactly(
+                    "file=disk.img,if=virtio,cache=writeback,aio=threads,format=raw",
+                    "file=b.img,cache=writethrough,aio=threads",
+                    "file=c.img,cache.direct=off");
+            assertThat(plan.rewrites()).filteredOn(r -> r.startsWith("-drive")).hasSize(3)
+                    .allMatch(r -> r.contains("direct I/O pins guest pages"));
+        }
+
+        @Test
+        void bufferedDrivesAndTextThatOnlyLooksLikeAnOptionAreLeftAlone() {
+            Preflight plan = check("-accel", "tcg", "-drive", "file=disk.img,cache=writeback",
+                    "-append", "console=ttyS0 cache=none aio=native", "-nographic", "-kernel", "bzImage");
+            assertThat(plan.commandLine().values("append")).containsExactly("console=ttyS0 cache=none aio=native");
+            assertThat(plan.rewrites()).noneMatch(r -> r.startsWith("-drive") || r.startsWith("-append"));
+            assertThat(plan.commandLine().values("kernel")).containsExactly("bzImage");
+        }
+
+        @Test
+        void blockdevsAreRewrittenAndJsonOnesWithDirectIoRefused() {
+            Preflight plan = check("-accel", "tcg", "-blockdev", "driver=file,node-name=f,filename=d.img,cache.direct=on,aio=native");
+            assertThat(plan.commandLine().values("blockdev"))
+                    .containsExactly("driver=file,node-name=f,filename=d.img,cache.direct=off,aio=threads");
+            assertThat(check("-accel", "tcg", "-blockdev",
+                    "{\"driver\":\"file\",\"filename\":\"d.img\",\"cache\":{\"direct\": true}}").refused()).isTrue();
+            assertThat(check("-accel", "tcg", "-blockdev", "{\"driver\":\"file\",\"filename\":\"d.img\"}").refused()).isFalse();
+        }
+
+        @Test
+        void commasInsideValuesSurviveARewrite() {
+            Preflight plan = check("-accel", "tcg", "-drive", "file=a,,b.img,cache=none");
+            assertThat(plan.commandLine().values("drive")).containsExactly("file=a,,b.img,cache=writeback");
+        }
+    }
+
+    @Nested
+    class Devices {
+        @Test
+        void vhostAndVfioDevicesAreRefused() {
+            for (String device : List.of("vhost-vsock-pci,guest-cid=3", "vhost-user-fs-pci,chardev=c", "vfio-pci,host=01:00.0")) {
+                assertThat(check("-accel", "tcg", "-device", device).refusals()).as(device)
+                        .singleElement().satisfies(r -> assertThat(r.why()).contains("straight into guest RAM"));
+            }
+            assertThat(check("-accel", "tcg", "-device", "virtio-net-pci,netdev=n0").refused()).isFalse();
+        }
+
+        @Test
+        void vhostNetIsSwitchedOffAndVhostUserBackendsRefused() {
+            Preflight plan = check("-accel", "tcg", "-netdev", "tap,id=n0,vhost=on,vhostforce=on", "-nic", "tap,vhost=on");
+            assertThat(plan.commandLine().values("netdev")).containsExactly("tap,id=n0,vhost=off,vhostforce=off");
+            assertThat(plan.commandLine().values("nic")).containsExactly("tap,vhost=off");
+            assertThat(plan.rewrites()).anyMatch(r -> r.contains("vhost=on -> off"));
+            assertThat(check("-accel", "tcg", "-netdev", "vhost-user,id=n0,chardev=c").refused()).isTrue();
+            assertThat(check("-accel", "tcg", "-netdev", "vhost-vdpa,id=n0").refused()).isTrue();
+        }
+    }
+
+    @Test
+    void daemonizingAndOtherProgramsAreRefused() {
+        assertThat(check("-accel", "tcg", "-daemonize").refusals()).anyMatch(r -> r.what().equals("-daemonize"));
+        Preflight firecracker = QemuPreflight.check(QemuCommandLine.parse(List.of("firecracker", "--api-sock", "s")),
+                () -> NO_KVM);
+        assertThat(firecracker.refusals()).anyMatch(r -> r.why().contains("qemu-system-*"));
+    }
+
+    @Test
+    void anOptionMissingItsArgumentIsAnErrorNotAGuess() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> QemuCommandLine.parse(List.of(QEMU, "-m")))
+                .hasMessageContaining("-m needs an argument");
+    }
+
+    @Test
+    void declaredRamReadsMinusMInMiBAndBackendSizesInBytes() {
+        assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU, "-m", "300")))).isEqualTo(300L << 20);
+        assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU, "-m", "size=2G,slots=2,maxmem=8G"))))
+                .isEqualTo(2L << 30);
+        assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU, "-object",
+                "memory-backend-memfd,id=m,size=4096", "-m", "1G")))).isEqualTo(4096);
+        assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU)))).isEqualTo(128L << 20);
+        assertThat(command(check("-accel", "tcg", "-m", "1.5G"))).contains("size=1610612736");
+    }
+}

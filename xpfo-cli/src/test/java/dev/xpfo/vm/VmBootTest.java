@@ -1,0 +1,149 @@
+package dev.xpfo.vm;
+
+import dev.xpfo.audit.AuditReport;
+import dev.xpfo.audit.HostAudit;
+import dev.xpfo.audit.VmFinding;
+import dev.xpfo.cli.Main;
+import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.service.Service;
+import dev.xpfo.service.ServiceSettings;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A Linux guest booted under QEMU/TCG writes a random marker across its RAM; the host then tries to
+ * find it. With guest RAM from xpfo, reads of guest RAM through /proc/PID/mem fail and the marker is
+ * nowhere in QEMU's readable memory; without xpfo, the same guest's marker is found (so the proof
+ * can fail).
+ */
+class VmBootTest {
+    private static final long RAM = Guest.RAM_MIB << 20;
+    private static final Duration BOOT = Duration.ofMinutes(3);
+    private static final Pattern FILLED = Pattern.compile("xpfo-guest: filled (\\d+) MiB with marker ([0-9a-f]{64})");
+    private static final Pattern STARTED = Pattern.compile("xpfo vm: QEMU started \\(pid (\\d+)\\)");
+
+    private static Guest guest;
+    private final List<Process> started = new ArrayList<>();
+
+    @BeforeAll
+    static void prepare() throws Exception {
+        guest = Guest.prepared();
+    }
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        for (Process process : started) {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+            process.waitFor(20, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void guestRamFromTheServiceIsUnreadableFromTheHostAndAuditedDirectMapFree(@TempDir Path directory) throws Exception {
+        ServiceSettings settings = ServiceSettings.defaults(directory.resolve("xpfo.sock"))
+                .withPool(FilePoolSettings.of(2L << 20, 256L << 20, 512L << 20, 2))
+                .withQuota(new ServiceSettings.Quota(512L << 20, 0));
+        try (Service service = Service.start(settings)) {
+            service.pool().warm((done, total) -> { });
+            Process launcher = launch("--socket", settings.socket().toString());
+            Console console = new Console(launcher.getInputStream());
+            long qemu = Long.parseLong(console.await(STARTED, BOOT).group(1));
+            console.await(Pattern.compile("guest RAM 192 MiB: all of it secret memory \\(out of the direct map\\), from xpfo serve"), BOOT);
+            Matcher filled = console.await(FILLED, BOOT);
+            assertThat(Long.parseLong(filled.group(1))).as("MiB of guest RAM the marker covers").isGreaterThan(RAM / 2 >> 20);
+
+            HostView view = HostView.of(qemu, HostView.pattern(filled.group(2)));
+            assertThat(view.secretRegions()).as("guest RAM mappings (one per 2 MiB chunk)").isEqualTo((int) (RAM >> 21));
+            assertThat(view.secretReadsFailed()).as("reads of guest RAM refused").isEqualTo(view.secretRegions());
+            assertThat(view.bytesRead()).as("the rest of QEMU was read").isGreaterThan(64L << 20);
+            assertThat(view.foundIn()).as("where the marker was found").isEmpty();
+
+            VmFinding vm = finding(HostAudit.run(), qemu);
+            assertThat(vm.guestRamBytes()).isEqualTo(RAM);
+            assertThat(vm.directMapFreeBytes()).isEqualTo(RAM);
+            assertThat(vm.exposedBytes()).isZero();
+            assertThat(vm.verdict()).isEqualTo("QEMU pid " + qemu + ": all 192 MiB of guest RAM is direct-map-free");
+            assertThat(audit()).contains("verdict: QEMU pid " + qemu + ": all 192 MiB of guest RAM is direct-map-free");
+
+            launcher.destroy(); // SIGTERM: the launcher stops QEMU before it exits
+            assertThat(launcher.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(ProcessHandle.of(qemu).map(ProcessHandle::isAlive).orElse(false)).as("QEMU still running").isFalse();
+        }
+    }
+
+    @Test
+    void coldSecretMemoryFromQemusOwnProcessHidesTheGuestToo() throws Exception {
+        Process launcher = launch("--ram", "secretmem");
+        Console console = new Console(launcher.getInputStream());
+        long qemu = Long.parseLong(console.await(STARTED, BOOT).group(1));
+        console.await(Pattern.compile("guest RAM 192 MiB: secret memory created by QEMU's process"), BOOT);
+        Matcher filled = console.await(FILLED, BOOT);
+
+        HostView view = HostView.of(qemu, HostView.pattern(filled.group(2)));
+        assertThat(view.secretRegions()).as("one secret memory file for all guest RAM").isEqualTo(1);
+        assertThat(view.secretReadsFailed()).isEqualTo(1);
+        assertThat(view.foundIn()).isEmpty();
+        assertThat(finding(HostAudit.run(), qemu).fullyDirectMapFree()).isTrue();
+    }
+
+    @Test
+    void withoutXpfoTheSameGuestsMarkerIsReadFromTheHostAndAuditSaysExposed() throws Exception {
+        List<String> command = guest.qemu("-accel", "tcg", "-m", Guest.RAM_MIB + "M",
+                "-object", "memory-backend-memfd,id=ram,size=" + Guest.RAM_MIB + "M,share=on", "-machine", "memory-backend=ram");
+        Process qemu = new ProcessBuilder(command).redirectErrorStream(true).start();
+        started.add(qemu);
+        Matcher filled = new Console(qemu.getInputStream()).await(FILLED, BOOT);
+
+        HostView view = HostView.of(qemu.pid(), HostView.pattern(filled.group(2)));
+        assertThat(view.secretRegions()).isZero();
+        assertThat(view.foundIn()).as("where the marker was found").contains("/memfd:memory-backend-memfd (deleted)");
+
+        AuditReport report = HostAudit.run();
+        VmFinding vm = finding(report, qemu.pid());
+        assertThat(vm.exposedBytes()).isEqualTo(RAM);
+        assertThat(vm.directMapFreeBytes()).isZero();
+        assertThat(vm.verdict()).contains("192 MiB of 192 MiB guest RAM is in the direct map");
+        assertThat(vm.mappings()).anyMatch(g -> g.name().equals("/memfd:memory-backend-memfd") && g.bytes() == RAM);
+        assertThat(report.exposed()).isTrue();
+        assertThat(report.verdicts().getFirst()).startsWith("host: 192 MiB of VM private memory is in the direct map");
+    }
+
+    /** Starts {@code xpfo vm} in another JVM (as an operator would) with the test guest. */
+    private Process launch(String... options) throws Exception {
+        List<String> words = new ArrayList<>(List.of("vm"));
+        words.addAll(List.of(options));
+        words.add("--");
+        words.addAll(guest.qemu("-m", Guest.RAM_MIB + "M"));
+        ProcessBuilder builder = new ProcessBuilder(TestJvm.command(Main.class, words.toArray(String[]::new)))
+                .redirectErrorStream(true);
+        builder.environment().put("XPFO_VM_PRELOAD", Guest.preload().toString());
+        Process process = builder.start();
+        started.add(process);
+        return process;
+    }
+
+    private static VmFinding finding(AuditReport report, long pid) {
+        return report.vms().stream().filter(vm -> vm.pid() == pid).findFirst()
+                .orElseThrow(() -> new AssertionError("audit did not find QEMU pid " + pid + ": " + report.vms()));
+    }
+
+    private static String audit() {
+        java.io.StringWriter out = new java.io.StringWriter();
+        Main.commandLine().setOut(new java.io.PrintWriter(out)).execute("audit");
+        return out.toString();
+    }
+}

@@ -72,6 +72,18 @@ class VmCommandsTest {
     }
 
     @Test
+    void aUserWhoseMemlockLimitCannotHoldTheGuestRamIsToldBeforeQemuStarts(@TempDir Path directory) throws Exception {
+        Path qemu = fakeQemu(directory);
+        directory.toFile().setExecutable(true, false);
+        TestJvm.Result run = TestJvm.runUnprivileged(8L << 20, Main.class, "vm", "--ram", "secretmem", "--",
+                qemu.toString(), "-m", "64M");
+        assertThat(run.exitCode()).isEqualTo(Main.FAILED);
+        assertThat(run.output()).contains("refused, QEMU not started: guest RAM of 64 MiB would exceed RLIMIT_MEMLOCK")
+                .contains("ulimit -l").contains("CAP_IPC_LOCK");
+        assertThat(ran(qemu)).isFalse();
+    }
+
+    @Test
     void dryRunPrintsTheCommandLineItWouldRunQuotedForAShell(@TempDir Path directory) throws IOException {
         Path qemu = fakeQemu(directory);
         Run run = run("vm", "--dry-run", "--", qemu.toString(), "-m", "256M", "-append", "console=ttyS0 quiet",

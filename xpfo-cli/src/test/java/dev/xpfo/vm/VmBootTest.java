@@ -86,6 +86,24 @@ class VmBootTest {
     }
 
     @Test
+    void whenTheServiceCannotGiveWarmMemoryQemuFailsInsteadOfRunningOnOrdinaryMemory(@TempDir Path directory)
+            throws Exception {
+        ServiceSettings settings = ServiceSettings.defaults(directory.resolve("xpfo.sock"))
+                .withPool(FilePoolSettings.of(2L << 20, 16L << 20, 512L << 20, 2))
+                .withQuota(new ServiceSettings.Quota(512L << 20, 0));
+        try (Service service = Service.start(settings)) {
+            service.pool().warm((done, total) -> { });
+            Process launcher = launch("--warm-only", "--socket", settings.socket().toString());
+            Console console = new Console(launcher.getInputStream());
+            console.await(Pattern.compile("xpfo vm: no guest RAM from xpfo serve: POOL_EXHAUSTED"), BOOT);
+            console.await(Pattern.compile("xpfo vm: QEMU exited with 1 before its guest RAM was in place"), BOOT);
+            assertThat(launcher.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(launcher.exitValue()).isEqualTo(1);
+            assertThat(console.output()).doesNotContain("xpfo-guest: booted");
+        }
+    }
+
+    @Test
     void coldSecretMemoryFromQemusOwnProcessHidesTheGuestToo() throws Exception {
         Process launcher = launch("--ram", "secretmem");
         Console console = new Console(launcher.getInputStream());

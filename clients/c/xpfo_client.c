@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -250,6 +251,8 @@ static int check_memlock(struct xpfo_client *c, uint64_t bytes) {
                 (unsigned long long) bytes, (unsigned long long) limit.rlim_cur, locked_kib * 1024);
 }
 
+#define SECRETMEM_MAGIC 0x5345434d /* include/uapi/linux/magic.h */
+
 static int is_secret_memory(int fd, uint64_t size) {
     char link[64], target[64];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -257,7 +260,10 @@ static int is_secret_memory(int fd, uint64_t size) {
     if (n < 0) return 0;
     target[n] = 0;
     struct stat st;
-    return strncmp(target, "/secretmem", 10) == 0 && fstat(fd, &st) == 0 && (uint64_t) st.st_size == size;
+    struct statfs fs;
+    /* The file system's magic number, not the name alone: only the kernel's secretmem has it. */
+    return strcmp(target, "/secretmem (deleted)") == 0 && fstatfs(fd, &fs) == 0 && fs.f_type == SECRETMEM_MAGIC
+           && fstat(fd, &st) == 0 && (uint64_t) st.st_size == size;
 }
 
 static int send_release(struct xpfo_client *c, uint64_t grant_id) {
@@ -279,7 +285,7 @@ static int send_release(struct xpfo_client *c, uint64_t grant_id) {
  * service releases whatever a closed connection held). */
 int xpfo_grant_files(struct xpfo_client *c, uint64_t bytes, uint32_t flags, struct xpfo_files *out) {
     memset(out, 0, sizeof *out);
-    if (c->fd < 0) return fail(c, XPFO_ERR_SYSTEM, "not connected");
+    if (c->fd < 0 || c->chunk_bytes == 0) return fail(c, XPFO_ERR_SYSTEM, "not connected");
     if (bytes == 0) return fail(c, XPFO_ERR_PROTOCOL, "a grant needs a positive size");
     uint64_t chunk = c->chunk_bytes;
     uint64_t rounded = (bytes + chunk - 1) / chunk * chunk;
@@ -336,7 +342,8 @@ int xpfo_grant_files(struct xpfo_client *c, uint64_t bytes, uint32_t flags, stru
             memcpy(why, c->error, sizeof why);
             send_release(c, grant_id);
             memcpy(c->error, why, sizeof why);
-        } else if (total > 0 || rc == XPFO_ERR_PROTOCOL) {
+        } else if (total > 0 || rc < 0) {
+            /* A system or protocol error mid-exchange: the stream may be out of step. */
             close(c->fd);
             c->fd = -1;
         }

@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -44,9 +46,13 @@ enum source { FROM_SERVICE, OWN_SECRETMEM };
 
 struct backend {
     int fd;                  /* the stand-in QEMU holds; -1 if the slot is free */
+    dev_t dev;               /* the stand-in's file, so a reused descriptor number is not mistaken for it */
+    ino_t ino;
     enum source source;
+    int sizing;              /* a grant is being asked for, outside the lock */
     uint64_t bytes;          /* 0 until QEMU sizes it */
-    struct xpfo_files files; /* FROM_SERVICE: the grant's chunk files */
+    int mapped;              /* FROM_SERVICE: mapped whole once; the files are closed then */
+    struct xpfo_files files; /* FROM_SERVICE: the grant's chunk files until mapped */
 };
 
 static struct backend backends[MAX_BACKENDS];
@@ -68,6 +74,12 @@ static void say(const char *format, ...) {
     fprintf(stderr, "xpfo vm: %s\n", line);
 }
 
+/* A child forked while another thread held the lock would find it held forever. */
+static void reset_lock_in_child(void) {
+    pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+    lock = fresh;
+}
+
 static void resolve(void) {
     real_memfd_create = dlsym(RTLD_NEXT, "memfd_create");
     real_ftruncate = dlsym(RTLD_NEXT, "ftruncate64");
@@ -76,12 +88,33 @@ static void resolve(void) {
     if (!real_mmap) real_mmap = dlsym(RTLD_NEXT, "mmap");
     real_close = dlsym(RTLD_NEXT, "close");
     for (int i = 0; i < MAX_BACKENDS; i++) backends[i].fd = -1;
+    pthread_atfork(NULL, NULL, reset_lock_in_child);
+    /* A grant arrives as one descriptor per 2 MiB chunk: a large guest needs more than the usual
+     * soft limit of 1024 while they are received and mapped. */
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
 }
 
-/* The backend whose stand-in is fd; with -1, a free slot. */
-static struct backend *find(int fd) {
+/* A free slot. */
+static struct backend *free_slot(void) {
     for (int i = 0; i < MAX_BACKENDS; i++) {
-        if (backends[i].fd == fd) return &backends[i];
+        if (backends[i].fd == -1) return &backends[i];
+    }
+    return NULL;
+}
+
+/* The backend whose stand-in is fd, checked by its inode: a number reused after dup2 is not it. */
+static struct backend *find(int fd) {
+    if (fd < 0) return NULL;
+    for (int i = 0; i < MAX_BACKENDS; i++) {
+        if (backends[i].fd == fd) {
+            struct stat st;
+            if (fstat(fd, &st) == 0 && st.st_dev == backends[i].dev && st.st_ino == backends[i].ino) return &backends[i];
+            return NULL;
+        }
     }
     return NULL;
 }
@@ -113,13 +146,21 @@ int memfd_create(const char *name, unsigned int flags) {
         errno = error;
         return -1;
     }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int error = errno;
+        real_close(fd);
+        errno = error;
+        return -1;
+    }
     pthread_mutex_lock(&lock);
-    struct backend *slot = find(-1);
+    struct backend *slot = free_slot();
     if (slot) {
+        memset(slot, 0, sizeof *slot);
         slot->fd = fd;
+        slot->dev = st.st_dev;
+        slot->ino = st.st_ino;
         slot->source = configured_source();
-        slot->bytes = 0;
-        memset(&slot->files, 0, sizeof slot->files);
     }
     pthread_mutex_unlock(&lock);
     if (!slot) {
@@ -131,61 +172,82 @@ int memfd_create(const char *name, unsigned int flags) {
     return fd;
 }
 
-/* Takes the memory for a stand-in QEMU sizes: a grant from the service, or the stand-in itself sized. */
-static int size_backend(struct backend *b, off_t length) {
-    if (b->bytes != 0) {
-        errno = EINVAL; /* like secret memory itself: sized once */
-        return -1;
-    }
-    if (length <= 0) {
+/* Asks the service for length bytes; called without the lock (it may wait for populating). */
+static int grant_from_service(off_t length, struct xpfo_files *files) {
+    struct xpfo_client *client = NULL;
+    int rc = xpfo_connect(NULL, &client);
+    if (rc == 0 && (uint64_t) length % xpfo_chunk_bytes(client) != 0) {
+        uint64_t chunk = xpfo_chunk_bytes(client);
+        say("guest RAM of %llu bytes is not a whole number of the service's %llu MiB chunks: use a multiple of %llu MiB",
+            (unsigned long long) length, (unsigned long long) chunk >> 20, (unsigned long long) chunk >> 20);
+        xpfo_close(client);
         errno = EINVAL;
         return -1;
     }
-    if (b->source == OWN_SECRETMEM) {
-        if (real_ftruncate(b->fd, length) != 0) return -1;
-        b->bytes = (uint64_t) length;
-        say("guest RAM %llu MiB: secret memory created by QEMU's process (cold: each page leaves the direct map "
-            "when the guest first touches it)", (unsigned long long) length >> 20);
-        return 0;
-    }
-    struct xpfo_client *client = NULL;
-    int rc = xpfo_connect(NULL, &client);
     if (rc == 0) {
         const char *warm_only = getenv("XPFO_VM_WARM_ONLY");
         rc = xpfo_grant_files(client, (uint64_t) length, warm_only && strcmp(warm_only, "1") == 0 ? XPFO_GRANT_WARM_ONLY : 0,
-                              &b->files);
+                              files);
     }
     if (rc != 0) {
-        say("no guest RAM from xpfo serve: %s%s%s", client ? xpfo_error_name(rc) : "", client ? ": " : "",
+        say("no guest RAM from xpfo serve: %s%s%s", rc > 0 ? xpfo_error_name(rc) : "", rc > 0 ? ": " : "",
             xpfo_last_error(client));
         xpfo_close(client);
         errno = ENOMEM;
         return -1;
     }
-    uint64_t chunk = b->files.chunk_bytes;
-    if ((uint64_t) length % chunk != 0) {
-        say("guest RAM of %llu bytes is not a whole number of the service's %llu-byte chunks: use a multiple of %llu MiB",
-            (unsigned long long) length, (unsigned long long) chunk, (unsigned long long) chunk >> 20);
-        xpfo_files_close(&b->files);
-        xpfo_close(client);
-        errno = EINVAL;
-        return -1;
-    }
-    b->bytes = (uint64_t) length;
     say("guest RAM %llu MiB: secret memory from xpfo serve (grant %llu, %u files of %llu MiB)",
-        (unsigned long long) length >> 20, (unsigned long long) b->files.grant_id, b->files.count,
-        (unsigned long long) chunk >> 20);
+        (unsigned long long) length >> 20, (unsigned long long) files->grant_id, files->count,
+        (unsigned long long) files->chunk_bytes >> 20);
     /* The files keep the memory; the service counts it against this user until they are closed. */
     xpfo_close(client);
     return 0;
 }
 
+/* Takes the memory for a stand-in QEMU sizes: a grant from the service, or the stand-in itself sized. */
 static int truncate_hook(int fd, off_t length) {
     pthread_once(&once, resolve);
     pthread_mutex_lock(&lock);
-    struct backend *b = fd >= 0 ? find(fd) : NULL;
-    int rc = b ? size_backend(b, length) : real_ftruncate(fd, length);
+    struct backend *b = find(fd);
+    if (!b) {
+        pthread_mutex_unlock(&lock);
+        return real_ftruncate(fd, length);
+    }
+    if (b->bytes != 0 || b->sizing || length <= 0) {
+        pthread_mutex_unlock(&lock);
+        errno = EINVAL; /* like secret memory itself: sized once */
+        return -1;
+    }
+    if (b->source == OWN_SECRETMEM) {
+        int rc = real_ftruncate(fd, length);
+        if (rc == 0) {
+            b->bytes = (uint64_t) length;
+            say("guest RAM %llu MiB: secret memory created by QEMU's process (cold: each page leaves the direct map "
+                "when the guest first touches it)", (unsigned long long) length >> 20);
+        }
+        pthread_mutex_unlock(&lock);
+        return rc;
+    }
+    b->sizing = 1;
     pthread_mutex_unlock(&lock);
+    struct xpfo_files files;
+    int rc = grant_from_service(length, &files);
+    int error = errno;
+    pthread_mutex_lock(&lock);
+    if (b->fd != fd) {
+        /* QEMU closed the stand-in meanwhile: nothing will map the grant. */
+        if (rc == 0) xpfo_files_close(&files);
+        rc = -1;
+        error = EBADF;
+    } else {
+        b->sizing = 0;
+        if (rc == 0) {
+            b->files = files;
+            b->bytes = (uint64_t) length;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    errno = error;
     return rc;
 }
 
@@ -202,12 +264,17 @@ static void *map_grant(struct backend *b, void *addr, size_t length, int prot, i
         errno = EINVAL;
         return MAP_FAILED;
     }
+    if (b->mapped) {
+        say("QEMU mapped its guest RAM a second time; xpfo maps a grant once");
+        errno = EINVAL;
+        return MAP_FAILED;
+    }
     unsigned char *base = addr;
     if (!(flags & MAP_FIXED)) {
         base = real_mmap(addr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (base == MAP_FAILED) return MAP_FAILED;
     }
-    int chunk_flags = (flags & ~(MAP_SHARED_VALIDATE | MAP_SYNC | MAP_POPULATE)) | MAP_SHARED | MAP_FIXED;
+    int chunk_flags = (flags & ~(MAP_SHARED_VALIDATE | MAP_SYNC | MAP_POPULATE | MAP_FIXED_NOREPLACE)) | MAP_SHARED | MAP_FIXED;
     uint32_t first = (uint32_t) ((uint64_t) offset / chunk);
     for (size_t done = 0; done < length; done += chunk) {
         size_t piece = length - done < chunk ? length - done : chunk;
@@ -215,10 +282,22 @@ static void *map_grant(struct backend *b, void *addr, size_t length, int prot, i
             int error = errno;
             say("mapping guest RAM chunk %zu failed: %s%s", done / chunk, strerror(error),
                 error == EAGAIN ? " (RLIMIT_MEMLOCK: raise it with `ulimit -l` or LimitMEMLOCK=, or grant CAP_IPC_LOCK)" : "");
-            munmap(base, length);
+            if (flags & MAP_FIXED) {
+                /* Give QEMU back its reservation as it was, not a hole another thread could map into. */
+                real_mmap(base, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+            } else {
+                munmap(base, length);
+            }
             errno = error;
             return MAP_FAILED;
         }
+    }
+    /* Guest RAM must not be shared with a child QEMU forks (helpers, scripts). */
+    madvise(base, length, MADV_DONTFORK);
+    if (offset == 0 && (uint64_t) length == b->bytes) {
+        /* Mapped whole: the mappings hold the memory, the descriptors are no longer needed. */
+        xpfo_files_close(&b->files);
+        b->mapped = 1;
     }
     return base;
 }
@@ -229,8 +308,17 @@ static void *mmap_hook(void *addr, size_t length, int prot, int flags, int fd, o
     pthread_mutex_lock(&lock);
     struct backend *b = find(fd);
     void *result;
-    if (!b || b->source == OWN_SECRETMEM) {
+    if (!b) {
         result = real_mmap(addr, length, prot, flags, fd, offset);
+    } else if (b->source == OWN_SECRETMEM) {
+        result = real_mmap(addr, length, prot, flags, fd, offset);
+        if (result != MAP_FAILED) {
+            madvise(result, length, MADV_DONTFORK);
+        } else if (errno == EAGAIN) {
+            say("mapping guest RAM was refused by RLIMIT_MEMLOCK (EAGAIN): raise it with `ulimit -l` or LimitMEMLOCK=, "
+                "or grant CAP_IPC_LOCK");
+            errno = EAGAIN;
+        }
     } else if (b->bytes == 0) {
         errno = EINVAL;
         result = MAP_FAILED;
@@ -253,10 +341,12 @@ int close(int fd) {
     pthread_once(&once, resolve);
     if (fd >= 0) {
         pthread_mutex_lock(&lock);
-        struct backend *b = find(fd);
-        if (b) {
-            if (b->files.fds) xpfo_files_close(&b->files);
-            b->fd = -1;
+        for (int i = 0; i < MAX_BACKENDS; i++) {
+            struct backend *b = &backends[i];
+            if (b->fd == fd) {
+                if (b->files.fds) xpfo_files_close(&b->files);
+                b->fd = -1;
+            }
         }
         pthread_mutex_unlock(&lock);
     }

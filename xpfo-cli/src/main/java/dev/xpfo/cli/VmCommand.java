@@ -60,7 +60,14 @@ final class VmCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Preflight plan = QemuPreflight.check(QemuCommandLine.parse(qemu), KvmSupport::probe);
+        Preflight plan;
+        try {
+            plan = QemuPreflight.check(QemuCommandLine.parse(qemu), KvmSupport::probe);
+        } catch (IllegalArgumentException e) {
+            err.println("xpfo vm: refused, QEMU not started: cannot read the command line: " + e.getMessage());
+            err.flush();
+            return Main.FAILED;
+        }
         plan.rewrites().forEach(r -> err.println("xpfo vm: rewrote: " + r));
         if (plan.refused()) {
             err.println("xpfo vm: refused, QEMU not started:");
@@ -77,7 +84,7 @@ final class VmCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        String problem = memoryProblem(plan.guestRamBytes());
+        String problem = memoryProblem(plan);
         if (problem != null) {
             err.println("xpfo vm: refused, QEMU not started: " + problem);
             err.flush();
@@ -97,7 +104,8 @@ final class VmCommand implements Callable<Integer> {
     }
 
     /** What stops the guest RAM from being had, in words, or null. */
-    private String memoryProblem(long bytes) {
+    private String memoryProblem(Preflight plan) {
+        long bytes = plan.guestRamBytes();
         MemlockLimit memlock = MemlockLimit.current();
         if (new MemlockLimit(memlock.soft(), memlock.hard(), memlock.capIpcLock(), 0).wouldRefuse(bytes)) {
             return "guest RAM of " + Bytes.format(bytes) + " would exceed RLIMIT_MEMLOCK ("
@@ -108,13 +116,16 @@ final class VmCommand implements Callable<Integer> {
             return null;
         }
         try (XpfoClient client = service.connect()) {
-            if (bytes % client.chunkBytes() != 0) {
-                return "guest RAM of " + Bytes.format(bytes) + " is not a whole number of the service's "
-                        + Bytes.format(client.chunkBytes()) + " chunks: use a multiple of " + Bytes.format(client.chunkBytes());
-            }
-            if (bytes > client.maxGrantBytes()) {
-                return "guest RAM of " + Bytes.format(bytes) + " is more than the service grants at once ("
-                        + Bytes.format(client.maxGrantBytes()) + "): raise xpfo serve --max-grant";
+            // The preload library asks for each memory backend on its own.
+            for (long backend : plan.backendBytes()) {
+                if (backend % client.chunkBytes() != 0) {
+                    return "a guest RAM backend of " + Bytes.format(backend) + " is not a whole number of the service's "
+                            + Bytes.format(client.chunkBytes()) + " chunks: use a multiple of " + Bytes.format(client.chunkBytes());
+                }
+                if (backend > client.maxGrantBytes()) {
+                    return "a guest RAM backend of " + Bytes.format(backend) + " is more than the service grants at once ("
+                            + Bytes.format(client.maxGrantBytes()) + "): raise xpfo serve --max-grant";
+                }
             }
             return null;
         } catch (XpfoException e) {

@@ -8,13 +8,19 @@ import java.util.List;
  * @param commandLine   the command line to run, with the rewrites applied
  * @param rewrites      each change made, in words, to be told to the user
  * @param refusals      what cannot run; QEMU must not be started if there is any
- * @param guestRamBytes the guest RAM in memory-backend-memfd objects, which the preload library
- *                      replaces with secret memory
+ * @param backendBytes  the size of each memory-backend-memfd object: the preload library replaces
+ *                      each with secret memory (one grant each)
  */
-public record Preflight(QemuCommandLine commandLine, List<String> rewrites, List<Refusal> refusals, long guestRamBytes) {
+public record Preflight(QemuCommandLine commandLine, List<String> rewrites, List<Refusal> refusals, List<Long> backendBytes) {
     public Preflight {
         rewrites = List.copyOf(rewrites);
         refusals = List.copyOf(refusals);
+        backendBytes = List.copyOf(backendBytes);
+    }
+
+    /** All guest RAM, which must all turn out secret memory. */
+    public long guestRamBytes() {
+        return backendBytes.stream().mapToLong(Long::longValue).sum();
     }
 
     public boolean refused() {

@@ -16,11 +16,13 @@ import java.util.function.UnaryOperator;
  */
 public record QemuCommandLine(String executable, List<Argument> arguments) {
     /** QEMU 7.x options without an argument. */
-    private static final Set<String> FLAGS = Set.of("h", "help", "version", "S", "snapshot", "nographic",
+    private static final Set<String> FLAGS = Set.of("h", "help", "version", "S", "snapshot", "nographic", "sdl",
+            "portrait", "async-teardown", "perfmap", "jitdump", "xen-domid-restrict", "no-kvm", "no-kvm-irqchip",
+            "no-kvm-pit-reinjection", "no-kvm-pit", "enable-nesting", "kernel-kqemu", "no-kqemu",
             "enable-kvm", "xen-attach", "no-reboot", "no-shutdown", "daemonize", "mem-prealloc", "nodefaults",
             "no-user-config", "no-hpet", "no-acpi", "no-fd-bootchk", "win2k-hack", "full-screen", "alt-grab",
             "ctrl-grab", "no-quit", "preconfig", "s", "singlestep", "only-migratable", "enable-fips", "semihosting",
-            "usb", "old-param", "rtc-td-hack", "no-frame", "enable-sync-profile", "no-graphic", "curses");
+            "usb", "old-param", "rtc-td-hack", "no-frame", "enable-sync-profile", "no-graphic", "curses", "audio-help");
 
     /**
      * One element of the command line.

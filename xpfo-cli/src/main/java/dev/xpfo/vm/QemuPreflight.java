@@ -8,22 +8,28 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
-import java.util.regex.Pattern;
 
 /**
  * Checks a QEMU command line for what cannot work with guest RAM in secret memory, and rewrites what
  * has a safe equivalent. Secret memory cannot be pinned by the kernel (no GUP): so no KVM (it pins
- * guest pages), no {@code O_DIRECT} or native AIO into guest RAM, no vhost or VFIO (the kernel or
- * a device reaching guest RAM directly). Device I/O must go through QEMU's own buffered copies, as
- * in a confidential VM where private memory is not DMA-able.
+ * guest pages), no {@code O_DIRECT} or native AIO into guest RAM, no vhost, VFIO or SG_IO (the
+ * kernel or a device reaching guest RAM directly). Device I/O must go through QEMU's own buffered
+ * copies, as in a confidential VM where private memory is not DMA-able. Options are read in both
+ * their key=value and JSON forms.
  */
 public final class QemuPreflight {
     /** The id of the RAM backend xpfo vm adds when the command line has none. */
     public static final String RAM_BACKEND_ID = "xpfo-ram";
     /** QEMU's x86 default when {@code -m} is absent. */
-    static final long DEFAULT_RAM = 128L << 20;
+    static final long DEFAULT_X86_RAM = 128L << 20;
+    /** QEMU rounds {@code -m} up to this. */
+    private static final long RAM_ALIGNMENT = 8192;
     private static final Set<String> OTHER_ACCELERATORS = Set.of("kvm", "hvf", "whpx", "xen", "nvmm", "hax");
-    private static final Pattern JSON_DIRECT = Pattern.compile("\"direct\"\\s*:\\s*true|\"aio\"\\s*:\\s*\"(native|io_uring)\"");
+    /** Block drivers that hand guest RAM to a device or another process (VFIO, vDPA, vhost-user). */
+    private static final Set<String> DMA_BLOCK_DRIVERS = Set.of("nvme", "virtio-blk-vhost-vdpa", "virtio-blk-vfio-pci",
+            "virtio-blk-vhost-user", "host_device-vfio");
+    /** Devices that pass guest RAM to the kernel for SG_IO, which pins it. */
+    private static final Set<String> PASSTHROUGH_DEVICES = Set.of("scsi-block", "scsi-generic");
 
     private final Supplier<KvmSupport> kvm;
     private final List<String> rewrites = new ArrayList<>();
@@ -35,36 +41,54 @@ public final class QemuPreflight {
         this.kvm = kvm;
     }
 
-    /** Checks {@code line}; {@code kvm} is asked only to explain a KVM refusal. */
+    /**
+     * Checks {@code line}; {@code kvm} is asked only to explain a KVM refusal.
+     *
+     * @throws IllegalArgumentException if an option's value cannot be read (malformed JSON, a bad size)
+     */
     public static Preflight check(QemuCommandLine line, Supplier<KvmSupport> kvm) {
         QemuPreflight preflight = new QemuPreflight(line, kvm);
         preflight.executable();
+        preflight.configuration();
         preflight.accelerator();
         preflight.ram();
         preflight.drives();
         preflight.devices();
+        preflight.networks();
         preflight.process();
-        return new Preflight(preflight.line, preflight.rewrites, preflight.refusals, declaredRam(preflight.line));
+        return new Preflight(preflight.line, preflight.rewrites, preflight.refusals, memfdBackends(preflight.line));
     }
 
     /**
-     * The guest RAM a QEMU command line asks for: the sum of its memory-backend objects if it has
-     * any, else {@code -m}'s size, else QEMU's default of 128 MiB.
+     * The guest RAM a QEMU command line asks for: every memory-backend object, plus {@code -m}'s size
+     * (else QEMU's x86 default of 128 MiB) unless the machine's RAM is one of those backends.
      */
     public static long declaredRam(QemuCommandLine line) {
         long backends = 0;
-        boolean any = false;
         for (String object : line.values("object")) {
             OptionValue value = OptionValue.parse(object, "qom-type");
             if (value.get("qom-type").orElse("").startsWith("memory-backend-")) {
-                any = true;
                 backends += value.get("size").map(s -> GuestSize.parse(s, 1)).orElse(0L);
             }
         }
-        if (any) {
-            return backends;
+        return backends + (ramOnBackend(line) ? 0 : memorySize(line).orElse(DEFAULT_X86_RAM));
+    }
+
+    /** The sizes of the memory-backend-memfd objects, each of which the preload library replaces. */
+    private static List<Long> memfdBackends(QemuCommandLine line) {
+        List<Long> sizes = new ArrayList<>();
+        for (String object : line.values("object")) {
+            OptionValue value = OptionValue.parse(object, "qom-type");
+            if (value.get("qom-type").orElse("").equals("memory-backend-memfd")) {
+                sizes.add(value.get("size").map(s -> GuestSize.parse(s, 1)).orElse(0L));
+            }
         }
-        return memorySize(line).orElse(DEFAULT_RAM);
+        return sizes;
+    }
+
+    private static boolean ramOnBackend(QemuCommandLine line) {
+        return line.values("machine", "M").stream().anyMatch(v -> OptionValue.parse(v, "type").get("memory-backend").isPresent())
+                || line.values("numa").stream().anyMatch(v -> OptionValue.parse(v, "type").get("memdev").isPresent());
     }
 
     private static Optional<Long> memorySize(QemuCommandLine line) {
@@ -78,6 +102,18 @@ public final class QemuPreflight {
             refuse(line.executable(), "xpfo vm starts QEMU system emulators (qemu-system-*) and knows their command line",
                     "give a qemu-system-* command after --; other VMMs can take memory from xpfo serve through its "
                             + "client library (clients/c)");
+        }
+    }
+
+    /** Options that change others out of sight of this check. */
+    private void configuration() {
+        for (String file : line.values("readconfig")) {
+            refuse("-readconfig " + file, "a configuration file can set drives, devices and memory this check does not see",
+                    "put those options on the command line");
+        }
+        for (String set : line.values("set")) {
+            refuse("-set " + set, "-set changes an option after it was given, out of sight of this check",
+                    "write the setting into the option itself");
         }
     }
 
@@ -113,6 +149,14 @@ public final class QemuPreflight {
             refuse("-mem-path " + path, "guest RAM would be a file on a filesystem, in the direct map",
                     "drop -mem-path; xpfo vm puts -m's RAM in secret memory");
         }
+        for (String m : line.values("m")) {
+            OptionValue value = OptionValue.parse(m, "size");
+            Optional<Long> maximum = value.get("maxmem").map(s -> GuestSize.parse(s, 1L << 20));
+            if (maximum.isPresent() && maximum.get() > memorySize(line).orElse(0L)) {
+                refuse("-m " + m, "memory hot-plugged later (up to maxmem) would not be checked, and could be ordinary",
+                        "drop slots= and maxmem=");
+            }
+        }
         boolean anyBackend = false;
         for (String object : line.values("object")) {
             OptionValue value = OptionValue.parse(object, "qom-type");
@@ -137,7 +181,8 @@ public final class QemuPreflight {
                         "drop hugetlb=on and hugetlbsize");
             }
             if (!value.get("seal").map(QemuPreflight::off).orElse(false)) {
-                line = line.rewriting(v -> v.equals(object) ? value.with("seal", "off").text() : v, "object");
+                String unsealed = value.with("seal", "off").text();
+                line = line.rewriting(v -> v.equals(object) ? unsealed : v, "object");
                 rewrites.add("memory backend '" + id + "': seal=off (memory-backend-memfd seals its file by default, "
                         + "and secret memory refuses seals with EINVAL; its size is fixed by the kernel anyway)");
             }
@@ -148,86 +193,72 @@ public final class QemuPreflight {
                 refuse("-numa " + numa, "mem= gives a NUMA node ordinary memory", "use memdev= with a memory-backend-memfd");
             }
         }
-        boolean machineBackend = line.values("machine", "M").stream()
-                .anyMatch(v -> OptionValue.parse(v, "type").get("memory-backend").isPresent());
-        boolean numaBackend = line.values("numa").stream()
-                .anyMatch(v -> OptionValue.parse(v, "type").get("memdev").isPresent());
-        if (!machineBackend && !numaBackend) {
-            if (anyBackend) {
-                refuse("-m", "the machine's RAM is not on one of the memory backends given, so QEMU allocates it "
-                                + "as ordinary memory",
-                        "add -machine memory-backend=ID for the memory-backend-memfd of the guest's RAM");
-                return;
-            }
-            long size = memorySize(line).orElse(DEFAULT_RAM);
-            line = line.adding("object", "memory-backend-memfd,id=" + RAM_BACKEND_ID + ",size=" + size
-                    + ",share=on,seal=off").adding("machine", "memory-backend=" + RAM_BACKEND_ID);
-            if (line.values("m").isEmpty()) {
-                line = line.adding("m", (size >> 20) + "M");
-            }
-            rewrites.add("guest RAM (" + (size >> 20) + " MiB) moved onto -object memory-backend-memfd,id="
-                    + RAM_BACKEND_ID + ",share=on,seal=off with -machine memory-backend=" + RAM_BACKEND_ID
-                    + ", which xpfo vm makes secret memory");
-        }
-    }
-
-    private void drives() {
-        for (String drive : line.values("drive")) {
-            OptionValue value = OptionValue.parse(drive, null);
-            OptionValue changed = value;
-            List<String> said = new ArrayList<>();
-            String cache = value.get("cache").orElse("writeback");
-            if (cache.equals("none") || cache.equals("directsync")) {
-                String buffered = cache.equals("none") ? "writeback" : "writethrough";
-                changed = changed.with("cache", buffered);
-                said.add("cache=" + cache + " -> cache=" + buffered);
-            }
-            if (value.get("cache.direct").map(QemuPreflight::on).orElse(false)) {
-                changed = changed.with("cache.direct", "off");
-                said.add("cache.direct=on -> off");
-            }
-            changed = aio(value, changed, said);
-            rewrite("drive", drive, changed, said);
-        }
-        for (String blockdev : line.values("blockdev")) {
-            if (blockdev.trim().startsWith("{")) {
-                if (JSON_DIRECT.matcher(blockdev).find()) {
-                    refuse("-blockdev " + blockdev, "direct or native I/O would move data straight between the disk "
-                                    + "and guest RAM (O_DIRECT pins pages, which secret memory refuses)",
-                            "use \"cache\": {\"direct\": false} and \"aio\": \"threads\"");
-                }
-                continue;
-            }
-            OptionValue value = OptionValue.parse(blockdev, null);
-            OptionValue changed = value;
-            List<String> said = new ArrayList<>();
-            if (value.get("cache.direct").map(QemuPreflight::on).orElse(false)) {
-                changed = changed.with("cache.direct", "off");
-                said.add("cache.direct=on -> off");
-            }
-            changed = aio(value, changed, said);
-            rewrite("blockdev", blockdev, changed, said);
-        }
-    }
-
-    private static OptionValue aio(OptionValue value, OptionValue changed, List<String> said) {
-        String aio = value.get("aio").orElse("threads");
-        if (aio.equals("native") || aio.equals("io_uring")) {
-            said.add("aio=" + aio + " -> aio=threads");
-            return changed.with("aio", "threads");
-        }
-        return changed;
-    }
-
-    private void rewrite(String option, String original, OptionValue changed, List<String> said) {
-        if (said.isEmpty()) {
+        if (ramOnBackend(line)) {
             return;
         }
-        String text = changed.text();
-        line = line.rewriting(v -> v.equals(original) ? text : v, option);
-        rewrites.add("-" + option + " " + original + ": " + String.join(", ", said)
-                + " (direct I/O pins guest pages, which secret memory refuses: the guest would see I/O errors; "
-                + "buffered I/O copies through QEMU instead)");
+        if (anyBackend) {
+            refuse("-m", "the machine's RAM is not on one of the memory backends given, so QEMU allocates it "
+                            + "as ordinary memory",
+                    "add -machine memory-backend=ID for the memory-backend-memfd of the guest's RAM");
+            return;
+        }
+        Optional<Long> given = memorySize(line);
+        boolean x86 = line.executableName().equals("qemu-system-x86_64") || line.executableName().equals("qemu-system-i386");
+        if (given.isEmpty() && !x86) {
+            refuse(line.executableName() + " without -m", "its default RAM size is not known to xpfo vm", "give -m");
+            return;
+        }
+        long size = (given.orElse(DEFAULT_X86_RAM) + RAM_ALIGNMENT - 1) / RAM_ALIGNMENT * RAM_ALIGNMENT;
+        line = line.adding("object", "memory-backend-memfd,id=" + RAM_BACKEND_ID + ",size=" + size
+                + ",share=on,seal=off").adding("machine", "memory-backend=" + RAM_BACKEND_ID);
+        if (given.isEmpty()) {
+            line = line.adding("m", (size >> 20) + "M");
+        }
+        rewrites.add("guest RAM (" + dev.xpfo.memory.Bytes.format(size) + ") moved onto -object memory-backend-memfd,id="
+                + RAM_BACKEND_ID + ",share=on,seal=off with -machine memory-backend=" + RAM_BACKEND_ID
+                + ", which xpfo vm makes secret memory");
+    }
+
+    /** {@code -drive} and {@code -blockdev}, with their nested keys ({@code file.aio}, {@code file.cache.direct}). */
+    private void drives() {
+        for (String option : List.of("drive", "blockdev")) {
+            for (String drive : line.values(option)) {
+                OptionValue value = OptionValue.parse(drive, null);
+                for (String key : value.keys()) {
+                    String v = value.get(key).orElse("");
+                    if ((key.equals("driver") || key.endsWith(".driver") || key.equals("if")) && DMA_BLOCK_DRIVERS.contains(v)
+                            || (key.equals("file") || key.endsWith(".filename") || key.endsWith(".file")) && v.startsWith("nvme:")) {
+                        refuse("-" + option + " " + drive, "the " + v + " block driver lets a device or another process "
+                                        + "reach guest RAM directly (VFIO, vDPA or vhost-user), which needs it pinned or shared",
+                                "use a file or host block device with buffered I/O");
+                        break;
+                    }
+                }
+                OptionValue changed = value;
+                List<String> said = new ArrayList<>();
+                for (String key : value.keys()) {
+                    String v = value.get(key).orElse("");
+                    if (key.equals("cache") && (v.equals("none") || v.equals("directsync"))) {
+                        String buffered = v.equals("none") ? "writeback" : "writethrough";
+                        changed = changed.with(key, buffered);
+                        said.add("cache=" + v + " -> cache=" + buffered);
+                    } else if ((key.equals("cache.direct") || key.endsWith(".cache.direct")) && on(v)) {
+                        changed = changed.with(key, "off");
+                        said.add(key + "=" + v + " -> off");
+                    } else if ((key.equals("aio") || key.endsWith(".aio")) && (v.equals("native") || v.equals("io_uring"))) {
+                        changed = changed.with(key, "threads");
+                        said.add(key + "=" + v + " -> " + key + "=threads");
+                    }
+                }
+                if (!said.isEmpty()) {
+                    String text = changed.text();
+                    line = line.rewriting(v -> v.equals(drive) ? text : v, option);
+                    rewrites.add("-" + option + " " + drive + ": " + String.join(", ", said)
+                            + " (direct I/O pins guest pages, which secret memory refuses: the guest would see I/O "
+                            + "errors; buffered I/O copies through QEMU instead)");
+                }
+            }
+        }
     }
 
     private void devices() {
@@ -238,16 +269,28 @@ public final class QemuPreflight {
                                 : "the kernel or another process") + " straight into guest RAM, which needs it pinned or "
                                 + "shared outside QEMU's own mapping",
                         "use an emulated or virtio device QEMU serves itself (virtio-net-pci with vhost=off, "
-                                + "virtio-blk-pci, virtio-vsock is not available without vhost)");
+                                + "virtio-blk-pci; vsock has no such device)");
+            } else if (PASSTHROUGH_DEVICES.contains(driver)) {
+                refuse("-device " + device, driver + " passes SCSI commands to the host with guest RAM as their "
+                                + "buffers (SG_IO pins those pages, which secret memory refuses)",
+                        "use scsi-hd or virtio-blk-pci on the disk");
             }
         }
-        for (String option : List.of("netdev", "nic")) {
+    }
+
+    private void networks() {
+        for (String option : List.of("netdev", "nic", "net")) {
             for (String netdev : line.values(option)) {
                 OptionValue value = OptionValue.parse(netdev, "type");
                 String type = value.get("type").orElse("");
                 if (type.startsWith("vhost-")) {
                     refuse("-" + option + " " + netdev, type + " hands guest RAM to another backend outside QEMU",
                             "use tap or user networking with vhost=off");
+                    continue;
+                }
+                if (value.get("vhostfd").isPresent() || value.get("vhostfds").isPresent()) {
+                    refuse("-" + option + " " + netdev, "vhostfd= turns vhost-net on: a kernel thread then reads and "
+                            + "writes guest RAM", "drop vhostfd=/vhostfds=");
                     continue;
                 }
                 OptionValue changed = value;

@@ -153,13 +153,33 @@ class QemuPreflightTest {
         }
 
         @Test
-        void blockdevsAreRewrittenAndJsonOnesWithDirectIoRefused() {
+        void blockdevsAreRewrittenInBothForms() {
             Preflight plan = check("-accel", "tcg", "-blockdev", "driver=file,node-name=f,filename=d.img,cache.direct=on,aio=native");
             assertThat(plan.commandLine().values("blockdev"))
                     .containsExactly("driver=file,node-name=f,filename=d.img,cache.direct=off,aio=threads");
-            assertThat(check("-accel", "tcg", "-blockdev",
-                    "{\"driver\":\"file\",\"filename\":\"d.img\",\"cache\":{\"direct\": true}}").refused()).isTrue();
-            assertThat(check("-accel", "tcg", "-blockdev", "{\"driver\":\"file\",\"filename\":\"d.img\"}").refused()).isFalse();
+            Preflight json = check("-accel", "tcg", "-blockdev",
+                    "{\"driver\":\"file\",\"filename\":\"d.img\",\"aio\":\"io_uring\",\"cache\":{\"direct\": true}}");
+            assertThat(json.refused()).isFalse();
+            assertThat(json.commandLine().values("blockdev")).containsExactly(
+                    "{\"driver\":\"file\",\"filename\":\"d.img\",\"aio\":\"threads\",\"cache\":{\"direct\":false}}");
+        }
+
+        @Test
+        void nestedProtocolLayersAreRewrittenToo() {
+            Preflight plan = check("-accel", "tcg", "-drive", "driver=qcow2,file.filename=d.qcow2,file.aio=native,file.cache.direct=on");
+            assertThat(plan.commandLine().values("drive"))
+                    .containsExactly("driver=qcow2,file.filename=d.qcow2,file.aio=threads,file.cache.direct=off");
+        }
+
+        @Test
+        void blockDriversThatHandGuestRamToADeviceAreRefused() {
+            for (String drive : List.of("file=nvme://0000:01:00.0/1,if=none", "driver=nvme,device=0000:01:00.0,namespace=1",
+                    "driver=virtio-blk-vhost-vdpa,path=/dev/vhost-vdpa-0")) {
+                assertThat(check("-accel", "tcg", "-blockdev", drive).refusals()).as(drive)
+                        .anyMatch(r -> r.why().contains("reach guest RAM directly"));
+            }
+            assertThat(check("-accel", "tcg", "-device", "scsi-block,drive=d0").refusals())
+                    .anyMatch(r -> r.why().contains("SG_IO"));
         }
 
         @Test
@@ -191,6 +211,66 @@ class QemuPreflightTest {
         }
     }
 
+    @Nested
+    class HiddenForms {
+        @Test
+        void jsonObjectsAreCheckedLikeTheirKeyValueForms() {
+            Preflight ram = check("-accel", "tcg", "-m", "2G",
+                    "-object", "memory-backend-memfd,id=a,size=1G,seal=off", "-numa", "node,memdev=a",
+                    "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"b\",\"size\":1073741824}",
+                    "-numa", "node,memdev=b");
+            assertThat(ram.refusals()).anyMatch(r -> r.why().contains("memory-backend-ram"));
+
+            Preflight memfd = check("-accel", "tcg", "-object",
+                    "{\"qom-type\":\"memory-backend-memfd\",\"id\":\"m\",\"size\":536870912}", "-machine", "memory-backend=m");
+            assertThat(memfd.refused()).isFalse();
+            assertThat(memfd.commandLine().values("object"))
+                    .containsExactly("{\"qom-type\":\"memory-backend-memfd\",\"id\":\"m\",\"size\":536870912,\"seal\":false}");
+            assertThat(memfd.guestRamBytes()).isEqualTo(512L << 20);
+
+            assertThat(check("-accel", "tcg", "-device", "{\"driver\":\"vfio-pci\",\"host\":\"01:00.0\"}").refused()).isTrue();
+            Preflight net = check("-accel", "tcg", "-netdev", "{\"type\":\"tap\",\"id\":\"n0\",\"vhost\":true}");
+            assertThat(net.commandLine().values("netdev")).containsExactly("{\"type\":\"tap\",\"id\":\"n0\",\"vhost\":false}");
+        }
+
+        @Test
+        void flagsWithoutAnArgumentDoNotSwallowTheNextOption() {
+            assertThat(check("-perfmap", "-enable-kvm").refused()).isTrue();
+            assertThat(check("-sdl", "-drive", "file=d.img,cache=none").commandLine().values("drive"))
+                    .containsExactly("file=d.img,cache=writeback");
+            assertThat(check("-async-teardown", "-portrait", "-accel", "kvm").refused()).isTrue();
+        }
+
+        @Test
+        void legacyNetAndVhostDescriptorsAreCaught() {
+            assertThat(check("-accel", "tcg", "-net", "tap,vhost=on").commandLine().values("net"))
+                    .containsExactly("tap,vhost=off");
+            assertThat(check("-accel", "tcg", "-netdev", "tap,id=n0,fd=3,vhostfd=4").refusals())
+                    .anyMatch(r -> r.why().contains("vhostfd"));
+        }
+
+        @Test
+        void configurationOutOfSightAndHotPluggableMemoryAreRefused() {
+            assertThat(check("-accel", "tcg", "-readconfig", "vm.cfg").refused()).isTrue();
+            assertThat(check("-accel", "tcg", "-set", "drive.d0.cache=none").refused()).isTrue();
+            assertThat(check("-accel", "tcg", "-m", "1G,slots=2,maxmem=4G").refusals())
+                    .anyMatch(r -> r.why().contains("hot-plugged"));
+        }
+
+        @Test
+        void otherTargetsMustSayHowMuchRam() {
+            Preflight arm = QemuPreflight.check(QemuCommandLine.parse(List.of("qemu-system-aarch64", "-accel", "tcg")),
+                    () -> NO_KVM);
+            assertThat(arm.refusals()).anyMatch(r -> r.fix().equals("give -m"));
+        }
+
+        @Test
+        void malformedJsonIsAnErrorNotAGuess() {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> check("-accel", "tcg", "-object", "{\"qom-type\":"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a JSON object");
+        }
+    }
+
     @Test
     void daemonizingAndOtherProgramsAreRefused() {
         assertThat(check("-accel", "tcg", "-daemonize").refusals()).anyMatch(r -> r.what().equals("-daemonize"));
@@ -211,7 +291,10 @@ class QemuPreflightTest {
         assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU, "-m", "size=2G,slots=2,maxmem=8G"))))
                 .isEqualTo(2L << 30);
         assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU, "-object",
-                "memory-backend-memfd,id=m,size=4096", "-m", "1G")))).isEqualTo(4096);
+                "memory-backend-memfd,id=m,size=4096", "-m", "1G", "-machine", "memory-backend=m")))).isEqualTo(4096);
+        // A backend that is not the machine's RAM (an ivshmem region, say) comes on top of -m.
+        assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU, "-object",
+                "memory-backend-file,id=shm,size=1M,mem-path=/dev/shm/x", "-m", "4G")))).isEqualTo((4L << 30) + (1L << 20));
         assertThat(QemuPreflight.declaredRam(QemuCommandLine.parse(List.of(QEMU)))).isEqualTo(128L << 20);
         assertThat(command(check("-accel", "tcg", "-m", "1.5G"))).contains("size=1610612736");
     }

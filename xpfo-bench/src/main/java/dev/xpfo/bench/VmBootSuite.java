@@ -14,6 +14,8 @@ import dev.xpfo.vm.VmLauncher;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +34,8 @@ import java.util.regex.Pattern;
 /**
  * VM start under QEMU/TCG, from launch until the guest has written every page it could get (the test
  * guest of scripts/guest: Linux, busybox and a program that fills free memory and prints a marker).
- * The same rewritten command line each time; only guest RAM differs:
+ * The same rewritten command line each time; only guest RAM differs (warm and cold are started the
+ * way {@code xpfo vm} starts them: held, checked, then let run):
  * <ul>
  *   <li>{@code vm.boot.warm}: granted by a service (in this process) from its warm stock;</li>
  *   <li>{@code vm.boot.cold}: a secret memory file QEMU's process creates, so every page the guest
@@ -81,15 +84,16 @@ final class VmBootSuite implements Suite {
             Map<String, Suite.RoundTask> rows = new LinkedHashMap<>();
             rows.put("vm.boot.warm", measured -> {
                 settle(service);
-                record(results, "vm.boot.warm", measured, boot(warm.processBuilder(plan), filledMiB));
+                record(results, "vm.boot.warm", measured, boot(() -> warm.launch(plan, ProcessBuilder.Redirect.PIPE), filledMiB));
             });
             rows.put("vm.boot.cold", measured -> {
                 settle(service);
-                record(results, "vm.boot.cold", measured, boot(cold.processBuilder(plan), filledMiB));
+                record(results, "vm.boot.cold", measured, boot(() -> cold.launch(plan, ProcessBuilder.Redirect.PIPE), filledMiB));
             });
             rows.put("vm.boot.plain", measured -> {
                 settle(service);
-                record(results, "vm.boot.plain", measured, boot(new ProcessBuilder(plan.commandLine().words()), filledMiB));
+                record(results, "vm.boot.plain", measured, boot(() -> new ProcessBuilder(plan.commandLine().words())
+                        .redirectErrorStream(true).start(), filledMiB));
             });
             Suite.interleave(rounds, rows);
         } finally {
@@ -106,7 +110,7 @@ final class VmBootSuite implements Suite {
 
     private VmLauncher launcher(RamSource source, Path socket) {
         return new VmLauncher(new VmLauncher.Settings(preload, source, socket, false, Duration.ofSeconds(30)),
-                new java.io.PrintWriter(System.out));
+                new PrintWriter(Writer.nullWriter()));
     }
 
     private List<String> command() {
@@ -116,10 +120,19 @@ final class VmBootSuite implements Suite {
                 "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot");
     }
 
-    /** Seconds from starting QEMU to the guest's "filled" line; QEMU is stopped afterwards. */
-    private static double boot(ProcessBuilder builder, List<Integer> filledMiB) throws Exception {
+    /** Starts QEMU, its output on a pipe. */
+    @FunctionalInterface
+    private interface Start {
+        Process start() throws Exception;
+    }
+
+    /**
+     * Seconds from starting QEMU to the guest's "filled" line; QEMU is stopped afterwards. For warm and
+     * cold this includes what xpfo vm adds: QEMU starts held, its mappings are checked, then it is let run.
+     */
+    private static double boot(Start launch, List<Integer> filledMiB) throws Exception {
         long start = System.nanoTime();
-        Process qemu = builder.redirectErrorStream(true).start();
+        Process qemu = launch.start();
         try (BufferedReader console = new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.UTF_8))) {
             List<String> seen = new ArrayList<>();
             for (String line; (line = console.readLine()) != null; ) {

@@ -5,16 +5,20 @@ import dev.xpfo.memory.Bytes;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Starts QEMU with the preload library, confirms from {@code /proc} that all its guest RAM is secret
- * memory before letting it run on, and waits for it. If the guest RAM is not all direct-map-free
- * in time, QEMU is stopped: a VM never runs on ordinary memory by surprise.
+ * Starts QEMU with the preload library and held before the guest's first instruction, confirms from
+ * {@code /proc} that all its guest RAM is secret memory, and only then lets the guest run. If the
+ * guest RAM is not all direct-map-free in time, QEMU is stopped without having run the guest.
  */
 public final class VmLauncher {
     /**
@@ -42,21 +46,14 @@ public final class VmLauncher {
 
     /** Starts QEMU (as this process's child, sharing its terminal) and returns once it has exited. */
     public int run(Preflight plan) throws IOException, InterruptedException {
-        Process qemu = start(plan);
+        Process qemu;
+        try {
+            qemu = launch(plan, ProcessBuilder.Redirect.INHERIT);
+        } catch (GuestRamNotProtectedException e) {
+            return e.exitCode();
+        }
         Thread stopper = new Thread(() -> stop(qemu), "xpfo-vm-stop");
         Runtime.getRuntime().addShutdownHook(stopper);
-        say("QEMU started (pid " + qemu.pid() + "); waiting for its guest RAM");
-        Optional<Long> confirmed = awaitGuestRam(qemu, plan);
-        if (confirmed.isEmpty()) {
-            if (!qemu.isAlive()) {
-                say("QEMU exited with " + qemu.exitValue() + " before its guest RAM was in place");
-                return qemu.exitValue();
-            }
-            stop(qemu);
-            return NOT_PROTECTED;
-        }
-        say("guest RAM " + Bytes.format(plan.guestRamBytes()) + ": all of it secret memory (out of the direct map), "
-                + (settings.source() == RamSource.SERVICE ? "from xpfo serve" : "created cold by QEMU's process"));
         int exit = qemu.waitFor();
         try {
             Runtime.getRuntime().removeShutdownHook(stopper);
@@ -66,16 +63,59 @@ public final class VmLauncher {
         return exit;
     }
 
-    /** Starts QEMU with the preload library, sharing this process's terminal. */
-    private Process start(Preflight plan) throws IOException {
-        return processBuilder(plan).inheritIO().start();
-    }
-
-    /** QEMU's command line with the preload library and its settings in the environment; output not redirected. */
-    public ProcessBuilder processBuilder(Preflight plan) {
-        ProcessBuilder builder = new ProcessBuilder(plan.commandLine().words());
+    /**
+     * Starts QEMU held before its first instruction ({@code -S}), confirms from {@code /proc} that secret
+     * memory covers all its guest RAM, then lets the guest run through a private QMP socket. A
+     * command line with its own {@code -S} stays held, for the user to continue.
+     *
+     * @param output where QEMU's output goes ({@code INHERIT} for a terminal, {@code PIPE} to read it)
+     * @return QEMU, running the guest
+     * @throws GuestRamNotProtectedException if QEMU exited first, or its guest RAM did not turn out all
+     *                                       secret memory in time (QEMU is stopped then)
+     */
+    public Process launch(Preflight plan, ProcessBuilder.Redirect output) throws IOException, InterruptedException {
+        Path control = Files.createTempDirectory("xpfo-vm", PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx------")));
+        Path qmp = control.resolve("qmp.sock");
+        boolean heldByUser = plan.commandLine().has("S");
+        List<String> words = new ArrayList<>(plan.commandLine().words());
+        if (!heldByUser) {
+            words.add("-S");
+        }
+        words.addAll(List.of("-qmp", "unix:" + qmp + ",server=on,wait=off"));
+        ProcessBuilder builder = new ProcessBuilder(words).redirectOutput(output).redirectErrorStream(true);
+        if (output == ProcessBuilder.Redirect.INHERIT) {
+            builder.redirectInput(ProcessBuilder.Redirect.INHERIT);
+        }
         environment(builder.environment());
-        return builder;
+        Process qemu = builder.start();
+        try {
+            say("QEMU started (pid " + qemu.pid() + "), held until its guest RAM is checked");
+            if (!awaitGuestRam(qemu, plan)) {
+                if (!qemu.isAlive()) {
+                    say("QEMU exited with " + qemu.exitValue() + " before its guest RAM was in place");
+                    throw new GuestRamNotProtectedException(qemu.exitValue());
+                }
+                stop(qemu);
+                throw new GuestRamNotProtectedException(NOT_PROTECTED);
+            }
+            say("guest RAM " + Bytes.format(plan.guestRamBytes()) + ": all of it secret memory (out of the direct map), "
+                    + (settings.source() == RamSource.SERVICE ? "from xpfo serve" : "created cold by QEMU's process"));
+            if (heldByUser) {
+                say("the command line has -S: the guest waits for cont on your monitor");
+            } else {
+                try (QmpConnection connection = QmpConnection.open(qmp)) {
+                    connection.execute("cont");
+                }
+            }
+            return qemu;
+        } catch (IOException | RuntimeException e) {
+            stop(qemu);
+            throw e;
+        } finally {
+            Files.deleteIfExists(qmp);
+            Files.deleteIfExists(control);
+        }
     }
 
     /** The environment the preload library reads. */
@@ -96,7 +136,7 @@ public final class VmLauncher {
      *
      * @return the secret memory bytes mapped, if they cover the guest RAM
      */
-    private Optional<Long> awaitGuestRam(Process qemu, Preflight plan) throws InterruptedException {
+    private boolean awaitGuestRam(Process qemu, Preflight plan) throws InterruptedException {
         long deadline = System.nanoTime() + settings.mapTimeout().toNanos();
         long secret = 0;
         while (qemu.isAlive()) {
@@ -104,24 +144,26 @@ public final class VmLauncher {
                 Optional<ProcessMemory> memory = ProcessMemory.read(qemu.pid());
                 secret = memory.map(ProcessMemory::secretMappedBytes).orElse(0L);
                 if (secret >= plan.guestRamBytes()) {
-                    return Optional.of(secret);
+                    return true;
                 }
             } catch (ProcessMemory.UnreadableException e) {
                 say("cannot inspect QEMU (" + e.getMessage() + "); stopping it");
-                return Optional.empty();
+                return false;
             }
             if (System.nanoTime() > deadline) {
                 say("QEMU's guest RAM is not all secret memory after " + settings.mapTimeout().toSeconds() + " s ("
                         + Bytes.format(secret) + " of " + Bytes.format(plan.guestRamBytes()) + " direct-map-free); "
                         + "stopping it rather than run the guest on ordinary memory");
-                return Optional.empty();
+                return false;
             }
             TimeUnit.MILLISECONDS.sleep(20);
         }
-        return Optional.empty();
+        return false;
     }
 
+    /** SIGTERM to QEMU (and anything it started), SIGKILL after 10 s. */
     private static void stop(Process qemu) {
+        qemu.descendants().forEach(ProcessHandle::destroy);
         if (!qemu.isAlive()) {
             return;
         }

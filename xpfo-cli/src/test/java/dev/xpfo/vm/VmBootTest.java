@@ -33,7 +33,7 @@ class VmBootTest {
     private static final long RAM = Guest.RAM_MIB << 20;
     private static final Duration BOOT = Duration.ofMinutes(3);
     private static final Pattern FILLED = Pattern.compile("xpfo-guest: filled (\\d+) MiB with marker ([0-9a-f]{64})");
-    private static final Pattern STARTED = Pattern.compile("xpfo vm: QEMU started \\(pid (\\d+)\\)");
+    private static final Pattern STARTED = Pattern.compile("xpfo vm: QEMU started \\(pid (\\d+)\\), held until its guest RAM is checked");
 
     private static Guest guest;
     private final List<Process> started = new ArrayList<>();

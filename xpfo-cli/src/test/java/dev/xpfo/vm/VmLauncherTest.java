@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The launcher never lets a VM run on ordinary memory: it checks QEMU's mappings and stops it otherwise. */
 class VmLauncherTest {
@@ -51,6 +52,30 @@ class VmLauncherTest {
                 .contains("stopping it rather than run the guest on ordinary memory");
         long pid = Long.parseLong(Files.readString(pidFile).trim());
         assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("QEMU left running").isFalse();
+    }
+
+    @Test
+    void aGuestWhoseRamStaysOrdinaryNeverRunsAnInstruction(@TempDir Path directory) throws Exception {
+        // A preload library that replaces nothing: QEMU keeps its ordinary memfd RAM.
+        Path inert = directory.resolve("libinert.so");
+        Path source = Files.writeString(directory.resolve("inert.c"), "int xpfo_inert;\n");
+        Process cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-o", inert.toString(), source.toString())
+                .inheritIO().start();
+        assertThat(cc.waitFor()).isZero();
+        Guest guest = Guest.prepared();
+        Preflight plan = QemuPreflight.check(QemuCommandLine.parse(guest.qemu("-m", Guest.RAM_MIB + "M")),
+                () -> new KvmSupport(false, false, -1, "none"));
+        Path console = directory.resolve("console.log");
+        StringWriter out = new StringWriter();
+        VmLauncher launcher = new VmLauncher(new VmLauncher.Settings(inert, RamSource.SECRETMEM, null, false,
+                Duration.ofSeconds(12)), new PrintWriter(out));
+
+        assertThatThrownBy(() -> launcher.launch(plan, ProcessBuilder.Redirect.to(console.toFile())))
+                .isInstanceOf(GuestRamNotProtectedException.class)
+                .satisfies(e -> assertThat(((GuestRamNotProtectedException) e).exitCode()).isEqualTo(VmLauncher.NOT_PROTECTED));
+        assertThat(out.toString()).contains("(0 B of 192 MiB direct-map-free); stopping it");
+        // 12 s is twice what this guest needs to boot: held with -S, it never started.
+        assertThat(Files.readString(console)).doesNotContain("xpfo-guest");
     }
 
     @Test

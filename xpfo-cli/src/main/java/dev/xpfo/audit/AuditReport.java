@@ -21,6 +21,6 @@ public record AuditReport(String scope, boolean wholeHost, List<VmFinding> vms, 
                           List<String> verdicts) {
     /** True if some VM has guest RAM in the direct map. */
     public boolean exposed() {
-        return vms.stream().anyMatch(vm -> !vm.fullyDirectMapFree());
+        return vms.stream().anyMatch(vm -> vm.exposedBytes() > 0);
     }
 }

@@ -19,7 +19,9 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The host's exposure: which VM guest RAM and other secret data is out of the kernel's direct map,
@@ -34,9 +36,13 @@ public final class HostAudit {
     private HostAudit() {
     }
 
+    /** The initial PID namespace's inode number (PROC_PID_INIT_INO): the host's, not a container's. */
+    private static final String HOST_PID_NAMESPACE = "pid:[4026531836]";
+
     public static AuditReport run() {
         int me = ServiceSocket.currentUid();
-        boolean wholeHost = me == 0;
+        boolean hostNamespace = hostPidNamespace();
+        boolean wholeHost = me == 0 && hostNamespace;
         CpuExposure cpu = CpuExposure.read();
         CoreSchedulingSupport cores = CoreSchedulingSupport.probe();
         List<VmFinding> vms = new ArrayList<>();
@@ -44,7 +50,7 @@ public final class HostAudit {
         List<String> notInspected = new ArrayList<>();
         long self = ProcessHandle.current().pid();
         for (long pid : pids()) {
-            if (pid == self || (!wholeHost && !ownedBy(pid, me))) {
+            if (pid == self || (me != 0 && realUid(pid) != me)) {
                 continue;
             }
             Optional<ProcessMemory> read;
@@ -60,6 +66,9 @@ public final class HostAudit {
             }
             ProcessMemory process = read.get();
             Optional<Vmm> vmm = Vmm.of(process.executable());
+            if (vmm.isPresent() && ProcFiles.read(PROC.resolve(pid + "/comm")).startsWith("cleanup/")) {
+                continue; // QEMU's async-teardown helper shares its parent's memory: not a second VM
+            }
             if (vmm.isPresent()) {
                 vms.add(vm(process, vmm.get(), cpu));
             } else if (!process.secretFiles().isEmpty()) {
@@ -68,6 +77,7 @@ public final class HostAudit {
             }
         }
         String scope = wholeHost ? "the whole host (run as root)"
+                : me == 0 ? "this PID namespace only (run as root in a container: VMs outside it are not seen; run on the host)"
                 : "only uid " + me + "'s own processes (not root: other users' VMs are not seen; run as root for the whole host)";
         String smt = "control " + cpu.smtControl() + ", " + (cpu.smtActive() ? "sibling threads active" : "no sibling threads active");
         List<String> verdicts = List.of(memoryVerdict(vms, wholeHost), coresVerdict(vms, cpu, cores));
@@ -135,10 +145,19 @@ public final class HostAudit {
     private record CoreState(long cookie, String words) {
     }
 
+    /** The cookie every thread of {@code pid} has; -1 if they differ or it cannot be read. */
     private static CoreState coreScheduling(long pid, CpuExposure cpu) {
         String smt = cpu.smtActive() ? "" : " (no SMT active: no core is shared anyway)";
         try {
-            long cookie = CoreScheduling.cookie(pid);
+            Set<Long> cookies = new TreeSet<>();
+            for (long thread : threads(pid)) {
+                cookies.add(CoreScheduling.cookie(thread));
+            }
+            if (cookies.size() > 1) {
+                return new CoreState(-1, "threads with different cookies (" + cookies.stream()
+                        .map(c -> "0x" + Long.toHexString(c)).toList() + "): some may share a core with other tasks" + smt);
+            }
+            long cookie = cookies.isEmpty() ? 0 : cookies.iterator().next();
             return new CoreState(cookie, (cookie == 0 ? "no cookie: may share a core's hyperthreads with any task "
                     + "without one" : "cookie 0x" + Long.toHexString(cookie)) + smt);
         } catch (NativeCallException e) {
@@ -152,8 +171,14 @@ public final class HostAudit {
         if (vms.isEmpty()) {
             return "host: no VMM process found" + where;
         }
-        List<VmFinding> exposed = vms.stream().filter(vm -> !vm.fullyDirectMapFree()).toList();
+        List<VmFinding> exposed = vms.stream().filter(vm -> vm.exposedBytes() > 0).toList();
+        List<VmFinding> unknown = vms.stream().filter(vm -> vm.guestRamBytes() == 0).toList();
         long ram = vms.stream().mapToLong(VmFinding::guestRamBytes).sum();
+        if (!unknown.isEmpty() && exposed.isEmpty()) {
+            return "host: no guest RAM found for " + unknown.size() + " of " + vms.size() + " VMs (pid "
+                    + String.join(", ", unknown.stream().map(vm -> Long.toString(vm.pid())).toList())
+                    + "): cannot tell whether their memory is direct-map-free";
+        }
         if (exposed.isEmpty()) {
             return "host: all VM private memory is direct-map-free" + where + " (" + vms.size() + " VM"
                     + (vms.size() == 1 ? "" : "s") + ", " + Bytes.format(ram) + ")";
@@ -173,10 +198,28 @@ public final class HostAudit {
             return "cores: SMT is on and core scheduling is not available (" + cores.reason() + "): a VM can share a "
                     + "core's hyperthreads with any task";
         }
+        if (vms.isEmpty()) {
+            return "cores: SMT is on and the kernel has core scheduling; no VM to check";
+        }
         long without = vms.stream().filter(vm -> vm.coreCookie() <= 0).count();
-        return without == 0 ? "cores: every VM has a core-scheduling cookie of its own"
-                : "cores: " + without + " VM" + (without == 1 ? "" : "s") + " without a core-scheduling cookie can share "
-                + "a core's hyperthreads with other tasks (start them with xpfo vm --core-isolate)";
+        long shared = vms.stream().filter(vm -> vm.coreCookie() > 0)
+                .filter(vm -> vms.stream().anyMatch(other -> other != vm && other.coreCookie() == vm.coreCookie())).count();
+        if (without == 0 && shared == 0) {
+            return "cores: every VM has a core-scheduling cookie no other VM has (other processes' cookies are not compared)";
+        }
+        return "cores: " + without + " VM" + (without == 1 ? "" : "s") + " without a core-scheduling cookie on all threads and "
+                + shared + " sharing one with another VM can share a core's hyperthreads with other tasks "
+                + "(start each with xpfo vm --core-isolate)";
+    }
+
+    private static List<Long> threads(long pid) {
+        List<Long> threads = new ArrayList<>();
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(PROC.resolve(pid + "/task"))) {
+            tasks.forEach(t -> threads.add(Long.parseLong(t.getFileName().toString())));
+        } catch (IOException e) {
+            threads.add(pid); // exited meanwhile, or unreadable: ask for the main thread, which says which
+        }
+        return threads;
     }
 
     private static List<Long> pids() {
@@ -190,9 +233,15 @@ public final class HostAudit {
         return pids;
     }
 
-    private static boolean ownedBy(long pid, int uid) {
+    /** The real uid from {@code /proc/PID/status} (the directory's owner is root for non-dumpable processes). */
+    static int realUid(long pid) {
+        return ProcFiles.field(ProcFiles.read(PROC.resolve(pid + "/status")), "Uid")
+                .map(uids -> Integer.parseInt(uids.split("\\s+")[0])).orElse(-1);
+    }
+
+    private static boolean hostPidNamespace() {
         try {
-            return (Integer) Files.getAttribute(PROC.resolve(Long.toString(pid)), "unix:uid") == uid;
+            return Files.readSymbolicLink(PROC.resolve("self/ns/pid")).toString().equals(HOST_PID_NAMESPACE);
         } catch (IOException e) {
             return false;
         }

@@ -19,7 +19,7 @@ import java.util.Optional;
  * (mapped or only open). Reading another user's process needs root or CAP_SYS_PTRACE.
  *
  * @param pid         the process
- * @param uid         its real owner
+ * @param uid         its real owner ({@code Uid:} in {@code /proc/PID/status})
  * @param executable  the file name of its executable ({@code qemu-system-x86_64})
  * @param commandLine its arguments
  * @param regions     its mappings, in address order
@@ -46,7 +46,10 @@ public record ProcessMemory(long pid, int uid, String executable, List<String> c
     public static Optional<ProcessMemory> read(long pid) throws UnreadableException {
         Path process = PROC.resolve(Long.toString(pid));
         try {
-            int uid = (Integer) Files.getAttribute(process, "unix:uid");
+            int uid = HostAudit.realUid(pid);
+            if (uid < 0) {
+                return Optional.empty();
+            }
             List<String> arguments = Arrays.asList(new String(Files.readAllBytes(process.resolve("cmdline")),
                     StandardCharsets.ISO_8859_1).split("\0"));
             List<Region> regions = new ArrayList<>();

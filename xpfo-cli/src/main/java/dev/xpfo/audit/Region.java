@@ -18,7 +18,7 @@ public record Region(long start, long end, String permissions, long inode, Strin
         MEMFD,
         /** Any other file mapped shared ({@code /dev/shm}, hugetlbfs, ...). */
         SHARED_FILE,
-        /** Private anonymous memory. */
+        /** Private anonymous memory (also named with {@code PR_SET_VMA_ANON_NAME}, or of huge pages). */
         ANONYMOUS,
         /** Code, libraries, stacks and other labels. */
         OTHER
@@ -35,7 +35,7 @@ public record Region(long start, long end, String permissions, long inode, Strin
         if (name.startsWith("/memfd:")) {
             return Kind.MEMFD;
         }
-        if (name.isEmpty()) {
+        if (name.isEmpty() || name.startsWith("[anon:") || name.startsWith("/anon_hugepage")) {
             return permissions.endsWith("s") ? Kind.SHARED_FILE : Kind.ANONYMOUS;
         }
         if (name.startsWith("/") && permissions.endsWith("s")) {

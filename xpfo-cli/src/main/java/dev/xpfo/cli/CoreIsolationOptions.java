@@ -1,6 +1,7 @@
 package dev.xpfo.cli;
 
 import dev.xpfo.host.CoreScheduling;
+import dev.xpfo.host.CpuExposure;
 import dev.xpfo.memory.NativeCallException;
 import picocli.CommandLine.Option;
 
@@ -40,8 +41,12 @@ final class CoreIsolationOptions {
                 err.println("xpfo " + command + ": WARNING: NOT core-isolated (--allow-shared-cores): " + e.getMessage());
                 return true;
             }
-            err.println("xpfo " + command + ": refused --core-isolate, nothing started: " + e.getMessage()
-                    + "; or pass --allow-shared-cores to start without it");
+            CpuExposure cpu = CpuExposure.read();
+            String smt = cpu.smtActive() ? "SMT is active here, so other tasks can share its cores"
+                    : "SMT is not active here (" + cpu.smtControl() + "), so no core is shared now, but nothing "
+                    + "guarantees it stays so";
+            err.println("xpfo " + command + ": refused --core-isolate, nothing started: " + e.getMessage() + ". " + smt
+                    + "; pass --allow-shared-cores to start without core isolation");
             return false;
         } finally {
             err.flush();

@@ -37,8 +37,9 @@ public final class CoreScheduling {
             case Errno.EPERM -> "not allowed for this process";
             default -> "the kernel refused core scheduling";
         }, switch (errno) {
-            case Errno.EINVAL -> "boot a kernel with CONFIG_SCHED_CORE=y, or turn SMT off "
-                    + "(echo off > /sys/devices/system/cpu/smt/control, or boot with nosmt)";
+            case Errno.EINVAL -> "boot a kernel with CONFIG_SCHED_CORE=y; or turn SMT off (boot with nosmt, or "
+                    + "echo off > /sys/devices/system/cpu/smt/control), which removes sibling hyperthreads altogether "
+                    + "(core scheduling stays unavailable then)";
             case Errno.ENODEV -> "none needed: without SMT no other task can share this process's cores";
             default -> "";
         });

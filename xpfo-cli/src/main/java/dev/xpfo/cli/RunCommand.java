@@ -1,5 +1,6 @@
 package dev.xpfo.cli;
 
+import dev.xpfo.vm.ChildProcess;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,15 +37,6 @@ final class RunCommand implements Callable<Integer> {
         if (!cores.apply("run", err)) {
             return Main.FAILED;
         }
-        Process process = new ProcessBuilder(command).inheritIO().start();
-        Thread stopper = new Thread(process::destroy, "xpfo-run-stop");
-        Runtime.getRuntime().addShutdownHook(stopper);
-        int exit = process.waitFor();
-        try {
-            Runtime.getRuntime().removeShutdownHook(stopper);
-        } catch (IllegalStateException shuttingDown) {
-            // exiting anyway
-        }
-        return exit;
+        return ChildProcess.awaitStoppingOnExit(new ProcessBuilder(command).inheritIO().start());
     }
 }

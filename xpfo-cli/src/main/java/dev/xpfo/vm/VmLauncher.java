@@ -52,15 +52,7 @@ public final class VmLauncher {
         } catch (GuestRamNotProtectedException e) {
             return e.exitCode();
         }
-        Thread stopper = new Thread(() -> stop(qemu), "xpfo-vm-stop");
-        Runtime.getRuntime().addShutdownHook(stopper);
-        int exit = qemu.waitFor();
-        try {
-            Runtime.getRuntime().removeShutdownHook(stopper);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook runs anyway and finds QEMU gone
-        }
-        return exit;
+        return ChildProcess.awaitStoppingOnExit(qemu);
     }
 
     /**
@@ -96,7 +88,7 @@ public final class VmLauncher {
                     say("QEMU exited with " + qemu.exitValue() + " before its guest RAM was in place");
                     throw new GuestRamNotProtectedException(qemu.exitValue());
                 }
-                stop(qemu);
+                ChildProcess.stop(qemu);
                 throw new GuestRamNotProtectedException(NOT_PROTECTED);
             }
             say("guest RAM " + Bytes.format(plan.guestRamBytes()) + ": all of it secret memory (out of the direct map), "
@@ -110,7 +102,7 @@ public final class VmLauncher {
             }
             return qemu;
         } catch (IOException | RuntimeException e) {
-            stop(qemu);
+            ChildProcess.stop(qemu);
             throw e;
         } finally {
             Files.deleteIfExists(qmp);
@@ -159,23 +151,6 @@ public final class VmLauncher {
             TimeUnit.MILLISECONDS.sleep(20);
         }
         return false;
-    }
-
-    /** SIGTERM to QEMU (and anything it started), SIGKILL after 10 s. */
-    private static void stop(Process qemu) {
-        qemu.descendants().forEach(ProcessHandle::destroy);
-        if (!qemu.isAlive()) {
-            return;
-        }
-        qemu.destroy();
-        try {
-            if (!qemu.waitFor(10, TimeUnit.SECONDS)) {
-                qemu.destroyForcibly();
-            }
-        } catch (InterruptedException e) {
-            qemu.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
     }
 
     private void say(String line) {

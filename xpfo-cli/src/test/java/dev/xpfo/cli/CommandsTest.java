@@ -7,8 +7,6 @@ import dev.xpfo.service.ServiceSettings;
 import picocli.CommandLine;
 import org.junit.jupiter.api.Test;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,19 +18,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /** The commands an operator runs first, as a script would read them. */
 class CommandsTest {
 
-    private record Run(int exitCode, String out) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        int code = Main.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out)).execute(args);
-        return new Run(code, out.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void probeJsonHasEveryDocumentedKey() {
-        Run run = run("probe", "--json");
-        JsonNode json = parse(run.out());
+        CliRun run = run("probe", "--json");
+        JsonNode json = run.json();
         for (String key : List.of("memfd_secret.available", "memfd_secret.reason", "memlock.soft", "memlock.hard",
                 "memlock.cap_ipc_lock", "direct_map.bytes_4k", "direct_map.bytes_2m", "direct_map.bytes_1g",
                 "direct_map.level2_splits", "core_scheduling.available", "core_scheduling.reason", "kvm.present")) {
@@ -50,7 +43,7 @@ class CommandsTest {
 
     @Test
     void probeTableSaysWhatIsUnavailableAndWhy() {
-        Run run = run("probe");
+        CliRun run = run("probe");
         assertThat(run.out()).contains("memfd_secret").contains("memlock limit").contains("core scheduling")
                 .contains("CPU vulnerabilities");
         if (!json("probe", "--json").at("/core_scheduling/available").asBoolean()) {
@@ -61,8 +54,8 @@ class CommandsTest {
     @Test
     void checkProvesProtectionAndExitsZero() {
         assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
-        Run run = run("check", "--json", "--size", "64K");
-        JsonNode json = parse(run.out());
+        CliRun run = run("check", "--json", "--size", "64K");
+        JsonNode json = run.json();
         assertThat(json.get("verdict").asText()).as(run.out()).isEqualTo("protected");
         assertThat(run.exitCode()).isZero();
         assertThat(json.get("attempts")).hasSize(8);
@@ -79,7 +72,7 @@ class CommandsTest {
     @Test
     void checkPrintsOneLinePerAttemptWithTheErrno() {
         assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
-        Run run = run("check", "--size", "64K");
+        CliRun run = run("check", "--size", "64K");
         assertThat(run.exitCode()).as(run.out()).isZero();
         assertThat(run.out())
                 .containsPattern("proc_mem +secret +refused EIO")
@@ -92,9 +85,9 @@ class CommandsTest {
     @Test
     void poolWarmsThenTakesWithoutPopulatingAnything() {
         assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
-        Run run = run("pool", "--warm", "4M", "--chunk", "1M", "--json");
+        CliRun run = run("pool", "--warm", "4M", "--chunk", "1M", "--json");
         assertThat(run.exitCode()).as(run.out()).isZero();
-        JsonNode json = parse(run.out());
+        JsonNode json = run.json();
         assertThat(json.get("isolation").asText()).isEqualTo("DIRECT_MAP_REMOVED");
         assertThat(json.at("/warm/bytes").asLong()).isEqualTo(4 << 20);
         assertThat(json.at("/take/chunks_populated").asLong()).isZero();
@@ -106,7 +99,7 @@ class CommandsTest {
     @Test
     void poolReportsATakeBeyondTheWarmMemoryAsCold() {
         assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
-        Run run = run("pool", "--warm", "2M", "--take", "3M", "--chunk", "1M");
+        CliRun run = run("pool", "--warm", "2M", "--take", "3M", "--chunk", "1M");
         assertThat(run.exitCode()).as(run.out()).isZero();
         assertThat(run.out()).contains("isolation            DIRECT_MAP_REMOVED")
                 .contains("1 chunk(s) populated on demand")
@@ -115,21 +108,13 @@ class CommandsTest {
 
     @Test
     void aBadSizeIsAClearUsageError() {
-        Run run = run("check", "--size", "lots");
+        CliRun run = run("check", "--size", "lots");
         assertThat(run.exitCode()).isNotZero();
         assertThat(run.out()).contains("not a size: 'lots'");
     }
 
     private static JsonNode json(String... args) {
-        return parse(run(args).out());
-    }
-
-    private static JsonNode parse(String text) {
-        try {
-            return Json.MAPPER.readTree(text);
-        } catch (java.io.IOException e) {
-            throw new AssertionError("not JSON: " + text, e);
-        }
+        return run(args).json();
     }
 
     @Test

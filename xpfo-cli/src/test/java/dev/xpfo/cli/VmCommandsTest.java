@@ -1,7 +1,6 @@
 package dev.xpfo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xpfo.host.CoreScheduling;
 import dev.xpfo.host.CoreSchedulingSupport;
 import dev.xpfo.memory.XpfoFile;
@@ -10,8 +9,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -25,13 +22,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /** {@code xpfo vm} and {@code xpfo run} refuse before starting anything, and say why. */
 class VmCommandsTest {
 
-    private record Run(int exitCode, String out) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        int code = Main.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out)).execute(args);
-        return new Run(code, out.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     /** A stand-in for QEMU that leaves a file behind if it is ever started. */
@@ -50,7 +42,7 @@ class VmCommandsTest {
     void aCommandLineThatCannotRunFromSecretMemoryIsRefusedWithEveryReasonAndNothingStarts(@TempDir Path directory)
             throws IOException {
         Path qemu = fakeQemu(directory);
-        Run run = run("vm", "--ram", "secretmem", "--", qemu.toString(), "-enable-kvm", "-m", "1G",
+        CliRun run = run("vm", "--ram", "secretmem", "--", qemu.toString(), "-enable-kvm", "-m", "1G",
                 "-device", "vhost-vsock-pci,guest-cid=3", "-drive", "file=d.img,cache=none");
         assertThat(run.exitCode()).isEqualTo(Main.FAILED);
         assertThat(run.out()).contains("xpfo vm: refused, QEMU not started:")
@@ -64,7 +56,7 @@ class VmCommandsTest {
     @Test
     void withoutARunningServiceItRefusesAndPointsAtTheColdAlternative(@TempDir Path directory) throws IOException {
         Path qemu = fakeQemu(directory);
-        Run run = run("vm", "--socket", directory.resolve("none.sock").toString(), "--", qemu.toString(), "-m", "64M");
+        CliRun run = run("vm", "--socket", directory.resolve("none.sock").toString(), "--", qemu.toString(), "-m", "64M");
         assertThat(run.exitCode()).isEqualTo(Main.FAILED);
         assertThat(run.out()).contains("refused, QEMU not started: no xpfo serve to take guest RAM from")
                 .contains("--ram secretmem");
@@ -86,7 +78,7 @@ class VmCommandsTest {
     @Test
     void dryRunPrintsTheCommandLineItWouldRunQuotedForAShell(@TempDir Path directory) throws IOException {
         Path qemu = fakeQemu(directory);
-        Run run = run("vm", "--dry-run", "--", qemu.toString(), "-m", "256M", "-append", "console=ttyS0 quiet",
+        CliRun run = run("vm", "--dry-run", "--", qemu.toString(), "-m", "256M", "-append", "console=ttyS0 quiet",
                 "-drive", "file=d.img,aio=io_uring");
         assertThat(run.exitCode()).isZero();
         assertThat(run.out()).contains(qemu + " -m 256M -append 'console=ttyS0 quiet' -drive file=d.img,aio=threads "
@@ -101,18 +93,18 @@ class VmCommandsTest {
         assumeTrue(support.reason().contains("EINVAL"), "this kernel has core scheduling: " + support.reason());
         Path marker = directory.resolve("started");
 
-        Run refused = run("run", "--core-isolate", "--", "touch", marker.toString());
+        CliRun refused = run("run", "--core-isolate", "--", "touch", marker.toString());
         assertThat(refused.exitCode()).isEqualTo(Main.FAILED);
         assertThat(refused.out()).contains("refused --core-isolate, nothing started")
                 .contains("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE) failed with EINVAL")
                 .contains("CONFIG_SCHED_CORE").contains("--allow-shared-cores");
         assertThat(marker).doesNotExist();
 
-        Run vm = run("vm", "--core-isolate", "--ram", "secretmem", "--", fakeQemuOrFail(directory), "-m", "64M");
+        CliRun vm = run("vm", "--core-isolate", "--ram", "secretmem", "--", fakeQemuOrFail(directory), "-m", "64M");
         assertThat(vm.exitCode()).isEqualTo(Main.FAILED);
         assertThat(vm.out()).contains("refused --core-isolate");
 
-        Run waived = run("run", "--core-isolate", "--allow-shared-cores", "--", "touch", marker.toString());
+        CliRun waived = run("run", "--core-isolate", "--allow-shared-cores", "--", "touch", marker.toString());
         assertThat(waived.exitCode()).isZero();
         assertThat(waived.out()).contains("WARNING: NOT core-isolated (--allow-shared-cores)");
         assertThat(marker).exists();
@@ -145,7 +137,7 @@ class VmCommandsTest {
 
     @Test
     void runNeedsSomethingToDo() {
-        Run run = run("run", "--", "true");
+        CliRun run = run("run", "--", "true");
         assertThat(run.exitCode()).isEqualTo(Main.FAILED);
         assertThat(run.out()).contains("nothing to do: pass --core-isolate");
     }
@@ -172,22 +164,14 @@ class VmCommandsTest {
         }
     }
 
-    private static JsonNode parse(String text) {
-        try {
-            return new ObjectMapper().readTree(text);
-        } catch (IOException e) {
-            throw new AssertionError(text, e);
-        }
-    }
-
     @Test
     void auditNamesItsScopeTheCpuAndAVerdictForTheHost() {
-        Run run = run("audit");
+        CliRun run = run("audit");
         assertThat(run.exitCode()).isIn(0, AuditCommand.EXPOSED);
         assertThat(run.out()).contains(TestJvm.isRoot() ? "scope: the whole host (run as root)" : "scope: only uid ")
                 .contains("SMT: control ")
                 .contains("CPU vulnerabilities").contains("verdict: host: ").contains("verdict: cores: ");
-        JsonNode json = parse(run("audit", "--json").out());
+        JsonNode json = run("audit", "--json").json();
         for (String key : List.of("scope", "whole_host", "vms", "secret_holders", "not_inspected", "vulnerabilities", "smt",
                 "core_scheduling", "verdicts")) {
             assertThat(json.has(key)).as(key).isTrue();

@@ -173,16 +173,9 @@ final class GrantSuite implements Suite {
      * whichever request is in flight (a service's own pauses are real, but not other suites' garbage).
      */
     private static void settle(Service service) throws InterruptedException {
-        service.pool().warm((done, total) -> { });
-        while (true) {
-            FilePoolStats stats = service.pool().stats();
-            if (stats.populatingBytes() == 0 && stats.readyBytes() >= stats.targetBytes() && service.sweeperIdle()) {
-                System.gc();
-                Thread.sleep(200); // the collector's and compiler's threads finish what the collection set off
-                return;
-            }
-            Thread.sleep(5);
-        }
+        StockSettle.await(service);
+        System.gc();
+        Thread.sleep(200); // the collector's and compiler's threads finish what the collection set off
     }
 
     private long grantAndTouch(XpfoClient client) {

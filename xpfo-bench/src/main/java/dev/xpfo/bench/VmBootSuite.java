@@ -3,7 +3,6 @@ package dev.xpfo.bench;
 import dev.xpfo.host.KvmSupport;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.pool.FilePoolSettings;
-import dev.xpfo.pool.FilePoolStats;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 import dev.xpfo.vm.Preflight;
@@ -155,15 +154,8 @@ final class VmBootSuite implements Suite {
 
     /** The stock full and refill idle, so a warm boot takes only ready memory and no refill runs beside any boot. */
     private static void settle(Service service) throws InterruptedException {
-        service.pool().warm((done, total) -> { });
-        while (true) {
-            FilePoolStats stats = service.pool().stats();
-            if (stats.populatingBytes() == 0 && stats.readyBytes() >= stats.targetBytes() && service.sweeperIdle()) {
-                Thread.sleep(200);
-                return;
-            }
-            Thread.sleep(5);
-        }
+        StockSettle.await(service);
+        Thread.sleep(200);
     }
 
     private static void record(Results results, String row, boolean measured, double seconds) {

@@ -85,8 +85,8 @@ public final class HostAudit {
                 new TreeMap<>(cpu.vulnerabilities()), smt, cores.reason(), verdicts);
     }
 
-    /** The finding for one VMM process; public so {@code xpfo vm} judges its own QEMU the same way. */
-    public static VmFinding vm(ProcessMemory process, Vmm vmm, CpuExposure cpu) {
+    /** The finding for one VMM process. */
+    private static VmFinding vm(ProcessMemory process, Vmm vmm, CpuExposure cpu) {
         long secret = process.secretMappedBytes();
         long ram;
         String from;
@@ -105,7 +105,7 @@ public final class HostAudit {
         String verdict = ram == 0 ? name + ": no guest RAM found"
                 : exposed == 0 ? name + ": all " + Bytes.format(ram) + " of guest RAM is direct-map-free"
                 : name + ": " + Bytes.format(exposed) + " of " + Bytes.format(ram) + " guest RAM is in the direct map "
-                + "(ordinary memory: the kernel can read it, and so can speculative-execution attacks through it)";
+                + "(ordinary memory: a speculative-execution leak or kernel read primitive reaches it through the direct map)";
         CoreState cores = coreScheduling(process.pid(), cpu);
         return new VmFinding(process.pid(), process.uid(), vmm.name(), process.executable(), ram, from, free, exposed,
                 groups(process, exposed > 0), cores.cookie(), cores.words(), verdict);

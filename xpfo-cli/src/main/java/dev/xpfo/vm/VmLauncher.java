@@ -81,6 +81,9 @@ public final class VmLauncher {
         }
         environment(builder.environment());
         Process qemu = builder.start();
+        // Until the caller waits for it, a launcher stopped meanwhile must not leave QEMU behind, held.
+        Thread stopper = new Thread(() -> ChildProcess.stop(qemu), "xpfo-vm-stop");
+        Runtime.getRuntime().addShutdownHook(stopper);
         try {
             say("QEMU started (pid " + qemu.pid() + "), held until its guest RAM is checked");
             if (!awaitGuestRam(qemu, plan)) {
@@ -107,6 +110,11 @@ public final class VmLauncher {
         } finally {
             Files.deleteIfExists(qmp);
             Files.deleteIfExists(control);
+            try {
+                Runtime.getRuntime().removeShutdownHook(stopper);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs anyway
+            }
         }
     }
 

@@ -19,6 +19,11 @@ import java.util.Map;
 public record AuditReport(String scope, boolean wholeHost, List<VmFinding> vms, List<SecretHolder> secretHolders,
                           List<String> notInspected, Map<String, String> vulnerabilities, String smt, String coreScheduling,
                           List<String> verdicts) {
+    /** True if some VM's guest RAM was not found, so whether it is direct-map-free is unknown. */
+    public boolean unknown() {
+        return vms.stream().anyMatch(vm -> vm.guestRamBytes() == 0);
+    }
+
     /** True if some VM has guest RAM in the direct map. */
     public boolean exposed() {
         return vms.stream().anyMatch(vm -> vm.exposedBytes() > 0);

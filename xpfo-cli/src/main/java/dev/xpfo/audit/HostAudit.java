@@ -107,7 +107,7 @@ public final class HostAudit {
                 : name + ": " + Bytes.format(exposed) + " of " + Bytes.format(ram) + " guest RAM is in the direct map "
                 + "(ordinary memory: a speculative-execution leak or kernel read primitive reaches it through the direct map)";
         CoreState cores = coreScheduling(process.pid(), cpu);
-        return new VmFinding(process.pid(), process.uid(), vmm.name(), process.executable(), ram, from, free, exposed,
+        return new VmFinding(process.pid(), process.uid(), vmm.title(), process.executable(), ram, from, free, exposed,
                 groups(process, exposed > 0), cores.cookie(), cores.words(), verdict);
     }
 

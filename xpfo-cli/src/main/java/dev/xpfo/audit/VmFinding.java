@@ -7,7 +7,7 @@ import java.util.List;
  *
  * @param pid                the VMM process
  * @param uid                its owner
- * @param vmm                which VMM ({@code QEMU}, ...)
+ * @param vmm                which VMM ({@code QEMU}, {@code Cloud Hypervisor}, ...)
  * @param executable         its executable's name
  * @param guestRamBytes      its guest RAM
  * @param guestRamFrom       how that was found: its command line, or estimated from its mappings

@@ -23,10 +23,13 @@ import java.util.concurrent.Callable;
                 + "with how much of its guest RAM is secret memory (direct-map-free) and how much is exposed, its "
                 + "core-scheduling cookie; every other process holding secret memory; the CPU's vulnerabilities and "
                 + "SMT; and a verdict per VM and for the host. As root it sees every process, as a user only its own.",
-                "Exit status: 0 when no VM guest RAM is exposed, 3 when some is."})
+                "Exit status: 0 when no VM guest RAM is exposed, 3 when some is, 4 when none is found exposed "
+                        + "but some VM's guest RAM was not found."})
 final class AuditCommand implements Callable<Integer> {
     /** The exit code when some VM has guest RAM in the direct map. */
     static final int EXPOSED = 3;
+    /** The exit code when nothing was found exposed but some VM's guest RAM was not found at all. */
+    static final int UNKNOWN = 4;
 
     /** The same keys as the other commands' JSON: {@code guest_ram_bytes}, not {@code guestRamBytes}. */
     private static final ObjectMapper SNAKE_CASE = Json.MAPPER.copy().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
@@ -47,7 +50,7 @@ final class AuditCommand implements Callable<Integer> {
             print(report, out);
         }
         out.flush();
-        return report.exposed() ? EXPOSED : 0;
+        return report.exposed() ? EXPOSED : report.unknown() ? UNKNOWN : 0;
     }
 
     private static void print(AuditReport report, PrintWriter out) {

@@ -2,7 +2,10 @@ package dev.xpfo.vm;
 
 import dev.xpfo.memory.XpfoException;
 
-/** QEMU did not get as far as running the guest with all its RAM in secret memory; the launcher said why. */
+/**
+ * QEMU did not get as far as running the guest with all its RAM confirmed as secret memory (it exited,
+ * its RAM was not secret memory in time, or it could not be let run); the launcher said why.
+ */
 public final class GuestRamNotProtectedException extends XpfoException {
     private final int exitCode;
 
@@ -11,7 +14,7 @@ public final class GuestRamNotProtectedException extends XpfoException {
         this.exitCode = exitCode;
     }
 
-    /** What {@code xpfo vm} exits with: QEMU's own code if it exited, else {@link VmLauncher#NOT_PROTECTED}. */
+    /** What {@code xpfo vm} exits with: QEMU's own code if it exited with one, else {@link VmLauncher#NOT_PROTECTED}. */
     public int exitCode() {
         return exitCode;
     }

@@ -227,9 +227,10 @@ public final class QemuPreflight {
                 for (String key : value.keys()) {
                     String v = value.get(key).orElse("");
                     if ((key.equals("driver") || key.endsWith(".driver") || key.equals("if")) && DMA_BLOCK_DRIVERS.contains(v)
-                            || (key.equals("file") || key.endsWith(".filename") || key.endsWith(".file")) && v.startsWith("nvme:")) {
-                        refuse("-" + option + " " + drive, "the " + v + " block driver lets a device or another process "
-                                        + "reach guest RAM directly (VFIO, vDPA or vhost-user), which needs it pinned or shared",
+                            || (key.equals("file") || key.endsWith(".filename") || key.endsWith(".file"))
+                            && (v.startsWith("nvme:") || v.matches("/dev/sg\\d+"))) {
+                        refuse("-" + option + " " + drive, v + " lets a device, the kernel or another process "
+                                        + "reach guest RAM directly (VFIO, vDPA, vhost-user or SG_IO), which needs it pinned or shared",
                                 "use a file or host block device with buffered I/O");
                         break;
                     }

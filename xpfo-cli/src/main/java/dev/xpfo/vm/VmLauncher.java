@@ -89,7 +89,7 @@ public final class VmLauncher {
             if (!awaitGuestRam(qemu, plan)) {
                 if (!qemu.isAlive()) {
                     say("QEMU exited with " + qemu.exitValue() + " before its guest RAM was in place");
-                    throw new GuestRamNotProtectedException(qemu.exitValue());
+                    throw new GuestRamNotProtectedException(qemu.exitValue() != 0 ? qemu.exitValue() : NOT_PROTECTED);
                 }
                 ChildProcess.stop(qemu);
                 throw new GuestRamNotProtectedException(NOT_PROTECTED);
@@ -101,10 +101,14 @@ public final class VmLauncher {
             } else {
                 try (QmpConnection connection = QmpConnection.open(qmp)) {
                     connection.execute("cont");
+                } catch (IOException e) {
+                    say("could not let the guest run over QMP (" + e.getMessage() + "); stopping QEMU");
+                    ChildProcess.stop(qemu);
+                    throw new GuestRamNotProtectedException(NOT_PROTECTED);
                 }
             }
             return qemu;
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             ChildProcess.stop(qemu);
             throw e;
         } finally {

@@ -29,6 +29,7 @@ class QemuPreflightTest {
         @Test
         void kvmIsRefusedWithTheReasonAndWhatWouldLiftIt() {
             for (List<String> kvm : List.of(List.of("-enable-kvm"), List.of("-accel", "kvm"), List.of("--accel", "kvm"),
+                    List.of("-accel", "hvf"), List.of("-accel", "whpx"), List.of("-accel", "xen"), List.of("-accel", "nvmm"),
                     List.of("-machine", "q35,accel=kvm:tcg"), List.of("-M", "pc,accel=kvm"))) {
                 Preflight plan = check(kvm.toArray(String[]::new));
                 assertThat(plan.refused()).as("%s", kvm).isTrue();
@@ -173,13 +174,20 @@ class QemuPreflightTest {
 
         @Test
         void blockDriversThatHandGuestRamToADeviceAreRefused() {
-            for (String drive : List.of("file=nvme://0000:01:00.0/1,if=none", "driver=nvme,device=0000:01:00.0,namespace=1",
-                    "driver=virtio-blk-vhost-vdpa,path=/dev/vhost-vdpa-0")) {
+            for (String drive : List.of("driver=nvme,device=0000:01:00.0,namespace=1",
+                    "driver=virtio-blk-vhost-vdpa,path=/dev/vhost-vdpa-0", "driver=virtio-blk-vfio-pci,path=/dev/vfio/1",
+                    "driver=virtio-blk-vhost-user,path=/run/vhost.sock")) {
                 assertThat(check("-accel", "tcg", "-blockdev", drive).refusals()).as(drive)
                         .anyMatch(r -> r.why().contains("reach guest RAM directly"));
             }
-            assertThat(check("-accel", "tcg", "-device", "scsi-block,drive=d0").refusals())
-                    .anyMatch(r -> r.why().contains("SG_IO"));
+            for (String drive : List.of("file=nvme://0000:01:00.0/1,if=none", "if=scsi,file=/dev/sg0")) {
+                assertThat(check("-accel", "tcg", "-drive", drive).refusals()).as(drive)
+                        .anyMatch(r -> r.why().contains("reach guest RAM directly"));
+            }
+            for (String device : List.of("scsi-block,drive=d0", "scsi-generic,drive=d0")) {
+                assertThat(check("-accel", "tcg", "-device", device).refusals()).as(device)
+                        .anyMatch(r -> r.why().contains("SG_IO"));
+            }
         }
 
         @Test

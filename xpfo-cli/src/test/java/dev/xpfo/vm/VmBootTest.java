@@ -138,6 +138,8 @@ class VmBootTest {
         assertThat(vm.mappings()).anyMatch(g -> g.name().equals("/memfd:memory-backend-memfd") && g.bytes() == RAM);
         assertThat(report.exposed()).isTrue();
         assertThat(report.verdicts().getFirst()).startsWith("host: 192 MiB of VM private memory is in the direct map");
+        assertThat(Main.commandLine().setOut(new java.io.PrintWriter(java.io.Writer.nullWriter())).execute("audit"))
+                .as("xpfo audit's exit status with an exposed VM").isEqualTo(3);
     }
 
     /** Starts {@code xpfo vm} in another JVM (as an operator would) with the test guest. */

@@ -54,12 +54,25 @@ class VmBootTest {
 
     @Test
     void guestRamFromTheServiceIsUnreadableFromTheHostAndAuditedDirectMapFree(@TempDir Path directory) throws Exception {
+        bootFromServiceAndProve(directory, "-m", Guest.RAM_MIB + "M");
+    }
+
+    @Test
+    void twoNumaNodesEachGetTheirOwnGrantAndBothAreCovered(@TempDir Path directory) throws Exception {
+        long half = Guest.RAM_MIB / 2;
+        bootFromServiceAndProve(directory, "-m", Guest.RAM_MIB + "M",
+                "-object", "memory-backend-memfd,id=m0,size=" + half + "M", "-numa", "node,memdev=m0",
+                "-object", "memory-backend-memfd,id=m1,size=" + half + "M", "-numa", "node,memdev=m1");
+    }
+
+    /** Boots the guest with {@code ram} through xpfo vm and a service, then looks for its marker from the host. */
+    private void bootFromServiceAndProve(Path directory, String... ram) throws Exception {
         ServiceSettings settings = ServiceSettings.defaults(directory.resolve("xpfo.sock"))
                 .withPool(FilePoolSettings.of(2L << 20, 256L << 20, 512L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(512L << 20, 0));
         try (Service service = Service.start(settings)) {
             service.pool().warm((done, total) -> { });
-            Process launcher = launch("--socket", settings.socket().toString());
+            Process launcher = launch(guest.qemu(ram), "--socket", settings.socket().toString());
             Console console = new Console(launcher.getInputStream());
             long qemu = Long.parseLong(console.await(STARTED, BOOT).group(1));
             console.await(Pattern.compile("guest RAM 192 MiB: all of it secret memory \\(out of the direct map\\), from xpfo serve"), BOOT);
@@ -93,7 +106,8 @@ class VmBootTest {
                 .withQuota(new ServiceSettings.Quota(512L << 20, 0));
         try (Service service = Service.start(settings)) {
             service.pool().warm((done, total) -> { });
-            Process launcher = launch("--warm-only", "--socket", settings.socket().toString());
+            Process launcher = launch(guest.qemu("-m", Guest.RAM_MIB + "M"), "--warm-only", "--socket",
+                    settings.socket().toString());
             Console console = new Console(launcher.getInputStream());
             console.await(Pattern.compile("xpfo vm: no guest RAM from xpfo serve: POOL_EXHAUSTED"), BOOT);
             console.await(Pattern.compile("xpfo vm: QEMU exited with 1 before its guest RAM was in place"), BOOT);
@@ -104,8 +118,21 @@ class VmBootTest {
     }
 
     @Test
+    void aCommandLineWithItsOwnMinusSIsCheckedTheSameAndLeftHeldForTheUser() throws Exception {
+        List<String> qemu = new ArrayList<>(guest.qemu("-m", Guest.RAM_MIB + "M"));
+        qemu.add("-S");
+        Process launcher = launch(qemu, "--ram", "secretmem");
+        Console console = new Console(launcher.getInputStream());
+        long pid = Long.parseLong(console.await(STARTED, BOOT).group(1));
+        console.await(Pattern.compile("guest RAM 192 MiB: all of it secret memory"), BOOT);
+        console.await(Pattern.compile("the command line has -S: the guest waits for cont on your monitor"), BOOT);
+        assertThat(HostView.of(pid, new byte[] {1, 2, 3}).secretReadsFailed()).isEqualTo(1);
+        assertThat(console.output()).doesNotContain("xpfo-guest");
+    }
+
+    @Test
     void coldSecretMemoryFromQemusOwnProcessHidesTheGuestToo() throws Exception {
-        Process launcher = launch("--ram", "secretmem");
+        Process launcher = launch(guest.qemu("-m", Guest.RAM_MIB + "M"), "--ram", "secretmem");
         Console console = new Console(launcher.getInputStream());
         long qemu = Long.parseLong(console.await(STARTED, BOOT).group(1));
         console.await(Pattern.compile("guest RAM 192 MiB: secret memory created by QEMU's process"), BOOT);
@@ -142,12 +169,12 @@ class VmBootTest {
                 .as("xpfo audit's exit status with an exposed VM").isEqualTo(3);
     }
 
-    /** Starts {@code xpfo vm} in another JVM (as an operator would) with the test guest. */
-    private Process launch(String... options) throws Exception {
+    /** Starts {@code xpfo vm} with {@code options} in another JVM (as an operator would) for {@code qemu}. */
+    private Process launch(List<String> qemu, String... options) throws Exception {
         List<String> words = new ArrayList<>(List.of("vm"));
         words.addAll(List.of(options));
         words.add("--");
-        words.addAll(guest.qemu("-m", Guest.RAM_MIB + "M"));
+        words.addAll(qemu);
         ProcessBuilder builder = new ProcessBuilder(TestJvm.command(Main.class, words.toArray(String[]::new)))
                 .redirectErrorStream(true);
         builder.environment().put("XPFO_VM_PRELOAD", Guest.preload().toString());

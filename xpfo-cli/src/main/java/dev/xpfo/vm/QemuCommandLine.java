@@ -3,7 +3,6 @@ package dev.xpfo.vm;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.function.UnaryOperator;
 
 /**
  * A QEMU command line as options in order: the executable, then {@code -name [argument]} pairs and
@@ -91,13 +90,12 @@ public record QemuCommandLine(String executable, List<Argument> arguments) {
         return found;
     }
 
-    /** A copy with every argument of the options {@code names} replaced by {@code change}'s result. */
-    QemuCommandLine rewriting(UnaryOperator<String> change, String... names) {
+    /** A copy with every {@code -option original} changed to {@code -option replacement}. */
+    QemuCommandLine replacing(String option, String original, String replacement) {
         List<Argument> changed = new ArrayList<>();
         for (Argument argument : arguments) {
-            boolean matches = argument.option() != null && argument.value() != null
-                    && List.of(names).contains(argument.option());
-            changed.add(matches ? new Argument(argument.option(), change.apply(argument.value())) : argument);
+            boolean matches = option.equals(argument.option()) && original.equals(argument.value());
+            changed.add(matches ? new Argument(option, replacement) : argument);
         }
         return new QemuCommandLine(executable, changed);
     }

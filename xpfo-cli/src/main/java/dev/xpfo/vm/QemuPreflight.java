@@ -181,10 +181,9 @@ public final class QemuPreflight {
                         "drop hugetlb=on and hugetlbsize");
             }
             if (!value.get("seal").map(QemuPreflight::off).orElse(false)) {
-                String unsealed = value.with("seal", "off").text();
-                line = line.rewriting(v -> v.equals(object) ? unsealed : v, "object");
-                rewrites.add("memory backend '" + id + "': seal=off (memory-backend-memfd seals its file by default, "
-                        + "and secret memory refuses seals with EINVAL; its size is fixed by the kernel anyway)");
+                rewrite("object", object, value.with("seal", "off"), "memory backend '" + id + "': seal=off "
+                        + "(memory-backend-memfd seals its file by default, and secret memory refuses seals with EINVAL; "
+                        + "its size is fixed by the kernel anyway)");
             }
         }
         for (String numa : line.values("numa")) {
@@ -252,9 +251,7 @@ public final class QemuPreflight {
                     }
                 }
                 if (!said.isEmpty()) {
-                    String text = changed.text();
-                    line = line.rewriting(v -> v.equals(drive) ? text : v, option);
-                    rewrites.add("-" + option + " " + drive + ": " + String.join(", ", said)
+                    rewrite(option, drive, changed, "-" + option + " " + drive + ": " + String.join(", ", said)
                             + " (direct I/O pins guest pages, which secret memory refuses: the guest would see I/O "
                             + "errors; buffered I/O copies through QEMU instead)");
                 }
@@ -303,10 +300,8 @@ public final class QemuPreflight {
                     }
                 }
                 if (!said.isEmpty()) {
-                    String text = changed.text();
-                    line = line.rewriting(v -> v.equals(netdev) ? text : v, option);
-                    rewrites.add("-" + option + " " + netdev + ": " + String.join(", ", said) + " (vhost-net reads "
-                            + "and writes guest RAM from a kernel thread; QEMU copies the packets instead)");
+                    rewrite(option, netdev, changed, "-" + option + " " + netdev + ": " + String.join(", ", said)
+                            + " (vhost-net reads and writes guest RAM from a kernel thread; QEMU copies the packets instead)");
                 }
             }
         }
@@ -317,6 +312,12 @@ public final class QemuPreflight {
             refuse("-daemonize", "xpfo vm keeps QEMU as its child to check its guest RAM and to stop it with the launcher",
                     "drop -daemonize and run xpfo vm itself under your supervisor (systemd, ...)");
         }
+    }
+
+    /** Puts {@code changed} where {@code -option original} was, and says so. */
+    private void rewrite(String option, String original, OptionValue changed, String said) {
+        line = line.replacing(option, original, changed.text());
+        rewrites.add(said);
     }
 
     private void refuse(String what, String why, String fix) {

@@ -48,13 +48,19 @@ public final class CClient {
         return example;
     }
 
-    record Result(int exitCode, String output) {
+    public record Result(int exitCode, String output) {
     }
 
-    static Result run(List<String> command) throws IOException, InterruptedException {
+    /** Runs {@code command} (up to 60 s), its output and errors together. */
+    public static Result run(List<String> command) throws IOException, InterruptedException {
+        return run(command, 60);
+    }
+
+    /** Runs {@code command} (up to {@code seconds}), its output and errors together. */
+    public static Result run(List<String> command, long seconds) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         byte[] output = process.getInputStream().readAllBytes();
-        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+        if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
             process.destroyForcibly();
             throw new AssertionError("did not finish: " + command);
         }

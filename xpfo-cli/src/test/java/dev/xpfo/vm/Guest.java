@@ -3,12 +3,10 @@ package dev.xpfo.vm;
 import dev.xpfo.service.CClient;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The test guest: Debian's kernel and busybox with a /fill program that writes a random marker
@@ -69,12 +67,11 @@ final class Guest {
         return words;
     }
 
-    private static void run(List<String> command, long seconds) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] output = process.getInputStream().readAllBytes();
-        if (!process.waitFor(seconds, TimeUnit.SECONDS) || process.exitValue() != 0) {
-            process.destroyForcibly();
-            throw new AssertionError("failed: " + command + "\n" + new String(output, StandardCharsets.UTF_8));
+    /** Runs {@code command}, failing the test with its output unless it succeeds. */
+    static void run(List<String> command, long seconds) throws IOException, InterruptedException {
+        CClient.Result result = CClient.run(command, seconds);
+        if (result.exitCode() != 0) {
+            throw new AssertionError("failed: " + command + "\n" + result.output());
         }
     }
 }

@@ -59,9 +59,7 @@ class VmLauncherTest {
         // A preload library that replaces nothing: QEMU keeps its ordinary memfd RAM.
         Path inert = directory.resolve("libinert.so");
         Path source = Files.writeString(directory.resolve("inert.c"), "int xpfo_inert;\n");
-        Process cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-o", inert.toString(), source.toString())
-                .inheritIO().start();
-        assertThat(cc.waitFor()).isZero();
+        Guest.run(List.of("cc", "-shared", "-fPIC", "-o", inert.toString(), source.toString()), 60);
         Guest guest = Guest.prepared();
         Preflight plan = QemuPreflight.check(QemuCommandLine.parse(guest.qemu("-m", Guest.RAM_MIB + "M")),
                 () -> new KvmSupport(false, false, -1, "none"));

@@ -518,7 +518,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                         stats.maximumBytes()),
                 Metric.gauge("xpfo_stock_populating_bytes", "Being populated now, by refill or for a waiting grant",
                         stats.populatingBytes()),
-                Metric.gauge("xpfo_stock_outstanding_bytes",
+                Metric.gauge("xpfo_outstanding_bytes",
                         "Handed out by grants and not yet confirmed gone: counts against the maximum",
                         stats.handedOutBytes()),
                 Metric.counter("xpfo_stock_warmed_bytes_total", "Populated ahead of demand, by warm-up and refill",

@@ -253,6 +253,11 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
         // Closed before the failure is reported, off the lock: the stock is back at its target when the caller hears.
         closeAll(surplus);
+        if (!surplus.isEmpty()) {
+            int trimmed = surplus.size();
+            LOG.log(System.Logger.Level.INFO, () -> "a failed take brought back " + trimmed + " chunks beyond the target of "
+                    + Bytes.format(settings.targetBytes()) + ": closed");
+        }
         if (batch.files().size() < missing) {
             if (batch.failure() != null) {
                 throw new PoolExhaustedException(PoolExhaustedException.Reason.POPULATE_FAILED, "could not populate "

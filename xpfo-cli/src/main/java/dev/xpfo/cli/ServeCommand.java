@@ -83,6 +83,11 @@ final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** Orders the lines of this thread and the shutdown hook: "ready" is printed before "stopping" or never. */
+    private final Object lines = new Object();
+    /** Set, under {@link #lines}, when the shutdown hook has said "stopping". */
+    private boolean stopping;
+
     @Override
     public Integer call() throws InterruptedException {
         ServiceSettings settings = settings();
@@ -91,9 +96,12 @@ final class ServeCommand implements Callable<Integer> {
         Service service = Service.start(settings);
         // Printed rather than logged: the JDK's log manager shuts its handlers in a hook of its own.
         Thread hook = new Thread(() -> {
-            out.printf("xpfo serve: stopping: no new connections; %d clients finishing their requests%n", service.clients());
-            out.flush();
-            service.close();
+            synchronized (lines) {
+                stopping = true;
+                out.printf("xpfo serve: stopping: no new connections; %d clients finishing their requests%n", service.clients());
+                out.flush();
+            }
+            service.close(); // also ends a warm still under way, which then returns early
             out.printf("xpfo serve: stopped; socket removed, stock released%n");
             out.flush();
         }, "xpfo-shutdown");
@@ -109,17 +117,27 @@ final class ServeCommand implements Callable<Integer> {
         out.flush();
         boolean terminal = System.console() != null && System.console().isTerminal();
         if (terminal) {
-            WarmingBar.show("warming", pool.targetBytes(), progress -> service.pool().warm(progress));
+            WarmingBar.show("warming", pool.targetBytes(), progress -> service.pool().warm(progress), () -> !stopping());
         } else {
             service.pool().warm(PopulateProgress.NONE);
         }
-        FilePoolStats stats = service.pool().stats();
-        double seconds = (System.nanoTime() - started) / 1e9;
-        out.printf("ready: %s warm in %s files (populated in %.2f s); serving. Stop with SIGTERM or Ctrl-C.%n",
-                Bytes.format(stats.readyBytes()), stats.readyBytes() / stats.chunkBytes(), seconds);
-        out.flush();
+        synchronized (lines) {
+            if (!stopping) {
+                FilePoolStats stats = service.pool().stats();
+                double seconds = (System.nanoTime() - started) / 1e9;
+                out.printf("ready: %s warm in %s files (populated in %.2f s); serving. Stop with SIGTERM or Ctrl-C.%n",
+                        Bytes.format(stats.readyBytes()), stats.readyBytes() / stats.chunkBytes(), seconds);
+                out.flush();
+            }
+        }
         service.awaitStopped();
         return 0;
+    }
+
+    private boolean stopping() {
+        synchronized (lines) {
+            return stopping;
+        }
     }
 
     ServiceSettings settings() {

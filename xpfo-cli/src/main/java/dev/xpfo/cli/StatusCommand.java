@@ -45,10 +45,11 @@ final class StatusCommand implements Callable<Integer> {
             out.printf("stock      %s ready of %s target, %s populating, maximum %s, chunks of %s%n",
                     bytes(pool, "ready_bytes"), bytes(pool, "target_bytes"), bytes(pool, "populating_bytes"),
                     bytes(pool, "maximum_bytes"), bytes(pool, "chunk_bytes"));
-            out.printf("refill     %s/s over the last 10 s; %d chunks populated, %d of them on demand (cold)%n",
-                    bytes(pool, "refill_bytes_per_second"), pool.get("chunks_populated").asLong(), pool.get("cold_chunks").asLong());
-            out.printf("granted    %s outstanding%n", bytes(pool, "granted_bytes"));
-            for (Map.Entry<String, JsonNode> uid : status.get("granted_bytes_by_uid").properties()) {
+            out.printf("refill     %s/s over the last 10 s; %d chunks populated, %d of them on demand (cold); %d trimmed%n",
+                    bytes(pool, "refill_bytes_per_second"), pool.get("chunks_populated").asLong(), pool.get("cold_chunks").asLong(),
+                    pool.path("trimmed_chunks").asLong());
+            out.printf("outstanding %s (granted, not yet confirmed gone)%n", bytes(pool, "outstanding_bytes"));
+            for (Map.Entry<String, JsonNode> uid : status.get("outstanding_bytes_by_uid").properties()) {
                 out.printf("  uid %-6s %s%n", uid.getKey(), Bytes.format(uid.getValue().asLong()));
             }
             JsonNode clients = status.get("clients");

@@ -4,38 +4,65 @@ import com.sun.net.httpserver.HttpServer;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.metrics.Metric;
 import dev.xpfo.protocol.ErrorCode;
+import dev.xpfo.protocol.Protocol;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MultiGauge;
-import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmInfoMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The service's metrics in a Micrometer registry, served in Prometheus text format on a loopback
- * address ({@code --metrics 127.0.0.1:PORT}): the stock's gauges and counters, grants, refusals by
- * code, grant latency, clients, and granted bytes by uid.
+ * address ({@code --metrics 127.0.0.1:PORT}). One name per quantity: "granted" only for what grants
+ * handed over in total ({@code xpfo_grants_total}, {@code xpfo_granted_bytes_total}), "outstanding"
+ * for what is handed out now and not yet confirmed gone ({@code xpfo_outstanding_bytes}). Every
+ * family is registered when the service starts, so each has its HELP line and a sample from the first
+ * scrape (at zero); quantities that change are counters, never rates computed here (the scraper's
+ * {@code rate()} does that over any window); grant latency is a classic histogram with fixed buckets,
+ * so it adds up across hosts. The README's "Metrics" table lists every family.
  */
 final class ServiceMetrics implements AutoCloseable {
+    /**
+     * Upper bounds of the grant latency buckets: a warm grant takes well under a millisecond, a cold
+     * one up to its deadline (10 s by default). Fixed, so histograms from many hosts add up.
+     */
+    static final List<Duration> GRANT_BUCKETS = List.of(Duration.ofNanos(100_000), Duration.ofNanos(250_000),
+            Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofNanos(2_500_000), Duration.ofMillis(5),
+            Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100),
+            Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500),
+            Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30));
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Service service;
-    private final Timer grantLatency;
-    private final MultiGauge grantedByUid;
+    private final Timer grantDuration;
+    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private HttpServer server;
     private volatile List<Metric> stockReadings;
 
     ServiceMetrics(Service service) {
         this.service = service;
         for (Metric metric : service.pool().metrics()) {
+            // Micrometer names: the Prometheus registry adds "_total" to counters and turns dots into underscores.
             String name = metric.name().replaceFirst("_total$", "").replace('_', '.');
             if (metric.kind() == Metric.Kind.COUNTER) {
                 FunctionCounter.builder(name, this, m -> m.read(metric.name())).description(metric.help()).register(registry);
@@ -43,18 +70,44 @@ final class ServiceMetrics implements AutoCloseable {
                 Gauge.builder(name, this, m -> m.read(metric.name())).description(metric.help()).register(registry);
             }
         }
-        FunctionCounter.builder("xpfo.grants", service, Service::grantsTotal).description("Grants made").register(registry);
+        FunctionCounter.builder("xpfo.grants", service, Service::grantsTotal).description("Grants made")
+                .register(registry);
         FunctionCounter.builder("xpfo.granted.bytes", service, Service::grantedBytesTotal)
-                .description("Bytes granted, all grants together").register(registry);
+                .description("Bytes handed over by grants, all grants together").register(registry);
         for (ErrorCode code : ErrorCode.values()) {
             FunctionCounter.builder("xpfo.refusals", service, s -> s.refusalsTotal(code)).tag("code", code.name())
-                    .description("Requests refused, by error code").register(registry);
+                    .description("Requests and connections refused, by error code").register(registry);
         }
-        Gauge.builder("xpfo.clients", service, Service::clients).description("Connected clients").register(registry);
-        this.grantLatency = Timer.builder("xpfo.grant.latency").description("From a GRANT's arrival to its last CHUNKS frame sent")
-                .publishPercentiles(0.5, 0.99).register(registry);
-        this.grantedByUid = MultiGauge.builder("xpfo.outstanding.bytes").description("Granted and not released, by uid")
-                .register(registry);
+        Gauge.builder("xpfo.clients", service, Service::clients).description("Clients connected now").register(registry);
+        FunctionCounter.builder("xpfo.connections", service, Service::clientsTotal)
+                .description("Client connections accepted").register(registry);
+        this.grantDuration = Timer.builder("xpfo.grant.duration")
+                .description("From a GRANT's arrival to its last CHUNKS frame sent, for grants made")
+                .serviceLevelObjectives(GRANT_BUCKETS.toArray(Duration[]::new)).register(registry);
+        Gauge.builder("xpfo.build.info", () -> 1).description("The running xpfo: its version and protocol version")
+                .tag("version", version()).tag("protocol", Integer.toString(Protocol.VERSION)).register(registry);
+        new JvmInfoMetrics().bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+    }
+
+    /** The version Maven built ({@code build.properties}, filtered at build time). */
+    static String version() {
+        try (InputStream in = ServiceMetrics.class.getResourceAsStream("build.properties")) {
+            if (in == null) {
+                return "unknown";
+            }
+            Properties properties = new Properties();
+            properties.load(in);
+            return properties.getProperty("version", "unknown");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** One reading of the stock per scrape, taken under its lock once rather than once per meter. */
@@ -67,24 +120,17 @@ final class ServiceMetrics implements AutoCloseable {
     }
 
     void granted(long nanos) {
-        grantLatency.record(nanos, TimeUnit.NANOSECONDS);
+        grantDuration.record(nanos, TimeUnit.NANOSECONDS);
     }
 
     /** The metrics in Prometheus text format, read now. */
     synchronized String scrape() {
         stockReadings = service.pool().metrics();
         try {
-            return scrapeNow();
+            return registry.scrape();
         } finally {
             stockReadings = null;
         }
-    }
-
-    private String scrapeNow() {
-        grantedByUid.register(service.quotas().outstandingByUid().entrySet().stream()
-                .map(e -> MultiGauge.Row.of(Tags.of("uid", Integer.toString(e.getKey())), e.getValue()))
-                .toList(), true);
-        return registry.scrape();
     }
 
     /** Serves {@code GET /metrics} on {@code address}, which must be a loopback address. */
@@ -125,6 +171,7 @@ final class ServiceMetrics implements AutoCloseable {
         if (server != null) {
             server.stop(0);
         }
+        gcMetrics.close();
         registry.close();
     }
 }

@@ -27,11 +27,14 @@ final class ServiceStatus {
         pool.put("target_bytes", stats.targetBytes());
         pool.put("maximum_bytes", stats.maximumBytes());
         pool.put("populating_bytes", stats.populatingBytes());
-        pool.put("granted_bytes", stats.handedOutBytes());
+        // "Outstanding": handed out and not yet confirmed gone, the one name for it here and in the metrics.
+        pool.put("outstanding_bytes", stats.handedOutBytes());
         pool.put("refill_bytes_per_second", stats.refillBytesPerSecond());
         pool.put("chunks_populated", stats.chunksPopulated());
+        pool.put("warmed_chunks", stats.warmedChunks());
         pool.put("cold_chunks", stats.coldChunks());
-        ObjectNode byUid = root.putObject("granted_bytes_by_uid");
+        pool.put("trimmed_chunks", stats.trimmedChunks());
+        ObjectNode byUid = root.putObject("outstanding_bytes_by_uid");
         service.quotas().outstandingByUid().forEach((uid, bytes) -> byUid.put(Integer.toString(uid), bytes));
         ObjectNode clients = root.putObject("clients");
         clients.put("connected", service.clients());

@@ -176,6 +176,51 @@ class ServiceProcessTest {
         }
     }
 
+    /**
+     * The report: a service stopped while it warmed printed "stopping", then "ready ... serving",
+     * then "stopped". A stock far larger than warms before the signal, stopped once it answers.
+     */
+    @Test
+    void aServiceStoppedWhileWarmingNeverSaysReadyAfterStopping() throws Exception {
+        Path socket = dir.resolve("xpfo.sock");
+        long target = 8L << 30;
+        Process service = TestJvm.start(Main.class, "serve", "--socket", socket.toString(), "--target", "8G",
+                "--maximum", "8G", "--threads", "1");
+        try {
+            CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(service.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return e.toString();
+                }
+            });
+            assertThat(Services.eventually(Duration.ofSeconds(30), () -> {
+                try {
+                    return service.isAlive() && UnixSocket.answers(socket);
+                } catch (RuntimeException e) {
+                    return false;
+                }
+            })).as("the service answers while it warms").isTrue();
+            try (XpfoClient client = XpfoClient.connect(socket)) {
+                long ready = new com.fasterxml.jackson.databind.ObjectMapper().readTree(client.status())
+                        .at("/pool/ready_bytes").asLong();
+                assertThat(ready).as("still warming when stopped").isLessThan(target);
+            }
+            service.toHandle().destroy(); // SIGTERM
+            assertThat(service.waitFor(60, TimeUnit.SECONDS)).as("service exits after SIGTERM").isTrue();
+            List<String> lines = output.get(10, TimeUnit.SECONDS).lines().toList();
+            int stopping = -1;
+            for (int i = 0; i < lines.size() && stopping < 0; i++) {
+                stopping = lines.get(i).startsWith("xpfo serve: stopping") ? i : -1;
+            }
+            assertThat(stopping).as("%s", lines).isNotNegative();
+            assertThat(lines.subList(stopping, lines.size())).as("after stopping").noneMatch(line -> line.contains("ready:"))
+                    .anyMatch(line -> line.startsWith("xpfo serve: stopped"));
+        } finally {
+            service.destroyForcibly(); // only if a failure left it running
+        }
+    }
+
     @Test
     void anOrdinaryUserIsShutOutOfAnOwnerOnlySocketAndServedOnAnOpenOne() throws Exception {
         assumeTrue(TestJvm.isRoot(), "skipped: needs root to run a client as another user");

@@ -50,7 +50,12 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private int populatingForTakes;
     private int handedOut;
     private long takes;
+    /** Populated while a take's caller waited, whether or not the take then succeeded. */
     private long coldChunks;
+    /** Populated ahead of demand, by warm-up and refill. */
+    private long warmedChunks;
+    /** Ready files closed because the stock was past its target (what a failed take brought back). */
+    private long trimmedChunks;
     private long chunksPopulated;
     private final ArrayDeque<long[]> refillHistory = new ArrayDeque<>();
     /** Why the last refill batch failed, and how many failed in a row, until one succeeds. */
@@ -168,8 +173,10 @@ public final class FilePool implements AutoCloseable, MetricSource {
      * files are taken first; missing ones are populated now, on up to {@code populateThreads} threads,
      * unless {@code warmOnly}. The files count as handed out until {@link #returned}.
      *
-     * @param deadline how long populating missing chunks may take; past it the take fails and what
-     *                 was populated joins the stock
+     * @param deadline how long populating missing chunks may take; past it the take fails, and what it
+     *                 took and populated goes back to the stock up to the target; the rest is closed before
+     *                 this returns. Chunks it populated count as {@linkplain FilePoolStats#coldChunks cold}
+     *                 either way
      * @throws PoolExhaustedException nothing was taken: the maximum would be passed, too few were
      *                                ready with {@code warmOnly}, the deadline passed, or the kernel refused
      * @throws XpfoClosedException    the pool is closed
@@ -188,13 +195,13 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             missing = chunks - taken.size();
             if (missing > 0 && warmOnly) {
-                stock(taken, false);
+                putBack(taken);
                 throw new PoolExhaustedException(PoolExhaustedException.Reason.NOT_WARM, (chunks - missing)
                         + " of " + chunks + " chunks ready and the request asked not to wait for populating", null);
             }
             // The files just taken left the ready set but are not handed out yet: count them here.
             if (missing > headroom() - taken.size()) {
-                stock(taken, false);
+                putBack(taken);
                 throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
                         + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
                         + " (" + Bytes.format((long) handedOut * chunkBytes()) + " handed out)", null);
@@ -206,7 +213,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             lock.unlock();
         }
         if (missing == 0) {
-            countTake(0);
+            countTake();
             return new Taken(taken, 0);
         }
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
@@ -214,29 +221,42 @@ public final class FilePool implements AutoCloseable, MetricSource {
         try {
             batch = populate(missing, deadlineNanos, () -> { }, populators);
         } catch (RuntimeException | Error e) {
+            List<XpfoFile> surplus;
             lock.lock();
             try {
                 populatingForTakes -= missing;
                 handedOut -= taken.size();
-                stock(taken, false);
+                surplus = stock(taken, false);
             } finally {
                 lock.unlock();
             }
+            closeAll(surplus);
             throw e;
         }
+        List<XpfoFile> surplus = List.of();
         lock.lock();
         try {
             populatingForTakes -= missing;
+            // On demand whether or not the take succeeds: a failed take's chunks were not warmed ahead of it.
+            coldChunks += batch.files().size();
             if (batch.files().size() == missing) {
                 handedOut += missing;
                 taken.addAll(batch.files());
             } else {
                 handedOut -= taken.size();
-                stock(taken, false);
-                stock(batch.files(), false);
+                List<XpfoFile> back = new ArrayList<>(taken);
+                back.addAll(batch.files());
+                surplus = stock(back, false);
             }
         } finally {
             lock.unlock();
+        }
+        // Closed before the failure is reported, off the lock: the stock is back at its target when the caller hears.
+        closeAll(surplus);
+        if (!surplus.isEmpty()) {
+            int trimmed = surplus.size();
+            LOG.log(System.Logger.Level.INFO, () -> "a failed take brought back " + trimmed + " chunks beyond the target of "
+                    + Bytes.format(settings.targetBytes()) + ": closed");
         }
         if (batch.files().size() < missing) {
             if (batch.failure() != null) {
@@ -246,7 +266,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             throw new PoolExhaustedException(PoolExhaustedException.Reason.DEADLINE, "populated " + batch.files().size()
                     + " of the " + missing + " missing chunks in the " + deadline.toMillis() + " ms allowed", null);
         }
-        countTake(missing);
+        countTake();
         return new Taken(taken, missing);
     }
 
@@ -274,11 +294,10 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
     }
 
-    private void countTake(int cold) {
+    private void countTake() {
         lock.lock();
         try {
             takes++;
-            coldChunks += cold;
         } finally {
             lock.unlock();
         }
@@ -289,17 +308,36 @@ public final class FilePool implements AutoCloseable, MetricSource {
         return maximumChunks - ready.size() - stocking - populatingForTakes - handedOut;
     }
 
-    /** Adds files to the ready stock (or closes them if the pool closed). Under the lock. */
-    private void stock(List<XpfoFile> files, boolean refill) {
+    /**
+     * Adds files to the ready stock up to its target and returns the rest, for the caller to close
+     * once it has let go of the lock (all of them if the pool closed). Nothing else adds to the stock,
+     * so it never holds more than the target: a failed take that brings back more than it took (the
+     * chunks it populated) or a refill batch landing after such a take does not leave memory out of
+     * the direct map beyond what was asked for. Under the lock.
+     */
+    private List<XpfoFile> stock(List<XpfoFile> files, boolean refill) {
         if (closed) {
-            files.forEach(XpfoFile::close);
-            return;
+            return List.copyOf(files);
         }
-        ready.addAll(files);
-        if (refill && !files.isEmpty()) {
-            refillHistory.add(new long[]{System.nanoTime(), (long) files.size() * chunkBytes()});
+        int kept = Math.clamp(targetChunks - ready.size(), 0, files.size());
+        ready.addAll(files.subList(0, kept));
+        if (refill && kept > 0) {
+            refillHistory.add(new long[]{System.nanoTime(), (long) kept * chunkBytes()});
         }
+        List<XpfoFile> surplus = List.copyOf(files.subList(kept, files.size()));
+        trimmedChunks += surplus.size();
         stockChanged.signalAll();
+        return surplus;
+    }
+
+    /** Returns files a take had just polled, in the same locked step, to the head of the stock. Under the lock. */
+    private void putBack(List<XpfoFile> files) {
+        files.reversed().forEach(ready::addFirst);
+    }
+
+    /** Closes files the stock does not keep: their memory returns to the kernel (wiped, back in the direct map). */
+    private static void closeAll(List<XpfoFile> files) {
+        files.forEach(XpfoFile::close);
     }
 
     private record Batch(List<XpfoFile> files, RuntimeException failure) {
@@ -395,16 +433,19 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 }
                 throw e;
             }
+            List<XpfoFile> surplus;
             lock.lock();
             try {
                 stocking -= count;
-                stock(batch.files(), true);
+                warmedChunks += batch.files().size();
+                surplus = stock(batch.files(), true);
                 refillFailure = batch.failure();
                 refillFailures = batch.failure() == null ? 0 : refillFailures + 1;
                 refillable(); // stops the burst at the target, before anyone takes again
             } finally {
                 lock.unlock();
             }
+            closeAll(surplus);
             if (batch.failure() != null) {
                 LOG.log(System.Logger.Level.WARNING, "refill could not populate a chunk; retrying in 1 s: "
                         + batch.failure().getMessage());
@@ -460,29 +501,39 @@ public final class FilePool implements AutoCloseable, MetricSource {
             long chunk = chunkBytes();
             return new FilePoolStats(chunk, ready.size() * chunk, settings.targetBytes(), (long) maximumChunks * chunk,
                     (long) (stocking + populatingForTakes) * chunk, (long) handedOut * chunk, takes, coldChunks,
-                    chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS);
+                    chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS, warmedChunks, trimmedChunks);
         } finally {
             lock.unlock();
         }
     }
 
+    /**
+     * The stock's families for Prometheus, one name per quantity, counters rather than rates (a rate is
+     * the scraper's {@code rate()} over a counter). Takes are the service's grants, counted there.
+     */
     @Override
     public List<Metric> metrics() {
         FilePoolStats stats = stats();
+        long chunk = stats.chunkBytes();
         return List.of(
-                Metric.gauge("xpfo_stock_ready_bytes", "Populated secret memory files ready to grant", stats.readyBytes()),
+                Metric.gauge("xpfo_stock_ready_bytes", "Populated secret memory files ready to grant (at most the target)",
+                        stats.readyBytes()),
                 Metric.gauge("xpfo_stock_target_bytes", "What refill fills the stock up to", stats.targetBytes()),
-                Metric.gauge("xpfo_stock_maximum_bytes", "Ceiling on ready, populating and handed-out memory",
+                Metric.gauge("xpfo_stock_maximum_bytes", "Ceiling on ready, populating and outstanding memory together",
                         stats.maximumBytes()),
-                Metric.gauge("xpfo_stock_populating_bytes", "Being populated now", stats.populatingBytes()),
-                Metric.gauge("xpfo_stock_handed_out_bytes", "Granted and not yet released", stats.handedOutBytes()),
-                Metric.gauge("xpfo_stock_refill_bytes_per_second", "Populated by refill over the last 10 s, per second",
-                        stats.refillBytesPerSecond()),
-                Metric.counter("xpfo_stock_takes_total", "Takes served", stats.takes()),
-                Metric.counter("xpfo_stock_cold_chunks_total", "Chunks populated while a requester waited",
-                        stats.coldChunks()),
-                Metric.counter("xpfo_stock_chunks_populated_total", "Files populated (removed from the direct map)",
-                        stats.chunksPopulated()));
+                Metric.gauge("xpfo_stock_populating_bytes", "Being populated now, by refill or for a waiting grant",
+                        stats.populatingBytes()),
+                Metric.gauge("xpfo_outstanding_bytes",
+                        "Handed out by grants and not yet confirmed gone: counts against the maximum",
+                        stats.handedOutBytes()),
+                Metric.counter("xpfo_stock_warmed_bytes_total", "Populated ahead of demand, by warm-up and refill",
+                        stats.warmedChunks() * chunk),
+                Metric.counter("xpfo_stock_on_demand_bytes_total",
+                        "Populated while a grant waited, whether the grant then succeeded or failed",
+                        stats.coldChunks() * chunk),
+                Metric.counter("xpfo_stock_trimmed_bytes_total",
+                        "Ready files closed because a failed grant brought the stock past its target",
+                        stats.trimmedChunks() * chunk));
     }
 
     private void ensureOpen() {

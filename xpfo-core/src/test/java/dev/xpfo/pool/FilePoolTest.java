@@ -2,6 +2,7 @@ package dev.xpfo.pool;
 
 import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
 import org.junit.jupiter.api.BeforeAll;
@@ -99,13 +100,46 @@ class FilePoolTest {
     }
 
     @Test
-    void aTakePastItsDeadlineFailsAndWhatItPopulatedJoinsTheStock() {
+    void aTakePastItsDeadlineFailsAndClosesWhatItPopulatedBeyondTheTarget() {
         try (FilePool pool = FilePool.open(FilePoolSettings.of(CHUNK, 0, 512 * CHUNK, 1))) {
             assertThatThrownBy(() -> pool.take(400, Duration.ofMillis(20), false)).isInstanceOfSatisfying(
                     PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.DEADLINE));
-            assertThat(pool.stats().handedOutBytes()).isZero();
-            assertThat(pool.stats().populatingBytes()).isZero();
-            assertThat(pool.stats().readyBytes()).isPositive().isEqualTo(pool.stats().chunksPopulated() * CHUNK);
+            FilePoolStats stats = pool.stats();
+            assertThat(stats.handedOutBytes()).isZero();
+            assertThat(stats.populatingBytes()).isZero();
+            assertThat(stats.readyBytes()).as("a target of 0 keeps nothing").isZero();
+            assertThat(stats.coldChunks()).as("populated for the take, on demand").isEqualTo(stats.chunksPopulated());
+            assertThat(stats.trimmedChunks()).isEqualTo(stats.coldChunks());
+        }
+    }
+
+    /**
+     * The report: a 1 GiB grant against a 256 MiB stock took the 256 warm chunks, populated 722 more
+     * before its deadline, failed, and all 978 stayed ready (out of the direct map) for good. Here 4
+     * warm chunks and a take far larger than can be populated in its deadline.
+     */
+    @Test
+    void aFailedColdTakeLeavesTheStockAtItsTargetAndCountsWhatItPopulatedAsOnDemand() {
+        try (FilePool pool = warmed(4 * CHUNK, 8192 * CHUNK)) {
+            assertThatThrownBy(() -> pool.take(8000, Duration.ofMillis(100), false)).isInstanceOfSatisfying(
+                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.DEADLINE));
+            FilePoolStats failed = pool.stats();
+            assertThat(failed.coldChunks()).as("chunks the failed take populated count as on demand").isPositive();
+            assertThat(failed.readyBytes()).as("trimmed when the take failed, not later").isLessThanOrEqualTo(4 * CHUNK);
+            assertThat(failed.trimmedChunks()).as("what came back beyond the target was closed")
+                    .isGreaterThanOrEqualTo(failed.coldChunks());
+            assertThat(failed.handedOutBytes()).isZero();
+
+            pool.warm(PopulateProgress.NONE); // returns once refill is idle at the target
+            FilePoolStats settled = pool.stats();
+            assertThat(settled.readyBytes()).isEqualTo(4 * CHUNK);
+            assertThat(settled.populatingBytes()).isZero();
+            assertThat(settled.chunksPopulated()).as("each chunk counted once, warmed or on demand")
+                    .isEqualTo(settled.warmedChunks() + settled.coldChunks());
+            assertThat(settled.chunksPopulated() - settled.trimmedChunks()).as("every other chunk is ready")
+                    .isEqualTo(4);
+            assertThat(pool.metrics()).filteredOn(m -> m.name().equals("xpfo_stock_on_demand_bytes_total"))
+                    .singleElement().satisfies(m -> assertThat(m.value()).isEqualTo(settled.coldChunks() * CHUNK));
         }
     }
 

@@ -25,8 +25,8 @@ import java.util.Set;
 
 /**
  * One client, served on its own thread: handshake, then requests one at a time until it hangs up,
- * breaks the protocol, stays idle holding no grant for the idle timeout, or the service stops. Whatever happens, its socket closes and the grants it
- * held stop counting against its user's quota.
+ * breaks the protocol, stays idle holding no grant for the idle timeout, or the service stops.
+ * Whatever happens, its socket closes and the grants it held stop counting against its user's quota.
  */
 final class Connection implements Runnable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");

@@ -82,7 +82,8 @@ final class Listener implements AutoCloseable {
                 Files.deleteIfExists(path);
                 throw e;
             }
-            return new Listener(socket, Optional.of(path), List.copyOf(created), path + " (mode " + String.format("%04o", settings.socketMode())
+            return new Listener(socket, Optional.of(path), List.copyOf(created), path + " (mode "
+                    + String.format("%04o", settings.socketMode())
                     + settings.socketGroup().map(g -> ", group " + g).orElse("") + ")");
         } catch (IOException | RuntimeException e) {
             removeEmpty(created);

@@ -57,9 +57,9 @@ public final class CClient {
         out.toFile().setReadable(true, false);
         out.toFile().setExecutable(true, false);
         Path binary = out.resolve(name);
+        Path source = sources().getParent().getParent().resolve("xpfo-cli/src/test/c/" + name + ".c");
         Result compiled = run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", sources().toString(),
-                "-o", binary.toString(), sources().getParent().getParent().resolve("xpfo-cli/src/test/c/" + name + ".c").toString(),
-                sources().resolve("xpfo_client.c").toString()));
+                "-o", binary.toString(), source.toString(), sources().resolve("xpfo_client.c").toString()));
         if (compiled.exitCode() != 0) {
             throw new AssertionError(name + ".c does not compile:\n" + compiled.output());
         }

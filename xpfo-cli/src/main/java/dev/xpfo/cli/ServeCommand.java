@@ -1,6 +1,7 @@
 package dev.xpfo.cli;
 
 import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.host.DumpableFlag;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.pool.FilePoolSettings;
@@ -72,9 +73,14 @@ final class ServeCommand implements Callable<Integer> {
             description = "Connections served at once (default: ${DEFAULT-VALUE}).")
     int maxClients;
 
-    @Option(names = "--max-clients-per-uid", paramLabel = "N", defaultValue = "128",
+    @Option(names = "--max-clients-per-uid", paramLabel = "N", defaultValue = "32",
             description = "Connections of one uid served at once (default: ${DEFAULT-VALUE}).")
     int maxClientsPerUid;
+
+    @Option(names = "--idle-timeout", paramLabel = "SECONDS", defaultValue = "60",
+            description = "Closes a connection that holds no grant and sends no request for this long "
+                    + "(default: ${DEFAULT-VALUE}).")
+    double idleTimeout;
 
     @Option(names = "--metrics", paramLabel = "HOST:PORT",
             description = "Serve Prometheus metrics at http://HOST:PORT/metrics; loopback only (default: off).")
@@ -93,6 +99,8 @@ final class ServeCommand implements Callable<Integer> {
         ServiceSettings settings = settings();
         PrintWriter out = spec.commandLine().getOut();
         long started = System.nanoTime();
+        // Before the first secret memory file exists: from here on, only root can copy this process's descriptors.
+        DumpableFlag.clearForThisProcess();
         Service service = Service.start(settings);
         // Printed rather than logged: the JDK's log manager shuts its handlers in a hook of its own.
         Thread hook = new Thread(() -> {
@@ -153,7 +161,7 @@ final class ServeCommand implements Callable<Integer> {
                 maxGrant != null ? Bytes.parse(maxGrant) : poolMaximum,
                 new ServiceSettings.Quota(quotaBytes != null ? Bytes.parse(quotaBytes) : poolMaximum, rate),
                 Duration.ofMillis((long) (coldDeadline * 1000)), defaults.frameTimeout(), maxClients, maxClientsPerUid,
-                Optional.ofNullable(metrics).map(ServeCommand::address));
+                Duration.ofMillis((long) (idleTimeout * 1000)), Optional.ofNullable(metrics).map(ServeCommand::address));
     }
 
     private static InetSocketAddress address(String hostPort) {

@@ -11,6 +11,7 @@ import dev.xpfo.protocol.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.FrameType;
+import dev.xpfo.protocol.IdleDeadlineException;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
 import dev.xpfo.protocol.ProtocolException;
@@ -24,8 +25,8 @@ import java.util.Set;
 
 /**
  * One client, served on its own thread: handshake, then requests one at a time until it hangs up,
- * breaks the protocol, or the service stops. Whatever happens, its socket closes and the grants it
- * held stop counting against its user's quota.
+ * breaks the protocol, stays idle holding no grant for the idle timeout, or the service stops.
+ * Whatever happens, its socket closes and the grants it held stop counting against its user's quota.
  */
 final class Connection implements Runnable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
@@ -54,12 +55,12 @@ final class Connection implements Runnable {
     public void run() {
         try {
             Duration timeout = service.settings().frameTimeout();
-            // Receives wake up often enough to enforce the whole-frame and handshake deadlines.
-            Duration tick = Duration.ofMillis(Math.max(20, timeout.toMillis() / 4));
+            // Receives wake up often enough to enforce the whole-frame, handshake and idle deadlines.
+            long shortest = Math.min(timeout.toMillis(), service.settings().idleTimeout().toMillis());
+            Duration tick = Duration.ofMillis(Math.max(20, shortest / 4));
             socket.timeouts(tick, timeout);
             reader.frameDeadline(timeout).idleDeadline(timeout);
             if (handshake()) {
-                reader.idleDeadline(null);
                 serve();
             }
         } catch (ProtocolException e) {
@@ -93,7 +94,15 @@ final class Connection implements Runnable {
 
     private void serve() {
         while (true) {
-            Frame frame = reader.next();
+            Frame frame;
+            try {
+                frame = nextRequest();
+            } catch (IdleDeadlineException e) {
+                // No error frame: the client is not reading now, and its next request would only meet a closed socket.
+                LOG.log(System.Logger.Level.INFO, () -> "closed the idle connection of " + peer + ": no request for "
+                        + service.settings().idleTimeout().toSeconds() + " s and no grant held");
+                return;
+            }
             if (frame == null) {
                 return;
             }
@@ -130,6 +139,16 @@ final class Connection implements Runnable {
                 }
             }
         }
+    }
+
+    /**
+     * The next request. A connection holding no grant has the idle timeout to send it, so idle
+     * connections cannot keep others out; one holding grants may wait as long as it likes (closing it
+     * would leave its grants charged and take away only the client's way to release them).
+     */
+    private Frame nextRequest() {
+        reader.idleDeadline(grants.isEmpty() ? service.settings().idleTimeout() : null);
+        return reader.next();
     }
 
     private void internal(int request, RuntimeException e) {

@@ -66,12 +66,13 @@ public final class Service implements AutoCloseable {
      * the stock warms; their grants populate what is not ready yet.
      */
     public static Service start(ServiceSettings settings) {
-        FilePool pool = FilePool.open(settings.pool());
-        Listener listener;
+        // The socket first: a path it must refuse stops the service before any memory is populated.
+        Listener listener = Listener.open(settings);
+        FilePool pool;
         try {
-            listener = Listener.open(settings);
+            pool = FilePool.open(settings.pool());
         } catch (RuntimeException e) {
-            pool.close();
+            listener.close();
             throw e;
         }
         Service service = new Service(settings, pool, listener);

@@ -21,12 +21,19 @@ import java.util.Optional;
  * @param coldDeadline    how long a grant may wait for chunks populated on demand
  * @param frameTimeout    how long a peer may take to finish a frame it started
  * @param maxClients      connections served at once; more are refused with BUSY
- * @param maxClientsPerUid connections of one uid served at once, so one user cannot take every slot
+ * @param maxClientsPerUid connections of one uid served at once, well below {@code maxClients} so a few
+ *                        users cannot take every slot (a connection holding grants counts here for as long
+ *                        as it holds them)
+ * @param idleTimeout     how long a handshaken connection that holds no grant may go without a request
+ *                        before the service closes it; a connection holding grants is never closed for
+ *                        being idle (closing it would not free their memory, only the client's way to
+ *                        release it)
  * @param metrics         loopback address for the Prometheus endpoint, or empty for none
  */
 public record ServiceSettings(Path socket, int socketMode, Optional<String> socketGroup, FilePoolSettings pool,
                               long maxGrantBytes, Quota quota, Duration coldDeadline, Duration frameTimeout,
-                              int maxClients, int maxClientsPerUid, Optional<InetSocketAddress> metrics) {
+                              int maxClients, int maxClientsPerUid, Duration idleTimeout,
+                              Optional<InetSocketAddress> metrics) {
 
     public ServiceSettings {
         if (maxGrantBytes <= 0 || maxGrantBytes > pool.maximumBytes()) {
@@ -35,6 +42,9 @@ public record ServiceSettings(Path socket, int socketMode, Optional<String> sock
         }
         if (maxClients < 1 || maxClientsPerUid < 1 || (socketMode & ~0777) != 0) {
             throw new IllegalArgumentException("connection limits must be positive and the socket mode 0000-0777");
+        }
+        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+            throw new IllegalArgumentException("the idle timeout must be positive, not " + idleTimeout);
         }
     }
 
@@ -51,33 +61,44 @@ public record ServiceSettings(Path socket, int socketMode, Optional<String> sock
     public static ServiceSettings defaults(Path socket) {
         FilePoolSettings pool = FilePoolSettings.defaults();
         return new ServiceSettings(socket, 0600, Optional.empty(), pool, pool.maximumBytes(),
-                new Quota(pool.maximumBytes(), 1000), Duration.ofSeconds(10), Duration.ofSeconds(5), 256, 128,
-                Optional.empty());
+                new Quota(pool.maximumBytes(), 1000), Duration.ofSeconds(10), Duration.ofSeconds(5), 256, 32,
+                Duration.ofSeconds(60), Optional.empty());
     }
 
     public ServiceSettings withQuota(Quota limits) {
         return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, limits, coldDeadline, frameTimeout,
-                maxClients, maxClientsPerUid, metrics);
+                maxClients, maxClientsPerUid, idleTimeout, metrics);
     }
 
     public ServiceSettings withSocketMode(int mode) {
         return new ServiceSettings(socket, mode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
-                maxClients, maxClientsPerUid, metrics);
+                maxClients, maxClientsPerUid, idleTimeout, metrics);
     }
 
     public ServiceSettings withLimits(long maxGrant, Duration cold, Duration frame, int clients) {
         return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrant, quota, cold, frame, clients, clients,
-                metrics);
+                idleTimeout, metrics);
+    }
+
+    /** Connections served at once, in all and of one uid. */
+    public ServiceSettings withClients(int clients, int perUid) {
+        return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
+                clients, perUid, idleTimeout, metrics);
+    }
+
+    public ServiceSettings withIdleTimeout(Duration timeout) {
+        return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
+                maxClients, maxClientsPerUid, timeout, metrics);
     }
 
     public ServiceSettings withMetrics(InetSocketAddress address) {
         return new ServiceSettings(socket, socketMode, socketGroup, pool, maxGrantBytes, quota, coldDeadline, frameTimeout,
-                maxClients, maxClientsPerUid, Optional.of(address));
+                maxClients, maxClientsPerUid, idleTimeout, Optional.of(address));
     }
 
     public ServiceSettings withPool(FilePoolSettings settings) {
         return new ServiceSettings(socket, socketMode, socketGroup, settings, Math.min(maxGrantBytes, settings.maximumBytes()),
                 new Quota(Math.min(quota.outstandingBytes, settings.maximumBytes()), quota.requestsPerSecond),
-                coldDeadline, frameTimeout, maxClients, maxClientsPerUid, metrics);
+                coldDeadline, frameTimeout, maxClients, maxClientsPerUid, idleTimeout, metrics);
     }
 }

@@ -48,6 +48,33 @@ public final class CClient {
         return example;
     }
 
+    /**
+     * Compiles the test program {@code xpfo-cli/src/test/c/NAME.c} together with the C client, warnings
+     * as errors, into a directory every user can read (the tests run these programs as uid 65534).
+     */
+    static Path program(String name) throws IOException, InterruptedException {
+        Path out = Files.createTempDirectory("xpfo-c-" + name);
+        out.toFile().setReadable(true, false);
+        out.toFile().setExecutable(true, false);
+        Path binary = out.resolve(name);
+        Path source = sources().getParent().getParent().resolve("xpfo-cli/src/test/c/" + name + ".c");
+        Result compiled = run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", sources().toString(),
+                "-o", binary.toString(), source.toString(), sources().resolve("xpfo_client.c").toString()));
+        if (compiled.exitCode() != 0) {
+            throw new AssertionError(name + ".c does not compile:\n" + compiled.output());
+        }
+        binary.toFile().setExecutable(true, false);
+        return binary;
+    }
+
+    /** The command that runs {@code command} as uid and gid {@code uid}, with no capabilities. */
+    static List<String> as(int uid, String... command) {
+        List<String> wrapped = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--"));
+        wrapped.addAll(List.of(command));
+        return wrapped;
+    }
+
     public record Result(int exitCode, String output) {
     }
 

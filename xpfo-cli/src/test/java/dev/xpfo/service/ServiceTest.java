@@ -245,9 +245,7 @@ class ServiceTest {
 
     @Test
     void oneUserCannotTakeEveryConnection() {
-        ServiceSettings base = Services.small(dir);
-        ServiceSettings settings = new ServiceSettings(base.socket(), base.socketMode(), base.socketGroup(), base.pool(),
-                base.maxGrantBytes(), base.quota(), base.coldDeadline(), base.frameTimeout(), 8, 2, base.metrics());
+        ServiceSettings settings = Services.small(dir).withClients(8, 2);
         try (Service service = Services.started(settings);
              XpfoClient first = XpfoClient.connect(settings.socket());
              XpfoClient second = XpfoClient.connect(settings.socket())) {

@@ -1,5 +1,7 @@
 package dev.xpfo.client;
 
+import dev.xpfo.linux.Libc;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -69,12 +71,11 @@ public final class ServiceSocket {
         }
     }
 
-    /** The effective user id of this process. */
+    /**
+     * The effective user id of this process, from the kernel ({@code geteuid}): not the owner of
+     * {@code /proc/self}, which is root once the process is non-dumpable (as the service is).
+     */
     public static int currentUid() {
-        try {
-            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot read this process's user id from /proc/self", e);
-        }
+        return Libc.geteuid();
     }
 }

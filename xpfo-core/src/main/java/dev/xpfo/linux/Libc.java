@@ -69,6 +69,8 @@ public final class Libc {
     public static final int PR_SCHED_CORE_CREATE = 1;
     public static final int PR_SCHED_CORE_SCOPE_THREAD = 0;
     public static final int PR_SCHED_CORE_SCOPE_THREAD_GROUP = 1;
+    public static final int PR_GET_DUMPABLE = 3;
+    public static final int PR_SET_DUMPABLE = 4;
 
     public static final int PTRACE_PEEKDATA = 2;
     public static final int PTRACE_DETACH = 17;
@@ -90,6 +92,7 @@ public final class Libc {
     public static final int SHUT_RDWR = 2;
 
     public static final long SYS_GETTID = 186;
+    public static final long SYS_GETEUID = 107;
     public static final int PRIO_PROCESS = 0;
 
     public static final int SC_PAGESIZE = 30;
@@ -532,6 +535,15 @@ public final class Libc {
     public static int gettid() {
         try {
             return (int) (long) SYSCALL1.invokeExact(capture(), SYS_GETTID, 0L);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code syscall(SYS_geteuid)}: the calling process's effective user id (never fails). */
+    public static int geteuid() {
+        try {
+            return (int) (long) SYSCALL1.invokeExact(capture(), SYS_GETEUID, 0L);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -60,7 +60,8 @@ public final class FrameReader {
      * The next frame, or {@code null} if the peer closed the connection between frames.
      *
      * @throws ProtocolException {@link ErrorCode#BAD_REQUEST}: oversize length, non-zero flags, too many
-     *                           descriptors, a frame cut short by the peer closing or going quiet
+     *                           descriptors, a frame cut short by the peer closing or going quiet;
+     *                           {@link IdleDeadlineException} if no frame began within the idle deadline
      */
     public Frame next() {
         int[] fds = new int[0];
@@ -77,8 +78,7 @@ public final class FrameReader {
                 }
                 if (received == null) {
                     if (System.nanoTime() - waitingSince > idleDeadlineNanos) {
-                        throw new ProtocolException(ErrorCode.BAD_REQUEST, "no frame within "
-                                + idleDeadlineNanos / 1_000_000 + " ms");
+                        throw new IdleDeadlineException("no frame within " + idleDeadlineNanos / 1_000_000 + " ms");
                     }
                     continue;
                 }

@@ -3,7 +3,7 @@ package dev.xpfo.protocol;
 import dev.xpfo.memory.XpfoException;
 
 /** A peer broke the protocol: what it sent, and the error code the service answers with. */
-public final class ProtocolException extends XpfoException {
+public class ProtocolException extends XpfoException {
     private final ErrorCode code;
 
     public ProtocolException(ErrorCode code, String message) {

@@ -50,25 +50,33 @@ public final class TestJvm {
         Path copy = Files.createTempDirectory("xpfo-test-classes", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
-            List<String> entries = new ArrayList<>();
-            int i = 0;
-            for (String entry : classpath().split(java.io.File.pathSeparator)) {
-                Path target = copy.resolve(Integer.toString(i++));
-                copyTree(Path.of(entry), target);
-                entries.add(target.toString());
-            }
-            List<String> command = new ArrayList<>(List.of("prlimit", "--memlock=" + memlockBytes + ":" + memlockBytes));
-            if (isRoot()) {
-                command.addAll(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
-                        "--inh-caps=-all", "--bounding-set=-all", "--"));
-            }
-            command.addAll(command(String.join(java.io.File.pathSeparator, entries), main, args));
-            return finish(new ProcessBuilder(command).redirectErrorStream(true).directory(copy.toFile()).start());
+            return finish(startUnprivileged(copy, memlockBytes, main, args));
         } finally {
             try (Stream<Path> walk = Files.walk(copy)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    /**
+     * Starts {@code main} like {@link #runUnprivileged} without waiting for it, from a copy of the classes
+     * made in {@code copy} (a directory every user can read; the caller removes it once the child ended).
+     */
+    public static Process startUnprivileged(Path copy, long memlockBytes, Class<?> main, String... args) throws IOException {
+        List<String> entries = new ArrayList<>();
+        int i = 0;
+        for (String entry : classpath().split(java.io.File.pathSeparator)) {
+            Path target = copy.resolve(Integer.toString(i++));
+            copyTree(Path.of(entry), target);
+            entries.add(target.toString());
+        }
+        List<String> command = new ArrayList<>(List.of("prlimit", "--memlock=" + memlockBytes + ":" + memlockBytes));
+        if (isRoot()) {
+            command.addAll(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", "--"));
+        }
+        command.addAll(command(String.join(java.io.File.pathSeparator, entries), main, args));
+        return new ProcessBuilder(command).redirectErrorStream(true).directory(copy.toFile()).start();
     }
 
     private static Result finish(Process process) throws Exception {

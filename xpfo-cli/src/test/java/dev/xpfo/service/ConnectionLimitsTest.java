@@ -1,0 +1,121 @@
+package dev.xpfo.service;
+
+import dev.xpfo.client.GrantedMemory;
+import dev.xpfo.client.XpfoClient;
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.host.SecretMemorySupport;
+import dev.xpfo.protocol.Frame;
+import dev.xpfo.protocol.FrameReader;
+import dev.xpfo.protocol.Messages;
+import dev.xpfo.protocol.Protocol;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Connections as a scarce resource: no few users can take them all, and idle ones are given back. */
+class ConnectionLimitsTest {
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void secretMemory() {
+        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+    }
+
+    @Test
+    void theDefaultsKeepEachUserWellBelowTheTotal() {
+        ServiceSettings defaults = ServiceSettings.defaults(dir.resolve("xpfo.sock"));
+        assertThat(defaults.maxClientsPerUid() * 4).isLessThanOrEqualTo(defaults.maxClients());
+        assertThat(defaults.idleTimeout()).isPositive();
+    }
+
+    /** Two users each open as many idle handshaken connections as they are let; a third still gets in. */
+    @Test
+    void idleConnectionsOfTwoUsersCannotLockAThirdOut() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: connecting as two other uids takes root");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        ServiceSettings settings = Services.small(dir).withSocketMode(0666);
+        Path holder = CClient.program("hold_connections");
+        List<Process> hogs = new ArrayList<>();
+        try (Service service = Services.started(settings)) {
+            int half = settings.maxClients() / 2;
+            for (int uid : new int[]{TestJvm.NOBODY, TestJvm.NOBODY - 1}) {
+                Process hog = new ProcessBuilder(CClient.as(uid, holder.toString(), settings.socket().toString(),
+                        Integer.toString(half))).redirectErrorStream(true).start();
+                hogs.add(hog);
+                int held = held(hog);
+                assertThat(held).as("connections uid %d kept", uid).isEqualTo(settings.maxClientsPerUid());
+            }
+            assertThat(service.clients()).isEqualTo(2 * settings.maxClientsPerUid());
+
+            try (XpfoClient third = XpfoClient.connect(settings.socket());
+                 GrantedMemory memory = third.grant(Services.CHUNK)) {
+                memory.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 1);
+                assertThat(third.status()).contains("\"BUSY\":2");
+            }
+        } finally {
+            for (Process hog : hogs) {
+                hog.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    /** Reads the hog's "held K" line (it prints the refusal first, if it met one). */
+    private static int held(Process hog) throws Exception {
+        BufferedReader lines = new BufferedReader(new InputStreamReader(hog.getInputStream(), StandardCharsets.UTF_8));
+        StringBuilder seen = new StringBuilder();
+        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+            seen.append(line).append('\n');
+            Matcher held = Pattern.compile("held (\\d+)").matcher(line);
+            if (held.matches()) {
+                return Integer.parseInt(held.group(1));
+            }
+        }
+        throw new AssertionError("hold_connections ended without saying what it held: " + seen);
+    }
+
+    @Test
+    void anIdleConnectionIsClosedAfterTheIdleTimeoutButOneHoldingAGrantIsNot() throws Exception {
+        Duration idle = Duration.ofMillis(300);
+        ServiceSettings settings = Services.small(dir).withIdleTimeout(idle);
+        try (Service service = Services.started(settings);
+             XpfoClient holding = XpfoClient.connect(settings.socket());
+             GrantedMemory memory = holding.grant(Services.CHUNK);
+             UnixSocket quiet = UnixSocket.connect(settings.socket())) {
+            memory.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 7);
+            // Safety bounds only, so that a service that never closes fails the test instead of hanging it.
+            quiet.timeouts(Duration.ofMillis(100), Duration.ofSeconds(5));
+            FrameReader reader = new FrameReader(quiet, Protocol.MAX_REPLY_PAYLOAD, 0).idleDeadline(Duration.ofSeconds(30));
+            quiet.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(1).encode());
+            Messages.Welcome.decode(reader.next());
+            long handshaken = System.nanoTime();
+
+            Frame after = reader.next();
+
+            assertThat(after).as("the service hung up between frames, sending nothing").isNull();
+            assertThat(Duration.ofNanos(System.nanoTime() - handshaken)).as("not before the idle timeout")
+                    .isGreaterThanOrEqualTo(idle);
+            assertThat(Services.eventually(Duration.ofSeconds(10), () -> service.clients() == 1)).isTrue();
+            // Idle longer than the quiet one was, yet still served: it holds a grant.
+            assertThat(holding.status()).contains("\"connected\":1");
+            assertThat(memory.segment().get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 7);
+        }
+    }
+}

@@ -16,8 +16,7 @@ import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.time.Instant;
+import java.lang.management.ManagementFactory;
 import java.util.concurrent.Callable;
 
 /** {@code xpfo alloc}: asks the running service for memory, maps and touches it, holds it, lets go. */
@@ -56,7 +55,7 @@ final class AllocCommand implements Callable<Integer> {
         // Start-up, apart from connecting: from the process's start (exec, the JVM, loading xpfo) to here,
         // with the native bindings linked by the memlock check below rather than by the first connect.
         MemlockLimit memlock = MemlockLimit.current();
-        Double startupMs = startupMillis();
+        StartUp startUp = StartUp.now();
         if (memlock.wouldRefuse(bytes)) {
             // Before asking: the service would populate a grant this process cannot map.
             throw new MemlockLimitException(bytes, memlock.soft(), memlock.hard(), memlock.lockedBytes());
@@ -84,7 +83,8 @@ final class AllocCommand implements Callable<Integer> {
                     root.put("bytes", memory.bytes());
                     root.put("chunks", memory.chunks());
                     root.put("address", "0x" + Long.toHexString(segment.address()));
-                    root.put("startup_ms", startupMs);
+                    root.put("startup_ms", startUp.jvmMillis());
+                    root.put("launcher_ms", startUp.launcherMillis());
                     root.put("connect_ms", (grantStart - connectStart) / 1e6);
                     root.put("grant_ms", (touchStart - grantStart) / 1e6);
                     root.put("touch_ms", (touched - touchStart) / 1e6);
@@ -92,8 +92,7 @@ final class AllocCommand implements Callable<Integer> {
                 } else {
                     out.printf("granted %s in %d chunks (grant %d) at 0x%x in pid %d%n", Bytes.format(memory.bytes()),
                             memory.chunks(), memory.grantId(), segment.address(), pid);
-                    out.printf("start-up %s (process start to command: the JVM and loading xpfo)%n",
-                            startupMs == null ? "unknown" : String.format("%.0f ms", startupMs));
+                    out.println(startUp.line());
                     out.printf("connect %.2f ms, grant and map %.2f ms, write every page %.2f ms (%.2f us per page)%n",
                             (grantStart - connectStart) / 1e6, (touchStart - grantStart) / 1e6, (touched - touchStart) / 1e6,
                             (touched - touchStart) / 1e3 / (memory.bytes() / 4096.0));
@@ -110,10 +109,26 @@ final class AllocCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Milliseconds from this process's start (as the kernel counts it, in clock ticks) to now; null if unknown. */
-    private static Double startupMillis() {
-        return ProcessHandle.current().info().startInstant()
-                .map(start -> Duration.between(start, Instant.now()).toNanos() / 1e6)
-                .orElse(null);
+    /**
+     * Start-up, measured apart from connecting: {@code jvm} from the JVM's start (as it records it) to this
+     * command, {@code launcher} from the process's start (as the kernel counts it, in clock ticks) to the
+     * JVM's, which is the {@code ./xpfo} script's time (finding the JDK, checking the build) when it
+     * execs the JVM, and about 0 otherwise.
+     */
+    record StartUp(double jvmMillis, Double launcherMillis) {
+        static StartUp now() {
+            long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
+            long now = System.currentTimeMillis();
+            Double launcher = ProcessHandle.current().info().startInstant()
+                    .map(start -> (double) Math.max(0, jvmStart - start.toEpochMilli()))
+                    .orElse(null);
+            return new StartUp(now - jvmStart, launcher);
+        }
+
+        String line() {
+            return String.format("start-up: the JVM and xpfo %.0f ms%s", jvmMillis, launcherMillis == null ? ""
+                    : String.format("; before the JVM (the ./xpfo launcher: finding the JDK, checking the build) %.0f ms",
+                    launcherMillis));
+        }
     }
 }

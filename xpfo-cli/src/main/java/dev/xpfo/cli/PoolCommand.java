@@ -62,11 +62,11 @@ final class PoolCommand implements Callable<Integer> {
         // The pool's own ceiling (PoolSettings' automatic maximum) and this process's memlock limit, checked
         // before anything is populated and said in this command's options.
         long maximum = PhysicalMemory.totalBytes() / 4;
-        for (var option : java.util.Map.of("--warm", warmBytes, "--take", takeBytes).entrySet()) {
-            if (Bytes.roundUp(option.getValue(), chunk) > maximum) {
-                throw Failures.usage(spec, option.getKey() + " " + Bytes.format(option.getValue()) + " is more than the "
-                        + "pool may hold: a quarter of this machine's memory (" + Bytes.format(maximum) + ")");
-            }
+        String tooLarge = Bytes.roundUp(warmBytes, chunk) > maximum ? "--warm " + Bytes.format(warmBytes)
+                : Bytes.roundUp(takeBytes, chunk) > maximum ? "--take " + Bytes.format(takeBytes) : null;
+        if (tooLarge != null) {
+            throw Failures.usage(spec, tooLarge + " is more than the pool may hold: a quarter of this machine's memory ("
+                    + Bytes.format(maximum) + ")");
         }
         long held = Bytes.roundUp(Math.max(warmBytes, takeBytes), chunk);
         MemlockLimit memlock = MemlockLimit.current();

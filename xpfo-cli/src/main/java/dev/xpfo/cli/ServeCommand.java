@@ -38,7 +38,8 @@ final class ServeCommand implements Callable<Integer> {
                     + "--socket-group lets a group in).")
     int socketMode;
 
-    @Option(names = "--socket-group", paramLabel = "GROUP", description = "Group of the socket file.")
+    @Option(names = "--socket-group", paramLabel = "GROUP", converter = GroupConverter.class,
+            description = "Group of the socket file.")
     String socketGroup;
 
     @Option(names = "--target", paramLabel = "BYTES", converter = SizeConverter.class, description = "Memory kept "

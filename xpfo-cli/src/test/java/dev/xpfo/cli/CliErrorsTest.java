@@ -54,6 +54,8 @@ class CliErrorsTest {
                 // octal modes
                 bad("xpfo serve: --socket-mode: not permission bits in octal", "serve", "--socket-mode", "999"),
                 bad("xpfo serve: --socket-mode: not permission bits in octal", "serve", "--socket-mode", "1777"),
+                bad("xpfo serve: --socket-group: no such group on this system: 'no-such-group-xpfo'", "serve",
+                        "--socket-group", "no-such-group-xpfo"),
                 // HOST:PORT, loopback only
                 bad("xpfo serve: --metrics: not HOST:PORT", "serve", "--metrics", "127.0.0.1"),
                 bad("xpfo serve: --metrics: the port must be a number from 1 to 65535, not 'abc'", "serve", "--metrics",

@@ -7,7 +7,9 @@ import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -59,6 +61,21 @@ class MemlockMessagesTest {
                 .contains("\n  Fits: --threads 4, or raise the limit to 16384 KiB");
         assertRemedy(run.output(), 16384);
         CliErrorsTest.assertReadable(run.output());
+    }
+
+    @Test
+    void vmWhoseGuestRamPassesTheLimitSaysTheKibNeededBeforeQemuStarts(@TempDir Path dir) throws Exception {
+        Path qemu = dir.resolve("qemu-system-x86_64");
+        Files.writeString(qemu, "#!/bin/sh\ntouch \"$0.ran\"\n");
+        Files.setPosixFilePermissions(qemu, PosixFilePermissions.fromString("rwxr-xr-x"));
+        dir.toFile().setExecutable(true, false);
+        TestJvm.Result run = TestJvm.runUnprivileged(LIMIT, Main.class, "vm", "--ram", "secretmem", "--",
+                qemu.toString(), "-m", "64M");
+        assertThat(run.exitCode()).as(run.output()).isEqualTo(2);
+        assertThat(run.output()).contains("xpfo vm: refused, QEMU not started: guest RAM of 64 MiB would exceed "
+                + "RLIMIT_MEMLOCK").contains("raise it to 65536 KiB or more:");
+        assertRemedy(run.output(), 65536);
+        assertThat(Files.exists(Path.of(qemu + ".ran"))).isFalse();
     }
 
     @Test

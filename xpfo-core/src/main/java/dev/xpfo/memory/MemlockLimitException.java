@@ -23,8 +23,8 @@ public final class MemlockLimitException extends NativeCallException {
 
     private MemlockLimitException(long requestedBytes, MemlockLimit limit) {
         super("mmap", Errno.EAGAIN,
-                "mapping " + Bytes.format(requestedBytes) + " (" + requestedBytes + " bytes) of secret memory would "
-                        + "pass this process's memlock limit (RLIMIT_MEMLOCK), which the kernel charges every secret "
+                "mapping " + Bytes.format(requestedBytes) + " (" + requestedBytes + " bytes) of secret memory "
+                        + "exceeds RLIMIT_MEMLOCK, this process's memlock limit, which the kernel charges every secret "
                         + "memory mapping against:\n  limit: " + limit.describe()
                         + "\n  needed: a soft limit of at least " + limit.neededKib(requestedBytes) + " KiB ("
                         + Bytes.format(MemlockLimit.kib(limit.lockedBytes() + requestedBytes) * Bytes.KIB) + ")",

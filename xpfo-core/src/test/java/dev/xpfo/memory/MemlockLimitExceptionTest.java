@@ -14,7 +14,7 @@ class MemlockLimitExceptionTest {
         // 64 MiB more on top of 1 MiB locked: 65 MiB, 66560 KiB.
         assertThat(e.neededKib()).isEqualTo(66560);
         assertThat(e.getMessage())
-                .contains("mapping 64 MiB (67108864 bytes) of secret memory")
+                .contains("mapping 64 MiB (67108864 bytes) of secret memory exceeds RLIMIT_MEMLOCK")
                 .contains("\n  limit: soft 8 MiB (ulimit -l 8192), hard 8 MiB (ulimit -H -l 8192); locked now 1 MiB")
                 .contains("\n  needed: a soft limit of at least 66560 KiB (65 MiB)")
                 .contains("\n  - in this shell, once the hard limit allows it: ulimit -l 66560 ")

@@ -12,6 +12,8 @@ import picocli.CommandLine.ParseResult;
 
 import java.io.PrintWriter;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * How every {@code xpfo} command ends when it cannot do its job: one line (or a few) on standard
@@ -51,11 +53,11 @@ final class Failures implements IParameterExceptionHandler, IExecutionExceptionH
     public int handleExecutionException(Exception e, CommandLine command, ParseResult parsed) {
         PrintWriter err = command.getErr();
         if (e instanceof XpfoException) {
-            err.println(prefix(command) + e.getMessage());
+            err.println(prefix(command) + readable(e.getMessage()));
             err.flush();
             return FAILED;
         }
-        String what = e.getMessage() == null || e.getMessage().isBlank() ? "no message" : e.getMessage();
+        String what = e.getMessage() == null || e.getMessage().isBlank() ? "no message" : readable(e.getMessage());
         err.println(prefix(command) + "unexpected error: " + what);
         err.println("  this is a bug in xpfo; please report it with the command line"
                 + (debug() ? "" : " and the stack trace that " + DEBUG + "=1 prints"));
@@ -64,6 +66,25 @@ final class Failures implements IParameterExceptionHandler, IExecutionExceptionH
         }
         err.flush();
         return BUG;
+    }
+
+    /** A Java exception's class name, qualified or not, as some library messages quote it. */
+    private static final Pattern EXCEPTION_NAME =
+            Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.)*((?:[A-Z][a-z0-9]*)+?)(?:Exception|Error)\\b");
+
+    /**
+     * The message with any Java exception class name a library put into it said in words:
+     * {@code java.nio.file.AccessDeniedException: /run/x} becomes {@code access denied: /run/x}.
+     */
+    static String readable(String message) {
+        Matcher m = EXCEPTION_NAME.matcher(message);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String words = m.group(1).replaceAll("([a-z0-9])([A-Z])", "$1 $2").toLowerCase(Locale.ROOT);
+            m.appendReplacement(out, Matcher.quoteReplacement(words));
+        }
+        m.appendTail(out);
+        return out.toString();
     }
 
     private static boolean debug() {

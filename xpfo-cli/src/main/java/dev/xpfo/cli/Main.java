@@ -10,7 +10,11 @@ import java.util.concurrent.Callable;
         description = "Memory the Linux kernel does not map: removed from the direct map with memfd_secret(2).",
         subcommands = {ServeCommand.class, AllocCommand.class, StatusCommand.class, ProbeCommand.class,
                 CheckCommand.class, PoolCommand.class, VmCommand.class, RunCommand.class, AuditCommand.class,
-                CommandLine.HelpCommand.class})
+                CommandLine.HelpCommand.class},
+        exitCodeListHeading = "Exit codes (check, probe, audit, vm and run add their own, see their --help):%n",
+        exitCodeList = {" 0:done",
+                " 2:a usage error (xpfo CMD: what is wrong; nothing started), or a refusal (xpfo CMD: why, and what to do)",
+                "70:an unexpected error, a bug in xpfo (XPFO_DEBUG=1 prints the stack trace)"})
 public final class Main implements Callable<Integer> {
     /** The exit code for an xpfo error that the command did not turn into a result (see {@link Failures}). */
     static final int FAILED = Failures.FAILED;

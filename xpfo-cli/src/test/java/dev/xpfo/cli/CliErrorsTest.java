@@ -183,6 +183,24 @@ class CliErrorsTest {
         assertThat(refused.out()).isEqualTo("xpfo refusing: the service refused: OVER_QUOTA\n");
     }
 
+    @Command(name = "quoting")
+    static final class Quoting implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            throw new XpfoException("could not set up the socket /run/x.sock: java.nio.file.AccessDeniedException: "
+                    + "/run/x.sock; group: UserPrincipalNotFoundException");
+        }
+    }
+
+    @Test
+    void aJavaExceptionNameInAnXpfoErrorIsSaidInWords() {
+        CliRun run = runUnder(new Quoting());
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.out()).isEqualTo("xpfo quoting: could not set up the socket /run/x.sock: access denied: /run/x.sock; "
+                + "group: user principal not found\n");
+        assertReadable(run.out());
+    }
+
     /** {@code command} as a subcommand of xpfo, with xpfo's handlers. */
     private static CliRun runUnder(Object command) {
         StringWriter out = new StringWriter();

@@ -44,6 +44,7 @@ final class Failures implements IParameterExceptionHandler, IExecutionExceptionH
         CommandLine command = e.getCommandLine();
         PrintWriter err = command.getErr();
         err.println(prefix(command) + message(e));
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
         err.println("  (see: " + qualifiedName(command) + " --help)");
         err.flush();
         return USAGE;

@@ -8,6 +8,7 @@ module dev.xpfo.cli {
     requires micrometer.registry.prometheus;
     requires jdk.httpserver;
     requires java.logging;
+    requires java.management;
 
     exports dev.xpfo.service;
     exports dev.xpfo.vm;

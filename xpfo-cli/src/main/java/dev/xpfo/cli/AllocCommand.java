@@ -3,7 +3,9 @@ package dev.xpfo.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.XpfoClient;
+import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.MemlockLimitException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -14,6 +16,7 @@ import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.lang.management.ManagementFactory;
 import java.util.concurrent.Callable;
 
 /** {@code xpfo alloc}: asks the running service for memory, maps and touches it, holds it, lets go. */
@@ -22,10 +25,11 @@ import java.util.concurrent.Callable;
                 + "every page, then prints what it got and how long each step took. With --hold it keeps the memory "
                 + "for that long (Ctrl-C to end sooner), e.g. to look at it from another process."})
 final class AllocCommand implements Callable<Integer> {
-    @Option(names = "--size", required = true, paramLabel = "BYTES", description = "How much, e.g. 64M (rounded up to chunks).")
-    String size;
+    @Option(names = "--size", required = true, paramLabel = "BYTES", converter = SizeConverter.class,
+            description = "How much, e.g. 64M (rounded up to chunks).")
+    long size;
 
-    @Option(names = "--hold", paramLabel = "SECONDS", defaultValue = "0",
+    @Option(names = "--hold", paramLabel = "SECONDS", defaultValue = "0", converter = SecondsConverter.class,
             description = "Keep the memory this long before releasing it (default: ${DEFAULT-VALUE}).")
     double hold;
 
@@ -47,7 +51,15 @@ final class AllocCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        long bytes = Bytes.parse(size);
+        long bytes = size;
+        // Start-up, apart from connecting: from the process's start (exec, the JVM, loading xpfo) to here,
+        // with the native bindings linked by the memlock check below rather than by the first connect.
+        MemlockLimit memlock = MemlockLimit.current();
+        StartUp startUp = StartUp.now();
+        if (memlock.wouldRefuse(bytes)) {
+            // Before asking: the service would populate a grant this process cannot map.
+            throw new MemlockLimitException(bytes, memlock.soft(), memlock.hard(), memlock.lockedBytes());
+        }
         PrintWriter out = spec.commandLine().getOut();
         long connectStart = System.nanoTime();
         try (XpfoClient client = service.connect()) {
@@ -71,6 +83,8 @@ final class AllocCommand implements Callable<Integer> {
                     root.put("bytes", memory.bytes());
                     root.put("chunks", memory.chunks());
                     root.put("address", "0x" + Long.toHexString(segment.address()));
+                    root.put("startup_ms", startUp.jvmMillis());
+                    root.put("launcher_ms", startUp.launcherMillis());
                     root.put("connect_ms", (grantStart - connectStart) / 1e6);
                     root.put("grant_ms", (touchStart - grantStart) / 1e6);
                     root.put("touch_ms", (touched - touchStart) / 1e6);
@@ -78,6 +92,7 @@ final class AllocCommand implements Callable<Integer> {
                 } else {
                     out.printf("granted %s in %d chunks (grant %d) at 0x%x in pid %d%n", Bytes.format(memory.bytes()),
                             memory.chunks(), memory.grantId(), segment.address(), pid);
+                    out.println(startUp.line());
                     out.printf("connect %.2f ms, grant and map %.2f ms, write every page %.2f ms (%.2f us per page)%n",
                             (grantStart - connectStart) / 1e6, (touchStart - grantStart) / 1e6, (touched - touchStart) / 1e6,
                             (touched - touchStart) / 1e3 / (memory.bytes() / 4096.0));
@@ -92,5 +107,28 @@ final class AllocCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * Start-up, measured apart from connecting: {@code jvm} from the JVM's start (as it records it) to this
+     * command, {@code launcher} from the process's start (as the kernel counts it, in clock ticks) to the
+     * JVM's, which is the {@code ./xpfo} script's time (finding the JDK, checking the build) when it
+     * execs the JVM, and about 0 otherwise.
+     */
+    record StartUp(double jvmMillis, Double launcherMillis) {
+        static StartUp now() {
+            long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
+            long now = System.currentTimeMillis();
+            Double launcher = ProcessHandle.current().info().startInstant()
+                    .map(start -> (double) Math.max(0, jvmStart - start.toEpochMilli()))
+                    .orElse(null);
+            return new StartUp(now - jvmStart, launcher);
+        }
+
+        String line() {
+            return String.format("start-up: the JVM and xpfo %.0f ms%s", jvmMillis, launcherMillis == null ? ""
+                    : String.format("; before the JVM (the ./xpfo launcher: finding the JDK, checking the build) %.0f ms",
+                    launcherMillis));
+        }
     }
 }

@@ -27,16 +27,16 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON for machines instead of lines.")
     boolean json;
 
-    @Option(names = "--size", defaultValue = "1M", paramLabel = "BYTES",
+    @Option(names = "--size", defaultValue = "1M", paramLabel = "BYTES", converter = SizeConverter.class,
             description = "Size of the secret region to try (default: ${DEFAULT-VALUE}).")
-    String size;
+    long size;
 
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
-        CheckReport report = new IsolationCheck(Bytes.parse(size)).run();
+        CheckReport report = new IsolationCheck(size).run();
         PrintWriter out = spec.commandLine().getOut();
         out.println(json ? Json.write(toJson(report)) : lines(report));
         out.flush();

@@ -1,18 +1,23 @@
 package dev.xpfo.cli;
 
-import dev.xpfo.memory.XpfoException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+
+import java.util.concurrent.Callable;
 
 /** The {@code xpfo} command. */
 @Command(name = "xpfo", mixinStandardHelpOptions = true, version = "xpfo 0.1.0",
         description = "Memory the Linux kernel does not map: removed from the direct map with memfd_secret(2).",
         subcommands = {ServeCommand.class, AllocCommand.class, StatusCommand.class, ProbeCommand.class,
                 CheckCommand.class, PoolCommand.class, VmCommand.class, RunCommand.class, AuditCommand.class,
-                CommandLine.HelpCommand.class})
-public final class Main implements Runnable {
-    /** The exit code for an xpfo error that the command did not turn into a result. */
-    static final int FAILED = 2;
+                CommandLine.HelpCommand.class},
+        exitCodeListHeading = "Exit codes (check, probe, audit, vm and run add their own, see their --help):%n",
+        exitCodeList = {" 0:done",
+                " 2:a usage error (xpfo CMD: what is wrong; nothing started), or a refusal (xpfo CMD: why, and what to do)",
+                "70:an unexpected error, a bug in xpfo (XPFO_DEBUG=1 prints the stack trace)"})
+public final class Main implements Callable<Integer> {
+    /** The exit code for an xpfo error that the command did not turn into a result (see {@link Failures}). */
+    static final int FAILED = Failures.FAILED;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -25,25 +30,23 @@ public final class Main implements Runnable {
         System.exit(commandLine().execute(args));
     }
 
-    /** The configured command line, for tests and {@link #main}. */
+    /**
+     * The configured command line, for tests and {@link #main}: one handler for every command's errors
+     * ({@link Failures}), so each says {@code xpfo CMD: message} and exits with a documented code.
+     */
     public static CommandLine commandLine() {
+        Failures failures = new Failures();
         return new CommandLine(new Main())
                 .setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler(Main::explain);
+                .setParameterExceptionHandler(failures)
+                .setExecutionExceptionHandler(failures);
     }
 
-    /** xpfo's own errors already say what failed and what to do: print that, not a stack trace. */
-    private static int explain(Exception e, CommandLine commandLine, CommandLine.ParseResult parsed) throws Exception {
-        if (e instanceof XpfoException) {
-            commandLine.getErr().println("xpfo " + commandLine.getCommandName() + ": " + e.getMessage());
-            commandLine.getErr().flush();
-            return FAILED;
-        }
-        throw e;
-    }
-
+    /** {@code xpfo} with no command: the usage, on standard error, and the usage error's exit code. */
     @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        spec.commandLine().getErr().flush();
+        return Failures.USAGE;
     }
 }

@@ -2,7 +2,10 @@ package dev.xpfo.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.xpfo.host.CallInterrupts;
+import dev.xpfo.host.MemlockLimit;
+import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.MemlockLimitException;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.pool.Isolation;
 import dev.xpfo.pool.IsolationPolicy;
@@ -27,19 +30,19 @@ import java.util.concurrent.Callable;
                 + "populate cost (time, cross-CPU interrupts) and that the take from warm memory populated nothing.",
                 "The pool lives only as long as this command; `xpfo serve` keeps one for other processes."})
 final class PoolCommand implements Callable<Integer> {
-    @Option(names = "--warm", defaultValue = "64M", paramLabel = "BYTES",
+    @Option(names = "--warm", defaultValue = "64M", paramLabel = "BYTES", converter = SizeConverter.class,
             description = "How much to populate ahead of demand (default: ${DEFAULT-VALUE}).")
-    String warm;
+    long warm;
 
-    @Option(names = "--take", paramLabel = "BYTES",
+    @Option(names = "--take", paramLabel = "BYTES", converter = SizeConverter.class,
             description = "Then take this much from the pool and touch every page (default: as much as --warm).")
-    String take;
+    Long take;
 
-    @Option(names = "--chunk", defaultValue = "2M", paramLabel = "BYTES",
-            description = "The pool's unit of populating and taking (default: ${DEFAULT-VALUE}).")
-    String chunk;
+    @Option(names = "--chunk", defaultValue = "2M", paramLabel = "BYTES", converter = SizeConverter.Chunk.class,
+            description = "The pool's unit of populating and taking, a multiple of 4K (default: ${DEFAULT-VALUE}).")
+    long chunk;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Populating threads (default: up to 4, one per CPU).")
+    @Option(names = "--threads", paramLabel = "N", converter = CountConverter.class, description = "Populating threads (default: up to 4, one per CPU).")
     Integer threads;
 
     @Option(names = "--allow-locked-only", description = "If the kernel has no secret memory, fall back to locked "
@@ -54,9 +57,24 @@ final class PoolCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        long warmBytes = Bytes.parse(warm);
-        long takeBytes = take == null ? warmBytes : Bytes.parse(take);
-        PoolSettings settings = PoolSettings.defaults().withChunkBytes(Bytes.parse(chunk))
+        long warmBytes = warm;
+        long takeBytes = take == null ? warmBytes : take;
+        // The pool's own ceiling (PoolSettings' automatic maximum) and this process's memlock limit, checked
+        // before anything is populated and said in this command's options.
+        long maximum = PhysicalMemory.totalBytes() / 4;
+        String tooLarge = Bytes.roundUp(warmBytes, chunk) > maximum ? "--warm " + Bytes.format(warmBytes)
+                : Bytes.roundUp(takeBytes, chunk) > maximum ? "--take " + Bytes.format(takeBytes) : null;
+        if (tooLarge != null) {
+            throw Failures.usage(spec, tooLarge + " is more than the pool may hold: a quarter of this machine's memory ("
+                    + Bytes.format(maximum) + ")");
+        }
+        long held = Bytes.roundUp(Math.max(warmBytes, takeBytes), chunk);
+        MemlockLimit memlock = MemlockLimit.current();
+        if (memlock.wouldRefuse(held)) {
+            // Every chunk of the pool stays mapped in this process, so all of it counts.
+            throw new MemlockLimitException(held, memlock.soft(), memlock.hard(), memlock.lockedBytes());
+        }
+        PoolSettings settings = PoolSettings.defaults().withChunkBytes(chunk)
                 .withPolicy(allowLockedOnly ? IsolationPolicy.ALLOW_LOCKED_ONLY : IsolationPolicy.REQUIRE_DIRECT_MAP_REMOVAL);
         if (threads != null) {
             settings = settings.withPopulateThreads(threads);

@@ -55,6 +55,7 @@ final class ProbeCommand implements Callable<Integer> {
         limit.put("hard", memlock.hard());
         limit.put("cap_ipc_lock", memlock.capIpcLock());
         limit.put("locked", memlock.lockedBytes());
+        limit.put("can_map", memlock.limited() ? memlock.roomBytes() : -1);
         DirectMapState map = probe.directMap();
         ObjectNode direct = root.putObject("direct_map");
         direct.put("bytes_4k", map.bytes4k());
@@ -89,9 +90,10 @@ final class ProbeCommand implements Callable<Integer> {
         CpuExposure cpu = probe.cpu();
         row(t, "kernel", probe.kernel());
         row(t, "memfd_secret", (secret.available() ? "available" : "UNAVAILABLE") + ": " + secret.reason());
-        row(t, "memlock limit", "soft " + Bytes.describeLimit(memlock.soft()) + ", hard " + Bytes.describeLimit(memlock.hard())
+        row(t, "memlock limit", "soft " + limit(memlock.soft()) + ", hard " + limit(memlock.hard())
                 + (memlock.capIpcLock() ? "; CAP_IPC_LOCK held, so the limit does not apply" : "; no CAP_IPC_LOCK: every secret mapping counts"));
         row(t, "memory locked now", Bytes.format(memlock.lockedBytes()));
+        row(t, "can map", canMap(memlock));
         row(t, "direct map", "4k " + kib(map.bytes4k()) + ", 2M " + kib(map.bytes2m()) + ", 1G " + kib(map.bytes1g()));
         row(t, "direct map splits", "level2 " + map.level2Splits() + ", level3 " + map.level3Splits() + " since boot");
         row(t, "SMT", cpu.smtControl() + (cpu.smtActive() ? " (sibling threads active)" : " (not active)"));
@@ -102,6 +104,27 @@ final class ProbeCommand implements Callable<Integer> {
             t.append(String.format("  %-26s %s%n", v.getKey(), v.getValue()));
         }
         return t.toString().stripTrailing();
+    }
+
+    /** A limit in bytes and in the unit ulimit -l and limits.conf use. */
+    private static String limit(long bytes) {
+        return bytes < 0 ? "unlimited" : Bytes.format(bytes) + " (ulimit -l " + MemlockLimit.ulimitUnits(bytes) + ")";
+    }
+
+    /** How much secret memory this user can map, and how to get more when that is little. */
+    static String canMap(MemlockLimit memlock) {
+        if (!memlock.limited()) {
+            return "as much secret memory as the machine has: the memlock limit does not apply"
+                    + (memlock.capIpcLock() ? " (CAP_IPC_LOCK)" : " (unlimited)");
+        }
+        String amount = Bytes.format(memlock.roomBytes()) + " of secret memory at once, in each process of this user "
+                + "(the soft limit less what this process has locked); `xpfo alloc`, `xpfo pool` and a VM count against it";
+        if (memlock.soft() >= 256 * Bytes.MIB) {
+            return amount;
+        }
+        return amount + ".\n" + " ".repeat(21) + "To map 256 MiB (the README's examples), raise it to "
+                + memlock.neededKib(256 * Bytes.MIB - memlock.lockedBytes()) + " KiB:"
+                + memlock.remedy(256 * Bytes.MIB - memlock.lockedBytes()).replace("\n  ", "\n" + " ".repeat(21));
     }
 
     private static String kib(long bytes) {

@@ -2,6 +2,8 @@ package dev.xpfo.cli;
 
 import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.host.DumpableFlag;
+import dev.xpfo.host.MemlockLimit;
+import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.pool.FilePoolSettings;
@@ -32,59 +34,63 @@ final class ServeCommand implements Callable<Integer> {
             + "/run/xpfo/xpfo.sock; others: $XDG_RUNTIME_DIR/xpfo/xpfo.sock or /tmp/xpfo-UID/xpfo.sock).")
     Path socket;
 
-    @Option(names = "--socket-mode", defaultValue = "0600", paramLabel = "OCTAL",
+    @Option(names = "--socket-mode", defaultValue = "0600", paramLabel = "OCTAL", converter = OctalModeConverter.class,
             description = "Permission bits of the socket file (default: ${DEFAULT-VALUE}, owner only; 0660 with "
                     + "--socket-group lets a group in).")
-    String socketMode;
+    int socketMode;
 
-    @Option(names = "--socket-group", paramLabel = "GROUP", description = "Group of the socket file.")
+    @Option(names = "--socket-group", paramLabel = "GROUP", converter = GroupConverter.class,
+            description = "Group of the socket file.")
     String socketGroup;
 
-    @Option(names = "--target", paramLabel = "BYTES", description = "Memory kept populated and ready (default: 256M, "
-            + "at most the maximum).")
-    String target;
+    @Option(names = "--target", paramLabel = "BYTES", converter = SizeConverter.class, description = "Memory kept "
+            + "populated and ready (default: 256M, at most the maximum).")
+    Long target;
 
-    @Option(names = "--maximum", paramLabel = "BYTES", description = "Ceiling on ready plus granted memory (default: "
-            + "a quarter of RAM).")
-    String maximum;
+    @Option(names = "--maximum", paramLabel = "BYTES", converter = SizeConverter.class, description = "Ceiling on "
+            + "ready plus granted memory, at most the machine's RAM (default: a quarter of RAM).")
+    Long maximum;
 
-    @Option(names = "--chunk", paramLabel = "BYTES", description = "Size of each granted file (default: 2M).")
-    String chunk;
+    @Option(names = "--chunk", paramLabel = "BYTES", converter = SizeConverter.Chunk.class,
+            description = "Size of each granted file, a multiple of 4K (default: 2M).")
+    Long chunk;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Populating threads (default: one per CPU).")
+    @Option(names = "--threads", paramLabel = "N", converter = CountConverter.class,
+            description = "Populating threads (default: one per CPU, fewer if the memlock limit needs it).")
     Integer threads;
 
-    @Option(names = "--max-grant", paramLabel = "BYTES", description = "Largest single grant (default: the maximum).")
-    String maxGrant;
+    @Option(names = "--max-grant", paramLabel = "BYTES", converter = SizeConverter.class,
+            description = "Largest single grant (default: the maximum).")
+    Long maxGrant;
 
-    @Option(names = "--quota", paramLabel = "BYTES", description = "Granted and unreleased bytes per uid (default: "
-            + "the maximum).")
-    String quotaBytes;
+    @Option(names = "--quota", paramLabel = "BYTES", converter = SizeConverter.class, description = "Granted and "
+            + "unreleased bytes per uid (default: the maximum).")
+    Long quotaBytes;
 
-    @Option(names = "--rate", paramLabel = "N", defaultValue = "1000",
+    @Option(names = "--rate", paramLabel = "N", defaultValue = "1000", converter = SecondsConverter.PerSecond.class,
             description = "Requests per second per uid; 0 for no limit (default: ${DEFAULT-VALUE}).")
     double rate;
 
-    @Option(names = "--cold-deadline", paramLabel = "SECONDS", defaultValue = "10",
+    @Option(names = "--cold-deadline", paramLabel = "SECONDS", defaultValue = "10", converter = SecondsConverter.class,
             description = "How long a grant may wait for chunks populated on demand (default: ${DEFAULT-VALUE}).")
     double coldDeadline;
 
-    @Option(names = "--max-clients", paramLabel = "N", defaultValue = "256",
+    @Option(names = "--max-clients", paramLabel = "N", defaultValue = "256", converter = CountConverter.class,
             description = "Connections served at once (default: ${DEFAULT-VALUE}).")
     int maxClients;
 
-    @Option(names = "--max-clients-per-uid", paramLabel = "N", defaultValue = "32",
+    @Option(names = "--max-clients-per-uid", paramLabel = "N", defaultValue = "32", converter = CountConverter.class,
             description = "Connections of one uid served at once (default: ${DEFAULT-VALUE}).")
     int maxClientsPerUid;
 
-    @Option(names = "--idle-timeout", paramLabel = "SECONDS", defaultValue = "60",
+    @Option(names = "--idle-timeout", paramLabel = "SECONDS", defaultValue = "60", converter = SecondsConverter.class,
             description = "Closes a connection that holds no grant and sends no request for this long "
                     + "(default: ${DEFAULT-VALUE}).")
     double idleTimeout;
 
-    @Option(names = "--metrics", paramLabel = "HOST:PORT",
+    @Option(names = "--metrics", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "Serve Prometheus metrics at http://HOST:PORT/metrics; loopback only (default: off).")
-    String metrics;
+    InetSocketAddress metrics;
 
     @Spec
     CommandSpec spec;
@@ -122,6 +128,10 @@ final class ServeCommand implements Callable<Integer> {
                 pool.populateThreads(), Bytes.format(settings.quota().outstandingBytes()),
                 settings.quota().requestsPerSecond() <= 0 ? "unlimited" : String.format("%.0f", settings.quota().requestsPerSecond()),
                 service.metricsAddress());
+        String note = memlockNote(MemlockLimit.current(), pool);
+        if (note != null) {
+            out.println(note);
+        }
         out.flush();
         boolean terminal = System.console() != null && System.console().isTerminal();
         if (terminal) {
@@ -151,25 +161,95 @@ final class ServeCommand implements Callable<Integer> {
     ServiceSettings settings() {
         ServiceSettings defaults = ServiceSettings.defaults(socket != null ? socket : ServiceSocket.defaultPath());
         FilePoolSettings defaultPool = defaults.pool();
+        long ram = PhysicalMemory.totalBytes();
+        long chunkBytes = chunk != null ? chunk : defaultPool.chunkBytes();
+        // Every option checked here, before anything starts, in the options' own words.
+        if (maximum != null && maximum > ram) {
+            throw Failures.usage(spec, "--maximum " + Bytes.format(maximum) + " is more than this machine's memory ("
+                    + Bytes.format(ram) + ")");
+        }
+        if (target != null && target > ram) {
+            throw Failures.usage(spec, "--target " + Bytes.format(target) + " is more than this machine's memory ("
+                    + Bytes.format(ram) + ")");
+        }
         // Built in one step: a smaller maximum with the default target must lower the target, not fail.
-        long maximumBytes = maximum != null ? Bytes.parse(maximum) : defaultPool.maximumBytes();
-        long targetBytes = target != null ? Bytes.parse(target) : Math.min(defaultPool.targetBytes(), maximumBytes);
-        FilePoolSettings pool = FilePoolSettings.of(chunk != null ? Bytes.parse(chunk) : defaultPool.chunkBytes(),
-                targetBytes, maximumBytes, threads != null ? threads : defaultPool.populateThreads());
+        long maximumBytes = maximum != null ? maximum : defaultPool.maximumBytes();
+        long targetBytes = target != null ? target : Math.min(defaultPool.targetBytes(), maximumBytes);
+        String maximumOption = maximum != null ? "--maximum " + Bytes.format(maximumBytes)
+                : "the default maximum, a quarter of this machine's memory (" + Bytes.format(maximumBytes) + ")";
+        if (maximumBytes < chunkBytes) {
+            throw Failures.usage(spec, maximumOption + " is less than one chunk (--chunk " + Bytes.format(chunkBytes) + ")");
+        }
+        if (targetBytes > maximumBytes) {
+            throw Failures.usage(spec, "--target " + Bytes.format(targetBytes) + " is more than " + maximumOption);
+        }
+        if (idleTimeout < 0.001) {
+            throw Failures.usage(spec, "--idle-timeout must be at least 0.001 seconds, not " + idleTimeout);
+        }
+        if (maxGrant != null && maxGrant > maximumBytes) {
+            throw Failures.usage(spec, "--max-grant " + Bytes.format(maxGrant) + " is more than " + maximumOption);
+        }
+        FilePoolSettings pool = FilePoolSettings.of(chunkBytes, targetBytes, maximumBytes,
+                populateThreads(chunkBytes, defaultPool.populateThreads()));
         long poolMaximum = pool.maximumBytes();
-        return new ServiceSettings(defaults.socket(), Integer.parseInt(socketMode, 8), Optional.ofNullable(socketGroup), pool,
-                maxGrant != null ? Bytes.parse(maxGrant) : poolMaximum,
-                new ServiceSettings.Quota(quotaBytes != null ? Bytes.parse(quotaBytes) : poolMaximum, rate),
+        return new ServiceSettings(defaults.socket(), socketMode, Optional.ofNullable(socketGroup), pool,
+                maxGrant != null ? maxGrant : poolMaximum,
+                new ServiceSettings.Quota(quotaBytes != null ? quotaBytes : poolMaximum, rate),
                 Duration.ofMillis((long) (coldDeadline * 1000)), defaults.frameTimeout(), maxClients, maxClientsPerUid,
-                Duration.ofMillis((long) (idleTimeout * 1000)), Optional.ofNullable(metrics).map(ServeCommand::address));
+                Duration.ofMillis((long) (idleTimeout * 1000)), Optional.ofNullable(metrics));
     }
 
-    private static InetSocketAddress address(String hostPort) {
-        int colon = hostPort.lastIndexOf(':');
-        if (colon < 0) {
-            throw new IllegalArgumentException("--metrics takes HOST:PORT, e.g. 127.0.0.1:9464, not " + hostPort);
+    /**
+     * Populating threads that fit this process's memlock limit: each maps one chunk while it populates it
+     * (the service keeps no mapping of its stock, so only those count). The default is lowered to fit; a
+     * number given with --threads that does not fit is refused with one that does.
+     */
+    private int populateThreads(long chunkBytes, int defaultThreads) {
+        MemlockLimit memlock = MemlockLimit.current();
+        long room = memlock.roomBytes();
+        if (room < chunkBytes) {
+            throw Failures.usage(spec, "not even one chunk of " + Bytes.format(chunkBytes) + " fits this process's memlock "
+                    + "limit (" + memlock.describe() + "), and populating a chunk maps it.\n  Fits: --chunk "
+                    + sizeOption(Math.max(SizeConverter.Chunk.PAGE, room / SizeConverter.Chunk.PAGE * SizeConverter.Chunk.PAGE))
+                    + " --threads 1, or raise the limit to " + memlock.neededKib(chunkBytes)
+                    + " KiB:" + memlock.remedy(chunkBytes));
         }
-        String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
-        return new InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
+        long fitting = Math.min(Integer.MAX_VALUE, room / chunkBytes);
+        if (threads == null) {
+            return (int) Math.min(defaultThreads, fitting);
+        }
+        if (threads > fitting) {
+            throw Failures.usage(spec, "--threads " + threads + " would map " + threads + " chunks of "
+                    + Bytes.format(chunkBytes) + " at once while populating, more than this process's memlock limit ("
+                    + memlock.describe() + ").\n  Fits: --threads " + fitting + ", or raise the limit to "
+                    + memlock.neededKib(threads * chunkBytes) + " KiB:" + memlock.remedy(threads * chunkBytes));
+        }
+        return threads;
+    }
+
+    /** A page multiple as an option's value: {@code 8M}, {@code 12K}. */
+    private static String sizeOption(long bytes) {
+        return bytes % Bytes.GIB == 0 ? bytes / Bytes.GIB + "G" : bytes % Bytes.MIB == 0 ? bytes / Bytes.MIB + "M"
+                : bytes / Bytes.KIB + "K";
+    }
+
+    /**
+     * What an operator under a small memlock limit should know, or null: a client of this user can map at
+     * most the limit at once, so a stock larger than that serves it only in parts; a target and thread count
+     * that fit.
+     */
+    static String memlockNote(MemlockLimit memlock, FilePoolSettings pool) {
+        if (!memlock.limited() || memlock.soft() >= pool.targetBytes()) {
+            return null;
+        }
+        long fits = Math.max(pool.chunkBytes(), memlock.soft() / pool.chunkBytes() * pool.chunkBytes());
+        return "xpfo serve: note: this user's memlock limit is " + Bytes.format(memlock.soft()) + " (ulimit -l "
+                + MemlockLimit.ulimitUnits(memlock.soft()) + "): a process of this user maps at most that much secret "
+                + "memory at once, so `xpfo alloc` as this user can take at most " + Bytes.format(memlock.soft())
+                + "; the service itself maps only the chunks it is populating (" + pool.populateThreads() + " of "
+                + Bytes.format(pool.chunkBytes()) + ").\n  A stock that fits such a client: --target "
+                + sizeOption(fits) + " --threads "
+                + Math.max(1, Math.min(pool.populateThreads(), fits / pool.chunkBytes()))
+                + "; for more, raise the limit (see `xpfo probe`).";
     }
 }

@@ -109,8 +109,9 @@ final class VmCommand implements Callable<Integer> {
         MemlockLimit memlock = MemlockLimit.current();
         if (new MemlockLimit(memlock.soft(), memlock.hard(), memlock.capIpcLock(), 0).wouldRefuse(bytes)) {
             return "guest RAM of " + Bytes.format(bytes) + " would exceed RLIMIT_MEMLOCK ("
-                    + Bytes.describeLimit(memlock.soft()) + "), which secret memory counts against: raise it "
-                    + "(ulimit -l, systemd LimitMEMLOCK=) or grant CAP_IPC_LOCK";
+                    + Bytes.describeLimit(memlock.soft()) + "), which secret memory counts against: raise it to "
+                    + MemlockLimit.kib(bytes) + " KiB or more:" + new MemlockLimit(memlock.soft(), memlock.hard(), false, 0)
+                    .remedy(bytes);
         }
         if (ram != RamSource.SERVICE) {
             return null;

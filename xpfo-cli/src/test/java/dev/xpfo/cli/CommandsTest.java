@@ -2,7 +2,6 @@ package dev.xpfo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.xpfo.host.SecretMemorySupport;
-import dev.xpfo.memory.InvalidSizeException;
 import dev.xpfo.service.ServiceSettings;
 import picocli.CommandLine;
 import org.junit.jupiter.api.Test;
@@ -132,6 +131,7 @@ class CommandsTest {
         assertThat(tuned.quota()).isEqualTo(new ServiceSettings.Quota(256L << 20, 0));
         assertThat(tuned.socketMode()).isEqualTo(0660);
         assertThatThrownBy(() -> CommandLine.populateCommand(new ServeCommand(), "--maximum", "64M", "--max-grant", "1G")
-                .settings()).isInstanceOf(InvalidSizeException.class).hasMessageContaining("largest grant");
+                .settings()).isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessage("--max-grant 1 GiB is more than --maximum 64 MiB");
     }
 }

@@ -7,6 +7,10 @@ import dev.xpfo.linux.Errno;
  * Mapping secret memory would exceed {@code RLIMIT_MEMLOCK}. The kernel charges every secret
  * mapping, for its whole length, to the mapping process's memlock limit at {@code mmap} time
  * (unless it has {@code CAP_IPC_LOCK}), and refuses with {@code EAGAIN} past it.
+ *
+ * <p>The message, over several lines, says how much was asked for, the limit in {@code ulimit -l}
+ * units (KiB), the exact limit needed, and how to raise it: {@code ulimit -l}, {@code limits.conf}
+ * for the hard limit, systemd's {@code LimitMEMLOCK=}, or {@code CAP_IPC_LOCK} on the named binary.
  */
 public final class MemlockLimitException extends NativeCallException {
     private final long requestedBytes;
@@ -14,17 +18,21 @@ public final class MemlockLimitException extends NativeCallException {
     private final long lockedBytes;
 
     public MemlockLimitException(long requestedBytes, long limitBytes, long hardLimitBytes, long lockedBytes) {
+        this(requestedBytes, new MemlockLimit(limitBytes, hardLimitBytes, false, lockedBytes));
+    }
+
+    private MemlockLimitException(long requestedBytes, MemlockLimit limit) {
         super("mmap", Errno.EAGAIN,
-                "mapping " + requestedBytes + " bytes of secret memory exceeds RLIMIT_MEMLOCK (soft limit "
-                        + Bytes.describeLimit(limitBytes) + ", hard limit " + Bytes.describeLimit(hardLimitBytes)
-                        + ", already locked by this process " + lockedBytes + " bytes)",
-                "raise the limit for a shell with `ulimit -l <KiB>` (up to the hard limit; root can raise that), "
-                        + "for a systemd service with `LimitMEMLOCK=<bytes>|infinity`, "
-                        + "or give the process CAP_IPC_LOCK (`setcap cap_ipc_lock+ep`, or systemd "
-                        + "`AmbientCapabilities=CAP_IPC_LOCK`), which lifts the limit");
+                "mapping " + Bytes.format(requestedBytes) + " (" + requestedBytes + " bytes) of secret memory "
+                        + "exceeds RLIMIT_MEMLOCK, this process's memlock limit, which the kernel charges every secret "
+                        + "memory mapping against:\n  limit: " + limit.describe()
+                        + "\n  needed: a soft limit of at least " + limit.neededKib(requestedBytes) + " KiB ("
+                        + Bytes.format(MemlockLimit.kib(limit.lockedBytes() + requestedBytes) * Bytes.KIB) + ")",
+                "raise the limit to " + limit.neededKib(requestedBytes) + " KiB or more, in one of these ways:"
+                        + limit.remedy(requestedBytes));
         this.requestedBytes = requestedBytes;
-        this.limitBytes = limitBytes;
-        this.lockedBytes = lockedBytes;
+        this.limitBytes = limit.soft();
+        this.lockedBytes = limit.lockedBytes();
     }
 
     /**
@@ -49,5 +57,10 @@ public final class MemlockLimitException extends NativeCallException {
     /** What the process already had locked ({@code VmLck}) when the mapping was refused. */
     public long lockedBytes() {
         return lockedBytes;
+    }
+
+    /** The soft limit, in KiB ({@code ulimit -l} units), that would have let the mapping through. */
+    public long neededKib() {
+        return MemlockLimit.kib(Math.max(0, lockedBytes) + requestedBytes);
     }
 }

@@ -48,6 +48,9 @@ class SecretMemoryConformanceTest {
                 .contains("twice-limit refused MemlockLimitException errno " + Errno.EAGAIN
                         + " requested " + 2 * limit + " limit " + limit)
                 .contains("ulimit -l").contains("LimitMEMLOCK=").contains("CAP_IPC_LOCK")
+                // the exact limit the refused mapping needed, in ulimit -l units, and how the hard limit is raised
+                .contains("needed: a soft limit of at least 8192 KiB").contains("ulimit -l 8192 ")
+                .contains("/etc/security/limits.conf").contains("LimitMEMLOCK=8192K")
                 .contains("twice-limit populate refused MemlockLimitException");
     }
 

@@ -1,0 +1,41 @@
+package dev.xpfo.cli;
+
+import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.InvalidSizeException;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
+
+/** A size option ({@code 4096}, {@code 64K}, {@code 256M}, {@code 2G}): more than zero bytes. */
+final class SizeConverter implements ITypeConverter<Long> {
+    @Override
+    public Long convert(String value) {
+        long bytes;
+        try {
+            bytes = Bytes.parse(value);
+        } catch (InvalidSizeException e) {
+            throw new TypeConversionException(e.getMessage());
+        }
+        if (bytes <= 0) {
+            throw new TypeConversionException("a size must be more than 0 bytes, not '" + value + "'");
+        }
+        return bytes;
+    }
+
+    /**
+     * The chunk size, for {@code xpfo serve} and {@code xpfo pool} alike: a whole number of 4 KiB pages,
+     * since a chunk is one secret memory file mapped between guard pages.
+     */
+    static final class Chunk implements ITypeConverter<Long> {
+        static final long PAGE = 4 * Bytes.KIB;
+
+        @Override
+        public Long convert(String value) {
+            long bytes = new SizeConverter().convert(value);
+            if (bytes % PAGE != 0) {
+                throw new TypeConversionException("a chunk must be a whole number of 4 KiB pages (e.g. 4K, 64K, 2M), not '"
+                        + value + "' (" + bytes + " bytes)");
+            }
+            return bytes;
+        }
+    }
+}

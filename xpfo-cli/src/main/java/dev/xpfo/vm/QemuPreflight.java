@@ -56,7 +56,13 @@ public final class QemuPreflight {
         preflight.devices();
         preflight.networks();
         preflight.process();
-        return new Preflight(preflight.line, preflight.rewrites, preflight.refusals, memfdBackends(preflight.line));
+        List<Long> backends = memfdBackends(preflight.line);
+        if (backends.stream().mapToLong(Long::longValue).sum() == 0 && preflight.refusals.isEmpty()) {
+            preflight.refuse("guest RAM", "the command line gives the guest no memory xpfo vm would put in secret memory "
+                    + "(0 B in memory-backend-memfd objects), so whatever RAM QEMU gives it would be ordinary",
+                    "give -m SIZE (xpfo vm moves it onto a memory-backend-memfd) or memory-backend-memfd objects with a size");
+        }
+        return new Preflight(preflight.line, preflight.rewrites, preflight.refusals, backends);
     }
 
     /**
@@ -66,7 +72,7 @@ public final class QemuPreflight {
     public static long declaredRam(QemuCommandLine line) {
         long backends = 0;
         for (String object : line.values("object")) {
-            OptionValue value = OptionValue.parse(object, "qom-type");
+            OptionValue value = OptionValue.parse(object, OptionValue.Syntax.OBJECT);
             if (value.get("qom-type").orElse("").startsWith("memory-backend-")) {
                 backends += value.get("size").map(s -> GuestSize.parse(s, 1)).orElse(0L);
             }
@@ -78,7 +84,7 @@ public final class QemuPreflight {
     private static List<Long> memfdBackends(QemuCommandLine line) {
         List<Long> sizes = new ArrayList<>();
         for (String object : line.values("object")) {
-            OptionValue value = OptionValue.parse(object, "qom-type");
+            OptionValue value = OptionValue.parse(object, OptionValue.Syntax.OBJECT);
             if (value.get("qom-type").orElse("").equals("memory-backend-memfd")) {
                 sizes.add(value.get("size").map(s -> GuestSize.parse(s, 1)).orElse(0L));
             }
@@ -86,15 +92,39 @@ public final class QemuPreflight {
         return sizes;
     }
 
+    /** Whether the machine's RAM is on a memory backend: {@code -machine memory-backend=} or NUMA nodes with {@code memdev=}. */
     private static boolean ramOnBackend(QemuCommandLine line) {
-        return line.values("machine", "M").stream().anyMatch(v -> OptionValue.parse(v, "type").get("memory-backend").isPresent())
-                || line.values("numa").stream().anyMatch(v -> OptionValue.parse(v, "type").get("memdev").isPresent());
+        return merged(line, OptionValue.Syntax.MACHINE, "memory-backend", "machine", "M").isPresent()
+                || line.values("numa").stream().anyMatch(v -> OptionValue.parse(v, OptionValue.Syntax.NUMA).get("memdev").isPresent());
     }
 
     private static Optional<Long> memorySize(QemuCommandLine line) {
-        List<String> m = line.values("m");
-        return m.isEmpty() ? Optional.empty()
-                : OptionValue.parse(m.getLast(), "size").get("size").map(s -> GuestSize.parse(s, 1L << 20));
+        return merged(line, OptionValue.Syntax.MEMORY, "size", "m").map(s -> GuestSize.parse(s, 1L << 20));
+    }
+
+    /**
+     * {@code key} of options QEMU merges into one ({@code -m}, {@code -machine}/{@code -M}): the last
+     * value given in any of them.
+     */
+    private static Optional<String> merged(QemuCommandLine line, OptionValue.Syntax syntax, String key, String... options) {
+        Optional<String> found = Optional.empty();
+        for (String value : line.values(options)) {
+            Optional<String> here = OptionValue.parse(value, syntax).get(key);
+            if (here.isPresent()) {
+                found = here;
+            }
+        }
+        return found;
+    }
+
+    /** A {@code -netdev}, {@code -nic} or {@code -net} as QEMU reads it: {@code -netdev stream|dgram} as keyval. */
+    private static OptionValue network(String option, String text) {
+        if (!option.equals("netdev")) {
+            return OptionValue.parse(text, OptionValue.Syntax.NET);
+        }
+        OptionValue value = OptionValue.parse(text, OptionValue.Syntax.NETDEV);
+        String type = value.get("type").orElse("");
+        return type.equals("stream") || type.equals("dgram") ? OptionValue.parse(text, OptionValue.Syntax.NETDEV_MODERN) : value;
     }
 
     private void executable() {
@@ -122,10 +152,15 @@ public final class QemuPreflight {
         if (line.has("enable-kvm")) {
             accelerators.add("kvm");
         }
-        line.values("accel").forEach(v -> OptionValue.parse(v, "accel").get("accel").ifPresent(accelerators::add));
-        line.values("machine", "M").forEach(v -> OptionValue.parse(v, "type").get("accel").ifPresent(accelerators::add));
+        line.values("accel").forEach(v -> OptionValue.parse(v, OptionValue.Syntax.ACCEL).get("accel").ifPresent(accelerators::add));
+        line.values("machine", "M").forEach(v -> OptionValue.parse(v, OptionValue.Syntax.MACHINE).get("accel").ifPresent(accelerators::add));
         for (String accelerator : accelerators) {
             for (String name : accelerator.split(":")) {
+                if (!name.equals("tcg") && !OTHER_ACCELERATORS.contains(name.toLowerCase(Locale.ROOT))) {
+                    refuse("accelerator " + accelerator, "xpfo vm runs guests with TCG only, the accelerator that reaches "
+                            + "guest RAM only through QEMU's own mapping; '" + name + "' is not it", "use -accel tcg");
+                    return;
+                }
                 if (OTHER_ACCELERATORS.contains(name.toLowerCase(Locale.ROOT))) {
                     KvmSupport support = kvm.get();
                     refuse("accelerator " + accelerator, "KVM cannot run a guest from secret memory: it resolves guest "
@@ -150,7 +185,7 @@ public final class QemuPreflight {
                     "drop -mem-path; xpfo vm puts -m's RAM in secret memory");
         }
         for (String m : line.values("m")) {
-            OptionValue value = OptionValue.parse(m, "size");
+            OptionValue value = OptionValue.parse(m, OptionValue.Syntax.MEMORY);
             Optional<Long> maximum = value.get("maxmem").map(s -> GuestSize.parse(s, 1L << 20));
             if (maximum.isPresent() && maximum.get() > memorySize(line).orElse(0L)) {
                 refuse("-m " + m, "memory hot-plugged later (up to maxmem) would not be checked, and could be ordinary",
@@ -159,7 +194,7 @@ public final class QemuPreflight {
         }
         boolean anyBackend = false;
         for (String object : line.values("object")) {
-            OptionValue value = OptionValue.parse(object, "qom-type");
+            OptionValue value = OptionValue.parse(object, OptionValue.Syntax.OBJECT);
             String type = value.get("qom-type").orElse("");
             if (!type.startsWith("memory-backend-")) {
                 continue;
@@ -187,7 +222,7 @@ public final class QemuPreflight {
             }
         }
         for (String numa : line.values("numa")) {
-            OptionValue value = OptionValue.parse(numa, "type");
+            OptionValue value = OptionValue.parse(numa, OptionValue.Syntax.NUMA);
             if (value.get("type").orElse("node").equals("node") && value.get("mem").isPresent()) {
                 refuse("-numa " + numa, "mem= gives a NUMA node ordinary memory", "use memdev= with a memory-backend-memfd");
             }
@@ -222,7 +257,7 @@ public final class QemuPreflight {
     private void drives() {
         for (String option : List.of("drive", "blockdev")) {
             for (String drive : line.values(option)) {
-                OptionValue value = OptionValue.parse(drive, null);
+                OptionValue value = OptionValue.parse(drive, option.equals("drive") ? OptionValue.Syntax.DRIVE : OptionValue.Syntax.BLOCKDEV);
                 for (String key : value.keys()) {
                     String v = value.get(key).orElse("");
                     if ((key.equals("driver") || key.endsWith(".driver") || key.equals("if")) && DMA_BLOCK_DRIVERS.contains(v)
@@ -261,7 +296,7 @@ public final class QemuPreflight {
 
     private void devices() {
         for (String device : line.values("device")) {
-            String driver = OptionValue.parse(device, "driver").get("driver").orElse("");
+            String driver = OptionValue.parse(device, OptionValue.Syntax.DEVICE).get("driver").orElse("");
             if (driver.startsWith("vhost-") || driver.startsWith("vfio")) {
                 refuse("-device " + device, driver + " lets " + (driver.startsWith("vfio") ? "a physical device DMA"
                                 : "the kernel or another process") + " straight into guest RAM, which needs it pinned or "
@@ -279,7 +314,7 @@ public final class QemuPreflight {
     private void networks() {
         for (String option : List.of("netdev", "nic", "net")) {
             for (String netdev : line.values(option)) {
-                OptionValue value = OptionValue.parse(netdev, "type");
+                OptionValue value = network(option, netdev);
                 String type = value.get("type").orElse("");
                 if (type.startsWith("vhost-")) {
                     refuse("-" + option + " " + netdev, type + " hands guest RAM to another backend outside QEMU",

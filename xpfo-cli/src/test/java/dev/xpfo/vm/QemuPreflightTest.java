@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** What xpfo vm does to a QEMU command line before starting it: checked without booting anything. */
 class QemuPreflightTest {
@@ -276,6 +277,89 @@ class QemuPreflightTest {
         void malformedJsonIsAnErrorNotAGuess() {
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> check("-accel", "tcg", "-object", "{\"qom-type\":"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a JSON object");
+        }
+    }
+
+    /** Each option is read as QEMU 7.2 reads it (checked against qemu-system-x86_64 7.2.22 with query-memdev). */
+    @Nested
+    class AsQemuReadsIt {
+        @Test
+        void theTwoCommandLinesOfIssue11AreRefusedNotReadAsJson() {
+            for (List<String> words : List.of(
+                    List.of("-m", "64M", "-machine", "{\"memory-backend\":\"none,type=pc,x-oem-id=\"}"),
+                    List.of("-m", "64M", "-object", " {\"k\":\"v,qom-type=memory-backend-file,id=r0,size=64M,share=on,"
+                            + "mem-path=ram.img\"}", "-machine", "memory-backend=r0"))) {
+                assertThatThrownBy(() -> check(words.toArray(String[]::new))).as("%s", words)
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("reads it as key=value");
+            }
+        }
+
+        @Test
+        void theImpliedKeyIsTheTextBeforeTheFirstCommaAndALaterKeyWins() {
+            OptionValue object = OptionValue.parse(" x,qom-type=memory-backend-file,id=r0", OptionValue.Syntax.OBJECT);
+            assertThat(object.get("qom-type")).contains("memory-backend-file");
+            assertThat(OptionValue.parse(" memory-backend-ram,id=r", OptionValue.Syntax.OBJECT).get("qom-type"))
+                    .contains(" memory-backend-ram");
+            // A later qom-type wins, so the backend is checked as what QEMU makes of it.
+            assertThat(check("-accel", "tcg", "-object", "memory-backend-memfd,qom-type=memory-backend-ram,id=m,size=64M",
+                    "-machine", "memory-backend=m").refusals()).anyMatch(r -> r.why().contains("memory-backend-ram"));
+        }
+
+        @Test
+        void duplicateKeysTakeTheLastValueAndIdTheFirstAsQemuDoes() {
+            OptionValue value = OptionValue.parse("memory-backend-memfd,id=a,size=32M,size=64M,noshare", OptionValue.Syntax.OBJECT);
+            assertThat(value.get("size")).contains("64M");
+            assertThat(value.get("share")).contains("off");
+            assertThat(check("-accel", "tcg", "-object", "memory-backend-memfd,id=m,size=32M,noshare",
+                    "-machine", "memory-backend=m").refusals()).anyMatch(r -> r.why().contains("share=off"));
+            assertThatThrownBy(() -> OptionValue.parse("memory-backend-memfd,id=a,id=b", OptionValue.Syntax.OBJECT))
+                    .hasMessageContaining("id= twice");
+            assertThat(OptionValue.parse("type=pc,type=q35", OptionValue.Syntax.MACHINE).get("type")).contains("q35");
+        }
+
+        @Test
+        void doubleCommasEscapeInQemuOptsButEndAKeyvalImpliedValue() {
+            assertThat(OptionValue.parse("a,,b=c,size=1", OptionValue.Syntax.OBJECT).get("qom-type")).contains("a,b=c");
+            assertThatThrownBy(() -> OptionValue.parse("pc,,accel=kvm", OptionValue.Syntax.MACHINE))
+                    .hasMessageContaining("QEMU refuses the parameter ''");
+            assertThatThrownBy(() -> OptionValue.parse("pc,usb", OptionValue.Syntax.MACHINE))
+                    .hasMessageContaining("expects '='");
+            assertThatThrownBy(() -> OptionValue.parse("memory-backend-memfd,id=m,x,,y=1", OptionValue.Syntax.OBJECT))
+                    .hasMessageContaining("would not read as one");
+        }
+
+        @Test
+        void jsonOnlyWhereQemuReadsItAndOnlyFromTheFirstByte() {
+            assertThat(OptionValue.parse("{\"driver\":\"file\",\"filename\":\"d\"}", OptionValue.Syntax.BLOCKDEV)
+                    .get("filename")).contains("d");
+            for (String machine : List.of("{\"type\":\"pc\"}", " {\"type\":\"pc\"}")) {
+                assertThatThrownBy(() -> check("-accel", "tcg", "-machine", machine)).hasMessageContaining("takes no JSON");
+            }
+            assertThatThrownBy(() -> check("-accel", "tcg", "-device", "\t{\"driver\":\"virtio-rng-pci\"}"))
+                    .hasMessageContaining("very first character");
+            assertThatThrownBy(() -> check("-accel", "tcg", "-device", "{\"driver\":\"e1000\",\"driver\":\"vfio-pci\"}"))
+                    .hasMessageContaining("no duplicate keys");
+        }
+
+        @Test
+        void mergedOptionsAreReadAsOne() {
+            Preflight plan = check("-accel", "tcg", "-m", "64M", "-m", "slots=0");
+            assertThat(plan.guestRamBytes()).isEqualTo(64L << 20);
+            Preflight machine = check("-accel", "tcg", "-m", "64M", "-object", "memory-backend-memfd,id=m,size=64M",
+                    "-machine", "memory-backend=m", "-machine", "pc");
+            assertThat(machine.refused()).isFalse();
+            assertThat(machine.commandLine().values("machine")).containsExactly("memory-backend=m", "pc");
+        }
+
+        @Test
+        void aCommandLineGivingTheGuestNoSecretMemoryIsRefused() {
+            assertThat(check("-accel", "tcg", "-m", "0", "-object", "memory-backend-memfd,id=m,size=0",
+                    "-machine", "memory-backend=m").refusals()).anyMatch(r -> r.what().equals("guest RAM"));
+        }
+
+        @Test
+        void acceleratorsOtherThanTcgAreRefused() {
+            assertThat(check("-accel", "qtest").refusals()).anyMatch(r -> r.why().contains("TCG only"));
         }
     }
 

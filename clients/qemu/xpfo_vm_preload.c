@@ -16,6 +16,11 @@
  *   XPFO_SOCKET     the service's socket (default as in the C client).
  *   XPFO_VM_WARM_ONLY=1  refuse rather than let the service populate missing memory on demand.
  * Nothing falls back to ordinary memory: every failure fails QEMU's call, with the reason on stderr.
+ *
+ * QEMU is made non-dumpable before it runs: it holds its guest RAM's secret memory file (with
+ * XPFO_VM_RAM=secretmem; a grant's files until they are mapped), and any process of its user could
+ * otherwise take that descriptor with pidfd_getfd(2) or ptrace it, then map the file and read the
+ * guest. Non-dumpable, only CAP_SYS_PTRACE (root) can, and /proc/PID/{maps,mem,fd} are root's.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -28,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -72,6 +78,15 @@ static void say(const char *format, ...) {
     vsnprintf(line, sizeof line, format, args);
     va_end(args);
     fprintf(stderr, "xpfo vm: %s\n", line);
+}
+
+/* Runs when the library is loaded, before QEMU's main(): QEMU never runs dumpable. */
+__attribute__((constructor)) static void make_not_dumpable(void) {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        say("prctl(PR_SET_DUMPABLE, 0) failed (%s): QEMU would let any process of its user take its guest RAM "
+            "(pidfd_getfd, ptrace); not starting it", strerror(errno));
+        _exit(1);
+    }
 }
 
 /* A child forked while another thread held the lock would find it held forever. */

@@ -30,6 +30,11 @@ public final class QemuPreflight {
             "virtio-blk-vhost-user", "host_device-vfio");
     /** Devices that pass guest RAM to the kernel for SG_IO, which pins it. */
     private static final Set<String> PASSTHROUGH_DEVICES = Set.of("scsi-block", "scsi-generic");
+    /** Legacy character device forms that listen on or talk to the network. */
+    private static final List<String> NETWORK_CHARDEV_PREFIXES = List.of("tcp:", "telnet:", "tn3270:", "websocket:", "udp:");
+    /** Options taking a legacy character device ({@code -serial tcp::4444,server}). */
+    private static final List<String> LEGACY_CHARDEV_OPTIONS = List.of("monitor", "qmp", "qmp-pretty", "serial", "parallel",
+            "virtioconsole", "debugcon");
 
     private final Supplier<KvmSupport> kvm;
     private final List<String> rewrites = new ArrayList<>();
@@ -55,6 +60,7 @@ public final class QemuPreflight {
         preflight.drives();
         preflight.devices();
         preflight.networks();
+        preflight.channels();
         preflight.process();
         List<Long> backends = memfdBackends(preflight.line);
         if (backends.stream().mapToLong(Long::longValue).sum() == 0 && preflight.refusals.isEmpty()) {
@@ -137,6 +143,11 @@ public final class QemuPreflight {
 
     /** Options that change others out of sight of this check. */
     private void configuration() {
+        if (!line.has("no-user-config")) {
+            line = line.adding("no-user-config", null);
+            rewrites.add("added -no-user-config (QEMU's default configuration file could add devices and accelerators "
+                    + "out of sight of this check)");
+        }
         for (String file : line.values("readconfig")) {
             refuse("-readconfig " + file, "a configuration file can set drives, devices and memory this check does not see",
                     "put those options on the command line");
@@ -258,16 +269,8 @@ public final class QemuPreflight {
         for (String option : List.of("drive", "blockdev")) {
             for (String drive : line.values(option)) {
                 OptionValue value = OptionValue.parse(drive, option.equals("drive") ? OptionValue.Syntax.DRIVE : OptionValue.Syntax.BLOCKDEV);
-                for (String key : value.keys()) {
-                    String v = value.get(key).orElse("");
-                    if ((key.equals("driver") || key.endsWith(".driver") || key.equals("if")) && DMA_BLOCK_DRIVERS.contains(v)
-                            || (key.equals("file") || key.endsWith(".filename") || key.endsWith(".file"))
-                            && (v.startsWith("nvme:") || v.matches("/dev/sg\\d+"))) {
-                        refuse("-" + option + " " + drive, v + " lets a device, the kernel or another process "
-                                        + "reach guest RAM directly (VFIO, vDPA, vhost-user or SG_IO), which needs it pinned or shared",
-                                "use a file or host block device with buffered I/O");
-                        break;
-                    }
+                if (reachesGuestRamDirectly(option, drive, "", value)) {
+                    continue;
                 }
                 OptionValue changed = value;
                 List<String> said = new ArrayList<>();
@@ -294,6 +297,59 @@ public final class QemuPreflight {
         }
     }
 
+    /**
+     * Refuses a block driver or file that hands guest RAM to a device, the kernel or another process,
+     * also inside {@code json:} pseudo-filenames (whose direct I/O settings are refused too: they are
+     * not rewritten inside the JSON text).
+     *
+     * @return whether it refused
+     */
+    private boolean reachesGuestRamDirectly(String option, String drive, String prefix, OptionValue value) {
+        for (String key : value.keys()) {
+            String v = value.get(key).orElse("");
+            String full = prefix + key;
+            if (v.startsWith("json:")) {
+                OptionValue nested = OptionValue.parse(v.substring("json:".length()), new OptionValue.Syntax(
+                        OptionValue.Grammar.KEYVAL, null, true));
+                String nestedPrefix = full.equals("file") || full.equals("filename") ? "" : full.substring(0, full.lastIndexOf('.') + 1);
+                for (String inner : nested.keys()) {
+                    String iv = nested.get(inner).orElse("");
+                    if ((inner.equals("aio") || inner.endsWith(".aio")) && (iv.equals("native") || iv.equals("io_uring"))
+                            || (inner.equals("cache.direct") || inner.endsWith(".cache.direct")) && on(iv)) {
+                        refuse("-" + option + " " + drive, "its json: filename asks for direct I/O (" + inner + "=" + iv
+                                        + "), which pins guest pages, and is not rewritten inside the JSON",
+                                "use aio=threads and cache.direct=off there, or write the options as keys");
+                        return true;
+                    }
+                }
+                if (reachesGuestRamDirectly(option, drive, nestedPrefix, nested)) {
+                    return true;
+                }
+                continue;
+            }
+            boolean file = key.equals("file") || key.equals("filename") || key.endsWith(".filename") || key.endsWith(".file");
+            if ((key.equals("driver") || key.endsWith(".driver") || key.equals("if")) && DMA_BLOCK_DRIVERS.contains(v)
+                    || file && (v.startsWith("nvme:") || scsiGeneric(v))) {
+                refuse("-" + option + " " + drive, v + " lets a device, the kernel or another process "
+                                + "reach guest RAM directly (VFIO, vDPA, vhost-user or SG_IO), which needs it pinned or shared",
+                        "use a file or host block device with buffered I/O");
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A SCSI generic device ({@code /dev/sgN}, {@code /dev/bsg/...}), also through a symbolic link. */
+    private static boolean scsiGeneric(String file) {
+        String path = file;
+        try {
+            path = java.nio.file.Path.of(file).toRealPath().toString();
+        } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
+            // not there (yet): judged by its name
+        }
+        return file.matches("/dev/sg\\d+") || path.matches("/dev/sg\\d+") || path.startsWith("/dev/bsg/");
+    }
+
     private void devices() {
         for (String device : line.values("device")) {
             String driver = OptionValue.parse(device, OptionValue.Syntax.DEVICE).get("driver").orElse("");
@@ -303,6 +359,11 @@ public final class QemuPreflight {
                                 + "shared outside QEMU's own mapping",
                         "use an emulated or virtio device QEMU serves itself (virtio-net-pci with vhost=off, "
                                 + "virtio-blk-pci; vsock has no such device)");
+            } else if (driver.equals("x-pci-proxy-dev") || driver.equals("ivshmem") || driver.startsWith("ivshmem-")) {
+                refuse("-device " + device, driver + " hands QEMU's RAM blocks to another process ("
+                                + (driver.startsWith("ivshmem") ? "shared memory other processes map" : "a remote device process")
+                                + "), outside the protection of secret memory",
+                        "drop it; exchange data with the guest through virtio devices QEMU serves itself");
             } else if (PASSTHROUGH_DEVICES.contains(driver)) {
                 refuse("-device " + device, driver + " passes SCSI commands to the host with guest RAM as their "
                                 + "buffers (SG_IO pins those pages, which secret memory refuses)",
@@ -340,6 +401,52 @@ public final class QemuPreflight {
                 }
             }
         }
+    }
+
+    /**
+     * The gdbstub and the monitors read and write guest RAM ({@code pmemsave}, {@code x}, {@code xp},
+     * gdb memory reads) around the protection, for whoever can reach them: none may listen on the
+     * network. Character devices on the network are refused wherever they appear.
+     */
+    private void channels() {
+        if (line.has("s")) {
+            refuse("-s", "-s starts QEMU's gdbstub on tcp::1234 (all addresses): whoever connects reads and writes guest "
+                    + "RAM", "drop -s");
+        }
+        for (String gdb : line.values("gdb")) {
+            if (!gdb.equals("none")) {
+                refuse("-gdb " + gdb, "QEMU's gdbstub reads and writes guest RAM for whoever connects", "drop -gdb");
+            }
+        }
+        for (String option : LEGACY_CHARDEV_OPTIONS) {
+            for (String device : line.values(option)) {
+                String backend = device.startsWith("mon:") ? device.substring(4) : device;
+                if (NETWORK_CHARDEV_PREFIXES.stream().anyMatch(backend::startsWith)) {
+                    refuse("-" + option + " " + device, networkChardev(option), "use a Unix socket (unix:PATH,server=on) in a "
+                            + "directory only you can reach, or stdio");
+                }
+            }
+        }
+        for (String chardev : line.values("chardev")) {
+            OptionValue value = OptionValue.parse(chardev, OptionValue.Syntax.CHARDEV);
+            String backend = value.get("backend").orElse("");
+            boolean network = backend.equals("udp") || backend.equals("tcp") || backend.equals("telnet")
+                    || backend.equals("websocket") || backend.equals("socket") && (value.get("host").isPresent()
+                    || value.get("port").isPresent() || value.get("telnet").map(QemuPreflight::on).orElse(false)
+                    || value.get("tn3270").map(QemuPreflight::on).orElse(false)
+                    || value.get("websocket").map(QemuPreflight::on).orElse(false)
+                    || value.get("path").isEmpty() && value.get("fd").isEmpty());
+            if (network) {
+                refuse("-chardev " + chardev, networkChardev("chardev"), "use -chardev socket,path=PATH,server=on in a "
+                        + "directory only you can reach");
+            }
+        }
+    }
+
+    private static String networkChardev(String option) {
+        return "a character device on the network" + (option.equals("monitor") || option.startsWith("qmp")
+                ? ": QEMU's monitor there lets whoever connects read guest RAM (pmemsave, xp, gdbserver)"
+                : " is reachable by others, and as a monitor (or muxed with one) lets them read guest RAM");
     }
 
     private void process() {

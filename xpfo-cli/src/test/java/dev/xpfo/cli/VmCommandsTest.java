@@ -108,7 +108,7 @@ class VmCommandsTest {
                 "-drive", "file=d.img,aio=io_uring");
         assertThat(run.exitCode()).isZero();
         assertThat(run.out()).contains(qemu + " -m 256M -append 'console=ttyS0 quiet' -drive file=d.img,aio=threads "
-                + "-accel tcg -object memory-backend-memfd,id=xpfo-ram,size=268435456,share=on,seal=off "
+                + "-no-user-config -accel tcg -object memory-backend-memfd,id=xpfo-ram,size=268435456,share=on,seal=off "
                 + "-machine memory-backend=xpfo-ram");
         assertThat(ran(qemu)).isFalse();
     }

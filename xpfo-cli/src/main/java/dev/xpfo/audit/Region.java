@@ -62,7 +62,7 @@ public record Region(long start, long end, String permissions, long inode, Strin
     }
 
     /** Parses a maps line: {@code address perms offset dev inode [name]}. */
-    static Region parse(String line) {
+    public static Region parse(String line) {
         String[] fields = line.trim().split("\\s+", 6);
         String[] range = fields[0].split("-");
         return new Region(Long.parseUnsignedLong(range[0], 16), Long.parseUnsignedLong(range[1], 16), fields[1],

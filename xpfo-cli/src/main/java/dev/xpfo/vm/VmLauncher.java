@@ -1,6 +1,9 @@
 package dev.xpfo.vm;
 
 import dev.xpfo.audit.ProcessMemory;
+import dev.xpfo.audit.Region;
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.host.ProcFiles;
 import dev.xpfo.memory.Bytes;
 
 import java.io.IOException;
@@ -89,12 +92,17 @@ public final class VmLauncher {
             builder.redirectInput(ProcessBuilder.Redirect.INHERIT);
         }
         environment(builder.environment());
+        // QEMU runs non-dumpable, so its /proc/PID/maps is root's: it passes its own maps descriptor here.
+        Path mapsSocket = control.resolve("maps.sock");
+        UnixSocket mapsListener = UnixSocket.listen(mapsSocket);
+        builder.environment().put("XPFO_VM_MAPS_SOCKET", mapsSocket.toString());
         String secretDevice = GuestRamCheck.secretMemoryDevice();
         Process qemu;
         try {
             qemu = builder.start();
         } catch (IOException e) {
             listener.close();
+            mapsListener.close();
             throw e;
         }
         // Until the caller waits for it, a launcher stopped meanwhile must not leave QEMU behind, held.
@@ -117,7 +125,7 @@ public final class VmLauncher {
         try {
             say("QEMU started (pid " + qemu.pid() + "), held until its guest RAM is checked");
             try (QmpConnection connection = accept(qemu, listener)) {
-                GuestRamCheck check = check(qemu, connection, secretDevice);
+                GuestRamCheck check = check(qemu, connection, mapsListener, secretDevice);
                 check.lines().forEach(line -> say(line));
                 if (!check.protectedAll()) {
                     say("QEMU's guest RAM is not all secret memory: " + String.join("; ", check.problems())
@@ -154,6 +162,8 @@ public final class VmLauncher {
         } finally {
             checked.countDown();
             listener.close();
+            mapsListener.close();
+            Files.deleteIfExists(mapsSocket);
             Files.deleteIfExists(qmp);
             Files.deleteIfExists(control);
             try {
@@ -165,11 +175,50 @@ public final class VmLauncher {
     }
 
     /** QEMU's RAM as it reports it, matched against its mappings. */
-    private static GuestRamCheck check(Process qemu, QmpConnection connection, String secretDevice)
+    private static GuestRamCheck check(Process qemu, QmpConnection connection, UnixSocket mapsListener, String secretDevice)
             throws IOException, ProcessMemory.UnreadableException {
         QemuRamView view = QemuRamView.ask(connection);
-        ProcessMemory memory = ProcessMemory.read(qemu.pid()).orElseThrow(() -> new IOException("QEMU exited"));
-        return GuestRamCheck.of(view, memory.regions(), secretDevice);
+        List<Region> regions = mapsFromQemu(mapsListener, qemu.pid());
+        if (regions == null) {
+            regions = ProcessMemory.read(qemu.pid()).orElseThrow(() -> new IOException("QEMU exited")).regions();
+        }
+        return GuestRamCheck.of(view, regions, secretDevice);
+    }
+
+    /**
+     * QEMU's mappings through the {@code /proc/self/maps} descriptor its preload library passed (sent
+     * before QEMU's main(), so long queued once QEMU answers QMP); null if none was passed (QEMU
+     * without the library): then {@code /proc/PID/maps} is read, which takes a dumpable QEMU or root.
+     */
+    private static List<Region> mapsFromQemu(UnixSocket mapsListener, long pid) throws IOException {
+        mapsListener.timeouts(Duration.ofMillis(1), Duration.ofMillis(1));
+        UnixSocket connection = mapsListener.accept();
+        if (connection == null) {
+            return null;
+        }
+        try (connection) {
+            if (connection.peerCredentials().pid() != pid) {
+                throw new IOException("a process other than QEMU (pid " + connection.peerCredentials().pid()
+                        + ") passed a maps descriptor");
+            }
+            UnixSocket.Received received = connection.receive(1, 1);
+            if (received.fds().length != 1) {
+                throw new IOException("QEMU's preload library passed no maps descriptor");
+            }
+            int fd = received.fds()[0];
+            String target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            String text = ProcFiles.readAndClose(fd);
+            if (!target.equals("/proc/" + pid + "/maps")) {
+                throw new IOException("QEMU passed " + target + ", not its /proc/" + pid + "/maps");
+            }
+            List<Region> regions = new ArrayList<>();
+            for (String line : text.split("\n")) {
+                if (!line.isBlank()) {
+                    regions.add(Region.parse(line));
+                }
+            }
+            return regions;
+        }
     }
 
     /** The launcher's end of QEMU's private QMP socket, at {@code socket} in a directory only this user can reach. */

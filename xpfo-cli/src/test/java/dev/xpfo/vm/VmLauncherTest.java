@@ -112,6 +112,26 @@ class VmLauncherTest {
         }
     }
 
+    /**
+     * QEMU runs non-dumpable (its /proc/PID/maps is then root's): an ordinary user's launcher still
+     * checks its guest RAM, through the maps descriptor QEMU's preload library passes it.
+     */
+    @Test
+    void anOrdinaryUsersLauncherChecksItsNonDumpableQemu() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.xpfo.testing.TestJvm.isRoot(), "needs root to run as uid 65534");
+        Guest guest = Guest.prepared();
+        // 4 MiB fits an ordinary user's 8 MiB memlock limit; the kernel cannot boot in it, and the guest's
+        // triple fault ends QEMU (-no-reboot).
+        dev.xpfo.testing.TestJvm.Result run = dev.xpfo.testing.TestJvm.runUnprivileged(8L << 20,
+                Map.of("XPFO_VM_PRELOAD", Guest.preload().toString()), dev.xpfo.cli.Main.class, "vm", "--ram", "secretmem",
+                "--", "qemu-system-x86_64", "-m", "4M", "-display", "none", "-nodefaults", "-kernel", guest.kernel.toString(),
+                "-append", "panic=-1", "-no-reboot");
+        assertThat(run.output()).containsPattern("guest RAM block 'xpfo-ram' \\(4 MiB\\) at 0x\\p{XDigit}+-0x\\p{XDigit}+: "
+                + "secret memory \\(/secretmem \\(deleted\\), device \\p{XDigit}+:\\p{XDigit}+, 1 mapping\\)")
+                .contains("guest RAM 4 MiB: all of it secret memory (out of the direct map), created cold by QEMU's process");
+        assertThat(run.exitCode()).as(run.output()).isZero();
+    }
+
     @Test
     void aQemuThatFailsBeforeMappingItsRamPassesItsExitCodeOn(@TempDir Path directory) throws Exception {
         StringWriter out = new StringWriter();

@@ -7,13 +7,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 
 /**
  * The QEMU Machine Protocol on a private Unix socket: enough to ask QEMU, held at its start
@@ -33,20 +31,6 @@ final class QmpConnection implements AutoCloseable {
             throw new IOException("no QMP greeting from QEMU: " + greeting);
         }
         execute("qmp_capabilities");
-    }
-
-    /**
-     * Connects and negotiates. QEMU greets only from its main loop, that is once the machine (and its
-     * guest RAM) is created; a reader blocked here is released by {@link #close()}.
-     */
-    static QmpConnection open(Path socket) throws IOException {
-        SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket));
-        try {
-            return new QmpConnection(channel);
-        } catch (IOException e) {
-            channel.close();
-            throw e;
-        }
     }
 
     /**

@@ -66,7 +66,8 @@ public final class VmLauncher {
     /**
      * Starts QEMU held before its first instruction ({@code -S}), asks it over a private QMP socket
      * which RAM blocks and memory backends it has and where each lives in its address space, confirms
-     * from {@code /proc/PID/maps} that every guest RAM block lies entirely in secret memory (see
+     * from QEMU's maps (the {@code /proc/self/maps} descriptor its preload library passes, else
+     * {@code /proc/PID/maps}) that every guest RAM block lies entirely in secret memory (see
      * {@link GuestRamCheck}), prints each block, and only then lets the guest run ({@code cont}). A
      * command line with its own {@code -S} stays held, for the user to continue.
      *
@@ -76,6 +77,7 @@ public final class VmLauncher {
      *                                       secret memory in time (QEMU is stopped then)
      */
     public Process launch(Preflight plan, ProcessBuilder.Redirect output) throws IOException, InterruptedException {
+        String secretDevice = GuestRamCheck.secretMemoryDevice();
         Path control = Files.createTempDirectory("xpfo-vm", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwx------")));
         Path qmp = control.resolve("qmp.sock");
@@ -96,7 +98,6 @@ public final class VmLauncher {
         Path mapsSocket = control.resolve("maps.sock");
         UnixSocket mapsListener = UnixSocket.listen(mapsSocket);
         builder.environment().put("XPFO_VM_MAPS_SOCKET", mapsSocket.toString());
-        String secretDevice = GuestRamCheck.secretMemoryDevice();
         Process qemu;
         try {
             qemu = builder.start();

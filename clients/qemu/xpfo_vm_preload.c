@@ -15,7 +15,16 @@
  *                   its own, nothing from the service.
  *   XPFO_SOCKET     the service's socket (default as in the C client).
  *   XPFO_VM_WARM_ONLY=1  refuse rather than let the service populate missing memory on demand.
+ *   XPFO_VM_MAPS_SOCKET  where `xpfo vm` waits for QEMU's /proc/self/maps descriptor (see below).
  * Nothing falls back to ordinary memory: every failure fails QEMU's call, with the reason on stderr.
+ *
+ * QEMU is made non-dumpable before it runs: it holds its guest RAM's secret memory file (with
+ * XPFO_VM_RAM=secretmem; a grant's files until they are mapped), and any process of its user could
+ * otherwise take that descriptor with pidfd_getfd(2) or ptrace it, then map the file and read the
+ * guest. Non-dumpable, only CAP_SYS_PTRACE (root) can, and /proc/PID/{maps,mem,fd} are root's.
+ * So that `xpfo vm` (the same user, without CAP_SYS_PTRACE) can still check where guest RAM is
+ * mapped, QEMU opens its own /proc/self/maps (a process may always read its own) and passes that
+ * descriptor to it: reads through it are the kernel's answer about QEMU's address space.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -28,7 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -72,6 +84,58 @@ static void say(const char *format, ...) {
     vsnprintf(line, sizeof line, format, args);
     va_end(args);
     fprintf(stderr, "xpfo vm: %s\n", line);
+}
+
+/* Passes a descriptor of this process's /proc/self/maps to the launcher listening at path. */
+static int send_maps(const char *path) {
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof address.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(address.sun_path, path);
+    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps < 0) return -1;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = -1;
+    if (s >= 0 && connect(s, (struct sockaddr *) &address, sizeof address) == 0) {
+        char byte = 'm';
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        union { char buffer[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+        memset(&control, 0, sizeof control);
+        struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
+                                 .msg_controllen = sizeof control.buffer};
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(header), &maps, sizeof(int));
+        rc = sendmsg(s, &message, MSG_NOSIGNAL) == 1 ? 0 : -1;
+    }
+    int error = errno;
+    if (s >= 0) syscall(SYS_close, s);
+    syscall(SYS_close, maps);
+    errno = error;
+    return rc;
+}
+
+/* Runs when the library is loaded, before QEMU's main(): QEMU never runs dumpable. */
+__attribute__((constructor)) static void make_not_dumpable(void) {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        say("prctl(PR_SET_DUMPABLE, 0) failed (%s): QEMU would let any process of its user take its guest RAM "
+            "(pidfd_getfd, ptrace); not starting it", strerror(errno));
+        _exit(1);
+    }
+    const char *path = getenv("XPFO_VM_MAPS_SOCKET");
+    if (path && *path) {
+        if (send_maps(path) != 0) {
+            say("could not pass QEMU's /proc/self/maps to xpfo vm at %s (%s): its guest RAM could not be checked; "
+                "not starting it", path, strerror(errno));
+            _exit(1);
+        }
+        /* Programs QEMU starts (network helpers) must not send theirs. */
+        unsetenv("XPFO_VM_MAPS_SOCKET");
+    }
 }
 
 /* A child forked while another thread held the lock would find it held forever. */

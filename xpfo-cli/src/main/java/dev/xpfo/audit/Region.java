@@ -8,8 +8,25 @@ package dev.xpfo.audit;
  * @param permissions such as {@code rw-s}
  * @param inode       the file's inode, 0 for anonymous memory
  * @param name        the file or label, empty for anonymous memory
+ * @param device      the file's device as the kernel prints it ({@code MAJOR:MINOR} in hex), {@code 00:00}
+ *                    for anonymous memory
  */
-public record Region(long start, long end, String permissions, long inode, String name) {
+public record Region(long start, long end, String permissions, long inode, String name, String device) {
+    /** What the kernel names a secret memory mapping (its file is never linked anywhere). */
+    public static final String SECRET_MEMORY_NAME = "/secretmem (deleted)";
+
+    public Region(long start, long end, String permissions, long inode, String name) {
+        this(start, end, permissions, inode, name, "00:00");
+    }
+
+    /**
+     * True only for a mapping of a file on the kernel's secret memory mount, whose device number is
+     * {@code secretDevice}: a file merely named like one (a tmpfs file called {@code secretmem}) is not.
+     */
+    public boolean isSecretMemory(String secretDevice) {
+        return name.equals(SECRET_MEMORY_NAME) && device.equals(secretDevice);
+    }
+
     /** What backs a region, as far as the direct map is concerned. */
     public enum Kind {
         /** A secret memory file: out of the direct map. */
@@ -45,10 +62,10 @@ public record Region(long start, long end, String permissions, long inode, Strin
     }
 
     /** Parses a maps line: {@code address perms offset dev inode [name]}. */
-    static Region parse(String line) {
+    public static Region parse(String line) {
         String[] fields = line.trim().split("\\s+", 6);
         String[] range = fields[0].split("-");
         return new Region(Long.parseUnsignedLong(range[0], 16), Long.parseUnsignedLong(range[1], 16), fields[1],
-                Long.parseLong(fields[4]), fields.length > 5 ? fields[5] : "");
+                Long.parseLong(fields[4]), fields.length > 5 ? fields[5] : "", fields[3]);
     }
 }

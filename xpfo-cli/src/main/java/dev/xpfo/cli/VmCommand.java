@@ -30,7 +30,10 @@ import java.util.concurrent.Callable;
                 + "from the running `xpfo serve`. Checks the command line first: refuses, with the reason and the fix, "
                 + "what cannot run from secret memory (KVM, RAM backends other than memfd, vhost and VFIO devices), "
                 + "rewrites what has a buffered equivalent (cache=none, aio=native, vhost=on, -m without a backend), "
-                + "and says so. Once QEMU runs it confirms from /proc that all guest RAM is secret memory, or stops it.",
+                + "and says so. QEMU starts held; xpfo vm asks it over a private QMP socket for every RAM block and where it "
+                + "lives, prints each, and lets the guest run only if every guest RAM block lies in secret memory "
+                + "(else stops QEMU before the guest's first instruction). Refuses monitors and the gdbstub on the "
+                + "network: whoever can talk to QEMU's monitor can read guest RAM.",
                 "Example: xpfo vm -- qemu-system-x86_64 -m 1G -kernel bzImage -append console=ttyS0 -nographic"})
 final class VmCommand implements Callable<Integer> {
     @Option(names = "--ram", paramLabel = "SOURCE", defaultValue = "service",

@@ -30,6 +30,11 @@ public final class QemuPreflight {
             "virtio-blk-vhost-user", "host_device-vfio");
     /** Devices that pass guest RAM to the kernel for SG_IO, which pins it. */
     private static final Set<String> PASSTHROUGH_DEVICES = Set.of("scsi-block", "scsi-generic");
+    /** Legacy character device forms that listen on or talk to the network. */
+    private static final List<String> NETWORK_CHARDEV_PREFIXES = List.of("tcp:", "telnet:", "tn3270:", "websocket:", "udp:");
+    /** Options taking a legacy character device ({@code -serial tcp::4444,server}). */
+    private static final List<String> LEGACY_CHARDEV_OPTIONS = List.of("monitor", "qmp", "qmp-pretty", "serial", "parallel",
+            "virtioconsole", "debugcon");
 
     private final Supplier<KvmSupport> kvm;
     private final List<String> rewrites = new ArrayList<>();
@@ -55,8 +60,15 @@ public final class QemuPreflight {
         preflight.drives();
         preflight.devices();
         preflight.networks();
+        preflight.channels();
         preflight.process();
-        return new Preflight(preflight.line, preflight.rewrites, preflight.refusals, memfdBackends(preflight.line));
+        List<Long> backends = memfdBackends(preflight.line);
+        if (backends.stream().mapToLong(Long::longValue).sum() == 0 && preflight.refusals.isEmpty()) {
+            preflight.refuse("guest RAM", "the command line gives the guest no memory xpfo vm would put in secret memory "
+                    + "(0 B in memory-backend-memfd objects), so whatever RAM QEMU gives it would be ordinary",
+                    "give -m SIZE (xpfo vm moves it onto a memory-backend-memfd) or memory-backend-memfd objects with a size");
+        }
+        return new Preflight(preflight.line, preflight.rewrites, preflight.refusals, backends);
     }
 
     /**
@@ -66,7 +78,7 @@ public final class QemuPreflight {
     public static long declaredRam(QemuCommandLine line) {
         long backends = 0;
         for (String object : line.values("object")) {
-            OptionValue value = OptionValue.parse(object, "qom-type");
+            OptionValue value = OptionValue.parse(object, OptionValue.Syntax.OBJECT);
             if (value.get("qom-type").orElse("").startsWith("memory-backend-")) {
                 backends += value.get("size").map(s -> GuestSize.parse(s, 1)).orElse(0L);
             }
@@ -78,7 +90,7 @@ public final class QemuPreflight {
     private static List<Long> memfdBackends(QemuCommandLine line) {
         List<Long> sizes = new ArrayList<>();
         for (String object : line.values("object")) {
-            OptionValue value = OptionValue.parse(object, "qom-type");
+            OptionValue value = OptionValue.parse(object, OptionValue.Syntax.OBJECT);
             if (value.get("qom-type").orElse("").equals("memory-backend-memfd")) {
                 sizes.add(value.get("size").map(s -> GuestSize.parse(s, 1)).orElse(0L));
             }
@@ -86,15 +98,39 @@ public final class QemuPreflight {
         return sizes;
     }
 
+    /** Whether the machine's RAM is on a memory backend: {@code -machine memory-backend=} or NUMA nodes with {@code memdev=}. */
     private static boolean ramOnBackend(QemuCommandLine line) {
-        return line.values("machine", "M").stream().anyMatch(v -> OptionValue.parse(v, "type").get("memory-backend").isPresent())
-                || line.values("numa").stream().anyMatch(v -> OptionValue.parse(v, "type").get("memdev").isPresent());
+        return merged(line, OptionValue.Syntax.MACHINE, "memory-backend", "machine", "M").isPresent()
+                || line.values("numa").stream().anyMatch(v -> OptionValue.parse(v, OptionValue.Syntax.NUMA).get("memdev").isPresent());
     }
 
     private static Optional<Long> memorySize(QemuCommandLine line) {
-        List<String> m = line.values("m");
-        return m.isEmpty() ? Optional.empty()
-                : OptionValue.parse(m.getLast(), "size").get("size").map(s -> GuestSize.parse(s, 1L << 20));
+        return merged(line, OptionValue.Syntax.MEMORY, "size", "m").map(s -> GuestSize.parse(s, 1L << 20));
+    }
+
+    /**
+     * {@code key} of options QEMU merges into one ({@code -m}, {@code -machine}/{@code -M}): the last
+     * value given in any of them.
+     */
+    private static Optional<String> merged(QemuCommandLine line, OptionValue.Syntax syntax, String key, String... options) {
+        Optional<String> found = Optional.empty();
+        for (String value : line.values(options)) {
+            Optional<String> here = OptionValue.parse(value, syntax).get(key);
+            if (here.isPresent()) {
+                found = here;
+            }
+        }
+        return found;
+    }
+
+    /** A {@code -netdev}, {@code -nic} or {@code -net} as QEMU reads it: {@code -netdev stream|dgram} as keyval. */
+    private static OptionValue network(String option, String text) {
+        if (!option.equals("netdev")) {
+            return OptionValue.parse(text, OptionValue.Syntax.NET);
+        }
+        OptionValue value = OptionValue.parse(text, OptionValue.Syntax.NETDEV);
+        String type = value.get("type").orElse("");
+        return type.equals("stream") || type.equals("dgram") ? OptionValue.parse(text, OptionValue.Syntax.NETDEV_MODERN) : value;
     }
 
     private void executable() {
@@ -107,6 +143,11 @@ public final class QemuPreflight {
 
     /** Options that change others out of sight of this check. */
     private void configuration() {
+        if (!line.has("no-user-config")) {
+            line = line.adding("no-user-config", null);
+            rewrites.add("added -no-user-config (QEMU's default configuration file could add devices and accelerators "
+                    + "out of sight of this check)");
+        }
         for (String file : line.values("readconfig")) {
             refuse("-readconfig " + file, "a configuration file can set drives, devices and memory this check does not see",
                     "put those options on the command line");
@@ -122,10 +163,15 @@ public final class QemuPreflight {
         if (line.has("enable-kvm")) {
             accelerators.add("kvm");
         }
-        line.values("accel").forEach(v -> OptionValue.parse(v, "accel").get("accel").ifPresent(accelerators::add));
-        line.values("machine", "M").forEach(v -> OptionValue.parse(v, "type").get("accel").ifPresent(accelerators::add));
+        line.values("accel").forEach(v -> OptionValue.parse(v, OptionValue.Syntax.ACCEL).get("accel").ifPresent(accelerators::add));
+        line.values("machine", "M").forEach(v -> OptionValue.parse(v, OptionValue.Syntax.MACHINE).get("accel").ifPresent(accelerators::add));
         for (String accelerator : accelerators) {
             for (String name : accelerator.split(":")) {
+                if (!name.equals("tcg") && !OTHER_ACCELERATORS.contains(name.toLowerCase(Locale.ROOT))) {
+                    refuse("accelerator " + accelerator, "xpfo vm runs guests with TCG only, the accelerator that reaches "
+                            + "guest RAM only through QEMU's own mapping; '" + name + "' is not it", "use -accel tcg");
+                    return;
+                }
                 if (OTHER_ACCELERATORS.contains(name.toLowerCase(Locale.ROOT))) {
                     KvmSupport support = kvm.get();
                     refuse("accelerator " + accelerator, "KVM cannot run a guest from secret memory: it resolves guest "
@@ -150,7 +196,7 @@ public final class QemuPreflight {
                     "drop -mem-path; xpfo vm puts -m's RAM in secret memory");
         }
         for (String m : line.values("m")) {
-            OptionValue value = OptionValue.parse(m, "size");
+            OptionValue value = OptionValue.parse(m, OptionValue.Syntax.MEMORY);
             Optional<Long> maximum = value.get("maxmem").map(s -> GuestSize.parse(s, 1L << 20));
             if (maximum.isPresent() && maximum.get() > memorySize(line).orElse(0L)) {
                 refuse("-m " + m, "memory hot-plugged later (up to maxmem) would not be checked, and could be ordinary",
@@ -159,7 +205,7 @@ public final class QemuPreflight {
         }
         boolean anyBackend = false;
         for (String object : line.values("object")) {
-            OptionValue value = OptionValue.parse(object, "qom-type");
+            OptionValue value = OptionValue.parse(object, OptionValue.Syntax.OBJECT);
             String type = value.get("qom-type").orElse("");
             if (!type.startsWith("memory-backend-")) {
                 continue;
@@ -187,7 +233,7 @@ public final class QemuPreflight {
             }
         }
         for (String numa : line.values("numa")) {
-            OptionValue value = OptionValue.parse(numa, "type");
+            OptionValue value = OptionValue.parse(numa, OptionValue.Syntax.NUMA);
             if (value.get("type").orElse("node").equals("node") && value.get("mem").isPresent()) {
                 refuse("-numa " + numa, "mem= gives a NUMA node ordinary memory", "use memdev= with a memory-backend-memfd");
             }
@@ -222,17 +268,9 @@ public final class QemuPreflight {
     private void drives() {
         for (String option : List.of("drive", "blockdev")) {
             for (String drive : line.values(option)) {
-                OptionValue value = OptionValue.parse(drive, null);
-                for (String key : value.keys()) {
-                    String v = value.get(key).orElse("");
-                    if ((key.equals("driver") || key.endsWith(".driver") || key.equals("if")) && DMA_BLOCK_DRIVERS.contains(v)
-                            || (key.equals("file") || key.endsWith(".filename") || key.endsWith(".file"))
-                            && (v.startsWith("nvme:") || v.matches("/dev/sg\\d+"))) {
-                        refuse("-" + option + " " + drive, v + " lets a device, the kernel or another process "
-                                        + "reach guest RAM directly (VFIO, vDPA, vhost-user or SG_IO), which needs it pinned or shared",
-                                "use a file or host block device with buffered I/O");
-                        break;
-                    }
+                OptionValue value = OptionValue.parse(drive, option.equals("drive") ? OptionValue.Syntax.DRIVE : OptionValue.Syntax.BLOCKDEV);
+                if (reachesGuestRamDirectly(option, drive, "", value)) {
+                    continue;
                 }
                 OptionValue changed = value;
                 List<String> said = new ArrayList<>();
@@ -259,15 +297,73 @@ public final class QemuPreflight {
         }
     }
 
+    /**
+     * Refuses a block driver or file that hands guest RAM to a device, the kernel or another process,
+     * also inside {@code json:} pseudo-filenames (whose direct I/O settings are refused too: they are
+     * not rewritten inside the JSON text).
+     *
+     * @return whether it refused
+     */
+    private boolean reachesGuestRamDirectly(String option, String drive, String prefix, OptionValue value) {
+        for (String key : value.keys()) {
+            String v = value.get(key).orElse("");
+            String full = prefix + key;
+            if (v.startsWith("json:")) {
+                OptionValue nested = OptionValue.parse(v.substring("json:".length()), new OptionValue.Syntax(
+                        OptionValue.Grammar.KEYVAL, null, true));
+                String nestedPrefix = full.equals("file") || full.equals("filename") ? "" : full.substring(0, full.lastIndexOf('.') + 1);
+                for (String inner : nested.keys()) {
+                    String iv = nested.get(inner).orElse("");
+                    if ((inner.equals("aio") || inner.endsWith(".aio")) && (iv.equals("native") || iv.equals("io_uring"))
+                            || (inner.equals("cache.direct") || inner.endsWith(".cache.direct")) && on(iv)) {
+                        refuse("-" + option + " " + drive, "its json: filename asks for direct I/O (" + inner + "=" + iv
+                                        + "), which pins guest pages, and is not rewritten inside the JSON",
+                                "use aio=threads and cache.direct=off there, or write the options as keys");
+                        return true;
+                    }
+                }
+                if (reachesGuestRamDirectly(option, drive, nestedPrefix, nested)) {
+                    return true;
+                }
+                continue;
+            }
+            boolean file = key.equals("file") || key.equals("filename") || key.endsWith(".filename") || key.endsWith(".file");
+            if ((key.equals("driver") || key.endsWith(".driver") || key.equals("if")) && DMA_BLOCK_DRIVERS.contains(v)
+                    || file && (v.startsWith("nvme:") || scsiGeneric(v))) {
+                refuse("-" + option + " " + drive, v + " lets a device, the kernel or another process "
+                                + "reach guest RAM directly (VFIO, vDPA, vhost-user or SG_IO), which needs it pinned or shared",
+                        "use a file or host block device with buffered I/O");
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A SCSI generic device ({@code /dev/sgN}, {@code /dev/bsg/...}), also through a symbolic link. */
+    private static boolean scsiGeneric(String file) {
+        String path = file;
+        try {
+            path = java.nio.file.Path.of(file).toRealPath().toString();
+        } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
+            // not there (yet): judged by its name
+        }
+        return file.matches("/dev/sg\\d+") || path.matches("/dev/sg\\d+") || path.startsWith("/dev/bsg/");
+    }
+
     private void devices() {
         for (String device : line.values("device")) {
-            String driver = OptionValue.parse(device, "driver").get("driver").orElse("");
+            String driver = OptionValue.parse(device, OptionValue.Syntax.DEVICE).get("driver").orElse("");
             if (driver.startsWith("vhost-") || driver.startsWith("vfio")) {
                 refuse("-device " + device, driver + " lets " + (driver.startsWith("vfio") ? "a physical device DMA"
                                 : "the kernel or another process") + " straight into guest RAM, which needs it pinned or "
                                 + "shared outside QEMU's own mapping",
                         "use an emulated or virtio device QEMU serves itself (virtio-net-pci with vhost=off, "
                                 + "virtio-blk-pci; vsock has no such device)");
+            } else if (driver.equals("x-pci-proxy-dev") || driver.equals("ivshmem") || driver.startsWith("ivshmem-")) {
+                refuse("-device " + device, driver + " hands QEMU's RAM blocks to another process ("
+                                + (driver.startsWith("ivshmem") ? "shared memory other processes map" : "a remote device process")
+                                + "), outside the protection of secret memory",
+                        "drop it; exchange data with the guest through virtio devices QEMU serves itself");
             } else if (PASSTHROUGH_DEVICES.contains(driver)) {
                 refuse("-device " + device, driver + " passes SCSI commands to the host with guest RAM as their "
                                 + "buffers (SG_IO pins those pages, which secret memory refuses)",
@@ -279,7 +375,7 @@ public final class QemuPreflight {
     private void networks() {
         for (String option : List.of("netdev", "nic", "net")) {
             for (String netdev : line.values(option)) {
-                OptionValue value = OptionValue.parse(netdev, "type");
+                OptionValue value = network(option, netdev);
                 String type = value.get("type").orElse("");
                 if (type.startsWith("vhost-")) {
                     refuse("-" + option + " " + netdev, type + " hands guest RAM to another backend outside QEMU",
@@ -305,6 +401,52 @@ public final class QemuPreflight {
                 }
             }
         }
+    }
+
+    /**
+     * The gdbstub and the monitors read and write guest RAM ({@code pmemsave}, {@code x}, {@code xp},
+     * gdb memory reads) around the protection, for whoever can reach them: none may listen on the
+     * network. Character devices on the network are refused wherever they appear.
+     */
+    private void channels() {
+        if (line.has("s")) {
+            refuse("-s", "-s starts QEMU's gdbstub on tcp::1234 (all addresses): whoever connects reads and writes guest "
+                    + "RAM", "drop -s");
+        }
+        for (String gdb : line.values("gdb")) {
+            if (!gdb.equals("none")) {
+                refuse("-gdb " + gdb, "QEMU's gdbstub reads and writes guest RAM for whoever connects", "drop -gdb");
+            }
+        }
+        for (String option : LEGACY_CHARDEV_OPTIONS) {
+            for (String device : line.values(option)) {
+                String backend = device.startsWith("mon:") ? device.substring(4) : device;
+                if (NETWORK_CHARDEV_PREFIXES.stream().anyMatch(backend::startsWith)) {
+                    refuse("-" + option + " " + device, networkChardev(option), "use a Unix socket (unix:PATH,server=on) in a "
+                            + "directory only you can reach, or stdio");
+                }
+            }
+        }
+        for (String chardev : line.values("chardev")) {
+            OptionValue value = OptionValue.parse(chardev, OptionValue.Syntax.CHARDEV);
+            String backend = value.get("backend").orElse("");
+            boolean network = backend.equals("udp") || backend.equals("tcp") || backend.equals("telnet")
+                    || backend.equals("websocket") || backend.equals("socket") && (value.get("host").isPresent()
+                    || value.get("port").isPresent() || value.get("telnet").map(QemuPreflight::on).orElse(false)
+                    || value.get("tn3270").map(QemuPreflight::on).orElse(false)
+                    || value.get("websocket").map(QemuPreflight::on).orElse(false)
+                    || value.get("path").isEmpty() && value.get("fd").isEmpty());
+            if (network) {
+                refuse("-chardev " + chardev, networkChardev("chardev"), "use -chardev socket,path=PATH,server=on in a "
+                        + "directory only you can reach");
+            }
+        }
+    }
+
+    private static String networkChardev(String option) {
+        return "a character device on the network" + (option.equals("monitor") || option.startsWith("qmp")
+                ? ": QEMU's monitor there lets whoever connects read guest RAM (pmemsave, xp, gdbserver)"
+                : " is reachable by others, and as a monitor (or muxed with one) lets them read guest RAM");
     }
 
     private void process() {

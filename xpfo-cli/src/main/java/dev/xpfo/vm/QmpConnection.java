@@ -1,20 +1,25 @@
 package dev.xpfo.vm;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 
 /**
- * The QEMU Machine Protocol on a private Unix socket: just enough to let a guest QEMU holds at its
- * start ({@code -S}) run, once its RAM has been checked.
+ * The QEMU Machine Protocol on a private Unix socket: enough to ask QEMU, held at its start
+ * ({@code -S}), where it put guest RAM, and then to let the guest run.
  */
 final class QmpConnection implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private final SocketChannel channel;
     private final BufferedReader in;
 
@@ -28,8 +33,13 @@ final class QmpConnection implements AutoCloseable {
         execute("qmp_capabilities");
     }
 
-    static QmpConnection open(Path socket) throws IOException {
-        SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+    /**
+     * Takes QEMU's connection to {@code listener} ({@code -qmp unix:PATH}, QEMU the client) and
+     * negotiates. QEMU greets only from its main loop, that is once the machine (and its guest RAM) is
+     * created; a waiting caller is released by closing {@code listener} or by QEMU's exit.
+     */
+    static QmpConnection accept(ServerSocketChannel listener) throws IOException {
+        SocketChannel channel = listener.accept();
         try {
             return new QmpConnection(channel);
         } catch (IOException e) {
@@ -40,16 +50,35 @@ final class QmpConnection implements AutoCloseable {
 
     /** Runs a command without arguments; events that arrive meanwhile are skipped. */
     void execute(String command) throws IOException {
-        channel.write(ByteBuffer.wrap(("{\"execute\":\"" + command + "\"}\n").getBytes(StandardCharsets.UTF_8)));
+        call(command, null);
+    }
+
+    /**
+     * Runs {@code command} with {@code arguments} (null: none) and returns its {@code "return"} value.
+     *
+     * @throws IOException if QEMU answers with an error or closes the socket
+     */
+    JsonNode call(String command, ObjectNode arguments) throws IOException {
+        ObjectNode request = JSON.createObjectNode().put("execute", command);
+        if (arguments != null) {
+            request.set("arguments", arguments);
+        }
+        channel.write(ByteBuffer.wrap((request + "\n").getBytes(StandardCharsets.UTF_8)));
         for (String line; (line = in.readLine()) != null; ) {
-            if (line.contains("\"return\"")) {
-                return;
+            JsonNode answer = JSON.readTree(line);
+            if (answer.has("return")) {
+                return answer.get("return");
             }
-            if (line.contains("\"error\"")) {
-                throw new IOException("QEMU refused " + command + ": " + line);
+            if (answer.has("error")) {
+                throw new IOException("QEMU refused " + command + ": " + answer.get("error"));
             }
         }
         throw new IOException("QEMU closed its QMP socket during " + command);
+    }
+
+    /** A human monitor command ({@code info ramblock}), through QMP; its text output. */
+    String human(String commandLine) throws IOException {
+        return call("human-monitor-command", JSON.createObjectNode().put("command-line", commandLine)).asText();
     }
 
     @Override

@@ -1,6 +1,9 @@
 package dev.xpfo.vm;
 
 import dev.xpfo.audit.ProcessMemory;
+import dev.xpfo.audit.Region;
+import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.host.ProcFiles;
 import dev.xpfo.memory.Bytes;
 
 import java.io.IOException;
@@ -12,13 +15,18 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Starts QEMU with the preload library and held before the guest's first instruction, confirms from
- * {@code /proc} that all its guest RAM is secret memory, and only then lets the guest run. If the
- * guest RAM is not all direct-map-free in time, QEMU is stopped without having run the guest.
+ * QEMU's own account of its RAM blocks and its mappings that all its guest RAM is secret memory, and
+ * only then lets the guest run. The command line's check is a plan; QEMU's answer is the evidence.
+ * Otherwise (or if QEMU does not answer in time) QEMU is stopped without having run the guest.
  */
 public final class VmLauncher {
     /**
@@ -56,8 +64,11 @@ public final class VmLauncher {
     }
 
     /**
-     * Starts QEMU held before its first instruction ({@code -S}), confirms from {@code /proc} that secret
-     * memory covers all its guest RAM, then lets the guest run through a private QMP socket. A
+     * Starts QEMU held before its first instruction ({@code -S}), asks it over a private QMP socket
+     * which RAM blocks and memory backends it has and where each lives in its address space, confirms
+     * from QEMU's maps (the {@code /proc/self/maps} descriptor its preload library passes, else
+     * {@code /proc/PID/maps}) that every guest RAM block lies entirely in secret memory (see
+     * {@link GuestRamCheck}), prints each block, and only then lets the guest run ({@code cont}). A
      * command line with its own {@code -S} stays held, for the user to continue.
      *
      * @param output where QEMU's output goes ({@code INHERIT} for a terminal, {@code PIPE} to read it)
@@ -66,6 +77,7 @@ public final class VmLauncher {
      *                                       secret memory in time (QEMU is stopped then)
      */
     public Process launch(Preflight plan, ProcessBuilder.Redirect output) throws IOException, InterruptedException {
+        String secretDevice = GuestRamCheck.secretMemoryDevice();
         Path control = Files.createTempDirectory("xpfo-vm", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwx------")));
         Path qmp = control.resolve("qmp.sock");
@@ -74,44 +86,85 @@ public final class VmLauncher {
         if (!heldByUser) {
             words.add("-S");
         }
-        words.addAll(List.of("-qmp", "unix:" + qmp + ",server=on,wait=off"));
+        // QEMU connects to the launcher's socket: there is no moment when it listens yet refuses.
+        words.addAll(List.of("-qmp", "unix:" + qmp));
+        ServerSocketChannel listener = listen(qmp);
         ProcessBuilder builder = new ProcessBuilder(words).redirectOutput(output).redirectErrorStream(true);
         if (output == ProcessBuilder.Redirect.INHERIT) {
             builder.redirectInput(ProcessBuilder.Redirect.INHERIT);
         }
         environment(builder.environment());
-        Process qemu = builder.start();
+        // QEMU runs non-dumpable, so its /proc/PID/maps is root's: it passes its own maps descriptor here.
+        Path mapsSocket = control.resolve("maps.sock");
+        UnixSocket mapsListener = UnixSocket.listen(mapsSocket);
+        builder.environment().put("XPFO_VM_MAPS_SOCKET", mapsSocket.toString());
+        Process qemu;
+        try {
+            qemu = builder.start();
+        } catch (IOException e) {
+            listener.close();
+            mapsListener.close();
+            throw e;
+        }
         // Until the caller waits for it, a launcher stopped meanwhile must not leave QEMU behind, held.
         Thread stopper = new Thread(() -> ChildProcess.stop(qemu), "xpfo-vm-stop");
         Runtime.getRuntime().addShutdownHook(stopper);
+        CountDownLatch checked = new CountDownLatch(1);
+        AtomicBoolean timedOut = new AtomicBoolean();
+        // QEMU answers QMP only once its guest RAM is in place; if that takes too long, stopping QEMU
+        // ends every wait below.
+        Thread.ofPlatform().daemon().name("xpfo-vm-deadline").start(() -> {
+            try {
+                if (!checked.await(settings.mapTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                    timedOut.set(true);
+                    ChildProcess.stop(qemu);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         try {
             say("QEMU started (pid " + qemu.pid() + "), held until its guest RAM is checked");
-            if (!awaitGuestRam(qemu, plan)) {
-                if (!qemu.isAlive()) {
-                    say("QEMU exited with " + qemu.exitValue() + " before its guest RAM was in place");
-                    throw new GuestRamNotProtectedException(qemu.exitValue() != 0 ? qemu.exitValue() : NOT_PROTECTED);
-                }
-                ChildProcess.stop(qemu);
-                throw new GuestRamNotProtectedException(NOT_PROTECTED);
-            }
-            say("guest RAM " + Bytes.format(plan.guestRamBytes()) + ": all of it secret memory (out of the direct map), "
-                    + (settings.source() == RamSource.SERVICE ? "from xpfo serve" : "created cold by QEMU's process"));
-            if (heldByUser) {
-                say("the command line has -S: the guest waits for cont on your monitor");
-            } else {
-                try (QmpConnection connection = QmpConnection.open(qmp)) {
-                    connection.execute("cont");
-                } catch (IOException e) {
-                    say("could not let the guest run over QMP (" + e.getMessage() + "); stopping QEMU");
+            try (QmpConnection connection = accept(qemu, listener)) {
+                GuestRamCheck check = check(qemu, connection, mapsListener, secretDevice);
+                check.lines().forEach(line -> say(line));
+                if (!check.protectedAll()) {
+                    say("QEMU's guest RAM is not all secret memory: " + String.join("; ", check.problems())
+                            + ". Stopping QEMU before the guest's first instruction rather than run it on ordinary memory");
                     ChildProcess.stop(qemu);
                     throw new GuestRamNotProtectedException(NOT_PROTECTED);
                 }
+                say("guest RAM " + Bytes.format(check.guestRamBytes()) + ": all of it secret memory "
+                        + "(out of the direct map), " + (settings.source() == RamSource.SERVICE ? "from xpfo serve"
+                        : "created cold by QEMU's process"));
+                if (heldByUser) {
+                    say("the command line has -S: the guest waits for cont on your monitor");
+                } else {
+                    connection.execute("cont");
+                }
+            } catch (IOException | ProcessMemory.UnreadableException e) {
+                if (timedOut.get()) {
+                    say("QEMU did not have its guest RAM in place after " + settings.mapTimeout().toSeconds() + " s; "
+                            + "stopped it before the guest's first instruction");
+                } else if (qemu.waitFor(5, TimeUnit.SECONDS)) { // the socket closed as QEMU exits
+                    say("QEMU exited with " + qemu.exitValue() + " before its guest RAM was in place");
+                    throw new GuestRamNotProtectedException(qemu.exitValue() != 0 ? qemu.exitValue() : NOT_PROTECTED);
+                } else {
+                    say("could not check QEMU's guest RAM (" + e.getMessage() + "); stopping QEMU before the guest's "
+                            + "first instruction");
+                }
+                ChildProcess.stop(qemu);
+                throw new GuestRamNotProtectedException(NOT_PROTECTED);
             }
             return qemu;
         } catch (RuntimeException e) {
             ChildProcess.stop(qemu);
             throw e;
         } finally {
+            checked.countDown();
+            listener.close();
+            mapsListener.close();
+            Files.deleteIfExists(mapsSocket);
             Files.deleteIfExists(qmp);
             Files.deleteIfExists(control);
             try {
@@ -120,6 +173,70 @@ public final class VmLauncher {
                 // the hook runs anyway
             }
         }
+    }
+
+    /** QEMU's RAM as it reports it, matched against its mappings. */
+    private static GuestRamCheck check(Process qemu, QmpConnection connection, UnixSocket mapsListener, String secretDevice)
+            throws IOException, ProcessMemory.UnreadableException {
+        QemuRamView view = QemuRamView.ask(connection);
+        List<Region> regions = mapsFromQemu(mapsListener, qemu.pid());
+        if (regions == null) {
+            regions = ProcessMemory.read(qemu.pid()).orElseThrow(() -> new IOException("QEMU exited")).regions();
+        }
+        return GuestRamCheck.of(view, regions, secretDevice);
+    }
+
+    /**
+     * QEMU's mappings through the {@code /proc/self/maps} descriptor its preload library passed (sent
+     * before QEMU's main(), so long queued once QEMU answers QMP); null if none was passed (QEMU
+     * without the library): then {@code /proc/PID/maps} is read, which takes a dumpable QEMU or root.
+     */
+    private static List<Region> mapsFromQemu(UnixSocket mapsListener, long pid) throws IOException {
+        mapsListener.timeouts(Duration.ofMillis(1), Duration.ofMillis(1));
+        UnixSocket connection = mapsListener.accept();
+        if (connection == null) {
+            return null;
+        }
+        try (connection) {
+            if (connection.peerCredentials().pid() != pid) {
+                throw new IOException("a process other than QEMU (pid " + connection.peerCredentials().pid()
+                        + ") passed a maps descriptor");
+            }
+            UnixSocket.Received received = connection.receive(1, 1);
+            if (received.fds().length != 1) {
+                throw new IOException("QEMU's preload library passed no maps descriptor");
+            }
+            int fd = received.fds()[0];
+            String target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            String text = ProcFiles.readAndClose(fd);
+            if (!target.equals("/proc/" + pid + "/maps")) {
+                throw new IOException("QEMU passed " + target + ", not its /proc/" + pid + "/maps");
+            }
+            List<Region> regions = new ArrayList<>();
+            for (String line : text.split("\n")) {
+                if (!line.isBlank()) {
+                    regions.add(Region.parse(line));
+                }
+            }
+            return regions;
+        }
+    }
+
+    /** The launcher's end of QEMU's private QMP socket, at {@code socket} in a directory only this user can reach. */
+    static ServerSocketChannel listen(Path socket) throws IOException {
+        return ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(socket));
+    }
+
+    /** QEMU's QMP connection; if QEMU exits first, the wait ends with an IOException. */
+    static QmpConnection accept(Process qemu, ServerSocketChannel listener) throws IOException {
+        qemu.onExit().thenRun(() -> {
+            try {
+                listener.close();
+            } catch (IOException e) {
+                // closing only wakes the accept
+            }
+        });
+        return QmpConnection.accept(listener);
     }
 
     /** The environment the preload library reads. */
@@ -132,37 +249,6 @@ public final class VmLauncher {
             environment.put("XPFO_SOCKET", settings.socket().toString());
         }
         environment.put("XPFO_VM_WARM_ONLY", settings.warmOnly() ? "1" : "0");
-    }
-
-    /**
-     * Polls QEMU's mappings until secret memory covers all the guest RAM the plan gives it, QEMU exits,
-     * or the time is up.
-     *
-     * @return the secret memory bytes mapped, if they cover the guest RAM
-     */
-    private boolean awaitGuestRam(Process qemu, Preflight plan) throws InterruptedException {
-        long deadline = System.nanoTime() + settings.mapTimeout().toNanos();
-        long secret = 0;
-        while (qemu.isAlive()) {
-            try {
-                Optional<ProcessMemory> memory = ProcessMemory.read(qemu.pid());
-                secret = memory.map(ProcessMemory::secretMappedBytes).orElse(0L);
-                if (secret >= plan.guestRamBytes()) {
-                    return true;
-                }
-            } catch (ProcessMemory.UnreadableException e) {
-                say("cannot inspect QEMU (" + e.getMessage() + "); stopping it");
-                return false;
-            }
-            if (System.nanoTime() > deadline) {
-                say("QEMU's guest RAM is not all secret memory after " + settings.mapTimeout().toSeconds() + " s ("
-                        + Bytes.format(secret) + " of " + Bytes.format(plan.guestRamBytes()) + " direct-map-free); "
-                        + "stopping it rather than run the guest on ordinary memory");
-                return false;
-            }
-            TimeUnit.MILLISECONDS.sleep(20);
-        }
-        return false;
     }
 
     private void say(String line) {

@@ -75,6 +75,32 @@ class VmCommandsTest {
         assertThat(ran(qemu)).isFalse();
     }
 
+    /**
+     * Issue 11: arguments that start like JSON where QEMU 7.2 reads key=value hid guest RAM on a file,
+     * KVM, a vhost device and vhost-net from the check; each ran QEMU as printed by --dry-run.
+     */
+    @Test
+    void argumentsThatOnlyLookLikeJsonAreRefusedByDryRun(@TempDir Path directory) throws IOException {
+        Path qemu = fakeQemu(directory);
+        org.assertj.core.api.SoftAssertions softly = new org.assertj.core.api.SoftAssertions();
+        for (List<String> smuggled : List.of(
+                List.of("-m", "64M", "-machine", "{\"memory-backend\":\"none,type=pc,x-oem-id=\"}"),
+                List.of("-m", "64M", "-object", " {\"k\":\"v,qom-type=memory-backend-file,id=r0,size=64M,share=on,"
+                        + "mem-path=ram.img\"}", "-machine", "memory-backend=r0"),
+                List.of("-m", "64M", "-machine", "{\"x\":\"y,type=pc,accel=kvm,x-oem-id=\"}"),
+                List.of("-m", "64M", "-device", " {\"driver\":\"virtio-rng-pci,driver=vhost-vsock-pci,guest-cid=3,romfile=\"}"),
+                List.of("-m", "64M", "-netdev", " {\"type\":\"user,type=tap,id=n0,vhost=on,script=no,ifname=\"}"))) {
+            List<String> args = new java.util.ArrayList<>(List.of("vm", "--dry-run", "--", qemu.toString()));
+            args.addAll(smuggled);
+            CliRun run = run(args.toArray(String[]::new));
+            softly.assertThat(run.exitCode()).as("%s\n%s", smuggled, run.out()).isEqualTo(Main.FAILED);
+            softly.assertThat(run.out()).as("%s", smuggled).contains("xpfo vm: refused, QEMU not started: cannot read the command line")
+                    .contains("reads it as key=value").doesNotContain(qemu + " -m 64M");
+        }
+        softly.assertAll();
+        assertThat(ran(qemu)).isFalse();
+    }
+
     @Test
     void dryRunPrintsTheCommandLineItWouldRunQuotedForAShell(@TempDir Path directory) throws IOException {
         Path qemu = fakeQemu(directory);
@@ -82,7 +108,7 @@ class VmCommandsTest {
                 "-drive", "file=d.img,aio=io_uring");
         assertThat(run.exitCode()).isZero();
         assertThat(run.out()).contains(qemu + " -m 256M -append 'console=ttyS0 quiet' -drive file=d.img,aio=threads "
-                + "-accel tcg -object memory-backend-memfd,id=xpfo-ram,size=268435456,share=on,seal=off "
+                + "-no-user-config -accel tcg -object memory-backend-memfd,id=xpfo-ram,size=268435456,share=on,seal=off "
                 + "-machine memory-backend=xpfo-ram");
         assertThat(ran(qemu)).isFalse();
     }

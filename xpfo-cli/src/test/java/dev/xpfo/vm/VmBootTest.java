@@ -54,19 +54,21 @@ class VmBootTest {
 
     @Test
     void guestRamFromTheServiceIsUnreadableFromTheHostAndAuditedDirectMapFree(@TempDir Path directory) throws Exception {
-        bootFromServiceAndProve(directory, "-m", Guest.RAM_MIB + "M");
+        bootFromServiceAndProve(directory, List.of("xpfo-ram' \\(192 MiB\\) at 0x\\p{XDigit}+-0x\\p{XDigit}+: secret memory "
+                + "\\(/secretmem \\(deleted\\), device \\p{XDigit}+:\\p{XDigit}+, 96 mappings\\)"), "-m", Guest.RAM_MIB + "M");
     }
 
     @Test
     void twoNumaNodesEachGetTheirOwnGrantAndBothAreCovered(@TempDir Path directory) throws Exception {
         long half = Guest.RAM_MIB / 2;
-        bootFromServiceAndProve(directory, "-m", Guest.RAM_MIB + "M",
+        bootFromServiceAndProve(directory, List.of("m0' \\(96 MiB\\) at .*: secret memory .*, 48 mappings\\)",
+                        "m1' \\(96 MiB\\) at .*: secret memory .*, 48 mappings\\)"), "-m", Guest.RAM_MIB + "M",
                 "-object", "memory-backend-memfd,id=m0,size=" + half + "M", "-numa", "node,memdev=m0",
                 "-object", "memory-backend-memfd,id=m1,size=" + half + "M", "-numa", "node,memdev=m1");
     }
 
     /** Boots the guest with {@code ram} through xpfo vm and a service, then looks for its marker from the host. */
-    private void bootFromServiceAndProve(Path directory, String... ram) throws Exception {
+    private void bootFromServiceAndProve(Path directory, List<String> blocks, String... ram) throws Exception {
         ServiceSettings settings = ServiceSettings.defaults(directory.resolve("xpfo.sock"))
                 .withPool(FilePoolSettings.of(2L << 20, 256L << 20, 512L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(512L << 20, 0));
@@ -75,6 +77,11 @@ class VmBootTest {
             Process launcher = launch(guest.qemu(ram), "--socket", settings.socket().toString());
             Console console = new Console(launcher.getInputStream());
             long qemu = Long.parseLong(console.await(STARTED, BOOT).group(1));
+            for (String block : blocks) {
+                console.await(Pattern.compile("xpfo vm: guest RAM block '" + block), BOOT);
+            }
+            console.await(Pattern.compile("RAM block 'pc.bios' \\(256 KiB\\): not guest RAM \\(device or firmware memory\\), "
+                    + "ordinary memory at 0x"), BOOT);
             console.await(Pattern.compile("guest RAM 192 MiB: all of it secret memory \\(out of the direct map\\), from xpfo serve"), BOOT);
             Matcher filled = console.await(FILLED, BOOT);
             assertThat(Long.parseLong(filled.group(1))).as("MiB of guest RAM the marker covers").isGreaterThan(RAM / 2 >> 20);
@@ -136,6 +143,7 @@ class VmBootTest {
         Console console = new Console(launcher.getInputStream());
         long qemu = Long.parseLong(console.await(STARTED, BOOT).group(1));
         console.await(Pattern.compile("guest RAM 192 MiB: secret memory created by QEMU's process"), BOOT);
+        console.await(Pattern.compile("guest RAM block 'xpfo-ram' \\(192 MiB\\) at .*: secret memory .*, 1 mapping\\)"), BOOT);
         Matcher filled = console.await(FILLED, BOOT);
 
         HostView view = HostView.of(qemu, HostView.pattern(filled.group(2)));

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -48,8 +49,8 @@ class VmLauncherTest {
         int exit = launcher(out, Duration.ofSeconds(2)).run(plan(qemu));
 
         assertThat(exit).isEqualTo(VmLauncher.NOT_PROTECTED);
-        assertThat(out.toString()).contains("is not all secret memory after 2 s (0 B of 64 MiB direct-map-free)")
-                .contains("stopping it rather than run the guest on ordinary memory");
+        assertThat(out.toString()).contains("QEMU did not have its guest RAM in place after 2 s; stopped it before the "
+                + "guest's first instruction");
         long pid = Long.parseLong(Files.readString(pidFile).trim());
         assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("QEMU left running").isFalse();
     }
@@ -66,14 +67,69 @@ class VmLauncherTest {
         Path console = directory.resolve("console.log");
         StringWriter out = new StringWriter();
         VmLauncher launcher = new VmLauncher(new VmLauncher.Settings(inert, RamSource.SECRETMEM, null, false,
-                Duration.ofSeconds(12)), new PrintWriter(out));
+                Duration.ofSeconds(60)), new PrintWriter(out));
 
         assertThatThrownBy(() -> launcher.launch(plan, ProcessBuilder.Redirect.to(console.toFile())))
                 .isInstanceOf(GuestRamNotProtectedException.class)
                 .satisfies(e -> assertThat(((GuestRamNotProtectedException) e).exitCode()).isEqualTo(VmLauncher.NOT_PROTECTED));
-        assertThat(out.toString()).contains("(0 B of 192 MiB direct-map-free); stopping it");
-        // 12 s is twice what this guest needs to boot: held with -S, it never started.
+        assertThat(out.toString()).containsPattern("guest RAM block 'xpfo-ram' \\(192 MiB\\) at 0x\\p{XDigit}+-0x\\p{XDigit}+: "
+                + "192 MiB NOT secret memory \\(/memfd:memory-backend-memfd \\(deleted\\)\\)")
+                .contains("Stopping QEMU before the guest's first instruction");
         assertThat(Files.readString(console)).doesNotContain("xpfo-guest");
+    }
+
+    /**
+     * Issue 11: command lines whose guest RAM the command-line check could not see (as --dry-run
+     * accepted them before) are handed to the launcher as a passed plan: QEMU's own account of its RAM
+     * blocks stops them before the guest's first instruction, with the real preload library in place.
+     */
+    @Test
+    void guestRamTheCommandLineCheckMissedIsFoundFromQemusOwnAccountAndNeverRuns(@TempDir Path directory) throws Exception {
+        Guest guest = Guest.prepared();
+        Path file = directory.resolve("ram.img");
+        for (List<String> hidden : List.of(
+                List.of("-m", Guest.RAM_MIB + "M", "-machine", "{\"memory-backend\":\"none,type=pc,x-oem-id=\"}"),
+                List.of("-m", Guest.RAM_MIB + "M", "-object", " {\"k\":\"v,qom-type=memory-backend-file,id=r0,size="
+                        + Guest.RAM_MIB + "M,share=on,mem-path=" + file + "\"}", "-machine", "memory-backend=r0"))) {
+            List<String> words = new java.util.ArrayList<>(guest.qemu(hidden.toArray(String[]::new)));
+            words.addAll(List.of("-accel", "tcg"));
+            Preflight passed = new Preflight(QemuCommandLine.parse(words), List.of(), List.of(), List.of());
+            Path console = directory.resolve("console.log");
+            StringWriter out = new StringWriter();
+            VmLauncher launcher = new VmLauncher(new VmLauncher.Settings(Guest.preload(), RamSource.SECRETMEM, null, false,
+                    Duration.ofSeconds(60)), new PrintWriter(out));
+
+            assertThatThrownBy(() -> launcher.launch(passed, ProcessBuilder.Redirect.to(console.toFile())))
+                    .as("%s\n%s", hidden, out).isInstanceOf(GuestRamNotProtectedException.class);
+            // QEMU takes the rest of the element as mem-path: the file is named ram.img"}
+            String block = hidden.contains("memory-backend=r0") ? "'r0' \\(192 MiB\\) at 0x\\p{XDigit}+-0x\\p{XDigit}+: 192 MiB NOT "
+                    + "secret memory \\(" + Pattern.quote(file + "\"}") + "\\)"
+                    : "'pc.ram' \\(192 MiB\\) at 0x\\p{XDigit}+-0x\\p{XDigit}+: 192 MiB NOT secret memory \\(anonymous memory\\)";
+            assertThat(out.toString()).as("%s", hidden).containsPattern("guest RAM block " + block).contains("RAM block 'pc.bios' (256 KiB): not guest RAM (device or firmware memory), "
+                    + "ordinary memory at 0x").contains("Stopping QEMU before the guest's first instruction")
+                    .doesNotContain("all of it secret memory");
+            assertThat(Files.readString(console)).doesNotContain("xpfo-guest");
+        }
+    }
+
+    /**
+     * QEMU runs non-dumpable (its /proc/PID/maps is then root's): an ordinary user's launcher still
+     * checks its guest RAM, through the maps descriptor QEMU's preload library passes it.
+     */
+    @Test
+    void anOrdinaryUsersLauncherChecksItsNonDumpableQemu() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.xpfo.testing.TestJvm.isRoot(), "needs root to run as uid 65534");
+        Guest guest = Guest.prepared();
+        // 4 MiB fits an ordinary user's 8 MiB memlock limit; the kernel cannot boot in it, and the guest's
+        // triple fault ends QEMU (-no-reboot).
+        dev.xpfo.testing.TestJvm.Result run = dev.xpfo.testing.TestJvm.runUnprivileged(8L << 20,
+                Map.of("XPFO_VM_PRELOAD", Guest.preload().toString()), dev.xpfo.cli.Main.class, "vm", "--ram", "secretmem",
+                "--", "qemu-system-x86_64", "-m", "4M", "-display", "none", "-nodefaults", "-kernel", guest.kernel.toString(),
+                "-append", "panic=-1", "-no-reboot");
+        assertThat(run.output()).containsPattern("guest RAM block 'xpfo-ram' \\(4 MiB\\) at 0x\\p{XDigit}+-0x\\p{XDigit}+: "
+                + "secret memory \\(/secretmem \\(deleted\\), device \\p{XDigit}+:\\p{XDigit}+, 1 mapping\\)")
+                .contains("guest RAM 4 MiB: all of it secret memory (out of the direct map), created cold by QEMU's process");
+        assertThat(run.exitCode()).as(run.output()).isZero();
     }
 
     @Test

@@ -1,6 +1,11 @@
 package dev.xpfo.host;
 
+import dev.xpfo.linux.Libc;
+
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -18,6 +23,28 @@ public final class ProcFiles {
             return Files.readString(file);
         } catch (IOException e) {
             return "";
+        }
+    }
+
+    /**
+     * The whole text behind an open descriptor of a {@code /proc} file another process opened and passed
+     * (its access was checked when it was opened, for the opener), read from its start; closes it.
+     *
+     * @throws IOException with the errno of a failed {@code read}
+     */
+    public static String readAndClose(int fd) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(1 << 16);
+            java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+            for (long n; (n = Libc.read(fd, buffer, buffer.byteSize())) != 0; ) {
+                if (n < 0) {
+                    throw new IOException("read of descriptor " + fd + " failed with errno " + Libc.errno());
+                }
+                text.write(buffer.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE));
+            }
+            return text.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+        } finally {
+            Libc.close(fd);
         }
     }
 

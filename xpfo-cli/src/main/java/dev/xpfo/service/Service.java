@@ -2,6 +2,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.host.SecretMemoryHolders;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.pool.FilePool;
@@ -33,6 +34,7 @@ public final class Service implements AutoCloseable {
     private final Quotas quotas;
     private final ServiceMetrics metrics;
     private final Holdings holdings;
+    private final KernelCount kernel;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong grantIds = new AtomicLong();
     private final AtomicInteger clientNumbers = new AtomicInteger();
@@ -44,10 +46,11 @@ public final class Service implements AutoCloseable {
     private final Thread acceptor;
     private volatile boolean stopping;
 
-    private Service(ServiceSettings settings, FilePool pool, Listener listener) {
+    private Service(ServiceSettings settings, FilePool pool, Listener listener, KernelCount kernel, long secretDevice) {
         this.settings = settings;
         this.pool = pool;
         this.listener = listener;
+        this.kernel = kernel;
         this.quotas = new Quotas(settings.quota());
         for (ErrorCode code : ErrorCode.values()) {
             refusals.put(code, new LongAdder());
@@ -56,8 +59,8 @@ public final class Service implements AutoCloseable {
         this.holdings = new Holdings(
                 grant -> quotas.release(grant.uid(), grant.chunks() * pool.chunkBytes()),
                 grant -> pool.returned(grant.chunks()),
-                grant -> quotas.charge(grant.uid(), grant.chunks() * pool.chunkBytes()),
-                () -> SecretMemoryHolders.scan().ignoringUid(ServiceSocket.currentUid()));
+                () -> SecretMemoryHolders.scan(secretDevice).ignoringUid(ServiceSocket.currentUid()),
+                kernel.counts() ? kernel : Holdings.KernelSurplus.NONE);
         this.acceptor = new Thread(this::acceptLoop, "xpfo-accept");
     }
 
@@ -66,15 +69,37 @@ public final class Service implements AutoCloseable {
      * the stock warms; their grants populate what is not ready yet.
      */
     public static Service start(ServiceSettings settings) {
-        FilePool pool = FilePool.open(settings.pool());
+        // Before the first page is populated: the kernel charges a page to the toucher's cgroup for good.
+        MemoryCgroup cgroup = MemoryCgroup.join("xpfo-" + ProcessHandle.current().pid());
+        long chunk = settings.pool().chunkBytes();
+        KernelCount kernel = new KernelCount(cgroup, settings.pool().maximumBytes() / chunk * chunk);
+        if (cgroup.counted()) {
+            LOG.log(System.Logger.Level.INFO, "the kernel counts the service's secret memory in the memory cgroup "
+                    + cgroup.description() + "; the maximum holds whatever receivers do with their files");
+        } else {
+            LOG.log(System.Logger.Level.WARNING, "NOT COUNTED BY THE KERNEL: " + cgroup.why() + ". The maximum and the "
+                    + "quotas then rest on a scan of /proc alone, which cannot see descriptors parked in a socket's "
+                    + "queue or registered with io_uring: a client can hold more than the maximum that way");
+        }
+        FilePool pool;
+        long secretDevice;
+        try {
+            secretDevice = SecretMemoryHolders.device();
+            pool = FilePool.open(settings.pool(), kernel);
+        } catch (RuntimeException e) {
+            cgroup.close();
+            throw e;
+        }
+        kernel.counting(pool);
         Listener listener;
         try {
             listener = Listener.open(settings);
         } catch (RuntimeException e) {
             pool.close();
+            cgroup.close();
             throw e;
         }
-        Service service = new Service(settings, pool, listener);
+        Service service = new Service(settings, pool, listener, kernel, secretDevice);
         try {
             settings.metrics().ifPresent(service.metrics::serve);
         } catch (RuntimeException e) {
@@ -156,6 +181,11 @@ public final class Service implements AutoCloseable {
 
     Holdings holdings() {
         return holdings;
+    }
+
+    /** The kernel's count of the service's secret memory (its memory cgroup). */
+    KernelCount kernel() {
+        return kernel;
     }
 
     long nextGrantId() {
@@ -257,6 +287,7 @@ public final class Service implements AutoCloseable {
         holdings.close();
         metrics.close();
         pool.close();
+        kernel.cgroup().close();
         LOG.log(System.Logger.Level.INFO, "stopped" + (connections.isEmpty() ? "" : " (" + connections.size()
                 + " clients did not finish within " + DRAIN.toSeconds() + " s)"));
         stopped.countDown();

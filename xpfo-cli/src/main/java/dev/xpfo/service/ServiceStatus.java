@@ -31,7 +31,11 @@ final class ServiceStatus {
         pool.put("refill_bytes_per_second", stats.refillBytesPerSecond());
         pool.put("chunks_populated", stats.chunksPopulated());
         pool.put("cold_chunks", stats.coldChunks());
-        ObjectNode byUid = root.putObject("granted_bytes_by_uid");
+        ObjectNode kernel = root.putObject("kernel_count");
+        kernel.put("counting", service.kernel().counts());
+        kernel.put("cgroup", service.kernel().cgroup().description());
+        kernel.put("counted_bytes", service.kernel().countNow());
+                ObjectNode byUid = root.putObject("granted_bytes_by_uid");
         service.quotas().outstandingByUid().forEach((uid, bytes) -> byUid.put(Integer.toString(uid), bytes));
         ObjectNode clients = root.putObject("clients");
         clients.put("connected", service.clients());

@@ -48,6 +48,31 @@ public final class CClient {
         return example;
     }
 
+    private static final java.util.Map<String, Path> TEST_PROGRAMS = new java.util.HashMap<>();
+
+    /**
+     * Compiles {@code xpfo-cli/src/test/c/NAME.c} (with the C client, which it may use) into a directory
+     * every user can read and run, once per test run.
+     */
+    static synchronized Path testProgram(String name) throws IOException, InterruptedException {
+        Path binary = TEST_PROGRAMS.get(name);
+        if (binary == null) {
+            Path out = Files.createTempDirectory("xpfo-test-c");
+            out.toFile().setReadable(true, false);
+            out.toFile().setExecutable(true, false);
+            binary = out.resolve(name);
+            Path source = sources().getParent().getParent().resolve("xpfo-cli/src/test/c/" + name + ".c");
+            Result compiled = run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I" + sources(), "-o",
+                    binary.toString(), source.toString(), sources().resolve("xpfo_client.c").toString()));
+            if (compiled.exitCode() != 0) {
+                throw new AssertionError(name + ".c does not compile:\n" + compiled.output());
+            }
+            binary.toFile().setExecutable(true, false);
+            TEST_PROGRAMS.put(name, binary);
+        }
+        return binary;
+    }
+
     public record Result(int exitCode, String output) {
     }
 

@@ -2,12 +2,13 @@
  * A hostile client for the service's tests: takes grants, hides their descriptors where no scan of
  * /proc can see them, says RELEASE, and takes more.
  *
- *   park_grants SOCKET MODE BYTES ROUNDS
+ *   park_grants SOCKET MODE BYTES ROUNDS PATIENCE_MS
  *
  * MODE: "socketpair" parks each grant's descriptors in a socketpair's queue (SCM_RIGHTS to itself),
  * "io_uring" registers them as an io_uring's fixed files, "keep" keeps them open in this process.
  * Own descriptors are closed once parked. Prints one line per round ("GRANTED n" or
- * "REFUSED NAME message"), stops at the first refusal, then prints "PARKED n" and waits for a line
+ * "REFUSED NAME message"); a refused grant is asked again every 200 ms for PATIENCE_MS (as an
+ * attacker would, giving the service time to take releases for gone), then it stops and prints "PARKED n" and waits for a line
  * on stdin; then closes every parking place, prints "CLOSED", and on the next line asks for BYTES
  * once more ("GRANTED" or "REFUSED ...") and exits.
  */
@@ -74,13 +75,14 @@ static int park_io_uring(const int *fds, uint32_t count) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: park_grants SOCKET socketpair|io_uring|keep BYTES ROUNDS\n");
+    if (argc != 6) {
+        fprintf(stderr, "usage: park_grants SOCKET socketpair|io_uring|keep BYTES ROUNDS PATIENCE_MS\n");
         return 2;
     }
     const char *mode = argv[2];
     uint64_t bytes = strtoull(argv[3], NULL, 10);
     int rounds = atoi(argv[4]);
+    long patience_ms = atol(argv[5]);
     setvbuf(stdout, NULL, _IOLBF, 0);
     struct xpfo_client *client;
     int rc = xpfo_connect(argv[1], &client);
@@ -92,6 +94,11 @@ int main(int argc, char **argv) {
     for (int round = 0; round < rounds && place_count < MAX_PLACES - 2; round++) {
         struct xpfo_files files;
         rc = xpfo_grant_files(client, bytes, 0, &files);
+        for (long waited = 0; (rc == XPFO_ERR_POOL_EXHAUSTED || rc == XPFO_ERR_OVER_QUOTA) && waited < patience_ms;
+             waited += 200) {
+            usleep(200 * 1000);
+            rc = xpfo_grant_files(client, bytes, 0, &files);
+        }
         if (rc) {
             printf("REFUSED %s %s\n", xpfo_error_name(rc), xpfo_last_error(client));
             break;

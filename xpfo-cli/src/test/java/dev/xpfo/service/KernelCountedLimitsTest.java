@@ -55,9 +55,10 @@ class KernelCountedLimitsTest {
         final OutputStream input;
         final List<String> seen = new ArrayList<>();
 
-        Parker(Path socket, String where, long bytes, int rounds) throws Exception {
+        Parker(Path socket, String where, long bytes, int rounds, Duration patience) throws Exception {
             process = new ProcessBuilder(CClient.testProgram("park_grants").toString(), socket.toString(), where,
-                    Long.toString(bytes), Integer.toString(rounds)).redirectErrorStream(true).start();
+                    Long.toString(bytes), Integer.toString(rounds), Long.toString(patience.toMillis()))
+                    .redirectErrorStream(true).start();
             lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             input = process.getOutputStream();
         }
@@ -89,7 +90,7 @@ class KernelCountedLimitsTest {
     @ValueSource(strings = {"socketpair", "io_uring"})
     void descriptorsParkedWhereNoScanSeesThemHoldNoMoreThanTheMaximum(String where) throws Exception {
         try (Service service = Services.started(settings(16 * MIB, 64 * MIB, 64 * MIB));
-             Parker parker = new Parker(dir.resolve("xpfo.sock"), where, 8 * MIB, 24)) {
+             Parker parker = new Parker(dir.resolve("xpfo.sock"), where, 8 * MIB, 24, Duration.ofSeconds(4))) {
             int parked = Integer.parseInt(parker.until("PARKED ").substring("PARKED ".length()));
             assertThat(parked * 8 * MIB).as("memory parked past RELEASE: %s", parker.seen).isLessThanOrEqualTo(64 * MIB);
             assertThat(parker.seen.get(parker.seen.size() - 2)).startsWith("REFUSED POOL_EXHAUSTED");
@@ -109,7 +110,7 @@ class KernelCountedLimitsTest {
     @Test
     void grantAndReleaseInALoopWhileKeepingTheDescriptorsStaysWithinTheQuota() throws Exception {
         try (Service service = Services.started(settings(16 * MIB, 64 * MIB, 8 * MIB));
-             Parker parker = new Parker(dir.resolve("xpfo.sock"), "keep", 8 * MIB, 8)) {
+             Parker parker = new Parker(dir.resolve("xpfo.sock"), "keep", 8 * MIB, 8, Duration.ZERO)) {
             String parked = parker.until("PARKED ");
             assertThat(parker.seen).as("released, but every descriptor kept")
                     .containsExactly("GRANTED 1", parker.seen.get(1), "PARKED 1");

@@ -125,7 +125,8 @@ class ServiceTest {
             try (GrantedMemory second = client.grant(8L << 20)) {
                 assertThat(second.bytes()).isEqualTo(8L << 20);
             }
-            assertThat(service.quotas().outstandingByUid()).isEmpty();
+            assertThat(Services.eventually(Duration.ofSeconds(10), () -> service.quotas().outstandingByUid().isEmpty()))
+                    .as("released and unmapped: free once the kernel's count confirms it").isTrue();
         }
     }
 

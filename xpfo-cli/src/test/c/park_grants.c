@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SYS_IO_URING_SETUP 425
@@ -32,6 +33,12 @@
 struct uring_params {
     unsigned char bytes[120];
 };
+
+static long now_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000L + now.tv_nsec / 1000000L;
+}
 
 static int places[MAX_PLACES];
 static int place_count;
@@ -94,8 +101,8 @@ int main(int argc, char **argv) {
     for (int round = 0; round < rounds && place_count < MAX_PLACES - 2; round++) {
         struct xpfo_files files;
         rc = xpfo_grant_files(client, bytes, 0, &files);
-        for (long waited = 0; (rc == XPFO_ERR_POOL_EXHAUSTED || rc == XPFO_ERR_OVER_QUOTA) && waited < patience_ms;
-             waited += 200) {
+        long started = now_ms();
+        while ((rc == XPFO_ERR_POOL_EXHAUSTED || rc == XPFO_ERR_OVER_QUOTA) && now_ms() - started < patience_ms) {
             usleep(200 * 1000);
             rc = xpfo_grant_files(client, bytes, 0, &files);
         }

@@ -5,10 +5,10 @@ import dev.xpfo.host.SecretMemoryHolders;
 
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -63,7 +63,7 @@ final class Holdings implements AutoCloseable {
             }
         };
 
-        /** Charged chunks the kernel no longer holds; empty while its count may lag (populating). */
+        /** Charged chunks the kernel no longer holds; empty if its count cannot be read. */
         OptionalLong settledChunks();
 
         default boolean counts() {
@@ -76,7 +76,7 @@ final class Holdings implements AutoCloseable {
     private final Supplier<SecretMemoryHolders> scanner;
     private final KernelSurplus kernel;
     /** Let go of and still charged, in the order they were let go. */
-    private final Map<Long, Grant> pending = new TreeMap<>();
+    private final Map<Long, Grant> pending = new LinkedHashMap<>();
     private final Set<Long> heldWarned = new HashSet<>();
     private final Thread sweeper;
     private boolean closed;
@@ -170,7 +170,7 @@ final class Holdings implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                stillCharged = new TreeMap<>(pending);
+                stillCharged = new LinkedHashMap<>(pending);
                 scanning = true;
             }
             try {

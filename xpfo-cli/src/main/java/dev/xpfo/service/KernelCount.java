@@ -19,10 +19,9 @@ import java.util.OptionalLong;
  *       {@code counted + populating + recent + N <= maximum}, where {@code recent} covers pages
  *       populated in the last {@value #SETTLE_MILLIS} ms that the kernel may not show yet (at most
  *       {@link #lagBound()}).</li>
- *   <li>For {@link Holdings}: the surplus, {@code ready + granted - counted} bytes, where granted
- *       includes every grant still charged (released or not): how many charged bytes the kernel says
- *       are gone. Given only when settled: nothing populating, and nothing populated for
- *       {@value #SETTLE_MILLIS} ms (the kernel flushes its per-CPU statistics every 2 s).</li>
+ *   <li>For {@link Holdings}: the surplus, {@code ready + granted - counted - recent} bytes, where
+ *       granted includes every grant still charged (released or not): how many charged bytes the
+ *       kernel says are gone.</li>
  * </ul>
  */
 final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus {
@@ -41,7 +40,6 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private final long maximum;
     private final long lagBound;
     private final ArrayDeque<long[]> recent = new ArrayDeque<>();
-    private long lastPopulated = System.nanoTime();
     private long lastCounted = -1;
     private FilePool pool;
     private boolean failureLogged;
@@ -111,7 +109,6 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     @Override
     public synchronized void populated(long bytes) {
         long now = System.nanoTime();
-        lastPopulated = now;
         recent.add(new long[]{now, bytes});
     }
 
@@ -125,27 +122,27 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     @Override
     public OptionalLong settledChunks() {
         FilePool stock;
-        long populatedBefore;
         synchronized (this) {
             stock = pool;
-            populatedBefore = lastPopulated;
-            if (stock == null || !cgroup.counted() || System.nanoTime() - lastPopulated < SETTLE_NANOS) {
+            if (stock == null || !cgroup.counted()) {
                 return OptionalLong.empty();
             }
         }
-        // The stock first, the kernel second: pages populated in between are counted by the kernel
-        // only, which can only shrink the surplus.
-        FilePoolStats before = stock.stats();
+        // The stock first, the kernel second. Whatever happens in between only shrinks the surplus:
+        // chunks being populated are not in the stock's count but their touched pages are in the
+        // kernel's; a take moves chunks from ready to granted; pages freed meanwhile are gone indeed.
+        FilePoolStats stock0 = stock.stats();
         long counted = countNow();
-        FilePoolStats after = stock.stats();
-        synchronized (this) {
-            if (counted < 0 || before.populatingBytes() != 0 || after.populatingBytes() != 0
-                    || before.chunksPopulated() != after.chunksPopulated() || lastPopulated != populatedBefore) {
-                return OptionalLong.empty();
-            }
+        if (counted < 0) {
+            return OptionalLong.empty();
         }
-        long surplus = before.readyBytes() + before.handedOutBytes() - counted;
-        return OptionalLong.of(Math.max(0, surplus) / before.chunkBytes());
+        long allowance;
+        synchronized (this) {
+            // Pages of chunks populated just before may not be in the kernel's count yet.
+            allowance = Math.min(lagBound, recentBytes());
+        }
+        long surplus = stock0.readyBytes() + stock0.handedOutBytes() - counted - allowance;
+        return OptionalLong.of(Math.max(0, surplus) / stock0.chunkBytes());
     }
 
     /** Bytes populated within the settle time. Under the lock. */

@@ -112,7 +112,7 @@ class ServiceTest {
     }
 
     @Test
-    void aUserOverItsQuotaIsRefusedUntilItReleases() {
+    void aUserOverItsQuotaIsRefusedUntilItReleases() throws Exception {
         ServiceSettings settings = Services.small(dir).withQuota(new ServiceSettings.Quota(8L << 20, 0));
         try (Service service = Services.started(settings);
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {

@@ -115,12 +115,12 @@ public record SecretMemoryHolders(Set<Long> inodes, Set<Integer> unreadableUids)
 
     /** The major number of a {@code dev_t} (glibc's {@code gnu_dev_major}). */
     static long major(long device) {
-        return ((device >>> 8) & 0xfff) | ((device >>> 32) & ~0xfffL);
+        return ((device >>> 8) & 0xfff) | ((device >>> 32) & 0xfffff000L);
     }
 
     /** The minor number of a {@code dev_t} (glibc's {@code gnu_dev_minor}). */
     static long minor(long device) {
-        return (device & 0xff) | ((device >>> 12) & ~0xffL);
+        return (device & 0xff) | ((device >>> 12) & 0xffffff00L);
     }
 
     /** False if the process exists but could not be inspected; a process that exited is simply done. */

@@ -48,6 +48,12 @@ final class StatusCommand implements Callable<Integer> {
             out.printf("refill     %s/s over the last 10 s; %d chunks populated, %d of them on demand (cold)%n",
                     bytes(pool, "refill_bytes_per_second"), pool.get("chunks_populated").asLong(), pool.get("cold_chunks").asLong());
             out.printf("granted    %s outstanding%n", bytes(pool, "granted_bytes"));
+            JsonNode kernel = status.get("kernel_count");
+            if (kernel != null) {
+                out.printf("counted    %s%n", kernel.get("counting").asBoolean()
+                        ? bytes(kernel, "counted_bytes") + " alive by the kernel's count (memory cgroup " + kernel.get("cgroup").asText() + ")"
+                        : "NOT COUNTED BY THE KERNEL (" + kernel.get("cgroup").asText() + "): the maximum and quotas rest on a /proc scan");
+            }
             for (Map.Entry<String, JsonNode> uid : status.get("granted_bytes_by_uid").properties()) {
                 out.printf("  uid %-6s %s%n", uid.getKey(), Bytes.format(uid.getValue().asLong()));
             }

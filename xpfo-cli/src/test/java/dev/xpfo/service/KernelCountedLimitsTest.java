@@ -1,6 +1,11 @@
 package dev.xpfo.service;
 
+import dev.xpfo.client.GrantedMemory;
+import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.client.XpfoClient;
+import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.protocol.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.pool.FilePoolSettings;
@@ -26,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -97,6 +103,7 @@ class KernelCountedLimitsTest {
             assertThat(parker.seen.get(parker.seen.size() - 2)).matches("REFUSED (POOL_EXHAUSTED|OVER_QUOTA) .*");
             assertThat(service.kernel().countNow()).as("what the kernel counts of the service's memory")
                     .isLessThanOrEqualTo(64 * MIB).isGreaterThanOrEqualTo(parked * 8 * MIB);
+            assertThat(service.statusJson()).contains("\"kernel_count\":{\"counting\":true");
 
             parker.next();
             parker.until("CLOSED");
@@ -105,6 +112,26 @@ class KernelCountedLimitsTest {
                     .as("the parked files closed: the kernel's count confirms them gone").isTrue();
             parker.next();
             assertThat(parker.until("GRANTED")).isEqualTo("GRANTED");
+        }
+    }
+
+    @Test
+    void nothingIsPopulatedPastTheMaximumByTheKernelsCountEvenWhatTheStockDoesNotKnowAbout() throws Exception {
+        try (Service service = Services.started(settings(16 * MIB, 64 * MIB, 64 * MIB));
+             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
+            // Secret memory populated from the service's cgroup behind the stock's back (here by this
+            // test, which runs the service in-process): the stock counts 16 MiB, the kernel 56 MiB.
+            try (XpfoFile outside = XpfoFile.create(40 * MIB)) {
+                outside.populate();
+                assertThatThrownBy(() -> client.grant(32 * MIB)).isInstanceOfSatisfying(ServiceException.class, e -> {
+                    assertThat(e.code()).contains(ErrorCode.POOL_EXHAUSTED);
+                    assertThat(e.getMessage()).contains("by the kernel's count");
+                });
+                assertThat(service.kernel().countNow()).isLessThanOrEqualTo(64 * MIB);
+            }
+            try (GrantedMemory memory = client.grant(32 * MIB)) {
+                assertThat(memory.bytes()).as("the outside memory freed: room again").isEqualTo(32 * MIB);
+            }
         }
     }
 

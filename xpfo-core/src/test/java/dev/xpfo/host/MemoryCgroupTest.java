@@ -2,6 +2,7 @@ package dev.xpfo.host;
 
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.SecretMemory;
+import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -35,6 +36,15 @@ class MemoryCgroupTest {
                 assertThat(MemoryCgroup.current().orElse(null)).isEqualTo(before);
             }
         }
+    }
+
+    @Test
+    void anOrdinaryUserSharingItsCgroupIsToldNothingIsCountedAndWhy() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: needs root to run the child as another user");
+        TestJvm.Result result = TestJvm.runUnprivileged(8L << 20, MemoryCgroupChild.class);
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output()).contains("counted=false origin=NONE")
+                .containsPattern("why=.*(permission denied|no memory cgroup controller)");
     }
 
     @Test

@@ -69,6 +69,11 @@ final class Holdings implements AutoCloseable {
         default boolean counts() {
             return true;
         }
+
+        /** Held while a surplus is read and used, so that no other reader uses it twice. */
+        default Object confirmationLock() {
+            return this;
+        }
     }
 
     private final Consumer<Grant> freeQuota;
@@ -175,7 +180,9 @@ final class Holdings implements AutoCloseable {
             }
             try {
                 SecretMemoryHolders scan = scanner.get();
-                settle(stillCharged, scan, kernel.settledChunks());
+                synchronized (kernel.confirmationLock()) {
+                    settle(stillCharged, scan, kernel.settledChunks());
+                }
             } catch (RuntimeException | Error e) {
                 // Never die: a dead sweeper would keep every pending grant charged for good.
                 LOG.log(System.Logger.Level.WARNING, "scan for held secret memory failed; retrying", e);

@@ -6,6 +6,7 @@ import dev.xpfo.pool.FilePool;
 import dev.xpfo.pool.FilePoolStats;
 
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.OptionalLong;
 
 /**
@@ -23,6 +24,9 @@ import java.util.OptionalLong;
  *       granted includes every grant still charged (released or not): how many charged bytes the
  *       kernel says are gone.</li>
  * </ul>
+ * Services in one process (benchmarks, tests) share its memory cgroup, so they share the count: the
+ * surplus compares the kernel's count with all their stocks together (and is used by one of them at a
+ * time), and the gate holds the count within the sum of their maxima, each stock keeping its own.
  */
 final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
@@ -44,6 +48,15 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private FilePool pool;
     private boolean failureLogged;
 
+    /** The services of this process counting in one cgroup, and the cgroups to remove when all stop. */
+    private static final class Sharing {
+        final java.util.Set<KernelCount> members = new java.util.LinkedHashSet<>();
+        final java.util.List<MemoryCgroup> made = new java.util.ArrayList<>();
+    }
+
+    /** By cgroup directory; also the lock that makes reading a surplus and using it one step. */
+    private static final java.util.Map<java.nio.file.Path, Sharing> SHARING = new java.util.HashMap<>();
+
     KernelCount(MemoryCgroup cgroup, long maximum) {
         this.cgroup = cgroup;
         this.maximum = maximum;
@@ -51,8 +64,54 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     }
 
     /** The stock whose ready and granted bytes the surplus compares with (set once it is open). */
-    synchronized void counting(FilePool stock) {
-        this.pool = stock;
+    void counting(FilePool stock) {
+        synchronized (this) {
+            this.pool = stock;
+        }
+        if (cgroup.counted()) {
+            synchronized (SHARING) {
+                Sharing sharing = SHARING.computeIfAbsent(cgroup.directory().orElseThrow(), dir -> new Sharing());
+                sharing.members.add(this);
+                sharing.made.add(cgroup);
+            }
+        }
+    }
+
+    /**
+     * The service stopped: it no longer counts, and the cgroup made for the process is removed once no
+     * other service of the process counts in it ({@link MemoryCgroup#close()}).
+     */
+    void close() {
+        List<MemoryCgroup> closing = List.of(cgroup);
+        if (cgroup.counted()) {
+            synchronized (SHARING) {
+                Sharing sharing = SHARING.get(cgroup.directory().orElseThrow());
+                if (sharing != null && sharing.members.remove(this)) {
+                    closing = List.of();
+                    if (sharing.members.isEmpty()) {
+                        SHARING.remove(cgroup.directory().orElseThrow());
+                        closing = sharing.made;
+                    }
+                }
+            }
+        }
+        closing.forEach(MemoryCgroup::close);
+    }
+
+    /** The members counting in this cgroup with this one (this one alone if not registered). */
+    private List<KernelCount> sharing() {
+        synchronized (SHARING) {
+            Sharing sharing = cgroup.directory().map(SHARING::get).orElse(null);
+            return sharing == null || !sharing.members.contains(this) ? List.of(this) : List.copyOf(sharing.members);
+        }
+    }
+
+    @Override
+    public Object confirmationLock() {
+        synchronized (SHARING) {
+            Sharing sharing = cgroup.directory().map(SHARING::get).orElse(null);
+            return sharing == null ? this : sharing;
+        }
     }
 
     MemoryCgroup cgroup() {
@@ -103,7 +162,13 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         if (counted < 0) {
             return 0; // never populate on a count that cannot be read
         }
-        return maximum - counted - populatingBytes - Math.min(lagBound, recentBytes());
+        long maxima = 0;
+        long recentAll = 0;
+        for (KernelCount member : sharing()) {
+            maxima += member.maximum;
+            recentAll += member == this ? recentBytes() : member.recentBytesNow();
+        }
+        return maxima - counted - populatingBytes - Math.min(lagBound, recentAll);
     }
 
     @Override
@@ -121,28 +186,44 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
 
     @Override
     public OptionalLong settledChunks() {
-        FilePool stock;
-        synchronized (this) {
-            stock = pool;
-            if (stock == null || !cgroup.counted()) {
-                return OptionalLong.empty();
-            }
-        }
-        // The stock first, the kernel second. Whatever happens in between only shrinks the surplus:
-        // chunks being populated are not in the stock's count but their touched pages are in the
-        // kernel's; a take moves chunks from ready to granted; pages freed meanwhile are gone indeed.
-        FilePoolStats stock0 = stock.stats();
-        long counted = countNow();
-        if (counted < 0) {
+        if (!cgroup.counted()) {
             return OptionalLong.empty();
         }
-        long allowance;
-        synchronized (this) {
-            // Pages of chunks populated just before may not be in the kernel's count yet.
-            allowance = Math.min(lagBound, recentBytes());
+        // Every stock first, the kernel second. Whatever happens in between only shrinks the surplus:
+        // chunks being populated are not in the stocks' counts but their touched pages are in the
+        // kernel's; a take moves chunks from ready to granted; pages freed meanwhile are gone indeed.
+        long charged = 0;
+        long chunk = 0;
+        List<KernelCount> members = sharing();
+        for (KernelCount member : members) {
+            FilePool stock;
+            synchronized (member) {
+                stock = member.pool;
+            }
+            if (stock == null) {
+                return OptionalLong.empty(); // a service still opening: its stock is not counted yet
+            }
+            FilePoolStats stats = stock.stats();
+            charged += stats.readyBytes() + stats.handedOutBytes();
+            if (member == this) {
+                chunk = stats.chunkBytes();
+            }
         }
-        long surplus = stock0.readyBytes() + stock0.handedOutBytes() - counted - allowance;
-        return OptionalLong.of(Math.max(0, surplus) / stock0.chunkBytes());
+        long counted = countNow();
+        if (counted < 0 || chunk == 0) {
+            return OptionalLong.empty();
+        }
+        long recentAll = 0;
+        for (KernelCount member : members) {
+            recentAll += member.recentBytesNow();
+        }
+        // Pages of chunks populated just before may not be in the kernel's count yet.
+        long surplus = charged - counted - Math.min(lagBound, recentAll);
+        return OptionalLong.of(Math.max(0, surplus) / chunk);
+    }
+
+    private synchronized long recentBytesNow() {
+        return recentBytes();
     }
 
     /** Bytes populated within the settle time. Under the lock. */

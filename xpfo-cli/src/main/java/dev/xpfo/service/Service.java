@@ -96,7 +96,7 @@ public final class Service implements AutoCloseable {
             listener = Listener.open(settings);
         } catch (RuntimeException e) {
             pool.close();
-            cgroup.close();
+            kernel.close();
             throw e;
         }
         Service service = new Service(settings, pool, listener, kernel, secretDevice);
@@ -287,7 +287,7 @@ public final class Service implements AutoCloseable {
         holdings.close();
         metrics.close();
         pool.close();
-        kernel.cgroup().close();
+        kernel.close();
         LOG.log(System.Logger.Level.INFO, "stopped" + (connections.isEmpty() ? "" : " (" + connections.size()
                 + " clients did not finish within " + DRAIN.toSeconds() + " s)"));
         stopped.countDown();

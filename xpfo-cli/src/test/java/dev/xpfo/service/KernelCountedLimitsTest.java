@@ -136,6 +136,22 @@ class KernelCountedLimitsTest {
     }
 
     @Test
+    void twoServicesInOneProcessShareItsCountAndBothSeeTheirReleasesConfirmed() throws Exception {
+        Path other = Files.createDirectory(dir.resolve("other"));
+        try (Service first = Services.started(settings(16 * MIB, 64 * MIB, 64 * MIB));
+             Service second = Services.started(Services.small(other)
+                     .withPool(FilePoolSettings.of(Services.CHUNK, 8 * MIB, 32 * MIB, 2)));
+             XpfoClient one = XpfoClient.connect(dir.resolve("xpfo.sock"));
+             XpfoClient two = XpfoClient.connect(other.resolve("xpfo.sock"))) {
+            assertThat(second.kernel().cgroup().directory()).isEqualTo(first.kernel().cgroup().directory());
+            one.grant(4 * MIB).close();
+            two.grant(4 * MIB).close();
+            assertThat(Services.eventually(Duration.ofSeconds(15), () -> first.quotas().outstandingByUid().isEmpty()
+                    && second.quotas().outstandingByUid().isEmpty())).as("each release confirmed by the shared count").isTrue();
+        }
+    }
+
+    @Test
     void grantAndReleaseInALoopWhileKeepingTheDescriptorsStaysWithinTheQuota() throws Exception {
         try (Service service = Services.started(settings(16 * MIB, 64 * MIB, 8 * MIB));
              Parker parker = new Parker(dir.resolve("xpfo.sock"), "keep", 8 * MIB, 8, Duration.ZERO)) {

@@ -37,6 +37,8 @@ public final class MemoryCgroup implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.host");
     private static final Path PROC_CGROUP = Path.of("/proc/self/cgroup");
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
+    /** Cgroups this process made and has not removed yet. */
+    private static final java.util.Set<Path> MADE = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** How the cgroup came to count this process's memory. */
     public enum Origin {
@@ -79,7 +81,8 @@ public final class MemoryCgroup implements AutoCloseable {
         Path current = found.get();
         boolean v2 = Files.exists(current.resolve("cgroup.controllers"));
         long self = ProcessHandle.current().pid();
-        if (processes(current).equals(List.of(self))) {
+        // A cgroup this process made earlier is its own even if a child it started is in it too.
+        if (processes(current).equals(List.of(self)) || MADE.contains(current)) {
             return new MemoryCgroup(Origin.OWN, current, v2, "");
         }
         Path child = current.resolve(childName);
@@ -107,6 +110,7 @@ public final class MemoryCgroup implements AutoCloseable {
             return new MemoryCgroup(Origin.NONE, null, v2, "could not move this process into a memory cgroup of "
                     + "its own at " + child + " (" + reason(e) + ")");
         }
+        MADE.add(child);
         return new MemoryCgroup(Origin.CREATED, child, v2, "");
     }
 
@@ -174,6 +178,7 @@ public final class MemoryCgroup implements AutoCloseable {
             return;
         }
         closed = true;
+        MADE.remove(directory);
         long self = ProcessHandle.current().pid();
         try {
             if (processes(directory).contains(self)) {

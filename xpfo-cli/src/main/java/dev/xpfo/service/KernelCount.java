@@ -17,9 +17,10 @@ import java.util.OptionalLong;
  *
  * <ul>
  *   <li>As the stock's {@link FilePool.PopulateGate}: populating {@code N} bytes is allowed only while
- *       {@code counted + populating + recent + N <= maximum}, where {@code recent} covers pages
- *       populated in the last {@value #SETTLE_MILLIS} ms that the kernel may not show yet (at most
- *       {@link #lagBound()}).</li>
+ *       {@code counted + populated since + populating + recent + N <= maximum}: the last reading
+ *       (renewed every 250 ms off the stock's lock, so no grant waits for a file read), what was
+ *       populated since it began, and {@code recent} for pages populated in the last
+ *       {@value #SETTLE_MILLIS} ms that the kernel may not show yet (at most {@link #lagBound()}).</li>
  *   <li>For {@link Holdings}: the surplus, {@code ready + granted - counted - recent} bytes, where
  *       granted includes every grant still charged (released or not): how many charged bytes the
  *       kernel says are gone.</li>
@@ -43,8 +44,18 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private final MemoryCgroup cgroup;
     private final long maximum;
     private final long lagBound;
-    private final ArrayDeque<long[]> recent = new ArrayDeque<>();
+    /** Populates that finished, with their time and bytes, for the settle time (all services of the process). */
+    private static final ArrayDeque<long[]> RECENT = new ArrayDeque<>();
+    /** Bytes populated by every service of the process, ever. Guarded by RECENT. */
+    private static long populatedTotal;
+    /** How often the gate's reading is renewed, off the stock's lock. */
+    private static final long REFRESH_MILLIS = 250;
+
+    /** The last reading, and how much had been populated when it began. */
     private long lastCounted = -1;
+    private long populatedAtRead;
+    private Thread refresher;
+    private boolean closed;
     private FilePool pool;
     private boolean failureLogged;
 
@@ -61,6 +72,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         this.cgroup = cgroup;
         this.maximum = maximum;
         this.lagBound = LAG_PAGES_PER_CPU * Runtime.getRuntime().availableProcessors() * PAGE;
+        countNow();
     }
 
     /** The stock whose ready and granted bytes the surplus compares with (set once it is open). */
@@ -74,6 +86,30 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
                 sharing.members.add(this);
                 sharing.made.add(cgroup);
             }
+            // The gate is asked under the stock's lock, where a grant may wait: it uses this reading.
+            Thread thread = new Thread(this::refreshLoop, "xpfo-kernel-count");
+            thread.setDaemon(true);
+            synchronized (this) {
+                refresher = thread;
+            }
+            thread.start();
+        }
+    }
+
+    private void refreshLoop() {
+        dev.xpfo.host.BackgroundPriority.lowerCallingThread();
+        while (true) {
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+            }
+            countNow();
+            try {
+                Thread.sleep(REFRESH_MILLIS);
+            } catch (InterruptedException e) {
+                return;
+            }
         }
     }
 
@@ -82,6 +118,19 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
      * other service of the process counts in it ({@link MemoryCgroup#close()}).
      */
     void close() {
+        Thread thread;
+        synchronized (this) {
+            closed = true;
+            thread = refresher;
+        }
+        if (thread != null) {
+            thread.interrupt();
+            try {
+                thread.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         List<MemoryCgroup> closing = List.of(cgroup);
         if (cgroup.counted()) {
             synchronized (SHARING) {
@@ -134,47 +183,76 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         return lastCounted;
     }
 
-    /** Reads the count now; -1 if nothing is counted or it cannot be read. */
-    synchronized long countNow() {
+    /** Reads the count now (and renews the gate's reading); -1 if nothing is counted or it cannot be read. */
+    long countNow() {
         if (!cgroup.counted()) {
             return -1;
         }
-        try {
-            lastCounted = cgroup.unevictableBytes();
-            failureLogged = false;
-        } catch (IllegalStateException e) {
-            if (!failureLogged) {
-                LOG.log(System.Logger.Level.ERROR, "cannot read the kernel's count of the service's memory, so "
-                        + "nothing more is populated until it can: " + e.getMessage());
-                failureLogged = true;
-            }
-            lastCounted = -1;
+        long before;
+        synchronized (RECENT) {
+            before = populatedTotal;
         }
-        return lastCounted;
+        long value;
+        try {
+            value = cgroup.unevictableBytes();
+        } catch (IllegalStateException e) {
+            synchronized (this) {
+                if (!failureLogged) {
+                    LOG.log(System.Logger.Level.ERROR, "cannot read the kernel's count of the service's memory, so "
+                            + "nothing more is populated until it can: " + e.getMessage());
+                    failureLogged = true;
+                }
+            }
+            value = -1;
+        }
+        synchronized (this) {
+            lastCounted = value;
+            populatedAtRead = before;
+            if (value >= 0) {
+                failureLogged = false;
+            }
+        }
+        return value;
     }
 
+    /**
+     * Asked under the stock's lock, so it reads no file: the last reading (renewed every
+     * {@value #REFRESH_MILLIS} ms), plus everything populated since it began (the service is alone in
+     * its cgroup, so nothing else can have grown it), plus what is being populated.
+     */
     @Override
-    public synchronized long room(long populatingBytes) {
+    public long room(long populatingBytes) {
         if (!cgroup.counted()) {
             return Long.MAX_VALUE;
         }
-        long counted = countNow();
+        long counted;
+        long atRead;
+        synchronized (this) {
+            counted = lastCounted;
+            atRead = populatedAtRead;
+        }
         if (counted < 0) {
             return 0; // never populate on a count that cannot be read
         }
+        long since;
+        long recent;
+        synchronized (RECENT) {
+            since = populatedTotal - atRead;
+            recent = recentBytes();
+        }
         long maxima = 0;
-        long recentAll = 0;
         for (KernelCount member : sharing()) {
             maxima += member.maximum;
-            recentAll += member == this ? recentBytes() : member.recentBytesNow();
         }
-        return maxima - counted - populatingBytes - Math.min(lagBound, recentAll);
+        return maxima - counted - since - populatingBytes - Math.min(lagBound, recent);
     }
 
     @Override
-    public synchronized void populated(long bytes) {
-        long now = System.nanoTime();
-        recent.add(new long[]{now, bytes});
+    public void populated(long bytes) {
+        synchronized (RECENT) {
+            populatedTotal += bytes;
+            RECENT.add(new long[]{System.nanoTime(), bytes});
+        }
     }
 
     @Override
@@ -213,25 +291,21 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         if (counted < 0 || chunk == 0) {
             return OptionalLong.empty();
         }
-        long recentAll = 0;
-        for (KernelCount member : members) {
-            recentAll += member.recentBytesNow();
+        long recentAll;
+        synchronized (RECENT) {
+            recentAll = recentBytes();
         }
         // Pages of chunks populated just before may not be in the kernel's count yet.
         long surplus = charged - counted - Math.min(lagBound, recentAll);
         return OptionalLong.of(Math.max(0, surplus) / chunk);
     }
 
-    private synchronized long recentBytesNow() {
-        return recentBytes();
-    }
-
-    /** Bytes populated within the settle time. Under the lock. */
-    private long recentBytes() {
+    /** Bytes populated within the settle time. Under the RECENT lock. */
+    private static long recentBytes() {
         long now = System.nanoTime();
-        while (!recent.isEmpty() && now - recent.peek()[0] > SETTLE_NANOS) {
-            recent.poll();
+        while (!RECENT.isEmpty() && now - RECENT.peek()[0] > SETTLE_NANOS) {
+            RECENT.poll();
         }
-        return recent.stream().mapToLong(entry -> entry[1]).sum();
+        return RECENT.stream().mapToLong(entry -> entry[1]).sum();
     }
 }

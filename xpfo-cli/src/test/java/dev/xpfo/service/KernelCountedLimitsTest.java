@@ -123,12 +123,17 @@ class KernelCountedLimitsTest {
             // test, which runs the service in-process): the stock counts 16 MiB, the kernel 56 MiB.
             try (XpfoFile outside = XpfoFile.create(40 * MIB)) {
                 outside.populate();
+                // The gate renews its reading of the kernel's count every 250 ms.
+                assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.kernel().lastCounted() >= 56 * MIB))
+                        .isTrue();
                 assertThatThrownBy(() -> client.grant(32 * MIB)).isInstanceOfSatisfying(ServiceException.class, e -> {
                     assertThat(e.code()).contains(ErrorCode.POOL_EXHAUSTED);
                     assertThat(e.getMessage()).contains("by the kernel's count");
                 });
                 assertThat(service.kernel().countNow()).isLessThanOrEqualTo(64 * MIB);
             }
+            assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.kernel().lastCounted() <= 16 * MIB))
+                    .isTrue();
             try (GrantedMemory memory = client.grant(32 * MIB)) {
                 assertThat(memory.bytes()).as("the outside memory freed: room again").isEqualTo(32 * MIB);
             }

@@ -253,11 +253,11 @@ final class Connection implements Runnable {
                 + Bytes.format(bytes));
     }
 
-    /** The connection ended: its grants count until their files are closed everywhere. */
+    /** The connection ended: its grants count until the kernel's count confirms them gone. */
     private void releaseAll() {
         if (!grants.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, peer + " disconnected holding " + grants.size()
-                    + " grants; they count against its quota until no process holds them");
+                    + " grants; they count against its quota until the kernel's count confirms them gone");
             grants.values().forEach(service.holdings()::detach);
         }
         grants.clear();

@@ -222,9 +222,9 @@ final class Connection implements Runnable {
     }
 
     /**
-     * Grants this user let go of count until the kernel's count confirms them gone (about a second,
-     * up to {@link #CONFIRM_PATIENCE} after populating): a client that releases and asks again at once
-     * waits for that rather than being refused.
+     * Grants this user let go of count until the kernel's count confirms them gone (at the next
+     * sweep, within about a second): a client that releases and asks again at once waits for that, up
+     * to {@link #CONFIRM_PATIENCE}, rather than being refused.
      */
     private boolean reserveOnceConfirmed(long bytes) {
         try {

@@ -247,8 +247,8 @@ public final class Service implements AutoCloseable {
     }
 
     /**
-     * True if no released or abandoned grant waits for the once-a-second scan of every process (so no
-     * such scan is about to run): for benchmarks that time requests with background work idle.
+     * True if no released or abandoned grant waits to be confirmed gone (so no once-a-second scan of
+     * every process is about to run): for benchmarks that time requests with background work idle.
      */
     public boolean sweeperIdle() {
         return holdings.idle();

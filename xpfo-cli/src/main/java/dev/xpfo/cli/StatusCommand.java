@@ -49,6 +49,12 @@ final class StatusCommand implements Callable<Integer> {
                     bytes(pool, "refill_bytes_per_second"), pool.get("chunks_populated").asLong(), pool.get("cold_chunks").asLong(),
                     pool.path("trimmed_chunks").asLong());
             out.printf("outstanding %s (granted, not yet confirmed gone)%n", bytes(pool, "outstanding_bytes"));
+            JsonNode kernel = status.get("kernel_count");
+            if (kernel != null) {
+                out.printf("counted    %s%n", kernel.get("counting").asBoolean()
+                        ? bytes(kernel, "counted_bytes") + " alive by the kernel's count (memory cgroup " + kernel.get("cgroup").asText() + ")"
+                        : "NOT COUNTED BY THE KERNEL (" + kernel.get("cgroup").asText() + "): the maximum and quotas rest on a /proc scan");
+            }
             for (Map.Entry<String, JsonNode> uid : status.get("outstanding_bytes_by_uid").properties()) {
                 out.printf("  uid %-6s %s%n", uid.getKey(), Bytes.format(uid.getValue().asLong()));
             }

@@ -30,6 +30,8 @@ import java.util.Set;
  */
 final class Connection implements Runnable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
+    /** How long a grant over its quota waits for grants its user let go of to be confirmed gone. */
+    private static final Duration CONFIRM_PATIENCE = Duration.ofSeconds(4);
 
     private final Service service;
     private final UnixSocket socket;
@@ -190,10 +192,12 @@ final class Connection implements Runnable {
         // maxGrantBytes is at most the stock's maximum, so the count fits an int.
         int chunks = (int) ((grant.bytes() + chunk - 1) / chunk);
         long bytes = chunks * chunk;
-        if (!service.quotas().reserve(peer.uid(), bytes)) {
+        if (!service.quotas().reserve(peer.uid(), bytes) && !reserveOnceConfirmed(bytes)) {
+            long unconfirmed = service.holdings().pendingChunks(peer.uid()) * chunk;
             refuse(request, ErrorCode.OVER_QUOTA, "uid " + peer.uid() + " holds "
-                    + Bytes.format(service.quotas().outstanding(peer.uid())) + "; " + Bytes.format(bytes) + " more passes its quota of "
-                    + Bytes.format(service.settings().quota().outstandingBytes()));
+                    + Bytes.format(service.quotas().outstanding(peer.uid())) + (unconfirmed == 0 ? "" : " (" + Bytes.format(unconfirmed)
+                    + " of it let go of but not yet gone by the kernel's count)") + "; " + Bytes.format(bytes)
+                    + " more passes its quota of " + Bytes.format(service.settings().quota().outstandingBytes()));
             return;
         }
         FilePool.Taken taken;
@@ -237,8 +241,23 @@ final class Connection implements Runnable {
     }
 
     /**
-     * The grant stops counting on the client's word; the next scan of every process (within about a
-     * second) charges it again if some process still holds one of its files.
+     * Grants this user let go of count until the kernel's count confirms them gone (at the next
+     * sweep, within about a second): a client that releases and asks again at once waits for that, up
+     * to {@link #CONFIRM_PATIENCE}, rather than being refused.
+     */
+    private boolean reserveOnceConfirmed(long bytes) {
+        try {
+            return service.holdings().awaitConfirmed(peer.uid(), () -> service.quotas().reserve(peer.uid(), bytes),
+                    CONFIRM_PATIENCE);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * The grant counts against the user's quota and the stock's maximum until the kernel's count
+     * confirms its memory gone ({@link Holdings}); RELEASED answers at once.
      */
     private void release(int request, Messages.Release release) {
         Holdings.Grant grant = grants.remove(release.grantId());
@@ -253,11 +272,11 @@ final class Connection implements Runnable {
                 + Bytes.format(bytes));
     }
 
-    /** The connection ended: its grants count until their files are closed everywhere. */
+    /** The connection ended: its grants count until the kernel's count confirms them gone. */
     private void releaseAll() {
         if (!grants.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, peer + " disconnected holding " + grants.size()
-                    + " grants; they count against its quota until no process holds them");
+                    + " grants; they count against its quota until the kernel's count confirms them gone");
             grants.values().forEach(service.holdings()::detach);
         }
         grants.clear();

@@ -3,32 +3,41 @@ package dev.xpfo.service;
 import dev.xpfo.host.BackgroundPriority;
 import dev.xpfo.host.SecretMemoryHolders;
 
-import java.util.HashMap;
+import java.time.Duration;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Grants whose receiver let go (RELEASE) or whose connection ended, whose files may still be held: a
- * receiver can keep a descriptor or a mapping, or pass the descriptor on, and the memory lives as long
- * as any of that. A grant counts against its user's quota and the stock's maximum until no process
- * holds its files.
+ * Grants whose receiver let go (RELEASE) or whose connection ended, whose memory may still be alive:
+ * a receiver can keep a descriptor or a mapping, pass the descriptor on, park it in a Unix socket's
+ * queue or register it with io_uring, and the memory lives as long as any of that. Such a grant keeps
+ * counting against its user's quota and the stock's maximum until the kernel's count confirms its
+ * memory is gone:
  *
  * <ul>
- *   <li>RELEASE: the user's quota is freed at once, on the client's word, and the grant is queued for
- *       the next scan of every process, which charges the quota again if any process still holds one
- *       of its files (a mapping kept, a descriptor kept or passed on). The stock's maximum is given
- *       back only when a scan confirms, so it is never passed.</li>
- *   <li>A closed connection: its grants stay charged until a scan finds none of their files.</li>
+ *   <li>The kernel's count ({@link KernelSurplus}, from the service's memory cgroup) says how many of
+ *       the charged bytes (ready stock plus every grant still charged) are no longer alive. Grants are
+ *       confirmed gone in the order they were let go while that surplus covers them; a confirmed grant
+ *       stops counting against its user's quota and the stock's maximum.</li>
+ *   <li>The scan of every process ({@link SecretMemoryHolders#scan}) can only add: a grant whose file
+ *       it sees mapped or open somewhere, or whose owner has processes it may not inspect, is not
+ *       confirmed, whatever the surplus. It never proves a grant gone.</li>
+ *   <li>Without a kernel count (no memory cgroup of the service's own), the scan alone decides: a grant
+ *       none of whose files it sees is taken as gone. Descriptors in a socket's queue or io_uring's
+ *       fixed files escape it; the service says so at start, in status and in its metrics.</li>
  * </ul>
- * A process the service may not inspect (another user's, without {@code CAP_SYS_PTRACE}) is assumed
- * to hold every grant of its owner.
- * A sweeper thread, at the lowest CPU priority, scans every process ({@link SecretMemoryHolders#scan()})
- * at most once a second while anything is pending or queued: a constant cost, whatever the rate of
- * releases. So keeping the memory while closing the connection or sending RELEASE escapes neither
- * limit for longer than about a second.
+ * The surplus is one number for all grants, so which grant it confirms is decided by order, not by
+ * file: a user whose released memory is alive (and unseen) can be confirmed in place of another user's
+ * grant that is really gone, which then stays charged. The total stays exact ({@code docs/protocol.md},
+ * "Releasing").
+ * A sweeper thread, at the lowest CPU priority, scans every process and reads the kernel's count at
+ * most once a second while anything is pending.
  */
 final class Holdings implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
@@ -38,14 +47,42 @@ final class Holdings implements AutoCloseable {
     record Grant(long id, int uid, int chunks, Set<Long> inodes) {
     }
 
+    /** How many charged chunks the kernel says are no longer alive. */
+    @FunctionalInterface
+    interface KernelSurplus {
+        /** No kernel count: the scan alone decides. */
+        KernelSurplus NONE = new KernelSurplus() {
+            @Override
+            public OptionalLong settledChunks() {
+                return OptionalLong.empty();
+            }
+
+            @Override
+            public boolean counts() {
+                return false;
+            }
+        };
+
+        /** Charged chunks the kernel no longer holds; empty if its count cannot be read. */
+        OptionalLong settledChunks();
+
+        default boolean counts() {
+            return true;
+        }
+
+        /** Held while a surplus is read and used, so that no other reader uses it twice. */
+        default Object confirmationLock() {
+            return this;
+        }
+    }
+
     private final Consumer<Grant> freeQuota;
     private final Consumer<Grant> freeStock;
-    private final Consumer<Grant> chargeQuota;
     private final Supplier<SecretMemoryHolders> scanner;
-    /** Still charged; freed when a scan finds none of their files. */
-    private final Map<Long, Grant> pending = new HashMap<>();
-    /** Freed on the releasing process's word; charged again if a scan finds their files elsewhere. */
-    private final Map<Long, Grant> toVerify = new HashMap<>();
+    private final KernelSurplus kernel;
+    /** Let go of and still charged, in the order they were let go. */
+    private final Map<Long, Grant> pending = new LinkedHashMap<>();
+    private final Set<Long> heldWarned = new HashSet<>();
     private final Thread sweeper;
     private boolean closed;
     /** A scan is being applied: what it took from the queues is not settled yet. */
@@ -53,17 +90,17 @@ final class Holdings implements AutoCloseable {
     private final Set<Set<Integer>> unreadableWarned = new HashSet<>();
 
     /**
-     * @param freeQuota   a grant stops counting against its user's quota
-     * @param freeStock   a grant stops counting against the stock's maximum (always after {@code freeQuota})
-     * @param chargeQuota a grant whose quota was freed on RELEASE turns out to be held after all
-     * @param scanner     reads which files are held ({@link SecretMemoryHolders#scan()})
+     * @param freeQuota a grant stops counting against its user's quota
+     * @param freeStock a grant stops counting against the stock's maximum (always after {@code freeQuota})
+     * @param scanner   reads which files are held ({@link SecretMemoryHolders#scan})
+     * @param kernel    the kernel's count, or {@link KernelSurplus#NONE}
      */
-    Holdings(Consumer<Grant> freeQuota, Consumer<Grant> freeStock, Consumer<Grant> chargeQuota,
-             Supplier<SecretMemoryHolders> scanner) {
+    Holdings(Consumer<Grant> freeQuota, Consumer<Grant> freeStock, Supplier<SecretMemoryHolders> scanner,
+             KernelSurplus kernel) {
         this.freeQuota = freeQuota;
         this.freeStock = freeStock;
-        this.chargeQuota = chargeQuota;
         this.scanner = scanner;
+        this.kernel = kernel;
         this.sweeper = new Thread(() -> {
             BackgroundPriority.lowerCallingThread();
             sweep();
@@ -72,17 +109,35 @@ final class Holdings implements AutoCloseable {
         this.sweeper.start();
     }
 
-    /** The connection ended: the grant stays charged until its files are gone. */
+    /** The connection ended: the grant stays charged until its memory is gone. */
     synchronized void detach(Grant grant) {
         pending.put(grant.id(), grant);
         notifyAll();
     }
 
-    /** The receiver says it let go of the grant: its quota is freed now, and the next scan verifies. */
+    /** The receiver says it let go of the grant: it stays charged until its memory is confirmed gone. */
     synchronized void release(Grant grant) {
-        freeQuota.accept(grant);
-        toVerify.put(grant.id(), grant);
+        pending.put(grant.id(), grant);
         notifyAll();
+    }
+
+    /**
+     * Waits until {@code fits} holds (tried now and after every sweep) while {@code uid} has grants
+     * waiting to be confirmed gone, for up to {@code patience}: a client that released memory and asks
+     * again at once waits for the confirmation instead of being refused.
+     *
+     * @return whether {@code fits} held
+     */
+    synchronized boolean awaitConfirmed(int uid, BooleanSupplier fits, Duration patience) throws InterruptedException {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (!fits.getAsBoolean()) {
+            long left = deadline - System.nanoTime();
+            if (closed || left <= 0 || pending.values().stream().noneMatch(g -> g.uid() == uid)) {
+                return false;
+            }
+            wait(Math.max(1, left / 1_000_000));
+        }
+        return true;
     }
 
     /** True if nothing waits to be scanned for (the sweeper is idle). */
@@ -90,7 +145,12 @@ final class Holdings implements AutoCloseable {
         return nothingToDo() && !scanning;
     }
 
-    /** Grants released or abandoned whose files some process still holds (for status). */
+    /** Chunks of {@code uid}'s grants let go of and not yet confirmed gone. */
+    synchronized long pendingChunks(int uid) {
+        return pending.values().stream().filter(g -> g.uid() == uid).mapToLong(Grant::chunks).sum();
+    }
+
+    /** Grants released or abandoned and not yet confirmed gone (for status). */
     synchronized int pendingGrants() {
         return pending.size();
     }
@@ -99,7 +159,6 @@ final class Holdings implements AutoCloseable {
         long lastScan = System.nanoTime() - SCAN_INTERVAL_NANOS;
         while (true) {
             Map<Long, Grant> stillCharged;
-            Map<Long, Grant> verifying;
             synchronized (this) {
                 try {
                     while (!closed && (nothingToDo() || System.nanoTime() - lastScan < SCAN_INTERVAL_NANOS)) {
@@ -116,42 +175,49 @@ final class Holdings implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                stillCharged = new HashMap<>(pending);
-                verifying = new HashMap<>(toVerify);
-                toVerify.clear();
+                stillCharged = new LinkedHashMap<>(pending);
                 scanning = true;
             }
             try {
-                settle(stillCharged, verifying, scanner.get());
+                SecretMemoryHolders scan = scanner.get();
+                synchronized (kernel.confirmationLock()) {
+                    settle(stillCharged, scan, kernel.settledChunks());
+                }
             } catch (RuntimeException | Error e) {
                 // Never die: a dead sweeper would keep every pending grant charged for good.
                 LOG.log(System.Logger.Level.WARNING, "scan for held secret memory failed; retrying", e);
-                synchronized (this) {
-                    toVerify.putAll(verifying);
-                }
             }
             synchronized (this) {
                 scanning = false;
+                notifyAll();
             }
             lastScan = System.nanoTime();
         }
     }
 
-    /** Applies one scan: frees what nobody holds, charges again what was released but is held. */
-    private synchronized void settle(Map<Long, Grant> stillCharged, Map<Long, Grant> verifying, SecretMemoryHolders scan) {
+    /**
+     * Applies one sweep: confirms gone, in the order they were let go, the grants no process is seen
+     * holding while the kernel's surplus covers them (the scan alone, without a kernel count).
+     */
+    private synchronized void settle(Map<Long, Grant> stillCharged, SecretMemoryHolders scan, OptionalLong surplus) {
+        long left = surplus.orElse(0);
         for (Grant grant : stillCharged.values()) {
-            if (!held(grant, scan) && pending.remove(grant.id()) != null) {
-                freeQuota.accept(grant);
-                freeStock.accept(grant);
-            }
-        }
-        for (Grant grant : verifying.values()) {
             if (held(grant, scan)) {
-                LOG.log(System.Logger.Level.WARNING, "grant " + grant.id() + " of uid " + grant.uid()
-                        + " was released but may still be held: charged again until its files are closed");
-                chargeQuota.accept(grant);
-                pending.put(grant.id(), grant);
-            } else {
+                if (heldWarned.add(grant.id())) {
+                    LOG.log(System.Logger.Level.WARNING, "grant " + grant.id() + " of uid " + grant.uid()
+                            + " was let go of but is still held: it counts until its files are closed");
+                }
+                continue;
+            }
+            if (kernel.counts()) {
+                if (surplus.isEmpty() || left < grant.chunks()) {
+                    continue;
+                }
+                left -= grant.chunks();
+            }
+            if (pending.remove(grant.id()) != null) {
+                heldWarned.remove(grant.id());
+                freeQuota.accept(grant);
                 freeStock.accept(grant);
             }
         }
@@ -168,7 +234,7 @@ final class Holdings implements AutoCloseable {
     }
 
     private boolean nothingToDo() {
-        return pending.isEmpty() && toVerify.isEmpty();
+        return pending.isEmpty();
     }
 
     @Override

@@ -4,7 +4,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Per-user accounting: bytes granted and not yet released, and a token bucket of requests. Thread safe.
+ * Per-user accounting: bytes granted and not yet confirmed gone ({@link Holdings}: a RELEASE alone
+ * frees nothing), and a token bucket of requests. Thread safe.
  */
 final class Quotas {
     private final ServiceSettings.Quota limits;
@@ -51,11 +52,6 @@ final class Quotas {
         }
         outstanding.put(uid, now + bytes);
         return true;
-    }
-
-    /** Counts {@code bytes} against {@code uid} even past its quota (memory it turned out to hold). */
-    synchronized void charge(int uid, long bytes) {
-        outstanding.merge(uid, bytes, Long::sum);
     }
 
     synchronized void release(int uid, long bytes) {

@@ -2,6 +2,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.host.SecretMemoryHolders;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.pool.FilePool;
@@ -33,6 +34,7 @@ public final class Service implements AutoCloseable {
     private final Quotas quotas;
     private final ServiceMetrics metrics;
     private final Holdings holdings;
+    private final KernelCount kernel;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong grantIds = new AtomicLong();
     private final AtomicInteger clientNumbers = new AtomicInteger();
@@ -44,10 +46,11 @@ public final class Service implements AutoCloseable {
     private final Thread acceptor;
     private volatile boolean stopping;
 
-    private Service(ServiceSettings settings, FilePool pool, Listener listener) {
+    private Service(ServiceSettings settings, FilePool pool, Listener listener, KernelCount kernel, long secretDevice) {
         this.settings = settings;
         this.pool = pool;
         this.listener = listener;
+        this.kernel = kernel;
         this.quotas = new Quotas(settings.quota());
         for (ErrorCode code : ErrorCode.values()) {
             refusals.put(code, new LongAdder());
@@ -56,8 +59,8 @@ public final class Service implements AutoCloseable {
         this.holdings = new Holdings(
                 grant -> quotas.release(grant.uid(), grant.chunks() * pool.chunkBytes()),
                 grant -> pool.returned(grant.chunks()),
-                grant -> quotas.charge(grant.uid(), grant.chunks() * pool.chunkBytes()),
-                () -> SecretMemoryHolders.scan().ignoringUid(ServiceSocket.currentUid()));
+                () -> SecretMemoryHolders.scan(secretDevice).ignoringUid(ServiceSocket.currentUid()),
+                kernel.counts() ? kernel : Holdings.KernelSurplus.NONE);
         this.acceptor = new Thread(this::acceptLoop, "xpfo-accept");
     }
 
@@ -68,14 +71,36 @@ public final class Service implements AutoCloseable {
     public static Service start(ServiceSettings settings) {
         // The socket first: a path it must refuse stops the service before any memory is populated.
         Listener listener = Listener.open(settings);
-        FilePool pool;
+        // Before the first page is populated: the kernel charges a page to the toucher's cgroup for good.
+        MemoryCgroup cgroup;
         try {
-            pool = FilePool.open(settings.pool());
+            cgroup = MemoryCgroup.join("xpfo-" + ProcessHandle.current().pid());
         } catch (RuntimeException e) {
             listener.close();
             throw e;
         }
-        Service service = new Service(settings, pool, listener);
+        long chunk = settings.pool().chunkBytes();
+        KernelCount kernel = new KernelCount(cgroup, settings.pool().maximumBytes() / chunk * chunk);
+        if (cgroup.counted()) {
+            LOG.log(System.Logger.Level.INFO, "the kernel counts the service's secret memory in the memory cgroup "
+                    + cgroup.description() + "; the maximum holds whatever receivers do with their files");
+        } else {
+            LOG.log(System.Logger.Level.WARNING, "NOT COUNTED BY THE KERNEL: " + cgroup.why() + ". The maximum and the "
+                    + "quotas then rest on a scan of /proc alone, which cannot see descriptors parked in a socket's "
+                    + "queue or registered with io_uring: a client can hold more than the maximum that way");
+        }
+        FilePool pool;
+        long secretDevice;
+        try {
+            secretDevice = SecretMemoryHolders.device();
+            pool = FilePool.open(settings.pool(), kernel);
+        } catch (RuntimeException e) {
+            cgroup.close();
+            listener.close();
+            throw e;
+        }
+        kernel.counting(pool);
+        Service service = new Service(settings, pool, listener, kernel, secretDevice);
         try {
             settings.metrics().ifPresent(service.metrics::serve);
         } catch (RuntimeException e) {
@@ -159,6 +184,11 @@ public final class Service implements AutoCloseable {
         return holdings;
     }
 
+    /** The kernel's count of the service's secret memory (its memory cgroup). */
+    KernelCount kernel() {
+        return kernel;
+    }
+
     long nextGrantId() {
         return grantIds.incrementAndGet();
     }
@@ -218,8 +248,8 @@ public final class Service implements AutoCloseable {
     }
 
     /**
-     * True if no released or abandoned grant waits for the once-a-second scan of every process (so no
-     * such scan is about to run): for benchmarks that time requests with background work idle.
+     * True if no released or abandoned grant waits to be confirmed gone (so no once-a-second scan of
+     * every process is about to run): for benchmarks that time requests with background work idle.
      */
     public boolean sweeperIdle() {
         return holdings.idle();
@@ -258,6 +288,7 @@ public final class Service implements AutoCloseable {
         holdings.close();
         metrics.close();
         pool.close();
+        kernel.close();
         LOG.log(System.Logger.Level.INFO, "stopped" + (connections.isEmpty() ? "" : " (" + connections.size()
                 + " clients did not finish within " + DRAIN.toSeconds() + " s)"));
         stopped.countDown();

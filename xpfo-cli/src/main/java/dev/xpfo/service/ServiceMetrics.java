@@ -81,6 +81,13 @@ final class ServiceMetrics implements AutoCloseable {
         Gauge.builder("xpfo.clients", service, Service::clients).description("Clients connected now").register(registry);
         FunctionCounter.builder("xpfo.connections", service, Service::clientsTotal)
                 .description("Client connections accepted").register(registry);
+        Gauge.builder("xpfo.kernel.counting", service, s -> s.kernel().counts() ? 1 : 0)
+                .description("1 if the kernel counts the service's secret memory (a memory cgroup of its own); 0 if "
+                        + "the maximum and the quotas rest on a scan of /proc alone, which parked descriptors escape")
+                .register(registry);
+        Gauge.builder("xpfo.kernel.counted.bytes", service, s -> s.kernel().countNow())
+                .description("Secret memory the service populated and the kernel has not freed, wherever its files "
+                        + "went (its memory cgroup's unevictable bytes); -1 if not counted").register(registry);
         this.grantDuration = Timer.builder("xpfo.grant.duration")
                 .description("From a GRANT's arrival to its last CHUNKS frame sent, for grants made")
                 .serviceLevelObjectives(GRANT_BUCKETS.toArray(Duration[]::new)).register(registry);

@@ -34,6 +34,10 @@ final class ServiceStatus {
         pool.put("warmed_chunks", stats.warmedChunks());
         pool.put("cold_chunks", stats.coldChunks());
         pool.put("trimmed_chunks", stats.trimmedChunks());
+        ObjectNode kernel = root.putObject("kernel_count");
+        kernel.put("counting", service.kernel().counts());
+        kernel.put("cgroup", service.kernel().cgroup().description());
+        kernel.put("counted_bytes", service.kernel().countNow());
         ObjectNode byUid = root.putObject("outstanding_bytes_by_uid");
         service.quotas().outstandingByUid().forEach((uid, bytes) -> byUid.put(Integer.toString(uid), bytes));
         ObjectNode clients = root.putObject("clients");

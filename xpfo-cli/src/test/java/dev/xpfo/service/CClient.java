@@ -48,11 +48,18 @@ public final class CClient {
         return example;
     }
 
+    private static final java.util.Map<String, Path> PROGRAMS = new java.util.HashMap<>();
+
     /**
      * Compiles the test program {@code xpfo-cli/src/test/c/NAME.c} together with the C client, warnings
-     * as errors, into a directory every user can read (the tests run these programs as uid 65534).
+     * as errors, into a directory every user can read (the tests run these programs as uid 65534), once
+     * per test run.
      */
-    static Path program(String name) throws IOException, InterruptedException {
+    static synchronized Path program(String name) throws IOException, InterruptedException {
+        Path cached = PROGRAMS.get(name);
+        if (cached != null) {
+            return cached;
+        }
         Path out = Files.createTempDirectory("xpfo-c-" + name);
         out.toFile().setReadable(true, false);
         out.toFile().setExecutable(true, false);
@@ -64,6 +71,7 @@ public final class CClient {
             throw new AssertionError(name + ".c does not compile:\n" + compiled.output());
         }
         binary.toFile().setExecutable(true, false);
+        PROGRAMS.put(name, binary);
         return binary;
     }
 

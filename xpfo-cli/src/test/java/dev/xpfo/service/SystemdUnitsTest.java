@@ -52,7 +52,7 @@ class SystemdUnitsTest {
                 path -> assertThat(TestJvm.isRoot()).isFalse(),
                 path -> assertThat(path).isIn("/run/xpfo/xpfo.sock", System.getenv(ServiceSocket.ENVIRONMENT)));
         assertThat(service).contains("ExecStart=/opt/xpfo/xpfo serve").contains("LimitMEMLOCK=infinity")
-                .contains("SuccessExitStatus=143");
+                .contains("SuccessExitStatus=143").contains("MemoryAccounting=yes");
     }
 
     @Test

@@ -37,6 +37,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private static final long RATE_WINDOW_NANOS = Duration.ofSeconds(10).toNanos();
 
     private final FilePoolSettings settings;
+    private final PopulateGate gate;
     private final int targetChunks;
     private final int lowChunks;
     private final int maximumChunks;
@@ -63,6 +64,8 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private int refillFailures;
     /** Refill runs from when the stock falls below the low watermark (or warm asks) until the target. */
     private boolean refilling = true;
+    /** Refill wants more and the gate lets it populate nothing: asked again every second. */
+    private boolean gated;
     private boolean closed;
 
     /** Threads for chunks a caller waits for, at normal priority. */
@@ -71,8 +74,9 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private final ExecutorService refillers;
     private final Thread refiller;
 
-    private FilePool(FilePoolSettings settings) {
+    private FilePool(FilePoolSettings settings, PopulateGate gate) {
         this.settings = settings;
+        this.gate = gate;
         this.targetChunks = (int) (settings.targetBytes() / settings.chunkBytes());
         this.lowChunks = (int) (settings.lowBytes() / settings.chunkBytes());
         this.maximumChunks = (int) Math.min(Integer.MAX_VALUE, settings.maximumBytes() / settings.chunkBytes());
@@ -105,8 +109,43 @@ public final class FilePool implements AutoCloseable, MetricSource {
      *                                                          (checked by making one file now)
      */
     public static FilePool open(FilePoolSettings settings) {
+        return open(settings, PopulateGate.NONE);
+    }
+
+    /**
+     * A second count of the memory populated, kept outside the pool (a service counts with its memory
+     * cgroup what the kernel still holds of everything it populated, wherever the files went): asked
+     * under the pool's lock before each populate, on top of the pool's own maximum.
+     */
+    public interface PopulateGate {
+        /** Counts nothing: the pool's own maximum alone. */
+        PopulateGate NONE = new PopulateGate() {
+            @Override
+            public long room(long populatingBytes) {
+                return Long.MAX_VALUE;
+            }
+
+            @Override
+            public String describe() {
+                return "";
+            }
+        };
+
+        /** Bytes that may be populated now, {@code populatingBytes} being populated already. */
+        long room(long populatingBytes);
+
+        /** A populate of {@code bytes} finished (the files made, or some of them). */
+        default void populated(long bytes) {
+        }
+
+        /** Why {@link #room} is short, for a refusal's message. */
+        String describe();
+    }
+
+    /** Like {@link #open(FilePoolSettings)}, populating only what {@code gate} has room for. */
+    public static FilePool open(FilePoolSettings settings, PopulateGate gate) {
         XpfoFile.open().close();
-        FilePool pool = new FilePool(settings);
+        FilePool pool = new FilePool(settings, gate);
         pool.refiller.start();
         return pool;
     }
@@ -142,7 +181,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                     stockChanged.signalAll();
                 }
                 readyBytes = (long) ready.size() * chunkBytes();
-                done = closed || (ready.size() >= targetChunks && stocking == 0) || (headroom() <= 0 && stocking == 0);
+                done = closed || (ready.size() >= targetChunks && stocking == 0) || ((headroom() <= 0 || gated) && stocking == 0);
                 failure = refillFailures >= 3 ? refillFailure : null;
                 if (!done && failure == null) {
                     stockChanged.awaitNanos(Duration.ofMillis(50).toNanos());
@@ -205,6 +244,12 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
                         + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
                         + " (" + Bytes.format((long) handedOut * chunkBytes()) + " handed out)", null);
+            }
+            if (missing > 0 && (long) missing * chunkBytes() > gate.room(populatingBytes())) {
+                stock(taken, false);
+                throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
+                        + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
+                        + " by the kernel's count: " + gate.describe(), null);
             }
             populatingForTakes += missing;
             handedOut += taken.size();
@@ -400,6 +445,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         } finally {
             lock.unlock();
         }
+        gate.populated((long) count * chunkBytes());
         return new Batch(made, failures.isEmpty() ? null : failures.getFirst());
     }
 
@@ -409,7 +455,16 @@ public final class FilePool implements AutoCloseable, MetricSource {
             lock.lock();
             try {
                 while (!closed && refillable() <= 0) {
-                    stockChanged.awaitUninterruptibly();
+                    if (gated) {
+                        // Nothing signals when the gate's count drops (a receiver closing its files): look again.
+                        try {
+                            stockChanged.awaitNanos(Duration.ofSeconds(1).toNanos());
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    } else {
+                        stockChanged.awaitUninterruptibly();
+                    }
                 }
                 if (closed) {
                     return;
@@ -463,7 +518,20 @@ public final class FilePool implements AutoCloseable, MetricSource {
         if (wanted <= 0) {
             refilling = false;
         }
+        gated = false;
+        if (refilling) {
+            long room = gate.room(populatingBytes()) / chunkBytes();
+            if (room < wanted) {
+                wanted = (int) Math.max(0, room);
+                gated = wanted == 0;
+            }
+        }
         return refilling ? wanted : 0;
+    }
+
+    /** Bytes being populated now. Under the lock. */
+    private long populatingBytes() {
+        return (long) (stocking + populatingForTakes) * chunkBytes();
     }
 
     private void sleepUnlessClosed(Duration pause) {

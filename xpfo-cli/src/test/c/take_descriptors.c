@@ -11,16 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <unistd.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
+#include "pidfd_take.h"
 
 static const char *name(int error) {
     switch (error) {
@@ -38,7 +30,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     pid_t pid = (pid_t) atoi(argv[1]);
-    int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+    int pidfd = pidfd_of(pid);
     if (pidfd < 0) {
         printf("pidfd_open: %s\n", name(errno));
         return 2;
@@ -46,7 +38,7 @@ int main(int argc, char **argv) {
     int succeeded = 0;
     for (int i = 2; i < argc; i++) {
         int target = atoi(argv[i]);
-        int copy = (int) syscall(SYS_pidfd_getfd, pidfd, target, 0);
+        int copy = take_descriptor(pidfd, target);
         if (copy >= 0) {
             printf("fd %d: taken as %d\n", target, copy);
             succeeded = 1;

@@ -11,27 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
+#include "pidfd_take.h"
 
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: take_guest_ram PID FD\n");
         return 2;
     }
-    int pidfd = (int) syscall(SYS_pidfd_open, atoi(argv[1]), 0);
+    int pidfd = pidfd_of((pid_t) atoi(argv[1]));
     if (pidfd < 0) {
         printf("refused: pidfd_open %s\n", strerrorname_np(errno));
         return 1;
     }
-    int fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(argv[2]), 0);
+    int fd = take_descriptor(pidfd, atoi(argv[2]));
     if (fd < 0) {
         printf("refused: %s\n", strerrorname_np(errno));
         return 1;

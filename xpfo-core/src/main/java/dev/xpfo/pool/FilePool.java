@@ -42,7 +42,14 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private final int maximumChunks;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled when the stock changes, for {@link #warm} callers. */
     private final Condition stockChanged = lock.newCondition();
+    /**
+     * Signalled only when refill has work (or the pool closes): the refill thread runs at the lowest
+     * CPU priority, and one woken by every take would take this lock after it, where, preempted by
+     * any other thread on a busy machine, it would hold up the next take for a whole time slice.
+     */
+    private final Condition refillWork = lock.newCondition();
     private final ArrayDeque<XpfoFile> ready = new ArrayDeque<>();
     /** Chunks being populated for the stock (warm-up and refill). */
     private int stocking;
@@ -58,7 +65,8 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private int refillFailures;
     /** Refill runs from when the stock falls below the low watermark (or warm asks) until the target. */
     private boolean refilling = true;
-    private boolean closed;
+    /** Written under the lock; read without it where a stale value only costs one more chunk. */
+    private volatile boolean closed;
 
     /** Threads for chunks a caller waits for, at normal priority. */
     private final ExecutorService populators;
@@ -134,7 +142,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 // Asked again on every pass: a take may have lowered the stock after refill stopped at the target.
                 if (ready.size() + stocking < targetChunks && headroom() > 0 && !refilling) {
                     refilling = true;
-                    stockChanged.signalAll();
+                    refillWork.signal();
                 }
                 readyBytes = (long) ready.size() * chunkBytes();
                 done = closed || (ready.size() >= targetChunks && stocking == 0) || (headroom() <= 0 && stocking == 0);
@@ -201,13 +209,15 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             populatingForTakes += missing;
             handedOut += taken.size();
-            stockChanged.signalAll();
+            if (missing == 0) {
+                takes++;
+            }
+            wakeRefillIfNeeded();
         } finally {
             lock.unlock();
         }
         if (missing == 0) {
-            countTake(0);
-            return new Taken(taken, 0);
+            return new Taken(taken, 0); // counted above, under the same lock
         }
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
         Batch batch;
@@ -269,6 +279,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             handedOut = Math.max(0, handedOut - chunks);
             stockChanged.signalAll();
+            wakeRefillIfNeeded();
         } finally {
             lock.unlock();
         }
@@ -281,6 +292,16 @@ public final class FilePool implements AutoCloseable, MetricSource {
             coldChunks += cold;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * Wakes the refill thread if it has chunks to populate now; a take that leaves the stock above
+     * its low watermark wakes nobody. Under the lock.
+     */
+    private void wakeRefillIfNeeded() {
+        if (refillable() > 0) {
+            refillWork.signal();
         }
     }
 
@@ -371,7 +392,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             lock.lock();
             try {
                 while (!closed && refillable() <= 0) {
-                    stockChanged.awaitUninterruptibly();
+                    refillWork.awaitUninterruptibly();
                 }
                 if (closed) {
                     return;
@@ -430,7 +451,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         try {
             long nanos = pause.toNanos();
             while (!closed && nanos > 0) {
-                nanos = stockChanged.awaitNanos(nanos);
+                nanos = refillWork.awaitNanos(nanos);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -439,13 +460,9 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
     }
 
+    /** Read by populate threads between chunks without the lock, which they must not hold up takes for. */
     private boolean isClosed() {
-        lock.lock();
-        try {
-            return closed;
-        } finally {
-            lock.unlock();
-        }
+        return closed;
     }
 
     /** A reading of the pool's state. */
@@ -508,6 +525,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             closing = new ArrayList<>(ready);
             ready.clear();
             stockChanged.signalAll();
+            refillWork.signalAll();
         } finally {
             lock.unlock();
         }

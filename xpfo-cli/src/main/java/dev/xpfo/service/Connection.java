@@ -205,8 +205,9 @@ final class Connection implements Runnable {
                 socket.send(new Messages.Chunks(grantId, chunk, chunks, first, count).frame(request).encode(), fds);
             }
         } finally {
-            // The receiver has its own descriptors now (or, if sending failed, nobody will): keep none.
-            files.forEach(XpfoFile::close);
+            // The receiver has its own descriptors now (or, if sending failed, nobody will): keep none. Closed
+            // off this thread: if the receiver already closed its copies, this close frees the memory.
+            service.sentFiles().closeLater(files);
         }
         int cold = taken.populatedOnDemand();
         long nanos = System.nanoTime() - started;

@@ -36,6 +36,12 @@ final class Connection implements Runnable {
     private final FrameReader reader;
     /** Grants this connection holds, by id. */
     private final Map<Long, Holdings.Grant> grants = new HashMap<>();
+    /**
+     * The service's own descriptors of each held grant's files, which {@link SentFileCloser} closes
+     * off this thread: a RELEASE or the end of the connection closes any it has not reached yet, so a
+     * scan after either never finds the service itself holding the grant.
+     */
+    private final Map<Long, List<XpfoFile>> sentCopies = new HashMap<>();
     private boolean busy;
     private boolean stopping;
 
@@ -195,6 +201,7 @@ final class Connection implements Runnable {
             inodes.add(file.inode());
         }
         grants.put(grantId, new Holdings.Grant(grantId, peer.uid(), chunks, Set.copyOf(inodes)));
+        sentCopies.put(grantId, files);
         try {
             for (int first = 0; first < chunks; first += Protocol.MAX_FDS_PER_FRAME) {
                 int count = Math.min(Protocol.MAX_FDS_PER_FRAME, chunks - first);
@@ -229,6 +236,7 @@ final class Connection implements Runnable {
             return;
         }
         long bytes = grant.chunks() * service.pool().chunkBytes();
+        sentCopies.remove(release.grantId()).forEach(XpfoFile::close); // a no-op for those closed already
         service.holdings().release(grant);
         send(new Messages.Released(release.grantId(), bytes).frame(request));
         LOG.log(System.Logger.Level.INFO, () -> "released grant " + release.grantId() + " of " + peer + ": "
@@ -237,6 +245,8 @@ final class Connection implements Runnable {
 
     /** The connection ended: its grants count until their files are closed everywhere. */
     private void releaseAll() {
+        sentCopies.values().forEach(files -> files.forEach(XpfoFile::close));
+        sentCopies.clear();
         if (!grants.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, peer + " disconnected holding " + grants.size()
                     + " grants; they count against its quota until no process holds them");

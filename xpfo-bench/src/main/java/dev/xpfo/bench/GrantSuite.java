@@ -50,7 +50,10 @@ import java.util.logging.Logger;
 final class GrantSuite implements Suite {
     private static final Logger SERVICE_LOG = Logger.getLogger("dev.xpfo.service");
     private static final long CHUNK = 2L << 20;
-    private static final int EXCHANGES_PER_ROUND = 32;
+    /** Timed exchanges per round: 1,000 over the default 5 rounds, enough for a p99 that means something. */
+    private static final int EXCHANGES_PER_ROUND = 200;
+    /** Exchanges between two settles: half the warm stock, so refill never starts during a batch. */
+    private static final int EXCHANGES_PER_BATCH = 32;
     private static final int RATE_CLIENTS = 16;
 
     private final long bytes;
@@ -70,8 +73,8 @@ final class GrantSuite implements Suite {
         SERVICE_LOG.setLevel(Level.WARNING); // it logs every grant at INFO
         System.out.printf(Locale.ROOT, "grant: %s grants from the service, %d rounds + warm-up:", Bytes.format(bytes), rounds);
         Path dir = Files.createTempDirectory("xpfo-bench-grant");
-        // Twice what one round of exchanges takes, so the stock stays above its low watermark (half).
-        long stock = 2 * Math.max(EXCHANGES_PER_ROUND * bytes, rateGrants * CHUNK);
+        // Twice what one batch of exchanges takes, so the stock stays above its low watermark (half).
+        long stock = 2 * Math.max(EXCHANGES_PER_BATCH * bytes, rateGrants * CHUNK);
         ServiceSettings warmSettings = settings(dir.resolve("warm.sock"), stock);
         List<Double> exchanges = new ArrayList<>();
         try (Service warm = Service.start(warmSettings);
@@ -106,29 +109,11 @@ final class GrantSuite implements Suite {
                 }
             });
             rows.put("grant.exchange", measured -> {
-                settle(warm);
-                try (UnixSocket socket = UnixSocket.connect(warmSettings.socket())) {
-                    FrameReader reader = new FrameReader(socket, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
-                    socket.send(new Messages.Hello(1, 1).frame(0).encode());
-                    Messages.Welcome.decode(reader.next());
-                    List<Long> grants = new ArrayList<>();
-                    for (int i = 1; i <= EXCHANGES_PER_ROUND; i++) {
-                        long start = System.nanoTime();
-                        List<Frame> frames = exchange(socket, reader, i);
-                        double micros = (System.nanoTime() - start) / 1e3;
-                        frames.forEach(Frame::closeFds);
-                        grants.add(Messages.Chunks.decode(frames.getFirst()).grantId());
-                        if (measured) {
-                            exchanges.add(micros);
-                            results.add("grant.exchange", "us", micros);
-                        }
-                    }
-                    // Released after the timed loop: each release queues a scan of every process.
-                    int request = EXCHANGES_PER_ROUND;
-                    for (long grant : grants) {
-                        socket.send(new Messages.Release(grant).frame(++request).encode());
-                        Messages.Released.decode(reader.next());
-                    }
+                // In batches that the stock covers: each batch starts from a full stock with refill idle.
+                for (int done = 0; done < EXCHANGES_PER_ROUND; done += EXCHANGES_PER_BATCH) {
+                    settle(warm);
+                    exchanges(warmSettings.socket(), Math.min(EXCHANGES_PER_BATCH, EXCHANGES_PER_ROUND - done),
+                            measured ? exchanges : null, results);
                 }
             });
             rows.put("grant.rate", measured -> {
@@ -183,6 +168,40 @@ final class GrantSuite implements Suite {
         try (GrantedMemory memory = client.grant(bytes)) {
             Bench.touch(memory.segment());
             return System.nanoTime() - start;
+        }
+    }
+
+    /**
+     * {@code count} timed exchanges on one connection, each grant released after the timed loop (each
+     * release queues a scan of every process); the times go to {@code times} unless it is null (warm-up).
+     */
+    private void exchanges(Path socketPath, int count, List<Double> times, Results results) {
+        try (UnixSocket socket = UnixSocket.connect(socketPath)) {
+            FrameReader reader = new FrameReader(socket, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+            socket.send(new Messages.Hello(1, 1).frame(0).encode());
+            Messages.Welcome.decode(reader.next());
+            List<Long> grants = new ArrayList<>();
+            for (int i = 1; i <= count; i++) {
+                ExchangeEvent event = new ExchangeEvent();
+                event.begin();
+                long start = System.nanoTime();
+                List<Frame> frames = exchange(socket, reader, i);
+                double micros = (System.nanoTime() - start) / 1e3;
+                event.request = i;
+                event.measured = times != null;
+                event.commit();
+                frames.forEach(Frame::closeFds);
+                grants.add(Messages.Chunks.decode(frames.getFirst()).grantId());
+                if (times != null) {
+                    times.add(micros);
+                    results.add("grant.exchange", "us", micros);
+                }
+            }
+            int request = count;
+            for (long grant : grants) {
+                socket.send(new Messages.Release(grant).frame(++request).encode());
+                Messages.Released.decode(reader.next());
+            }
         }
     }
 

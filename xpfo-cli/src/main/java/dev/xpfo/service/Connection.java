@@ -39,6 +39,12 @@ final class Connection implements Runnable {
     private final FrameReader reader;
     /** Grants this connection holds, by id. */
     private final Map<Long, Holdings.Grant> grants = new HashMap<>();
+    /**
+     * The service's own descriptors of each held grant's files, which {@link SentFileCloser} closes
+     * off this thread: a RELEASE or the end of the connection closes any it has not reached yet, so a
+     * scan after either never finds the service itself holding the grant.
+     */
+    private final Map<Long, List<XpfoFile>> sentCopies = new HashMap<>();
     private boolean busy;
     private boolean stopping;
 
@@ -218,6 +224,7 @@ final class Connection implements Runnable {
             inodes.add(file.inode());
         }
         grants.put(grantId, new Holdings.Grant(grantId, peer.uid(), chunks, Set.copyOf(inodes)));
+        sentCopies.put(grantId, files);
         try {
             for (int first = 0; first < chunks; first += Protocol.MAX_FDS_PER_FRAME) {
                 int count = Math.min(Protocol.MAX_FDS_PER_FRAME, chunks - first);
@@ -228,8 +235,9 @@ final class Connection implements Runnable {
                 socket.send(new Messages.Chunks(grantId, chunk, chunks, first, count).frame(request).encode(), fds);
             }
         } finally {
-            // The receiver has its own descriptors now (or, if sending failed, nobody will): keep none.
-            files.forEach(XpfoFile::close);
+            // The receiver has its own descriptors now (or, if sending failed, nobody will): keep none. Closed
+            // off this thread: if the receiver already closed its copies, this close frees the memory.
+            service.sentFiles().closeLater(files);
         }
         int cold = taken.populatedOnDemand();
         long nanos = System.nanoTime() - started;
@@ -266,6 +274,7 @@ final class Connection implements Runnable {
             return;
         }
         long bytes = grant.chunks() * service.pool().chunkBytes();
+        sentCopies.remove(release.grantId()).forEach(XpfoFile::close); // a no-op for those closed already
         service.holdings().release(grant);
         send(new Messages.Released(release.grantId(), bytes).frame(request));
         LOG.log(System.Logger.Level.INFO, () -> "released grant " + release.grantId() + " of " + peer + ": "
@@ -274,6 +283,8 @@ final class Connection implements Runnable {
 
     /** The connection ended: its grants count until the kernel's count confirms them gone. */
     private void releaseAll() {
+        sentCopies.values().forEach(files -> files.forEach(XpfoFile::close));
+        sentCopies.clear();
         if (!grants.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, peer + " disconnected holding " + grants.size()
                     + " grants; they count against its quota until the kernel's count confirms them gone");

@@ -35,6 +35,7 @@ public final class Service implements AutoCloseable {
     private final ServiceMetrics metrics;
     private final Holdings holdings;
     private final KernelCount kernel;
+    private final SentFileCloser sentFiles = new SentFileCloser();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong grantIds = new AtomicLong();
     private final AtomicInteger clientNumbers = new AtomicInteger();
@@ -189,6 +190,11 @@ public final class Service implements AutoCloseable {
         return kernel;
     }
 
+    /** Where a connection leaves its copies of the files it sent, to be closed off its thread. */
+    SentFileCloser sentFiles() {
+        return sentFiles;
+    }
+
     long nextGrantId() {
         return grantIds.incrementAndGet();
     }
@@ -285,6 +291,7 @@ public final class Service implements AutoCloseable {
         while (!connections.isEmpty() && System.nanoTime() < deadline) {
             pause();
         }
+        sentFiles.close();
         holdings.close();
         metrics.close();
         pool.close();

@@ -43,7 +43,14 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private final int maximumChunks;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled when the stock changes, for {@link #warm} callers. */
     private final Condition stockChanged = lock.newCondition();
+    /**
+     * Signalled only when refill has work (or the pool closes): the refill thread runs at the lowest
+     * CPU priority, and one woken by every take would take this lock after it, where, preempted by
+     * any other thread on a busy machine, it would hold up the next take for a whole time slice.
+     */
+    private final Condition refillWork = lock.newCondition();
     private final ArrayDeque<XpfoFile> ready = new ArrayDeque<>();
     /** Chunks being populated for the stock (warm-up and refill). */
     private int stocking;
@@ -66,7 +73,8 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private boolean refilling = true;
     /** Refill wants more and the gate lets it populate nothing: asked again every second. */
     private boolean gated;
-    private boolean closed;
+    /** Written under the lock; read without it where a stale value only costs one more chunk. */
+    private volatile boolean closed;
 
     /** Threads for chunks a caller waits for, at normal priority. */
     private final ExecutorService populators;
@@ -178,7 +186,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 // Asked again on every pass: a take may have lowered the stock after refill stopped at the target.
                 if (ready.size() + stocking < targetChunks && headroom() > 0 && !refilling) {
                     refilling = true;
-                    stockChanged.signalAll();
+                    refillWork.signal();
                 }
                 readyBytes = (long) ready.size() * chunkBytes();
                 done = closed || (ready.size() >= targetChunks && stocking == 0) || ((headroom() <= 0 || gated) && stocking == 0);
@@ -253,13 +261,15 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             populatingForTakes += missing;
             handedOut += taken.size();
-            stockChanged.signalAll();
+            if (missing == 0) {
+                takes++;
+            }
+            wakeRefillIfNeeded();
         } finally {
             lock.unlock();
         }
         if (missing == 0) {
-            countTake();
-            return new Taken(taken, 0);
+            return new Taken(taken, 0); // counted above, under the same lock
         }
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
         Batch batch;
@@ -334,6 +344,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             handedOut = Math.max(0, handedOut - chunks);
             stockChanged.signalAll();
+            wakeRefillIfNeeded();
         } finally {
             lock.unlock();
         }
@@ -345,6 +356,16 @@ public final class FilePool implements AutoCloseable, MetricSource {
             takes++;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * Wakes the refill thread if it has chunks to populate now; a take that leaves the stock above
+     * its low watermark wakes nobody. Under the lock.
+     */
+    private void wakeRefillIfNeeded() {
+        if (refillable() > 0) {
+            refillWork.signal();
         }
     }
 
@@ -458,12 +479,12 @@ public final class FilePool implements AutoCloseable, MetricSource {
                     if (gated) {
                         // Nothing signals when the gate's count drops (a receiver closing its files): look again.
                         try {
-                            stockChanged.awaitNanos(Duration.ofSeconds(1).toNanos());
+                            refillWork.awaitNanos(Duration.ofSeconds(1).toNanos());
                         } catch (InterruptedException e) {
                             return;
                         }
                     } else {
-                        stockChanged.awaitUninterruptibly();
+                        refillWork.awaitUninterruptibly();
                     }
                 }
                 if (closed) {
@@ -539,7 +560,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         try {
             long nanos = pause.toNanos();
             while (!closed && nanos > 0) {
-                nanos = stockChanged.awaitNanos(nanos);
+                nanos = refillWork.awaitNanos(nanos);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -548,13 +569,9 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
     }
 
+    /** Read by populate threads between chunks without the lock, which they must not hold up takes for. */
     private boolean isClosed() {
-        lock.lock();
-        try {
-            return closed;
-        } finally {
-            lock.unlock();
-        }
+        return closed;
     }
 
     /** A reading of the pool's state. */
@@ -627,6 +644,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             closing = new ArrayList<>(ready);
             ready.clear();
             stockChanged.signalAll();
+            refillWork.signalAll();
         } finally {
             lock.unlock();
         }

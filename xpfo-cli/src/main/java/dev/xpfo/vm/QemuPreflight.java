@@ -461,6 +461,12 @@ public final class QemuPreflight {
             }
         }
         refusals.addAll(MonitorChannels.check(line));
+        if (!line.has("display", "nographic", "vnc", "spice", "curses", "sdl")) {
+            line = line.adding("display", "none");
+            rewrites.add("no display given: added -display none (without GTK or SDL, QEMU would fall back to VNC on "
+                    + "127.0.0.1:5900 without a password, whose console carries QEMU's default monitor: any local user "
+                    + "could read guest RAM; give -nographic for a console on this terminal, or -display gtk|sdl)");
+        }
         for (String option : MonitorChannels.LEGACY_CHARDEV_OPTIONS) {
             for (String device : line.values(option)) {
                 String backend = device.startsWith("mon:") ? device.substring(4) : device;

@@ -501,6 +501,19 @@ class QemuPreflightTest {
                     .contains("symbolic link");
         }
 
+        /** Without GTK or SDL (this machine), QEMU with no display option serves VNC on 127.0.0.1:5900 with the monitor on it. */
+        @Test
+        void withoutADisplayOptionTheFallbackVncIsSwitchedOff() {
+            Preflight plan = check("-accel", "tcg", "-m", "64M");
+            assertThat(plan.commandLine().values("display")).containsExactly("none");
+            assertThat(plan.rewrites()).anyMatch(r -> r.contains("-display none") && r.contains("5900"));
+            for (List<String> chosen : List.of(List.of("-nographic"), List.of("-display", "gtk"), List.of("-vnc", "none"),
+                    List.of("-display", "none"))) {
+                assertThat(check(chosen).commandLine().values("display")).as("%s", chosen)
+                        .containsExactlyElementsOf(chosen.contains("-display") ? List.of(chosen.get(1)) : List.of());
+            }
+        }
+
         @Test
         void abstractSocketsAreRefusedForEveryCharacterDevice() {
             for (List<String> chardev : List.of(

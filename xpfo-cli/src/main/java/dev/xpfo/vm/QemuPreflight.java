@@ -399,11 +399,18 @@ public final class QemuPreflight {
             }
         }
         for (String global : line.values("global")) {
+            // QEMU 7.2 takes DRIVER.PROPERTY=VALUE, or else driver=D,property=P,value=V
             int eq = global.indexOf('=');
             String property = eq < 0 ? global : global.substring(0, eq);
             String value = eq < 0 ? "" : global.substring(eq + 1);
             String driver = property.contains(".") ? property.substring(0, property.lastIndexOf('.')) : "";
             String key = property.substring(property.lastIndexOf('.') + 1);
+            if (!property.contains(".")) {
+                OptionValue opts = OptionValue.parse(global, new OptionValue.Syntax(OptionValue.Grammar.QEMU_OPTS, null, false));
+                driver = opts.get("driver").orElse("");
+                key = opts.get("property").orElse("");
+                value = opts.get("value").orElse("");
+            }
             if (driver.startsWith("qxl") || (key.equals("vgamem_mb") || key.equals("vgamem"))
                     && vgamemAboveDefault(OptionValue.parse(key + "=" + value, OptionValue.Syntax.DEVICE))) {
                 refuse("-global " + global, "it gives a display device video memory beyond QEMU's default of "

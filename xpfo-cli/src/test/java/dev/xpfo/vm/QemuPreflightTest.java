@@ -599,7 +599,8 @@ class QemuPreflightTest {
     void videoMemoryBeyondTheDefaultAndQxlAreRefused() {
         for (List<String> display : List.of(List.of("-device", "VGA,vgamem_mb=256"), List.of("-device", "qxl-vga"),
                 List.of("-device", "qxl,id=q"), List.of("-vga", "qxl"), List.of("-device", "cirrus-vga,vgamem_mb=32"),
-                List.of("-device", "bochs-display,vgamem=64M"), List.of("-global", "VGA.vgamem_mb=256"))) {
+                List.of("-device", "bochs-display,vgamem=64M"), List.of("-global", "VGA.vgamem_mb=256"),
+                List.of("-global", "driver=VGA,property=vgamem_mb,value=256"))) {
             assertThat(check(display).refusals()).as("%s", display).singleElement()
                     .satisfies(r -> assertThat(r.why()).contains("ordinary memory").contains("screen"));
         }

@@ -75,10 +75,20 @@ final class MonitorChannels {
         for (String mon : line.values("mon")) {
             OptionValue.parse(mon, OptionValue.Syntax.MON).get("chardev").ifPresent(monitorChardevs::add);
         }
+        Set<String> seen = new HashSet<>();
         for (String chardev : line.values("chardev")) {
             OptionValue value = OptionValue.parse(chardev, OptionValue.Syntax.CHARDEV);
-            if (monitorChardevs.contains(value.get("id").orElse(""))) {
+            String id = value.get("id").orElse("");
+            if (monitorChardevs.contains(id)) {
+                seen.add(id);
                 chardevMonitor(value).ifPresent(why -> refuse("-chardev " + chardev, why));
+            }
+        }
+        for (String id : monitorChardevs) {
+            if (!seen.contains(id)) {
+                refuse("monitor on chardev '" + id + "'", "no -chardev on the command line has id=" + id + ", so this check "
+                        + "cannot see where the monitor would be, and whoever reaches a monitor reads guest RAM",
+                        "give the monitor's -chardev with that id on the command line");
             }
         }
     }

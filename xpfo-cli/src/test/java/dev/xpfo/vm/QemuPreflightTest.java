@@ -487,7 +487,9 @@ class QemuPreflightTest {
                     List.of("-qmp", "unix:/tmp/qmp.sock,server=on,wait=off"),
                     List.of("-qmp-pretty", "unix:" + open + "/q.sock,server,nowait"),
                     List.of("-chardev", "socket,id=m,path=" + group + "/m.sock,server=on", "-mon", "chardev=m"),
-                    List.of("-monitor", "unix:" + link + "/m.sock,server=on,wait=off"))) {
+                    List.of("-monitor", "unix:" + link + "/m.sock,server=on,wait=off"),
+                    List.of("-serial", "pipe:/tmp/console", "-monitor", "chardev:serial0"),
+                    List.of("-mon", "chardev=compat_monitor0"))) {
                 List<Refusal> refusals = check(monitor).refusals();
                 assertThat(refusals).as("%s", monitor).isNotEmpty().allSatisfy(r -> {
                     assertThat(r.why()).contains("guest RAM");

@@ -11,7 +11,7 @@ final class GuestSize {
      * Bytes in {@code text}; a number without a suffix counts in {@code unit} bytes (QEMU reads
      * {@code -m 512} as MiB but {@code size=512} as bytes).
      *
-     * @throws IllegalArgumentException if it is not a size
+     * @throws IllegalArgumentException if it is not a size, or is negative (QEMU refuses those too)
      */
     static long parse(String text, long unit) {
         String trimmed = text.trim();
@@ -28,6 +28,9 @@ final class GuestSize {
             }
             multiplier = 1L << (10 * shift);
             number = trimmed.substring(0, trimmed.length() - 1);
+        }
+        if (number.trim().startsWith("-")) {
+            throw new IllegalArgumentException("a size cannot be negative: " + text);
         }
         try {
             return new BigDecimal(number).multiply(BigDecimal.valueOf(multiplier)).longValueExact();

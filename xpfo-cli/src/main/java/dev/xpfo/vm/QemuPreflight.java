@@ -32,9 +32,10 @@ public final class QemuPreflight {
     private static final Set<String> PASSTHROUGH_DEVICES = Set.of("scsi-block", "scsi-generic");
     /** Legacy character device forms that listen on or talk to the network. */
     private static final List<String> NETWORK_CHARDEV_PREFIXES = List.of("tcp:", "telnet:", "tn3270:", "websocket:", "udp:");
-    /** Options taking a legacy character device ({@code -serial tcp::4444,server}). */
-    private static final List<String> LEGACY_CHARDEV_OPTIONS = List.of("monitor", "qmp", "qmp-pretty", "serial", "parallel",
-            "virtioconsole", "debugcon");
+    /** {@code -d} items that log nothing of the guest's state (QEMU 7.2's {@code -d help}). */
+    private static final Set<String> HARMLESS_LOG_ITEMS = Set.of("guest_errors", "unimp");
+    /** QEMU's default video memory of the VGA family ({@code vgamem_mb}), in MiB. */
+    private static final long DEFAULT_VGAMEM_MB = 16;
 
     private final Supplier<KvmSupport> kvm;
     private final List<String> rewrites = new ArrayList<>();
@@ -59,11 +60,13 @@ public final class QemuPreflight {
         preflight.ram();
         preflight.drives();
         preflight.devices();
+        preflight.displayMemory();
         preflight.networks();
         preflight.channels();
+        preflight.guestState();
         preflight.process();
         List<Long> backends = memfdBackends(preflight.line);
-        if (backends.stream().mapToLong(Long::longValue).sum() == 0 && preflight.refusals.isEmpty()) {
+        if (backends.stream().mapToLong(Long::longValue).sum() <= 0 && preflight.refusals.isEmpty()) {
             preflight.refuse("guest RAM", "the command line gives the guest no memory xpfo vm would put in secret memory "
                     + "(0 B in memory-backend-memfd objects), so whatever RAM QEMU gives it would be ordinary",
                     "give -m SIZE (xpfo vm moves it onto a memory-backend-memfd) or memory-backend-memfd objects with a size");
@@ -364,10 +367,56 @@ public final class QemuPreflight {
                                 + (driver.startsWith("ivshmem") ? "shared memory other processes map" : "a remote device process")
                                 + "), outside the protection of secret memory",
                         "drop it; exchange data with the guest through virtio devices QEMU serves itself");
+            } else if (driver.equals("qxl") || driver.equals("qxl-vga")) {
+                refuse("-device " + device, driver + "'s video memory (VRAM, 64 MiB and more by default) holds the guest's "
+                        + "screen and console contents in ordinary memory, outside the protection",
+                        "use -vga std (or -device VGA) with the default 16 MiB, or -vga none with a serial console");
+            } else if (vgamemAboveDefault(OptionValue.parse(device, OptionValue.Syntax.DEVICE))) {
+                refuse("-device " + device, "video memory above QEMU's default of " + DEFAULT_VGAMEM_MB + " MiB: it holds the "
+                        + "guest's screen and console contents in ordinary memory, outside the protection",
+                        "drop vgamem_mb/vgamem (or -vga none with a serial console)");
             } else if (PASSTHROUGH_DEVICES.contains(driver)) {
                 refuse("-device " + device, driver + " passes SCSI commands to the host with guest RAM as their "
                                 + "buffers (SG_IO pins those pages, which secret memory refuses)",
                         "use scsi-hd or virtio-blk-pci on the disk");
+            }
+        }
+    }
+
+    /** {@code vgamem_mb} (VGA family) or {@code vgamem} (bochs-display, bytes) above QEMU's default. */
+    private static boolean vgamemAboveDefault(OptionValue device) {
+        return device.get("vgamem_mb").map(s -> GuestSize.parse(s, 1L << 20) > DEFAULT_VGAMEM_MB << 20).orElse(false)
+                || device.get("vgamem").map(s -> GuestSize.parse(s, 1) > DEFAULT_VGAMEM_MB << 20).orElse(false);
+    }
+
+    /** {@code -vga qxl} and {@code -global DRIVER.vgamem_mb=} above the default, as the devices above. */
+    private void displayMemory() {
+        for (String vga : line.values("vga")) {
+            if (vga.equals("qxl")) {
+                refuse("-vga qxl", "qxl's video memory (VRAM, 64 MiB and more by default) holds the guest's screen and "
+                                + "console contents in ordinary memory, outside the protection",
+                        "use -vga std with the default 16 MiB, or -vga none with a serial console");
+            }
+        }
+        for (String global : line.values("global")) {
+            // QEMU 7.2 takes DRIVER.PROPERTY=VALUE, or else driver=D,property=P,value=V
+            int eq = global.indexOf('=');
+            String property = eq < 0 ? global : global.substring(0, eq);
+            String value = eq < 0 ? "" : global.substring(eq + 1);
+            String driver = property.contains(".") ? property.substring(0, property.lastIndexOf('.')) : "";
+            String key = property.substring(property.lastIndexOf('.') + 1);
+            if (!property.contains(".")) {
+                OptionValue opts = OptionValue.parse(global, new OptionValue.Syntax(OptionValue.Grammar.QEMU_OPTS, null, false));
+                driver = opts.get("driver").orElse("");
+                key = opts.get("property").orElse("");
+                value = opts.get("value").orElse("");
+            }
+            if (driver.startsWith("qxl") || (key.equals("vgamem_mb") || key.equals("vgamem"))
+                    && vgamemAboveDefault(OptionValue.parse(key + "=" + value, OptionValue.Syntax.DEVICE))) {
+                refuse("-global " + global, "it gives a display device video memory beyond QEMU's default of "
+                                + DEFAULT_VGAMEM_MB + " MiB (or configures qxl): that memory holds the guest's screen and "
+                                + "console contents in ordinary memory, outside the protection",
+                        "drop it (the default 16 MiB VGA, or -vga none with a serial console)");
             }
         }
     }
@@ -418,7 +467,14 @@ public final class QemuPreflight {
                 refuse("-gdb " + gdb, "QEMU's gdbstub reads and writes guest RAM for whoever connects", "drop -gdb");
             }
         }
-        for (String option : LEGACY_CHARDEV_OPTIONS) {
+        refusals.addAll(MonitorChannels.check(line));
+        if (!line.has("display", "nographic", "vnc", "spice", "curses", "sdl")) {
+            line = line.adding("display", "none");
+            rewrites.add("no display given: added -display none (without GTK or SDL, QEMU would fall back to VNC on "
+                    + "127.0.0.1:5900 without a password, whose console carries QEMU's default monitor: any local user "
+                    + "could read guest RAM; give -nographic for a console on this terminal, or -display gtk|sdl)");
+        }
+        for (String option : MonitorChannels.LEGACY_CHARDEV_OPTIONS) {
             for (String device : line.values(option)) {
                 String backend = device.startsWith("mon:") ? device.substring(4) : device;
                 if (NETWORK_CHARDEV_PREFIXES.stream().anyMatch(backend::startsWith)) {
@@ -447,6 +503,52 @@ public final class QemuPreflight {
         return "a character device on the network" + (option.equals("monitor") || option.startsWith("qmp")
                 ? ": QEMU's monitor there lets whoever connects read guest RAM (pmemsave, xp, gdbserver)"
                 : " is reachable by others, and as a monitor (or muxed with one) lets them read guest RAM");
+    }
+
+    /**
+     * What hands guest state to something other than the guest: a TCG plugin runs inside QEMU with
+     * guest RAM mapped; {@code -d} logs registers and code; {@code -incoming} loads guest RAM and
+     * registers from whoever sends them.
+     */
+    private void guestState() {
+        for (String plugin : line.values("plugin")) {
+            refuse("-plugin " + plugin, "a TCG plugin is a library loaded into QEMU, with guest RAM mapped: it reads "
+                    + "every guest access and can copy guest RAM anywhere", "drop -plugin");
+        }
+        for (String log : line.values("d")) {
+            List<String> leaking = java.util.Arrays.stream(log.split(",")).filter(i -> !HARMLESS_LOG_ITEMS.contains(i)).toList();
+            if (!leaking.isEmpty()) {
+                refuse("-d " + log, "QEMU's log items " + String.join(",", leaking) + " write guest state (registers, "
+                        + "including keys held in them, code, memory accesses, trace events) to a log file or stderr, "
+                        + "ordinary memory and files out of the protection", "use only -d guest_errors,unimp, or drop -d");
+            }
+        }
+        for (String file : line.values("D")) {
+            refuse("-D " + file, "QEMU's log goes to an ordinary file (mode 0644 by default), and with -d it holds "
+                    + "guest registers and code", "drop -D (guest_errors and unimp go to stderr)");
+        }
+        for (String incoming : line.values("incoming")) {
+            if (incoming.equals("defer")) {
+                continue;
+            }
+            Optional<String> why;
+            if (incoming.startsWith("unix:")) {
+                why = MonitorChannels.privateDirectory(incoming.substring(5))
+                        .map(w -> "its Unix socket is in a directory others can reach (" + w + ")");
+            } else {
+                String scheme = incoming.contains(":") ? incoming.substring(0, incoming.indexOf(':')) : incoming;
+                why = Optional.of(switch (scheme) {
+                    case "tcp", "rdma" -> "QEMU listens on the network (" + scheme + ")";
+                    case "exec" -> "exec: runs a shell command whose output becomes the guest";
+                    case "fd" -> "fd: reads from a descriptor xpfo vm cannot see the other end of";
+                    default -> "'" + scheme + "' is not a source xpfo vm can show to be yours";
+                });
+            }
+            why.ifPresent(w -> refuse("-incoming " + incoming, w + ": whoever sends the migration stream writes the "
+                    + "guest's RAM and registers (its integrity, and whatever it then does with its secrets)",
+                    "use -incoming defer and migrate-incoming over your private monitor, or -incoming unix:DIR/NAME in "
+                            + "a directory only you can write"));
+        }
     }
 
     private void process() {

@@ -101,6 +101,34 @@ class VmCommandsTest {
         assertThat(ran(qemu)).isFalse();
     }
 
+    /** REVIEW.md finding 6: {@code -m size=-1} was accepted as "guest RAM (-1040384 B)" and exited 0. */
+    @Test
+    void aNegativeRamSizeIsRefusedByDryRun(@TempDir Path directory) throws IOException {
+        Path qemu = fakeQemu(directory);
+        CliRun run = run("vm", "--dry-run", "--", qemu.toString(), "-m", "size=-1");
+        assertThat(run.exitCode()).as(run.out()).isEqualTo(Main.FAILED);
+        assertThat(run.out()).contains("xpfo vm: refused, QEMU not started").contains("negative")
+                .doesNotContain("-1040384").doesNotContain("Exception");
+        assertThat(ran(qemu)).isFalse();
+    }
+
+    /** REVIEW.md findings 1, 2, 3, 10: the review's command lines, each refused before QEMU starts. */
+    @Test
+    void theReviewsMonitorPluginLogAndMigrationLinesAreRefusedByDryRun(@TempDir Path directory) throws IOException {
+        Path qemu = fakeQemu(directory);
+        for (List<String> line : List.of(
+                List.of("-chardev", "socket,id=m,path=xpfo-mon-abs,abstract=on,server=on,wait=off", "-mon", "chardev=m"),
+                List.of("-monitor", "vc", "-vnc", ":7"), List.of("-plugin", "/tmp/libcopy.so"),
+                List.of("-d", "cpu,fpu", "-D", "/tmp/qemu.log"), List.of("-incoming", "tcp:0:4444"))) {
+            List<String> args = new java.util.ArrayList<>(List.of("vm", "--dry-run", "--", qemu.toString(), "-m", "64M"));
+            args.addAll(line);
+            CliRun run = run(args.toArray(String[]::new));
+            assertThat(run.exitCode()).as("%s\n%s", line, run.out()).isEqualTo(Main.FAILED);
+            assertThat(run.out()).as("%s", line).contains("refused");
+        }
+        assertThat(ran(qemu)).isFalse();
+    }
+
     @Test
     void dryRunPrintsTheCommandLineItWouldRunQuotedForAShell(@TempDir Path directory) throws IOException {
         Path qemu = fakeQemu(directory);

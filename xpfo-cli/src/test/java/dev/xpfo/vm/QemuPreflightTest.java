@@ -4,6 +4,11 @@ import dev.xpfo.host.KvmSupport;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,6 +24,28 @@ class QemuPreflightTest {
         List<String> all = new ArrayList<>(List.of(QEMU));
         all.addAll(List.of(words));
         return QemuPreflight.check(QemuCommandLine.parse(all), () -> NO_KVM);
+    }
+
+    private static Preflight check(List<String> words) {
+        List<String> all = new ArrayList<>(List.of("-accel", "tcg"));
+        all.addAll(words);
+        return check(all.toArray(String[]::new));
+    }
+
+    /** A fresh directory with {@code mode}, as a monitor's socket would be put in. */
+    private static Path directory(String mode) {
+        try {
+            Path directory = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "xpfo-mon");
+            Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString(mode));
+            directory.toFile().deleteOnExit();
+            return directory;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Path privateDirectory() {
+        return directory("rwx------");
     }
 
     private static String command(Preflight plan) {
@@ -379,8 +406,9 @@ class QemuPreflightTest {
                 assertThat(check(words.toArray(String[]::new)).refusals()).as("%s", channel).isNotEmpty()
                         .allMatch(r -> r.why().contains("guest RAM"));
             }
-            assertThat(check("-accel", "tcg", "-qmp", "unix:/run/vm/qmp.sock,server=on,wait=off", "-serial", "stdio",
-                    "-chardev", "socket,id=c,path=/run/vm/mon.sock,server=on", "-mon", "chardev=c", "-gdb", "none").refused())
+            Path mine = privateDirectory();
+            assertThat(check("-accel", "tcg", "-qmp", "unix:" + mine + "/qmp.sock,server=on,wait=off", "-serial", "stdio",
+                    "-chardev", "socket,id=c,path=" + mine + "/mon.sock,server=on", "-mon", "chardev=c", "-gdb", "none").refused())
                     .isFalse();
         }
 
@@ -416,6 +444,171 @@ class QemuPreflightTest {
                 assertThat(check("-accel", "tcg", "-device", device).refusals()).as(device).singleElement()
                         .satisfies(r -> assertThat(r.why()).contains("another process"));
             }
+        }
+    }
+
+    /**
+     * REVIEW.md finding 1: another user drove QEMU's monitor through channels the check did not count as
+     * network (each of these command lines was reproduced reading guest bytes as uid 65534).
+     */
+    @Nested
+    class PrivateMonitors {
+        @Test
+        void monitorsOthersCanReachAreRefusedWithTheReason() {
+            Path open = directory("rwxrwxrwx");
+            Path group = directory("rwxrwx---");
+            Path link = privateDirectory().resolveSibling(privateDirectory().getFileName() + "-link");
+            try {
+                Files.createSymbolicLink(link, privateDirectory());
+                link.toFile().deleteOnExit();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            for (List<String> monitor : List.of(
+                    List.of("-chardev", "socket,id=m,path=xpfo-mon-abs,abstract=on,server=on,wait=off", "-mon", "chardev=m"),
+                    List.of("-qmp", "unix:xpfo-qmp-abs,abstract=on,server=on"),
+                    List.of("-chardev", "socket,id=m,path=/tmp/att.sock", "-mon", "chardev=m"),
+                    List.of("-serial", "mon:unix:/tmp/att.sock"),
+                    List.of("-monitor", "unix:/tmp/att.sock"),
+                    List.of("-monitor", "unix:" + privateDirectory() + "/m.sock,server=off"),
+                    List.of("-monitor", "vc", "-vnc", ":7"),
+                    List.of("-serial", "mon:vc", "-vnc", ":7"),
+                    List.of("-spice", "port=5930,disable-ticketing=on", "-chardev", "spiceport,id=s,name=org.qemu.monitor.hmp.0",
+                            "-mon", "chardev=s"),
+                    List.of("-chardev", "spiceport,id=s,name=org.qemu.monitor.qmp.0", "-mon", "chardev=s,mode=control"),
+                    List.of("-chardev", "vc,id=v", "-mon", "chardev=v"),
+                    List.of("-chardev", "pipe,id=p,path=/tmp/mon", "-mon", "chardev=p"),
+                    List.of("-chardev", "serial,id=t,path=/dev/ttyS0", "-mon", "chardev=t"),
+                    List.of("-chardev", "tty,id=t,path=/dev/ttyS1", "-serial", "mon:chardev:t"),
+                    List.of("-chardev", "file,id=f,path=/tmp/mon.txt", "-monitor", "chardev:f"),
+                    List.of("-chardev", "socket,id=f,fd=5,server=on", "-mon", "chardev=f"),
+                    List.of("-monitor", "pipe:/tmp/mon"), List.of("-monitor", "/dev/ttyS0"), List.of("-qmp", "file:/tmp/q"),
+                    List.of("-parallel", "mon:pty"),
+                    List.of("-qmp", "unix:/tmp/qmp.sock,server=on,wait=off"),
+                    List.of("-qmp-pretty", "unix:" + open + "/q.sock,server,nowait"),
+                    List.of("-chardev", "socket,id=m,path=" + group + "/m.sock,server=on", "-mon", "chardev=m"),
+                    List.of("-monitor", "unix:" + link + "/m.sock,server=on,wait=off"),
+                    List.of("-serial", "pipe:/tmp/console", "-monitor", "chardev:serial0"),
+                    List.of("-mon", "chardev=compat_monitor0"))) {
+                List<Refusal> refusals = check(monitor).refusals();
+                assertThat(refusals).as("%s", monitor).isNotEmpty().allSatisfy(r -> {
+                    assertThat(r.why()).contains("guest RAM");
+                    assertThat(r.fix()).isNotBlank();
+                });
+            }
+            assertThat(check(List.of("-monitor", "unix:/tmp/att.sock")).refusals().getFirst().why()).contains("no server=on");
+            assertThat(check(List.of("-qmp", "unix:" + open + "/q.sock,server=on")).refusals().getFirst().why())
+                    .contains("writable by other users");
+            assertThat(check(List.of("-qmp", "unix:" + link + "/q.sock,server=on")).refusals().getFirst().why())
+                    .contains("symbolic link");
+        }
+
+        /** Without GTK or SDL (this machine), QEMU with no display option serves VNC on 127.0.0.1:5900 with the monitor on it. */
+        @Test
+        void withoutADisplayOptionTheFallbackVncIsSwitchedOff() {
+            Preflight plan = check("-accel", "tcg", "-m", "64M");
+            assertThat(plan.commandLine().values("display")).containsExactly("none");
+            assertThat(plan.rewrites()).anyMatch(r -> r.contains("-display none") && r.contains("5900"));
+            for (List<String> chosen : List.of(List.of("-nographic"), List.of("-display", "gtk"), List.of("-vnc", "none"),
+                    List.of("-display", "none"))) {
+                assertThat(check(chosen).commandLine().values("display")).as("%s", chosen)
+                        .containsExactlyElementsOf(chosen.contains("-display") ? List.of(chosen.get(1)) : List.of());
+            }
+        }
+
+        @Test
+        void abstractSocketsAreRefusedForEveryCharacterDevice() {
+            for (List<String> chardev : List.of(
+                    List.of("-chardev", "socket,id=c,path=console,abstract=on,server=on,wait=off", "-serial", "chardev:c"),
+                    List.of("-serial", "unix:console,abstract=on,server=on"))) {
+                assertThat(check(chardev).refusals()).as("%s", chardev).singleElement()
+                        .satisfies(r -> assertThat(r.why()).contains("abstract"));
+            }
+        }
+
+        @Test
+        void remoteDisplaysAreRefusedUnlessOnAPrivateUnixSocket() {
+            for (List<String> display : List.of(List.of("-vnc", ":7"), List.of("-vnc", "127.0.0.1:0"),
+                    List.of("-display", "vnc=:7"), List.of("-vnc", "unix:/tmp/vnc.sock"),
+                    List.of("-vnc", "unix:" + privateDirectory() + "/v.sock,websocket=5700"),
+                    List.of("-spice", "port=5930,disable-ticketing=on"),
+                    List.of("-spice", "unix=on,addr=/tmp/spice.sock,disable-ticketing=on"))) {
+                assertThat(check(display).refusals()).as("%s", display).singleElement()
+                        .satisfies(r -> assertThat(r.why()).contains("monitor").contains("guest RAM"));
+            }
+        }
+
+        @Test
+        void stdioNoneAndListeningSocketsInAPrivateDirectoryAreKept() {
+            Path mine = privateDirectory();
+            for (List<String> safe : List.of(List.of("-nographic"), List.of("-monitor", "stdio"), List.of("-monitor", "none"),
+                    List.of("-serial", "mon:stdio"), List.of("-chardev", "stdio,id=s,mux=on", "-mon", "chardev=s"),
+                    List.of("-qmp", "unix:" + mine + "/q.sock,server,nowait"),
+                    List.of("-chardev", "socket,id=m,path=" + mine + "/m.sock,server=on,wait=off", "-mon", "chardev=m"),
+                    List.of("-vnc", "none"), List.of("-vnc", "unix:" + mine + "/v.sock"),
+                    List.of("-spice", "unix=on,addr=" + mine + "/s.sock,disable-ticketing=on"),
+                    List.of("-chardev", "pipe,id=p,path=/tmp/console", "-serial", "chardev:p"))) {
+                assertThat(check(safe).refusals()).as("%s", safe).isEmpty();
+            }
+        }
+    }
+
+    /** REVIEW.md findings 2, 3 and 10: what hands guest state to others without touching the monitor. */
+    @Nested
+    class GuestState {
+        @Test
+        void tcgPluginsAreRefused() {
+            assertThat(check(List.of("-plugin", "/tmp/libcopy.so,arg=x")).refusals()).singleElement()
+                    .satisfies(r -> assertThat(r.why()).contains("plugin").contains("guest RAM"));
+        }
+
+        @Test
+        void loggingOfGuestStateIsRefusedAndHarmlessItemsKept() {
+            assertThat(check(List.of("-d", "cpu,fpu", "-D", "/tmp/qemu.log")).refusals()).hasSize(2)
+                    .anySatisfy(r -> assertThat(r.why()).contains("cpu,fpu").contains("registers"))
+                    .anySatisfy(r -> assertThat(r.what()).isEqualTo("-D /tmp/qemu.log"));
+            for (String item : List.of("in_asm", "exec", "int", "mmu", "guest_errors,op", "trace:memory_region_ops_read",
+                    "strace", "page")) {
+                assertThat(check(List.of("-d", item)).refused()).as(item).isTrue();
+            }
+            assertThat(check(List.of("-d", "guest_errors,unimp")).refused()).isFalse();
+        }
+
+        @Test
+        void incomingMigrationFromOthersIsRefused() {
+            for (String incoming : List.of("tcp:0:4444", "tcp:127.0.0.1:4444", "rdma:0:4444", "exec:cat /tmp/state",
+                    "fd:5", "unix:/tmp/in.sock")) {
+                assertThat(check(List.of("-incoming", incoming)).refusals()).as(incoming).singleElement()
+                        .satisfies(r -> assertThat(r.why()).contains("writes the guest's RAM"));
+            }
+            assertThat(check(List.of("-incoming", "defer")).refused()).isFalse();
+            assertThat(check(List.of("-incoming", "unix:" + privateDirectory() + "/in.sock")).refused()).isFalse();
+        }
+    }
+
+    /** REVIEW.md finding 6: a negative size read as a size. */
+    @Test
+    void negativeSizesAreNotSizes() {
+        assertThatThrownBy(() -> check("-accel", "tcg", "-m", "size=-1")).hasMessageContaining("negative");
+        assertThatThrownBy(() -> check("-accel", "tcg", "-m", "-1G")).hasMessageContaining("negative");
+        assertThatThrownBy(() -> check("-accel", "tcg", "-object", "memory-backend-memfd,id=m,size=-4096",
+                "-machine", "memory-backend=m")).hasMessageContaining("negative");
+        assertThat(check("-accel", "tcg", "-m", "0").refusals()).anySatisfy(r -> assertThat(r.what()).isEqualTo("guest RAM"));
+    }
+
+    /** REVIEW.md finding 5: device memory the guest writes its screen into is ordinary memory. */
+    @Test
+    void videoMemoryBeyondTheDefaultAndQxlAreRefused() {
+        for (List<String> display : List.of(List.of("-device", "VGA,vgamem_mb=256"), List.of("-device", "qxl-vga"),
+                List.of("-device", "qxl,id=q"), List.of("-vga", "qxl"), List.of("-device", "cirrus-vga,vgamem_mb=32"),
+                List.of("-device", "bochs-display,vgamem=64M"), List.of("-global", "VGA.vgamem_mb=256"),
+                List.of("-global", "driver=VGA,property=vgamem_mb,value=256"))) {
+            assertThat(check(display).refusals()).as("%s", display).singleElement()
+                    .satisfies(r -> assertThat(r.why()).contains("ordinary memory").contains("screen"));
+        }
+        for (List<String> display : List.of(List.of("-device", "VGA"), List.of("-device", "VGA,vgamem_mb=16"),
+                List.of("-vga", "std"), List.of("-vga", "none"))) {
+            assertThat(check(display).refused()).as("%s", display).isFalse();
         }
     }
 

@@ -33,6 +33,9 @@ final class Connection implements Runnable {
     /** How long a grant over its quota waits for grants its user let go of to be confirmed gone. */
     private static final Duration CONFIRM_PATIENCE = Duration.ofSeconds(4);
 
+    /** What a client is told when its request failed inside the service (the details are in the log). */
+    static final String INTERNAL_MESSAGE = "the request failed inside the service; its log says why";
+
     private final Service service;
     private final UnixSocket socket;
     private final UnixSocket.PeerCredentials peer;
@@ -153,9 +156,13 @@ final class Connection implements Runnable {
         return reader.next();
     }
 
+    /**
+     * A request failed inside the service: the exception (class, stack) goes to the service's log
+     * only; the client gets a plain message, never Java class names or internals.
+     */
     private void internal(int request, RuntimeException e) {
         LOG.log(System.Logger.Level.WARNING, "request of " + peer + " failed inside the service", e);
-        refuse(request, ErrorCode.INTERNAL, e.toString());
+        refuse(request, ErrorCode.INTERNAL, INTERNAL_MESSAGE);
     }
 
     /** Answers one request. */

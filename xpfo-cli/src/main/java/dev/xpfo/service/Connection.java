@@ -88,6 +88,9 @@ final class Connection implements Runnable {
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "connection of " + peer + " ended: " + e.getMessage());
         } finally {
+            synchronized (this) {
+                stopping = true; // from here on never evicted: the acceptor must not write to a closing socket
+            }
             releaseAll();
             socket.close();
             service.disconnected(this);
@@ -199,23 +202,24 @@ final class Connection implements Runnable {
      * @return true if it was evicted, false if it holds a grant, is busy or is ending already
      */
     boolean evict(String why) {
+        // Under the lock throughout: the connection's thread closes the socket only after taking it.
         synchronized (this) {
             if (busy || stopping || holdsGrant) {
                 return false;
             }
             stopping = true;
             evicted = true;
+            try {
+                // Never wait long on a client that does not read: the acceptor is sending.
+                socket.timeouts(tick, EVICTION_SEND);
+                send(new Messages.Error(ErrorCode.BUSY, "closed to make room for another user: " + why).frame(0));
+            } catch (RuntimeException e) {
+                // the client does not read or is gone: it learns from the closed socket
+            }
+            socket.shutdown();
         }
         service.refused(ErrorCode.BUSY);
         LOG.log(System.Logger.Level.INFO, "evicted the grant-less connection of " + peer + ": " + why);
-        try {
-            // Never wait long on a client that does not read: the acceptor is sending.
-            socket.timeouts(tick, EVICTION_SEND);
-            send(new Messages.Error(ErrorCode.BUSY, "closed to make room for another user: " + why).frame(0));
-        } catch (RuntimeException e) {
-            // the client does not read or is gone: it learns from the closed socket
-        }
-        socket.shutdown();
         return true;
     }
 

@@ -10,7 +10,11 @@ import dev.xpfo.protocol.ErrorCode;
 import dev.xpfo.protocol.Messages;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -171,22 +175,22 @@ public final class Service implements AutoCloseable {
      * @return true if a connection was evicted (the newcomer may be served)
      */
     private boolean evictForFairShare(int uid, int fromUid) {
-        Map<Integer, java.util.List<Connection>> byUid = new java.util.HashMap<>();
+        Map<Integer, List<Connection>> byUid = new HashMap<>();
         for (Connection connection : connections) {
-            byUid.computeIfAbsent(connection.peer().uid(), u -> new java.util.ArrayList<>()).add(connection);
+            byUid.computeIfAbsent(connection.peer().uid(), u -> new ArrayList<>()).add(connection);
         }
         int uids = byUid.size() + (byUid.containsKey(uid) ? 0 : 1);
         int share = Math.max(1, settings.maxClients() / uids);
         if (fromUid >= share) {
             return false;
         }
-        java.util.List<java.util.List<Connection>> over = byUid.values().stream()
+        List<List<Connection>> over = byUid.values().stream()
                 .filter(list -> list.size() > share)
-                .sorted(java.util.Comparator.comparingInt((java.util.List<Connection> list) -> list.size()).reversed())
+                .sorted(Comparator.comparingInt((List<Connection> list) -> list.size()).reversed())
                 .toList();
-        for (java.util.List<Connection> theirs : over) {
-            java.util.List<Connection> oldestFirst = theirs.stream()
-                    .sorted(java.util.Comparator.comparingLong(Connection::connectedAt)).toList();
+        for (List<Connection> theirs : over) {
+            List<Connection> oldestFirst = theirs.stream()
+                    .sorted(Comparator.comparingLong(Connection::connectedAt)).toList();
             for (Connection candidate : oldestFirst) {
                 if (candidate.evict("uid " + candidate.peer().uid() + " has " + theirs.size() + " of the "
                         + settings.maxClients() + " connections, more than its fair share of " + share

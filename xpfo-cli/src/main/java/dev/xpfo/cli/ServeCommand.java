@@ -84,8 +84,8 @@ final class ServeCommand implements Callable<Integer> {
     int maxClientsPerUid;
 
     @Option(names = "--idle-timeout", paramLabel = "SECONDS", defaultValue = "60", converter = SecondsConverter.class,
-            description = "Closes a connection that holds no grant and sends no request for this long "
-                    + "(default: ${DEFAULT-VALUE}).")
+            description = "Closes a connection that holds no grant and makes or releases none for this long, "
+                    + "whatever else it sends (default: ${DEFAULT-VALUE}).")
     double idleTimeout;
 
     @Option(names = "--metrics", paramLabel = "HOST:PORT", converter = HostPortConverter.class,

@@ -25,13 +25,19 @@ import java.util.Set;
 
 /**
  * One client, served on its own thread: handshake, then requests one at a time until it hangs up,
- * breaks the protocol, stays idle holding no grant for the idle timeout, or the service stops.
+ * breaks the protocol, holds no grant and makes or releases none for the idle timeout, is evicted
+ * for a user below its fair share of connections ({@link #evict}), or the service stops.
  * Whatever happens, its socket closes and the grants it held stop counting against its user's quota.
  */
 final class Connection implements Runnable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
     /** How long a grant over its quota waits for grants its user let go of to be confirmed gone. */
     private static final Duration CONFIRM_PATIENCE = Duration.ofSeconds(4);
+    /** How long the acceptor waits at most to tell an evicted client why. */
+    private static final Duration EVICTION_SEND = Duration.ofMillis(100);
+
+    /** What a client is told when its request failed inside the service (the details are in the log). */
+    static final String INTERNAL_MESSAGE = "the request failed inside the service; its log says why";
 
     private final Service service;
     private final UnixSocket socket;
@@ -45,8 +51,18 @@ final class Connection implements Runnable {
      * scan after either never finds the service itself holding the grant.
      */
     private final Map<Long, List<XpfoFile>> sentCopies = new HashMap<>();
+    /** When this connection was accepted, to evict the oldest first. */
+    private final long connectedAt = System.nanoTime();
+    /** When it last made or released a grant (or shook hands): idleness is measured from there. */
+    private long lastGrantActivity = System.nanoTime();
+    /** How long a receive blocks at most, so deadlines are checked. */
+    private volatile Duration tick = Duration.ofMillis(20);
     private boolean busy;
     private boolean stopping;
+    /** Whether it holds a grant, as of the last request answered (read by the acceptor). Guarded by this. */
+    private boolean holdsGrant;
+    /** Evicted for another user's connection: it was told so, and is answered nothing more. */
+    private boolean evicted;
 
     Connection(Service service, UnixSocket socket, UnixSocket.PeerCredentials peer) {
         this.service = service;
@@ -65,7 +81,7 @@ final class Connection implements Runnable {
             Duration timeout = service.settings().frameTimeout();
             // Receives wake up often enough to enforce the whole-frame, handshake and idle deadlines.
             long shortest = Math.min(timeout.toMillis(), service.settings().idleTimeout().toMillis());
-            Duration tick = Duration.ofMillis(Math.max(20, shortest / 4));
+            tick = Duration.ofMillis(Math.max(20, shortest / 4));
             socket.timeouts(tick, timeout);
             reader.frameDeadline(timeout).idleDeadline(timeout);
             if (handshake()) {
@@ -78,6 +94,9 @@ final class Connection implements Runnable {
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "connection of " + peer + " ended: " + e.getMessage());
         } finally {
+            synchronized (this) {
+                stopping = true; // from here on never evicted: the acceptor must not write to a closing socket
+            }
             releaseAll();
             socket.close();
             service.disconnected(this);
@@ -97,6 +116,7 @@ final class Connection implements Runnable {
         }
         send(new Messages.Welcome(Protocol.VERSION, Protocol.MAX_FDS_PER_FRAME, service.pool().chunkBytes(),
                 service.settings().maxGrantBytes()).frame(first.requestId()));
+        lastGrantActivity = System.nanoTime();
         return true;
     }
 
@@ -107,8 +127,8 @@ final class Connection implements Runnable {
                 frame = nextRequest();
             } catch (IdleDeadlineException e) {
                 // No error frame: the client is not reading now, and its next request would only meet a closed socket.
-                LOG.log(System.Logger.Level.INFO, () -> "closed the idle connection of " + peer + ": no request for "
-                        + service.settings().idleTimeout().toSeconds() + " s and no grant held");
+                LOG.log(System.Logger.Level.INFO, () -> "closed the idle connection of " + peer + ": no grant held, "
+                        + "made or released for " + service.settings().idleTimeout().toMillis() + " ms");
                 return;
             }
             if (frame == null) {
@@ -116,7 +136,9 @@ final class Connection implements Runnable {
             }
             synchronized (this) {
                 if (stopping) {
-                    refuse(frame.requestId(), ErrorCode.SHUTTING_DOWN, "the service is stopping");
+                    if (!evicted) {
+                        refuse(frame.requestId(), ErrorCode.SHUTTING_DOWN, "the service is stopping");
+                    }
                     return;
                 }
                 busy = true;
@@ -139,6 +161,7 @@ final class Connection implements Runnable {
             } finally {
                 synchronized (this) {
                     busy = false;
+                    holdsGrant = !grants.isEmpty();
                 }
             }
             synchronized (this) {
@@ -150,18 +173,69 @@ final class Connection implements Runnable {
     }
 
     /**
-     * The next request. A connection holding no grant has the idle timeout to send it, so idle
-     * connections cannot keep others out; one holding grants may wait as long as it likes (closing it
-     * would leave its grants charged and take away only the client's way to release them).
+     * The next request. A connection holding no grant is closed once the idle timeout has passed since
+     * it last made or released a grant (or shook hands), whatever other requests ({@code STATUS}) it
+     * sends meanwhile: only grant activity keeps it. One holding grants may wait as long as it likes
+     * (closing it would leave its grants charged and take away only the client's way to release them).
+     * Idle-but-chatty is not the only defence: a full table evicts grant-less connections by fair share
+     * ({@link Service}); connections that each hold a grant are never closed or evicted.
+     *
+     * @throws IdleDeadlineException the idle timeout passed with no grant held, made or released
      */
     private Frame nextRequest() {
-        reader.idleDeadline(grants.isEmpty() ? service.settings().idleTimeout() : null);
+        if (!grants.isEmpty()) {
+            reader.idleDeadline(null);
+            return reader.next();
+        }
+        long left = service.settings().idleTimeout().toNanos() - (System.nanoTime() - lastGrantActivity);
+        if (left <= 0) {
+            throw new IdleDeadlineException("no grant made or released within the idle timeout");
+        }
+        reader.idleDeadline(Duration.ofNanos(left));
         return reader.next();
     }
 
+    /** When it was accepted ({@link System#nanoTime()}), to evict the oldest first. */
+    long connectedAt() {
+        return connectedAt;
+    }
+
+    /**
+     * Evicts this connection for another user's (called by the acceptor), if it holds no grant and is
+     * not answering a request: tells the client {@code BUSY} with why, and hangs up. A connection
+     * holding a grant is never evicted (closing it would not free its memory).
+     *
+     * @return true if it was evicted, false if it holds a grant, is busy or is ending already
+     */
+    boolean evict(String why) {
+        // Under the lock throughout: the connection's thread closes the socket only after taking it.
+        synchronized (this) {
+            if (busy || stopping || holdsGrant) {
+                return false;
+            }
+            stopping = true;
+            evicted = true;
+            try {
+                // Never wait long on a client that does not read: the acceptor is sending.
+                socket.timeouts(tick, EVICTION_SEND);
+                send(new Messages.Error(ErrorCode.BUSY, "closed to make room for another user: " + why).frame(0));
+            } catch (RuntimeException e) {
+                // the client does not read or is gone: it learns from the closed socket
+            }
+            socket.shutdown();
+        }
+        service.refused(ErrorCode.BUSY);
+        LOG.log(System.Logger.Level.INFO, "evicted the grant-less connection of " + peer + ": " + why);
+        return true;
+    }
+
+    /**
+     * A request failed inside the service: the exception (class, stack) goes to the service's log
+     * only; the client gets a plain message, never Java class names or internals.
+     */
     private void internal(int request, RuntimeException e) {
         LOG.log(System.Logger.Level.WARNING, "request of " + peer + " failed inside the service", e);
-        refuse(request, ErrorCode.INTERNAL, e.toString());
+        refuse(request, ErrorCode.INTERNAL, INTERNAL_MESSAGE);
     }
 
     /** Answers one request. */
@@ -225,6 +299,7 @@ final class Connection implements Runnable {
         }
         grants.put(grantId, new Holdings.Grant(grantId, peer.uid(), chunks, Set.copyOf(inodes)));
         sentCopies.put(grantId, files);
+        lastGrantActivity = System.nanoTime();
         try {
             for (int first = 0; first < chunks; first += Protocol.MAX_FDS_PER_FRAME) {
                 int count = Math.min(Protocol.MAX_FDS_PER_FRAME, chunks - first);
@@ -276,6 +351,7 @@ final class Connection implements Runnable {
         long bytes = grant.chunks() * service.pool().chunkBytes();
         sentCopies.remove(release.grantId()).forEach(XpfoFile::close); // a no-op for those closed already
         service.holdings().release(grant);
+        lastGrantActivity = System.nanoTime();
         send(new Messages.Released(release.grantId(), bytes).frame(request));
         LOG.log(System.Logger.Level.INFO, () -> "released grant " + release.grantId() + " of " + peer + ": "
                 + Bytes.format(bytes));

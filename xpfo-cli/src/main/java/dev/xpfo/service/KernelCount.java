@@ -17,11 +17,11 @@ import java.util.OptionalLong;
  *
  * <ul>
  *   <li>As the stock's {@link FilePool.PopulateGate}: populating {@code N} bytes is allowed only while
- *       {@code counted + populated since + populating + recent + N <= maximum}: the last reading
+ *       {@code counted + populated since + populating + lag + N <= maximum}: the last reading
  *       (renewed every 250 ms off the stock's lock, so no grant waits for a file read), what was
- *       populated since it began, and {@code recent} for pages populated in the last
- *       {@value #SETTLE_MILLIS} ms that the kernel may not show yet (at most {@link #lagBound()}).</li>
- *   <li>For {@link Holdings}: the surplus, {@code ready + granted - counted - recent} bytes, where
+ *       populated since it began, and {@link #lag} for pages the kernel may not show yet.</li>
+ *   <li>For {@link Holdings}: the surplus, {@code ready + granted - counted - recent} bytes (recent up
+ *       to the lag), where
  *       granted includes every grant still charged (released or not): how many charged bytes the
  *       kernel says are gone.</li>
  * </ul>
@@ -34,16 +34,25 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     static final long SETTLE_MILLIS = 2500;
     private static final long SETTLE_NANOS = SETTLE_MILLIS * 1_000_000L;
     /**
-     * Pages a read of {@code memory.stat} may not show yet, per CPU: the per-CPU LRU batch (31) and
-     * the per-CPU statistics updates below the flush threshold (64, {@code MEMCG_CHARGE_BATCH}), plus
-     * the threshold itself (64 per CPU).
+     * Pages a read of {@code memory.stat} may not show yet, per CPU, for as long as they stay there:
+     * a page waiting in a CPU's LRU-add batch (31) is not on the unevictable list, and nothing drains
+     * another CPU's batch on a timer, so this part of the lag has no time limit.
      */
-    private static final long LAG_PAGES_PER_CPU = 31 + 64 + 64;
+    private static final long LRU_PAGES_PER_CPU = 31;
+    /**
+     * Pages a read may not show yet per CPU for a while only: per-CPU statistics updates below the
+     * flush threshold (64, {@code MEMCG_CHARGE_BATCH}) plus the threshold itself (64), flushed by the
+     * kernel every 2 s, hence counted for pages populated in the last {@value #SETTLE_MILLIS} ms.
+     */
+    private static final long STATS_PAGES_PER_CPU = 64 + 64;
     private static final long PAGE = 4096;
 
     private final MemoryCgroup cgroup;
     private final long maximum;
-    private final long lagBound;
+    /** The lag that has no time limit: always taken off. */
+    private final long lruLag;
+    /** The lag that lasts until the kernel's next statistics flush: taken off for recent populates. */
+    private final long statsLag;
     /** Populates that finished, with their time and bytes, for the settle time (all services of the process). */
     private static final ArrayDeque<long[]> RECENT = new ArrayDeque<>();
     /** Bytes populated by every service of the process, ever. Guarded by RECENT. */
@@ -71,7 +80,9 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     KernelCount(MemoryCgroup cgroup, long maximum) {
         this.cgroup = cgroup;
         this.maximum = maximum;
-        this.lagBound = LAG_PAGES_PER_CPU * Runtime.getRuntime().availableProcessors() * PAGE;
+        int cpus = Runtime.getRuntime().availableProcessors();
+        this.lruLag = LRU_PAGES_PER_CPU * cpus * PAGE;
+        this.statsLag = STATS_PAGES_PER_CPU * cpus * PAGE;
         countNow();
     }
 
@@ -173,9 +184,26 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         return cgroup.counted();
     }
 
-    /** The most a read may fall behind pages populated just before it. */
-    long lagBound() {
-        return lagBound;
+    /**
+     * The most a read may fall behind the pages populated, given {@code recent} bytes populated in the
+     * last {@value #SETTLE_MILLIS} ms: the LRU batches' part always, whenever the pages were populated
+     * (that lag has no time limit), and the statistics part for recent pages. The gate takes it off,
+     * so the kernel's true count never passes the maximum.
+     */
+    long lag(long recent) {
+        return lruLag + Math.min(statsLag, recent);
+    }
+
+    /**
+     * What the confirmation takes off: the lag of pages populated in the last {@value #SETTLE_MILLIS}
+     * ms only. Taking off the LRU part always would never confirm the last grants let go of (the
+     * surplus of the last {@code lruLag} bytes would never show), keeping them charged for good; not
+     * taking it off means a grant may be confirmed gone while up to {@code lruLag} bytes of it are
+     * still alive, which {@link #room} allows for, so the maximum holds; only whose quota they count
+     * against can be off by that much.
+     */
+    long confirmationLag(long recent) {
+        return Math.min(lruLag + statsLag, recent);
     }
 
     /** The last count read, -1 if none or nothing is counted (for status and metrics). */
@@ -244,7 +272,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         for (KernelCount member : sharing()) {
             maxima += member.maximum;
         }
-        return maxima - counted - since - populatingBytes - Math.min(lagBound, recent);
+        return maxima - counted - since - populatingBytes - lag(recent);
     }
 
     @Override
@@ -295,8 +323,8 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         synchronized (RECENT) {
             recentAll = recentBytes();
         }
-        // Pages of chunks populated just before may not be in the kernel's count yet.
-        long surplus = charged - counted - Math.min(lagBound, recentAll);
+        // Pages of chunks populated just before may not be in the kernel's count yet (confirmationLag).
+        long surplus = charged - counted - confirmationLag(recentAll);
         return OptionalLong.of(Math.max(0, surplus) / chunk);
     }
 

@@ -10,7 +10,11 @@ import dev.xpfo.protocol.ErrorCode;
 import dev.xpfo.protocol.Messages;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -135,7 +139,8 @@ public final class Service implements AutoCloseable {
                 continue;
             }
             int fromUid = (int) connections.stream().filter(c -> c.peer().uid() == peer.uid()).count();
-            if (stopping || connections.size() >= settings.maxClients() || fromUid >= settings.maxClientsPerUid()) {
+            boolean full = connections.size() >= settings.maxClients();
+            if (stopping || fromUid >= settings.maxClientsPerUid() || (full && !evictForFairShare(peer.uid(), fromUid))) {
                 ErrorCode code = stopping ? ErrorCode.SHUTTING_DOWN : ErrorCode.BUSY;
                 refused(code);
                 LOG.log(System.Logger.Level.WARNING, "refused " + peer + ": " + code + " (" + connections.size()
@@ -158,6 +163,46 @@ public final class Service implements AutoCloseable {
             thread.setDaemon(true);
             thread.start();
         }
+    }
+
+    /**
+     * The table is full and a connection of {@code uid}, which has {@code fromUid} of them, asks in:
+     * if that is below its fair share ({@code maxClients} over the number of uids connected, itself
+     * included, at least 1), the oldest grant-less connection of the uid with the most connections
+     * (above the fair share) is evicted to make room. Connections holding a grant are never evicted:
+     * if every connection of the uids above their share holds one, nothing is, and the newcomer gets
+     * {@code BUSY}.
+     *
+     * @return true if a connection was evicted (the newcomer may be served)
+     */
+    private boolean evictForFairShare(int uid, int fromUid) {
+        Map<Integer, List<Connection>> byUid = new HashMap<>();
+        for (Connection connection : connections) {
+            byUid.computeIfAbsent(connection.peer().uid(), u -> new ArrayList<>()).add(connection);
+        }
+        int uids = byUid.size() + (byUid.containsKey(uid) ? 0 : 1);
+        int share = Math.max(1, settings.maxClients() / uids);
+        if (fromUid >= share) {
+            return false;
+        }
+        List<List<Connection>> over = byUid.values().stream()
+                .filter(list -> list.size() > share)
+                .sorted(Comparator.comparingInt((List<Connection> list) -> list.size()).reversed())
+                .toList();
+        for (List<Connection> theirs : over) {
+            List<Connection> oldestFirst = theirs.stream()
+                    .sorted(Comparator.comparingLong(Connection::connectedAt)).toList();
+            for (Connection candidate : oldestFirst) {
+                if (candidate.evict("uid " + candidate.peer().uid() + " has " + theirs.size() + " of the "
+                        + settings.maxClients() + " connections, more than its fair share of " + share
+                        + "; uid " + uid + " has " + fromUid)) {
+                    // Gone from the table now: its thread removes it too, a moment later.
+                    connections.remove(candidate);
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private static void pause() {

@@ -24,7 +24,8 @@ import java.util.Optional;
  * @param maxClientsPerUid connections of one uid served at once, well below {@code maxClients} so a few
  *                        users cannot take every slot (a connection holding grants counts here for as long
  *                        as it holds them)
- * @param idleTimeout     how long a handshaken connection that holds no grant may go without a request
+ * @param idleTimeout     how long a connection that holds no grant may go without making or releasing one
+ *                        (other requests, such as STATUS, do not count)
  *                        before the service closes it; a connection holding grants is never closed for
  *                        being idle (closing it would not free their memory, only the client's way to
  *                        release it)

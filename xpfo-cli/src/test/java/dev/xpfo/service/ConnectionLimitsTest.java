@@ -77,9 +77,124 @@ class ConnectionLimitsTest {
         }
     }
 
+    /**
+     * The review's reproduction: a full table (4 connections, 2 per uid), two uids holding 2 grant-less
+     * connections each and keeping them busy with STATUS, an idle timeout far away. A third uid, below
+     * its fair share, still gets in: the oldest grant-less connection of a uid above its share makes room,
+     * and its client is told why.
+     */
+    @Test
+    void aUserBelowItsFairShareEvictsTheOldestGrantLessConnectionWhenTheTableIsFull() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: connecting as two other uids takes root");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        ServiceSettings settings = Services.small(dir).withSocketMode(0666).withClients(4, 2)
+                .withIdleTimeout(Duration.ofSeconds(60));
+        Path holder = CClient.program("hold_connections");
+        List<Process> hogs = new ArrayList<>();
+        List<BufferedReader> outputs = new ArrayList<>();
+        try (Service service = Services.started(settings)) {
+            for (int uid : new int[]{TestJvm.NOBODY, TestJvm.NOBODY - 1}) {
+                Process hog = new ProcessBuilder(CClient.as(uid, holder.toString(), settings.socket().toString(),
+                        "2", "200")).redirectErrorStream(true).start();
+                hogs.add(hog);
+                BufferedReader output = new BufferedReader(new InputStreamReader(hog.getInputStream(), StandardCharsets.UTF_8));
+                outputs.add(output);
+                assertThat(held(output)).as("connections uid %d kept", uid).isEqualTo(2);
+            }
+            assertThat(service.clients()).isEqualTo(4);
+
+            try (XpfoClient third = XpfoClient.connect(settings.socket());
+                 GrantedMemory memory = third.grant(Services.CHUNK)) {
+                memory.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 1);
+                assertThat(service.clients()).as("room was made, not added").isLessThanOrEqualTo(4);
+                assertThat(third.status()).as("the evicted connection was told BUSY").contains("\"BUSY\":1");
+            }
+            // The evicted client finds out at its next STATUS (the BUSY frame, or the closed socket).
+            assertThat(firstLost(outputs)).startsWith("lost: ");
+        } finally {
+            for (Process hog : hogs) {
+                hog.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    /** When every connection of the uid above its share holds a grant, none is evicted: BUSY as before. */
+    @Test
+    void connectionsThatEachHoldAGrantAreNeverEvicted() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: connecting as another uid takes root");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        ServiceSettings settings = Services.small(dir).withSocketMode(0666).withClients(2, 2);
+        Path holder = CClient.program("hold_connections");
+        try (Service service = Services.started(settings);
+             XpfoClient first = XpfoClient.connect(settings.socket());
+             GrantedMemory one = first.grant(Services.CHUNK);
+             XpfoClient second = XpfoClient.connect(settings.socket());
+             GrantedMemory two = second.grant(Services.CHUNK)) {
+            // Root has both places, over its fair share of 1 once another uid asks, but each holds a grant.
+            Process other = new ProcessBuilder(CClient.as(TestJvm.NOBODY, holder.toString(), settings.socket().toString(),
+                    "1")).redirectErrorStream(true).start();
+            try {
+                BufferedReader output = new BufferedReader(new InputStreamReader(other.getInputStream(), StandardCharsets.UTF_8));
+                assertThat(output.readLine()).startsWith("refused: ").contains("BUSY");
+                assertThat(held(output)).isZero();
+            } finally {
+                other.destroyForcibly().waitFor();
+            }
+            assertThat(first.status()).contains("\"connected\":2");
+            assertThat(second.status()).contains("\"connected\":2");
+        }
+    }
+
+    /** A client that keeps asking for STATUS, but never makes or releases a grant, is idle all the same. */
+    @Test
+    void statusRequestsDoNotKeepAGrantLessConnectionOpenPastTheIdleTimeout() throws Exception {
+        Duration idle = Duration.ofMillis(600);
+        ServiceSettings settings = Services.small(dir).withIdleTimeout(idle);
+        try (Service service = Services.started(settings);
+             UnixSocket chatty = UnixSocket.connect(settings.socket())) {
+            chatty.timeouts(Duration.ofMillis(100), Duration.ofSeconds(5));
+            FrameReader reader = new FrameReader(chatty, Protocol.MAX_REPLY_PAYLOAD, 0).idleDeadline(Duration.ofSeconds(30));
+            chatty.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(1).encode());
+            Messages.Welcome.decode(reader.next());
+            boolean closed = false;
+            // A STATUS every third of the timeout, for up to 20 timeouts: a safety bound, not a timing claim.
+            for (int request = 2; request < 62 && !closed; request++) {
+                try {
+                    chatty.send(Frame.of(dev.xpfo.protocol.FrameType.STATUS, request, new byte[0]).encode());
+                    closed = reader.next() == null;
+                } catch (RuntimeException e) {
+                    closed = true; // the service hung up while we were sending or reading
+                }
+                Thread.sleep(idle.toMillis() / 3);
+            }
+            assertThat(closed).as("closed although it sent STATUS more often than the idle timeout").isTrue();
+            assertThat(Services.eventually(Duration.ofSeconds(10), () -> service.clients() == 0)).isTrue();
+        }
+    }
+
+    /** The first "lost: " line any of the hogs prints (a connection the service closed). */
+    private static String firstLost(List<BufferedReader> outputs) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            for (BufferedReader output : outputs) {
+                while (output.ready()) {
+                    String line = output.readLine();
+                    if (line != null && line.startsWith("lost: ")) {
+                        return line;
+                    }
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no hog lost a connection");
+    }
+
     /** Reads the hog's "held K" line (it prints the refusal first, if it met one). */
     private static int held(Process hog) throws Exception {
-        BufferedReader lines = new BufferedReader(new InputStreamReader(hog.getInputStream(), StandardCharsets.UTF_8));
+        return held(new BufferedReader(new InputStreamReader(hog.getInputStream(), StandardCharsets.UTF_8)));
+    }
+
+    private static int held(BufferedReader lines) throws Exception {
         StringBuilder seen = new StringBuilder();
         for (String line = lines.readLine(); line != null; line = lines.readLine()) {
             seen.append(line).append('\n');

@@ -37,6 +37,9 @@ public final class MemoryCgroup implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.host");
     private static final Path PROC_CGROUP = Path.of("/proc/self/cgroup");
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+    /** Fresh names tried before giving up (each taken already, by chance or by someone). */
+    private static final int NAME_ATTEMPTS = 8;
     /** Cgroups this process made and has not removed yet. */
     private static final java.util.Set<Path> MADE = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -67,7 +70,11 @@ public final class MemoryCgroup implements AutoCloseable {
      * Finds or makes a memory cgroup that only this process is in (see the class description).
      * Never throws for lack of a controller or permission: the result says what is counted.
      *
-     * @param childName the name of the child cgroup to make if needed, e.g. {@code xpfo-PID}
+     * A cgroup is made under a fresh name, {@code childName-RANDOM}, by a {@code mkdir} that fails if
+     * the name exists: a cgroup that exists already, whoever made it, is never taken over (it may hold
+     * a {@code memory.max} or other processes' memory), and {@link #close()} removes only the one made.
+     *
+     * @param childName the start of the name of the child cgroup to make if needed, e.g. {@code xpfo-PID}
      */
     public static MemoryCgroup join(String childName) {
         if (childName.isEmpty() || childName.contains("/") || childName.startsWith(".")) {
@@ -85,19 +92,23 @@ public final class MemoryCgroup implements AutoCloseable {
         if (processes(current).equals(List.of(self)) || MADE.contains(current)) {
             return new MemoryCgroup(Origin.OWN, current, v2, "");
         }
-        Path child = current.resolve(childName);
-        try {
-            Files.createDirectory(child);
-        } catch (java.nio.file.FileAlreadyExistsException e) {
-            // Named for this process and empty: one this process made earlier and could not remove yet.
-            if (!processes(child).isEmpty() || !Files.exists(child.resolve("memory.stat"))) {
-                return new MemoryCgroup(Origin.NONE, null, v2, "the memory cgroup " + child + " exists already, "
-                        + "with other processes in it");
+        Path child = null;
+        for (int attempt = 1; child == null; attempt++) {
+            Path candidate = current.resolve(childName + "-" + Long.toHexString(RANDOM.nextLong() >>> 16));
+            try {
+                Files.createDirectory(candidate);
+                child = candidate;
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                // Someone else's (or an earlier one's): never taken over, never removed. Another name.
+                if (attempt == NAME_ATTEMPTS) {
+                    return new MemoryCgroup(Origin.NONE, null, v2, "could not make a memory cgroup of its own under "
+                            + current + ": " + NAME_ATTEMPTS + " fresh names " + childName + "-* existed already");
+                }
+            } catch (IOException e) {
+                return new MemoryCgroup(Origin.NONE, null, v2, "this process shares the memory cgroup " + current
+                        + " with other processes and may not make one of its own there (" + reason(e)
+                        + "); run the service as root, under its systemd unit, or in a delegated cgroup");
             }
-        } catch (IOException e) {
-            return new MemoryCgroup(Origin.NONE, null, v2, "this process shares the memory cgroup " + current
-                    + " with other processes and may not make one of its own there (" + reason(e)
-                    + "); run the service as root, under its systemd unit, or in a delegated cgroup");
         }
         try {
             if (!Files.exists(child.resolve("memory.stat"))) {

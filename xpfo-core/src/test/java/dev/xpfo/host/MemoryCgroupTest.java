@@ -39,6 +39,29 @@ class MemoryCgroupTest {
     }
 
     @Test
+    void aCgroupThatExistsAlreadyAtTheNameIsNeitherTakenOverNorRemoved() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: making a cgroup takes root");
+        Path current = MemoryCgroup.current().orElse(null);
+        assumeTrue(current != null, "skipped: no memory cgroup controller");
+        String name = "xpfo-test-planted-" + ProcessHandle.current().pid();
+        // Someone else's cgroup, empty, at the name the service would have used: it may carry their memory.max.
+        Path planted = Files.createDirectory(current.resolve(name));
+        try {
+            try (MemoryCgroup cgroup = MemoryCgroup.join(name)) {
+                assumeTrue(cgroup.origin() != MemoryCgroup.Origin.OWN, "skipped: this process is alone in its cgroup");
+                assertThat(cgroup.directory()).as("not the planted cgroup").isNotEqualTo(java.util.Optional.of(planted));
+                if (cgroup.counted()) {
+                    assertThat(cgroup.origin()).isEqualTo(MemoryCgroup.Origin.CREATED);
+                    assertThat(cgroup.directory().orElseThrow().getFileName().toString()).startsWith(name + "-");
+                }
+            }
+            assertThat(planted).as("left alone at close").isDirectory();
+        } finally {
+            Files.deleteIfExists(planted);
+        }
+    }
+
+    @Test
     void anOrdinaryUserSharingItsCgroupIsToldNothingIsCountedAndWhy() throws Exception {
         assumeTrue(TestJvm.isRoot(), "skipped: needs root to run the child as another user");
         TestJvm.Result result = TestJvm.runUnprivileged(8L << 20, MemoryCgroupChild.class);

@@ -1,0 +1,31 @@
+package dev.xpfo.service;
+
+import dev.xpfo.host.MemoryCgroup;
+import dev.xpfo.testing.SecretMemory;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** What the kernel's count may lag behind is allowed for, however long ago the pages were populated. */
+class KernelCountTest {
+    private static final long PAGE = 4096;
+
+    @Test
+    void pagesLeftInAnotherCpusLruBatchAreAllowedForWithNoTimeLimit() throws Exception {
+        SecretMemory.assumeAvailable();
+        try (MemoryCgroup cgroup = MemoryCgroup.join("xpfo-test-" + ProcessHandle.current().pid())) {
+            assumeTrue(cgroup.counted(), "skipped: " + cgroup.why());
+            long maximum = 64L << 20;
+            KernelCount kernel = new KernelCount(cgroup, maximum);
+            // Nothing populated for longer than the statistics' flush period: the LRU batches may still hold pages.
+            Thread.sleep(KernelCount.SETTLE_MILLIS + 100);
+            long lruBatches = 31L * Runtime.getRuntime().availableProcessors() * PAGE;
+            assertThat(kernel.lag(0)).isGreaterThanOrEqualTo(lruBatches);
+            kernel.countNow();
+            assertThat(kernel.room(0)).as("room with nothing populated lately")
+                    .isLessThanOrEqualTo(maximum - kernel.lastCounted() - lruBatches);
+            kernel.close();
+        }
+    }
+}

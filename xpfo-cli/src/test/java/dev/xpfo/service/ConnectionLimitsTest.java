@@ -233,4 +233,22 @@ class ConnectionLimitsTest {
             assertThat(memory.segment().get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 7);
         }
     }
+
+    /** The idle timeout closes what holds nothing: a client never notices, its next request connects again. */
+    @Test
+    void aClientWhoseIdleConnectionWasClosedConnectsAgainForItsNextRequest() throws Exception {
+        ServiceSettings settings = Services.small(dir).withIdleTimeout(Duration.ofMillis(300));
+        try (Service service = Services.started(settings);
+             XpfoClient client = XpfoClient.connect(settings.socket())) {
+            assertThat(client.status()).contains("\"connected\":1");
+            assertThat(Services.eventually(Duration.ofSeconds(10), () -> service.clients() == 0))
+                    .as("the service closed the idle connection").isTrue();
+
+            try (GrantedMemory memory = client.grant(Services.CHUNK)) {
+                memory.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 9);
+                assertThat(memory.segment().get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 9);
+                assertThat(client.status()).contains("\"connected\":1");
+            }
+        }
+    }
 }

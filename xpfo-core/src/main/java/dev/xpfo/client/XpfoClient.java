@@ -38,15 +38,22 @@ import java.util.List;
  * grants against the quota, but mappings already made stay valid until closed.
  */
 public final class XpfoClient implements AutoCloseable {
-    private final UnixSocket socket;
-    private final FrameReader reader;
-    private final Messages.Welcome welcome;
     private final Path path;
+    /** The connection: replaced when the service closed an idle one (it holds no grant then). */
+    private UnixSocket socket;
+    private FrameReader reader;
+    private Messages.Welcome welcome;
     private int nextRequest = 1;
+    /** Grants made on this connection and not yet released. */
+    private int held;
     private boolean closed;
 
     private XpfoClient(Path path, UnixSocket socket) {
         this.path = path;
+        shakeHands(socket);
+    }
+
+    private void shakeHands(UnixSocket socket) {
         this.socket = socket;
         this.reader = new FrameReader(socket, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
         try {
@@ -82,6 +89,11 @@ public final class XpfoClient implements AutoCloseable {
      * @throws ServiceException    {@code UNSUPPORTED_VERSION}
      */
     public static XpfoClient connect(Path socketPath) {
+        return new XpfoClient(socketPath, open(socketPath));
+    }
+
+    /** A socket connected to the service at {@code socketPath}, whose credentials this user trusts. */
+    private static UnixSocket open(Path socketPath) {
         UnixSocket socket;
         try {
             socket = UnixSocket.connect(socketPath);
@@ -100,7 +112,7 @@ public final class XpfoClient implements AutoCloseable {
             socket.close();
             throw e;
         }
-        return new XpfoClient(socketPath, socket);
+        return socket;
     }
 
     /**
@@ -162,13 +174,14 @@ public final class XpfoClient implements AutoCloseable {
             throw new MemlockLimitException(rounded, memlock.soft(), memlock.hard(), memlock.lockedBytes());
         }
         int request = nextRequest++;
-        send(new Messages.Grant(bytes, warmOnly ? Protocol.GRANT_WARM_ONLY : 0).frame(request));
+        Frame first = firstReply(new Messages.Grant(bytes, warmOnly ? Protocol.GRANT_WARM_ONLY : 0).frame(request), request);
         List<Integer> fds = new ArrayList<>();
         long grantId = -1;
         try {
             Messages.Chunks chunks;
             do {
-                Frame frame = expectReply(request);
+                Frame frame = first != null ? first : expectReply(request);
+                first = null;
                 int[] received = frame.fds();
                 for (int fd : received) {
                     fds.add(fd);
@@ -179,7 +192,9 @@ public final class XpfoClient implements AutoCloseable {
                     throw new XpfoException("service sent chunks out of order or of another size: " + chunks);
                 }
             } while (!chunks.last());
-            return map(grantId, fds, chunk);
+            GrantedMemory memory = map(grantId, fds, chunk);
+            held++;
+            return memory;
         } catch (RuntimeException e) {
             fds.forEach(Libc::close);
             if (grantId >= 0 && !closed) {
@@ -230,8 +245,7 @@ public final class XpfoClient implements AutoCloseable {
     public synchronized String status() {
         ensureOpen();
         int request = nextRequest++;
-        send(Messages.status(request));
-        Frame reply = expectReply(request);
+        Frame reply = firstReply(Messages.status(request), request);
         if (reply.type() != FrameType.STATUS_REPLY.code()) {
             throw new XpfoException("expected STATUS_REPLY, got " + reply);
         }
@@ -243,6 +257,7 @@ public final class XpfoClient implements AutoCloseable {
      * service counts the grant until no process holds its files), so that is not an error.
      */
     synchronized void release(GrantedMemory memory) {
+        held--;
         if (!closed) {
             try {
                 sendRelease(memory.grantId());
@@ -259,6 +274,44 @@ public final class XpfoClient implements AutoCloseable {
         int request = nextRequest++;
         send(new Messages.Release(grantId).frame(request));
         Messages.Released.decode(expectReply(request));
+    }
+
+    /**
+     * Sends a request and reads the first frame of its reply. The service closes a connection that holds
+     * no grant after its idle timeout ({@code xpfo serve --idle-timeout}, 60 s by default) without
+     * reading what is pending; so if the connection turns out gone before any reply, and this client
+     * holds no grant on it (nothing is lost with it), it connects again and sends the request once more.
+     */
+    private Frame firstReply(Frame request, int requestId) {
+        if (held == 0) {
+            Frame reply = null;
+            try {
+                socket.send(request.encode());
+                reply = reader.next();
+            } catch (NativeCallException e) {
+                if (e.errno() != Errno.EPIPE && e.errno() != Errno.ECONNRESET) {
+                    close();
+                    throw e;
+                }
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+            if (reply != null) {
+                return checkReply(reply, requestId);
+            }
+            UnixSocket old = socket;
+            try {
+                shakeHands(open(path));
+            } catch (RuntimeException e) {
+                closed = true;
+                old.close();
+                throw e;
+            }
+            old.close();
+        }
+        send(request);
+        return expectReply(requestId);
     }
 
     private void send(Frame frame) {
@@ -283,6 +336,11 @@ public final class XpfoClient implements AutoCloseable {
             close();
             throw new XpfoException("the service at " + path + " closed the connection");
         }
+        return checkReply(frame, request);
+    }
+
+    /** {@code frame} if it answers {@code request}; an ERROR becomes a {@link ServiceException}. */
+    private Frame checkReply(Frame frame, int request) {
         if (frame.type() == FrameType.ERROR.code()) {
             frame.closeFds();
             Messages.Error error = Messages.Error.decode(frame);

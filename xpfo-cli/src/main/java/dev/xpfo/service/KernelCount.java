@@ -45,9 +45,18 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
      * kernel every 2 s, hence counted for pages populated in the last {@value #SETTLE_MILLIS} ms.
      */
     private static final long STATS_PAGES_PER_CPU = 64 + 64;
+    /**
+     * The opposite error, per CPU: pages counted after their file is gone. Secret memory mappings are
+     * locked, and unmapping releases each page through a CPU's munlock batch (31), which holds a
+     * reference; munmap and exit drain the batch before they unmap, so the last pages of an unmap stay
+     * in it, counted, until that CPU unmaps again. No time limit either.
+     */
+    private static final long MUNLOCK_PAGES_PER_CPU = 31;
     private static final long PAGE = 4096;
 
     private final MemoryCgroup cgroup;
+    /** Bytes the count may still show of files already gone ({@link #MUNLOCK_PAGES_PER_CPU}). */
+    private final long munlockLag;
     private final long maximum;
     /** The lag that has no time limit: always taken off. */
     private final long lruLag;
@@ -83,6 +92,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         int cpus = Runtime.getRuntime().availableProcessors();
         this.lruLag = LRU_PAGES_PER_CPU * cpus * PAGE;
         this.statsLag = STATS_PAGES_PER_CPU * cpus * PAGE;
+        this.munlockLag = MUNLOCK_PAGES_PER_CPU * cpus * PAGE;
         countNow();
     }
 
@@ -323,8 +333,11 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         synchronized (RECENT) {
             recentAll = recentBytes();
         }
-        // Pages of chunks populated just before may not be in the kernel's count yet (confirmationLag).
-        long surplus = charged - counted - confirmationLag(recentAll);
+        // Pages of chunks populated just before may not be in the kernel's count yet (confirmationLag);
+        // pages of files already gone may still be in it (munlockLag): without allowing for those, the
+        // last grant let go of on an idle host could stay charged for as long as no CPU unmaps again.
+        // Never a whole chunk, so a grant still fully alive is never confirmed for them.
+        long surplus = charged - counted - confirmationLag(recentAll) + Math.min(munlockLag, chunk - PAGE);
         return OptionalLong.of(Math.max(0, surplus) / chunk);
     }
 

@@ -124,19 +124,22 @@ class KernelCountedLimitsTest {
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             // Secret memory populated from the service's cgroup behind the stock's back (here by this
             // test, which runs the service in-process): the stock counts 16 MiB, the kernel 56 MiB.
+            long lruBatches = 31L * Runtime.getRuntime().availableProcessors() * 4096;
             try (XpfoFile outside = XpfoFile.create(40 * MIB)) {
                 outside.populate();
-                // The gate renews its reading of the kernel's count every 250 ms.
-                assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.kernel().lastCounted() >= 56 * MIB))
-                        .isTrue();
+                // The gate renews its reading of the kernel's count every 250 ms; up to 31 pages per CPU
+                // can wait in the CPUs' LRU-add batches, not yet counted.
+                assertThat(Services.eventually(Duration.ofSeconds(5),
+                        () -> service.kernel().lastCounted() >= 56 * MIB - lruBatches)).isTrue();
                 assertThatThrownBy(() -> client.grant(32 * MIB)).isInstanceOfSatisfying(ServiceException.class, e -> {
                     assertThat(e.code()).contains(ErrorCode.POOL_EXHAUSTED);
                     assertThat(e.getMessage()).contains("by the kernel's count");
                 });
                 assertThat(service.kernel().countNow()).isLessThanOrEqualTo(64 * MIB);
             }
-            assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.kernel().lastCounted() <= 16 * MIB))
-                    .isTrue();
+            // Up to 31 pages per CPU of the closed file can stay counted in the CPUs' munlock batches.
+            assertThat(Services.eventually(Duration.ofSeconds(5),
+                    () -> service.kernel().lastCounted() <= 16 * MIB + lruBatches)).isTrue();
             try (GrantedMemory memory = client.grant(32 * MIB)) {
                 assertThat(memory.bytes()).as("the outside memory freed: room again").isEqualTo(32 * MIB);
             }

@@ -207,8 +207,11 @@ public final class MemoryCgroup implements AutoCloseable {
                 return;
             } catch (IOException e) {
                 if (attempt == 100) {
+                    // Usually a child this process started while it was in the cgroup, still running:
+                    // try again when this process exits.
                     LOG.log(System.Logger.Level.WARNING, "could not remove the memory cgroup " + directory + " made for "
-                            + "this process: " + reason(e));
+                            + "this process yet (" + reason(e) + "); trying again when this process exits");
+                    removeAtExit(directory);
                     return;
                 }
             }
@@ -218,6 +221,24 @@ public final class MemoryCgroup implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 return;
             }
+        }
+    }
+
+    /** Cgroups this process made and could not remove at close, removed (if empty by then) at exit. */
+    private static final java.util.Set<Path> REMOVE_AT_EXIT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private static void removeAtExit(Path directory) {
+        synchronized (REMOVE_AT_EXIT) {
+            if (REMOVE_AT_EXIT.isEmpty()) {
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> REMOVE_AT_EXIT.forEach(left -> {
+                    try {
+                        Files.deleteIfExists(left);
+                    } catch (IOException e) {
+                        // still in use by a process that outlives this one: nothing more to do
+                    }
+                }), "xpfo-cgroup-cleanup"));
+            }
+            REMOVE_AT_EXIT.add(directory);
         }
     }
 

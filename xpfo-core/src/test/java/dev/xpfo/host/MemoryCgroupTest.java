@@ -25,11 +25,15 @@ class MemoryCgroupTest {
             Path dir = cgroup.directory().orElseThrow();
             assertThat(MemoryCgroup.current()).contains(dir);
             long start = cgroup.unevictableBytes();
+            // The kernel's per-CPU batches: up to 31 pages per CPU not counted yet after populating (LRU
+            // add), or still counted after closing (munlock).
+            long batches = 31L * Runtime.getRuntime().availableProcessors() * 4096;
             try (XpfoFile file = XpfoFile.create(8 * MIB)) {
                 file.populate();
-                assertThat(eventually(() -> cgroup.unevictableBytes() >= start + 8 * MIB)).isTrue();
+                assertThat(eventually(() -> cgroup.unevictableBytes() >= start + 8 * MIB - batches)).isTrue();
             }
-            assertThat(eventually(() -> cgroup.unevictableBytes() <= start)).as("closed: freed, uncharged").isTrue();
+            assertThat(eventually(() -> cgroup.unevictableBytes() <= start + batches)).as("closed: freed, uncharged")
+                    .isTrue();
             if (cgroup.origin() == MemoryCgroup.Origin.CREATED) {
                 cgroup.close();
                 assertThat(dir).doesNotExist();

@@ -1,5 +1,6 @@
 package dev.xpfo.cli;
 
+import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.service.ServiceSettings;

@@ -1,7 +1,7 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,7 +22,7 @@ class CClientTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     @Test

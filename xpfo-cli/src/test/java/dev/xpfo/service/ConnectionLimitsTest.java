@@ -1,9 +1,9 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
@@ -36,7 +36,7 @@ class ConnectionLimitsTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     @Test

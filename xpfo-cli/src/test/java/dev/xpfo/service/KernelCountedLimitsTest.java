@@ -1,5 +1,6 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.ServiceSocket;
@@ -7,7 +8,6 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.protocol.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.pool.FilePoolSettings;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
@@ -46,7 +46,7 @@ class KernelCountedLimitsTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     private ServiceSettings settings(long target, long maximum, long quota) {

@@ -1,8 +1,8 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.cli.Main;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -31,7 +31,7 @@ class NonDumpableServiceTest {
 
     @BeforeAll
     static void rootAndSecretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
         assumeTrue(TestJvm.isRoot(), "skipped: running the service and the attacker as uid 65534 takes root");
     }
 

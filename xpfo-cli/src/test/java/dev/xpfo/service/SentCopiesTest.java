@@ -1,7 +1,7 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
@@ -21,7 +21,6 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The service closes its own copies of a grant's files off the connection's thread; by the time a
@@ -34,7 +33,7 @@ class SentCopiesTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     @Test

@@ -1,6 +1,6 @@
 package dev.xpfo.service;
 
-import dev.xpfo.host.SecretMemorySupport;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.protocol.ErrorCode;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,7 +24,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What a Prometheus server scraping a service that has granted nothing yet gets: every family with
@@ -41,7 +40,7 @@ class ServiceMetricsTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     /** A scrape, parsed: family name to its TYPE, HELP and sample lines. */

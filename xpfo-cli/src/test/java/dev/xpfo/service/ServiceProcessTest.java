@@ -1,11 +1,11 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.cli.Main;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.protocol.ErrorCode;
@@ -48,7 +48,7 @@ class ServiceProcessTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     /** Starts {@code xpfo serve} in a child JVM and waits until it answers on its socket. */

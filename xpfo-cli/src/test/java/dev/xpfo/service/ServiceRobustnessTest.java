@@ -1,9 +1,9 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.pool.FilePoolSettings;
@@ -35,7 +35,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Whatever peers send or do, the service keeps serving everyone else and leaks nothing. */
 class ServiceRobustnessTest {
@@ -44,7 +43,7 @@ class ServiceRobustnessTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     @AfterEach

@@ -1,11 +1,11 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.TestJvm;
@@ -33,7 +33,6 @@ import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** What a process gets from the service, and what it is refused, over the real socket. */
 class ServiceTest {
@@ -43,7 +42,7 @@ class ServiceTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     @Test

@@ -1,10 +1,10 @@
 package dev.xpfo.service;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.cli.Main;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.client.XpfoClient;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,7 +57,7 @@ class SystemdUnitsTest {
 
     @Test
     void underSocketActivationTheServiceServesOnTheSocketItWasGiven() throws Exception {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
         assumeTrue(installed("systemd-socket-activate"), "skipped: systemd-socket-activate is not installed");
         Path socket = dir.resolve("activated.sock");
         List<String> command = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString()));

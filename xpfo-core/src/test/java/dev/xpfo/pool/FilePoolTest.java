@@ -1,6 +1,6 @@
 package dev.xpfo.pool;
 
-import dev.xpfo.host.SecretMemorySupport;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.memory.Mapping;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.XpfoClosedException;
@@ -14,7 +14,6 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The stock of populated files the service grants from. */
 class FilePoolTest {
@@ -22,7 +21,7 @@ class FilePoolTest {
 
     @BeforeAll
     static void secretMemory() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
     }
 
     private static FilePool warmed(long target, long maximum) {

@@ -1,7 +1,7 @@
 package dev.xpfo.protocol;
 
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.memory.XpfoFile;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -15,7 +15,6 @@ import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Whole frames out of a stream, however the peer cuts it, and refusals of what breaks the protocol. */
 class FrameReaderTest {
@@ -124,7 +123,7 @@ class FrameReaderTest {
 
     @Test
     void descriptorsWhereNoneAreAllowedAreClosedAndRefused() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: this kernel has no secret memory");
+        SecretMemory.assumeAvailable();
         try (XpfoFile file = XpfoFile.open()) {
             peer.send(Messages.status(1).encode(), file.fd());
         }

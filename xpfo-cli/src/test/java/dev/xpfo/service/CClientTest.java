@@ -1,7 +1,7 @@
 package dev.xpfo.service;
 
-import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,5 @@
 package dev.xpfo.service;
 
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.ServiceSocket;
@@ -13,6 +12,8 @@ import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -180,8 +181,9 @@ class KernelCountedLimitsTest {
     void anOrdinaryFileNamedLikeSecretMemoryWithTheSameInodeDoesNotKeepAReleasedGrantCharged() throws Exception {
         assumeTrue(ServiceSocket.currentUid() == 0, "skipped: mounting a tmpfs takes root");
         Path decoys = Files.createTempDirectory(Path.of("/tmp"), "xpfo-decoy");
-        assertThat(new ProcessBuilder("mount", "-t", "tmpfs", "-o", "mode=0755,size=1M,nr_inodes=0", "xpfo-decoy",
-                decoys.toString()).inheritIO().start().waitFor()).isZero();
+        Child.Result mounted = Child.run(List.of("mount", "-t", "tmpfs", "-o", "mode=0755,size=1M,nr_inodes=0", "xpfo-decoy",
+                decoys.toString()), Duration.ofSeconds(30));
+        assertThat(mounted.exitCode()).as(mounted.output()).isZero();
         Process mapper = null;
         try (Service service = Services.started(settings(16 * MIB, 64 * MIB, 8 * MIB));
              UnixSocket victim = UnixSocket.connect(dir.resolve("xpfo.sock"))) {
@@ -217,7 +219,7 @@ class KernelCountedLimitsTest {
             if (mapper != null) {
                 mapper.destroyForcibly().waitFor();
             }
-            new ProcessBuilder("umount", decoys.toString()).inheritIO().start().waitFor();
+            Child.run(List.of("umount", decoys.toString()), Duration.ofSeconds(30));
             Files.delete(decoys);
         }
     }

@@ -3,15 +3,15 @@ package dev.xpfo.service;
 import dev.xpfo.cli.Main;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoException;
+import dev.xpfo.testing.Child;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -92,12 +92,8 @@ class ListenerTest {
         Files.writeString(socket(), "somebody's data");
         Process process = TestJvm.start(Main.class, "serve", "--socket", socket().toString(), "--target", "2M",
                 "--maximum", "8M", "--threads", "1");
-        if (!process.waitFor(60, TimeUnit.SECONDS)) {
-            process.destroyForcibly().waitFor();
-            throw new AssertionError("xpfo serve did not exit within 60 s: it served instead of refusing");
-        }
-        TestJvm.Result serve = new TestJvm.Result(process.exitValue(),
-                new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        // Not exiting within 60 s means it served instead of refusing: Child fails the test with what it printed.
+        Child.Result serve = Child.finish(process, Duration.ofSeconds(60));
         assertThat(serve.exitCode()).as(serve.output()).isEqualTo(2);
         assertThat(serve.output()).startsWith("xpfo serve: refusing to listen on " + socket() + ": a regular file is there")
                 .doesNotContain("Exception").doesNotContain("\tat ");

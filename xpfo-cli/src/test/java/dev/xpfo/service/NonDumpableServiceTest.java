@@ -1,8 +1,8 @@
 package dev.xpfo.service;
 
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.cli.Main;
 import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,5 @@
 package dev.xpfo.service;
 
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.cli.Main;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
@@ -9,6 +8,7 @@ import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.protocol.ErrorCode;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,5 @@
 package dev.xpfo.service;
 
-import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xpfo.client.GrantedMemory;
@@ -8,6 +7,7 @@ import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import dev.xpfo.pool.FilePoolSettings;
 import dev.xpfo.handoff.UnixSocket;

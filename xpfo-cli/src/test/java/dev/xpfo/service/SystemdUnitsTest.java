@@ -1,10 +1,10 @@
 package dev.xpfo.service;
 
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.cli.Main;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.client.XpfoClient;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,10 +1,10 @@
 package dev.xpfo.pool;
 
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.memory.Mapping;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 

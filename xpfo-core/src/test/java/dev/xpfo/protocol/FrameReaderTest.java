@@ -1,8 +1,8 @@
 package dev.xpfo.protocol;
 
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -5,7 +5,7 @@ import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.host.SecretMemoryHolders;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.FilePool;
+import dev.xpfo.pool.Stock;
 import dev.xpfo.protocol.ErrorCode;
 import dev.xpfo.protocol.Messages;
 
@@ -33,7 +33,7 @@ public final class Service implements AutoCloseable {
     private static final Duration DRAIN = Duration.ofSeconds(10);
 
     private final ServiceSettings settings;
-    private final FilePool pool;
+    private final Stock pool;
     private final Listener listener;
     private final Quotas quotas;
     private final ServiceMetrics metrics;
@@ -51,7 +51,7 @@ public final class Service implements AutoCloseable {
     private final Thread acceptor;
     private volatile boolean stopping;
 
-    private Service(ServiceSettings settings, FilePool pool, Listener listener, KernelCount kernel, long secretDevice) {
+    private Service(ServiceSettings settings, Stock pool, Listener listener, KernelCount kernel, long secretDevice) {
         this.settings = settings;
         this.pool = pool;
         this.listener = listener;
@@ -94,11 +94,11 @@ public final class Service implements AutoCloseable {
                     + "quotas then rest on a scan of /proc alone, which cannot see descriptors parked in a socket's "
                     + "queue or registered with io_uring: a client can hold more than the maximum that way");
         }
-        FilePool pool;
+        Stock pool;
         long secretDevice;
         try {
             secretDevice = SecretMemoryHolders.device();
-            pool = FilePool.open(settings.pool(), kernel);
+            pool = Stock.open(settings.pool(), kernel);
         } catch (RuntimeException e) {
             cgroup.close();
             listener.close();
@@ -218,7 +218,7 @@ public final class Service implements AutoCloseable {
     }
 
     /** The stock of warm files (to warm it, or read its state). */
-    public FilePool pool() {
+    public Stock pool() {
         return pool;
     }
 

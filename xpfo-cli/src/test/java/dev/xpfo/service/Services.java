@@ -1,6 +1,6 @@
 package dev.xpfo.service;
 
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.pool.StockSettings;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -34,7 +34,7 @@ final class Services {
 
     static ServiceSettings small(Path directory) {
         return ServiceSettings.defaults(directory.resolve("xpfo.sock"))
-                .withPool(FilePoolSettings.of(CHUNK, 16L << 20, 256L << 20, 2))
+                .withPool(StockSettings.of(CHUNK, 16L << 20, 256L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(256L << 20, 0));
     }
 

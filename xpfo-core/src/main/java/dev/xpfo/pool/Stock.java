@@ -32,11 +32,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Thread safe.
  */
-public final class FilePool implements AutoCloseable, MetricSource {
+public final class Stock implements AutoCloseable, MetricSource {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.pool");
     private static final long RATE_WINDOW_NANOS = Duration.ofSeconds(10).toNanos();
 
-    private final FilePoolSettings settings;
+    private final StockSettings settings;
     private final PopulateGate gate;
     private final int targetChunks;
     private final int lowChunks;
@@ -82,7 +82,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private final ExecutorService refillers;
     private final Thread refiller;
 
-    private FilePool(FilePoolSettings settings, PopulateGate gate) {
+    private Stock(StockSettings settings, PopulateGate gate) {
         this.settings = settings;
         this.gate = gate;
         this.targetChunks = (int) (settings.targetBytes() / settings.chunkBytes());
@@ -116,7 +116,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
      * @throws dev.xpfo.memory.SecretMemoryUnavailableException if this kernel cannot make secret memory
      *                                                          (checked by making one file now)
      */
-    public static FilePool open(FilePoolSettings settings) {
+    public static Stock open(StockSettings settings) {
         return open(settings, PopulateGate.NONE);
     }
 
@@ -150,10 +150,10 @@ public final class FilePool implements AutoCloseable, MetricSource {
         String describe();
     }
 
-    /** Like {@link #open(FilePoolSettings)}, populating only what {@code gate} has room for. */
-    public static FilePool open(FilePoolSettings settings, PopulateGate gate) {
+    /** Like {@link #open(StockSettings)}, populating only what {@code gate} has room for. */
+    public static Stock open(StockSettings settings, PopulateGate gate) {
         XpfoFile.open().close();
-        FilePool pool = new FilePool(settings, gate);
+        Stock pool = new Stock(settings, gate);
         pool.refiller.start();
         return pool;
     }
@@ -163,7 +163,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         return settings.chunkBytes();
     }
 
-    public FilePoolSettings settings() {
+    public StockSettings settings() {
         return settings;
     }
 
@@ -171,7 +171,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
      * Waits until refill has the target ready (or as much of it as the maximum allows while grants
      * are out), reporting progress in bytes of the target; returns early if the pool closes.
      *
-     * @throws PoolExhaustedException {@code POPULATE_FAILED} if refill failed three times in a row (the
+     * @throws StockExhaustedException {@code POPULATE_FAILED} if refill failed three times in a row (the
      *                                cause says why); refill keeps retrying every second
      */
     public void warm(PopulateProgress progress) {
@@ -209,7 +209,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 return;
             }
             if (failure != null) {
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.POPULATE_FAILED, "warming stopped at "
+                throw new StockExhaustedException(StockExhaustedException.Reason.POPULATE_FAILED, "warming stopped at "
                         + Bytes.format(readyBytes) + " of " + Bytes.format(target) + ": " + failure.getMessage(), failure);
             }
         }
@@ -222,10 +222,12 @@ public final class FilePool implements AutoCloseable, MetricSource {
      *
      * @param deadline how long populating missing chunks may take; past it the take fails, and what it
      *                 took and populated goes back to the stock up to the target; the rest is closed before
-     *                 this returns. Chunks it populated count as {@linkplain FilePoolStats#coldChunks cold}
+     *                 this returns. Chunks it populated count as {@linkplain StockStats#coldChunks cold}
      *                 either way
-     * @throws PoolExhaustedException nothing was taken: the maximum would be passed, too few were
-     *                                ready with {@code warmOnly}, the deadline passed, or the kernel refused
+     * @throws PoolLimitException      nothing was taken: the maximum ({@link PoolLimitException.Limit#MAXIMUM})
+     *                                 would be passed, by the stock's own count or the gate's
+     * @throws StockExhaustedException nothing was taken: too few were ready with {@code warmOnly}, the
+     *                                 deadline passed, or the kernel refused
      * @throws XpfoClosedException    the pool is closed
      */
     public Taken take(int chunks, Duration deadline, boolean warmOnly) {
@@ -243,21 +245,21 @@ public final class FilePool implements AutoCloseable, MetricSource {
             missing = chunks - taken.size();
             if (missing > 0 && warmOnly) {
                 putBack(taken);
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.NOT_WARM, (chunks - missing)
+                throw new StockExhaustedException(StockExhaustedException.Reason.NOT_WARM, (chunks - missing)
                         + " of " + chunks + " chunks ready and the request asked not to wait for populating", null);
             }
             // The files just taken left the ready set but are not handed out yet: count them here.
             if (missing > headroom() - taken.size()) {
                 putBack(taken);
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
-                        + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
-                        + " (" + Bytes.format((long) handedOut * chunkBytes()) + " handed out)", null);
+                throw PoolLimitException.maximumReached("populating " + missing
+                        + " more chunks would pass the stock's maximum of " + Bytes.format(settings.maximumBytes())
+                        + " (" + Bytes.format((long) handedOut * chunkBytes()) + " handed out)");
             }
             if (missing > 0 && (long) missing * chunkBytes() > gate.room(populatingBytes())) {
                 stock(taken, false);
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
-                        + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
-                        + " by the kernel's count: " + gate.describe(), null);
+                throw PoolLimitException.maximumReached("populating " + missing
+                        + " more chunks would pass the stock's maximum of " + Bytes.format(settings.maximumBytes())
+                        + " by the kernel's count: " + gate.describe());
             }
             populatingForTakes += missing;
             handedOut += taken.size();
@@ -315,10 +317,10 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
         if (batch.files().size() < missing) {
             if (batch.failure() != null) {
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.POPULATE_FAILED, "could not populate "
+                throw new StockExhaustedException(StockExhaustedException.Reason.POPULATE_FAILED, "could not populate "
                         + missing + " chunks: " + batch.failure().getMessage(), batch.failure());
             }
-            throw new PoolExhaustedException(PoolExhaustedException.Reason.DEADLINE, "populated " + batch.files().size()
+            throw new StockExhaustedException(StockExhaustedException.Reason.DEADLINE, "populated " + batch.files().size()
                     + " of the " + missing + " missing chunks in the " + deadline.toMillis() + " ms allowed", null);
         }
         countTake();
@@ -575,7 +577,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
     }
 
     /** A reading of the pool's state. */
-    public FilePoolStats stats() {
+    public StockStats stats() {
         lock.lock();
         try {
             long now = System.nanoTime();
@@ -584,7 +586,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             long recent = refillHistory.stream().mapToLong(entry -> entry[1]).sum();
             long chunk = chunkBytes();
-            return new FilePoolStats(chunk, ready.size() * chunk, settings.targetBytes(), (long) maximumChunks * chunk,
+            return new StockStats(chunk, ready.size() * chunk, settings.targetBytes(), (long) maximumChunks * chunk,
                     (long) (stocking + populatingForTakes) * chunk, (long) handedOut * chunk, takes, coldChunks,
                     chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS, warmedChunks, trimmedChunks);
         } finally {
@@ -598,7 +600,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
      */
     @Override
     public List<Metric> metrics() {
-        FilePoolStats stats = stats();
+        StockStats stats = stats();
         long chunk = stats.chunkBytes();
         return List.of(
                 Metric.gauge("xpfo_stock_ready_bytes", "Populated secret memory files ready to grant (at most the target)",
@@ -623,7 +625,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
 
     private void ensureOpen() {
         if (closed) {
-            throw new XpfoClosedException("file pool");
+            throw new XpfoClosedException("stock");
         }
     }
 
@@ -660,8 +662,8 @@ public final class FilePool implements AutoCloseable, MetricSource {
 
     @Override
     public String toString() {
-        FilePoolStats stats = stats();
-        return "FilePool[" + Bytes.format(stats.readyBytes()) + " ready of " + Bytes.format(stats.targetBytes())
+        StockStats stats = stats();
+        return "Stock[" + Bytes.format(stats.readyBytes()) + " ready of " + Bytes.format(stats.targetBytes())
                 + ", " + Bytes.format(stats.handedOutBytes()) + " handed out]";
     }
 }

@@ -1,10 +1,10 @@
 package dev.xpfo.pool;
 
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.memory.Mapping;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -16,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The stock of populated files the service grants from. */
-class FilePoolTest {
+class StockTest {
     private static final long CHUNK = 1L << 20;
 
     @BeforeAll
@@ -24,18 +24,18 @@ class FilePoolTest {
         SecretMemory.assumeAvailable();
     }
 
-    private static FilePool warmed(long target, long maximum) {
-        FilePool pool = FilePool.open(FilePoolSettings.of(CHUNK, target, maximum, 2));
+    private static Stock warmed(long target, long maximum) {
+        Stock pool = Stock.open(StockSettings.of(CHUNK, target, maximum, 2));
         pool.warm((done, total) -> { });
         return pool;
     }
 
     @Test
     void warmFillsToTheTargetAndTakesFromItWithoutPopulating() {
-        try (FilePool pool = warmed(8 * CHUNK, 64 * CHUNK)) {
+        try (Stock pool = warmed(8 * CHUNK, 64 * CHUNK)) {
             assertThat(pool.stats().readyBytes()).isEqualTo(8 * CHUNK);
             long populated = pool.stats().chunksPopulated();
-            FilePool.Taken taken = pool.take(3, Duration.ofSeconds(5), true);
+            Stock.Taken taken = pool.take(3, Duration.ofSeconds(5), true);
             assertThat(taken.files()).hasSize(3);
             assertThat(taken.populatedOnDemand()).isZero();
             assertThat(pool.stats().chunksPopulated()).isEqualTo(populated);
@@ -43,7 +43,7 @@ class FilePoolTest {
             for (XpfoFile file : taken.files()) {
                 assertThat(file.size()).isEqualTo(CHUNK);
                 try (Mapping mapping = file.map()) {
-                    assertThat(mapping.residentPages()).as("every page already populated").isEqualTo(CHUNK / 4096);
+                    assertThat(mapping.residentPages()).as("every page already populated").isEqualTo(CHUNK / XpfoFile.pageSize());
                     assertThat(mapping.segment().get(ValueLayout.JAVA_LONG, CHUNK - 8)).isZero();
                 }
                 file.close();
@@ -55,7 +55,7 @@ class FilePoolTest {
 
     @Test
     void aFileIsNeverHandedOutTwice() {
-        try (FilePool pool = warmed(4 * CHUNK, 64 * CHUNK)) {
+        try (Stock pool = warmed(4 * CHUNK, 64 * CHUNK)) {
             List<XpfoFile> first = pool.take(4, Duration.ofSeconds(5), false).files();
             try (Mapping mapping = first.getFirst().map()) {
                 mapping.segment().set(ValueLayout.JAVA_LONG, 0, 0xFEED);
@@ -73,10 +73,10 @@ class FilePoolTest {
 
     @Test
     void missingChunksArePopulatedOnDemandUnlessWarmOnly() {
-        try (FilePool pool = FilePool.open(FilePoolSettings.of(CHUNK, 0, 64 * CHUNK, 2))) {
+        try (Stock pool = Stock.open(StockSettings.of(CHUNK, 0, 64 * CHUNK, 2))) {
             assertThatThrownBy(() -> pool.take(2, Duration.ofSeconds(5), true)).isInstanceOfSatisfying(
-                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.NOT_WARM));
-            FilePool.Taken taken = pool.take(5, Duration.ofSeconds(30), false);
+                    StockExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(StockExhaustedException.Reason.NOT_WARM));
+            Stock.Taken taken = pool.take(5, Duration.ofSeconds(30), false);
             assertThat(taken.populatedOnDemand()).isEqualTo(5);
             assertThat(pool.stats().coldChunks()).isEqualTo(5);
             taken.files().forEach(XpfoFile::close);
@@ -85,10 +85,10 @@ class FilePoolTest {
 
     @Test
     void theMaximumCountsWhatIsHandedOutUntilReturned() {
-        try (FilePool pool = warmed(2 * CHUNK, 6 * CHUNK)) {
+        try (Stock pool = warmed(2 * CHUNK, 6 * CHUNK)) {
             List<XpfoFile> held = pool.take(5, Duration.ofSeconds(5), false).files();
             assertThatThrownBy(() -> pool.take(2, Duration.ofSeconds(5), false)).isInstanceOfSatisfying(
-                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.MAXIMUM));
+                    PoolLimitException.class, e -> assertThat(e.limit()).isEqualTo(PoolLimitException.Limit.MAXIMUM));
             assertThat(pool.stats().handedOutBytes()).as("a refused take takes nothing").isEqualTo(5 * CHUNK);
             held.forEach(XpfoFile::close);
             pool.returned(5);
@@ -100,10 +100,10 @@ class FilePoolTest {
 
     @Test
     void aTakePastItsDeadlineFailsAndClosesWhatItPopulatedBeyondTheTarget() {
-        try (FilePool pool = FilePool.open(FilePoolSettings.of(CHUNK, 0, 512 * CHUNK, 1))) {
+        try (Stock pool = Stock.open(StockSettings.of(CHUNK, 0, 512 * CHUNK, 1))) {
             assertThatThrownBy(() -> pool.take(400, Duration.ofMillis(20), false)).isInstanceOfSatisfying(
-                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.DEADLINE));
-            FilePoolStats stats = pool.stats();
+                    StockExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(StockExhaustedException.Reason.DEADLINE));
+            StockStats stats = pool.stats();
             assertThat(stats.handedOutBytes()).isZero();
             assertThat(stats.populatingBytes()).isZero();
             assertThat(stats.readyBytes()).as("a target of 0 keeps nothing").isZero();
@@ -119,10 +119,10 @@ class FilePoolTest {
      */
     @Test
     void aFailedColdTakeLeavesTheStockAtItsTargetAndCountsWhatItPopulatedAsOnDemand() {
-        try (FilePool pool = warmed(4 * CHUNK, 8192 * CHUNK)) {
+        try (Stock pool = warmed(4 * CHUNK, 8192 * CHUNK)) {
             assertThatThrownBy(() -> pool.take(8000, Duration.ofMillis(100), false)).isInstanceOfSatisfying(
-                    PoolExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(PoolExhaustedException.Reason.DEADLINE));
-            FilePoolStats failed = pool.stats();
+                    StockExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(StockExhaustedException.Reason.DEADLINE));
+            StockStats failed = pool.stats();
             assertThat(failed.coldChunks()).as("chunks the failed take populated count as on demand").isPositive();
             assertThat(failed.readyBytes()).as("trimmed when the take failed, not later").isLessThanOrEqualTo(4 * CHUNK);
             assertThat(failed.trimmedChunks()).as("what came back beyond the target was closed")
@@ -130,7 +130,7 @@ class FilePoolTest {
             assertThat(failed.handedOutBytes()).isZero();
 
             pool.warm(PopulateProgress.NONE); // returns once refill is idle at the target
-            FilePoolStats settled = pool.stats();
+            StockStats settled = pool.stats();
             assertThat(settled.readyBytes()).isEqualTo(4 * CHUNK);
             assertThat(settled.populatingBytes()).isZero();
             assertThat(settled.chunksPopulated()).as("each chunk counted once, warmed or on demand")
@@ -144,7 +144,7 @@ class FilePoolTest {
 
     @Test
     void refillWaitsForTheLowWatermarkThenFillsToTheTarget() throws InterruptedException {
-        try (FilePool pool = warmed(8 * CHUNK, 64 * CHUNK)) {
+        try (Stock pool = warmed(8 * CHUNK, 64 * CHUNK)) {
             pool.take(3, Duration.ofSeconds(5), true).files().forEach(XpfoFile::close);
             Thread.sleep(200);
             assertThat(pool.stats().readyBytes()).as("5 ready, low watermark 4: no refill").isEqualTo(5 * CHUNK);
@@ -160,7 +160,7 @@ class FilePoolTest {
 
     @Test
     void refillRunsAtTheLowestCpuPriority() throws Exception {
-        try (FilePool pool = warmed(2 * CHUNK, 64 * CHUNK)) {
+        try (Stock pool = warmed(2 * CHUNK, 64 * CHUNK)) {
             List<Integer> nice = new java.util.ArrayList<>();
             try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
                 for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) tasks::iterator) {
@@ -178,7 +178,7 @@ class FilePoolTest {
 
     @Test
     void closingReleasesTheStockAndRefusesTakes() {
-        FilePool pool = warmed(4 * CHUNK, 64 * CHUNK);
+        Stock pool = warmed(4 * CHUNK, 64 * CHUNK);
         pool.close();
         assertThat(pool.stats().readyBytes()).isZero();
         assertThatThrownBy(() -> pool.take(1, Duration.ofSeconds(1), false)).isInstanceOf(XpfoClosedException.class);

@@ -3,6 +3,7 @@ package dev.xpfo.pool;
 import dev.xpfo.host.BackgroundPriority;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.PopulateProgress;
+import dev.xpfo.memory.PopulateWorkers;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.metrics.Metric;
@@ -12,13 +13,13 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * A stock of populated secret memory files, one chunk each, to be handed to other processes: what
@@ -43,7 +44,10 @@ public final class Stock implements AutoCloseable, MetricSource {
     private final int maximumChunks;
 
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled when the stock changes, for {@link #warm} callers. */
+    /**
+     * Signalled whenever what {@link #warm} waits for may have changed: the ready stock, what is
+     * handed out, refill's failures, the gate's room, the close.
+     */
     private final Condition stockChanged = lock.newCondition();
     /**
      * Signalled only when refill has work (or the pool closes): the refill thread runs at the lowest
@@ -81,10 +85,16 @@ public final class Stock implements AutoCloseable, MetricSource {
     /** Threads for refill, at the lowest priority: refill must not delay grants or their receivers. */
     private final ExecutorService refillers;
     private final Thread refiller;
+    /** {@link System#nanoTime()} but in tests: deadlines and the refill rate are measured with it. */
+    private final LongSupplier clock;
+    /** How long refill waits before it tries again after a failure, or looks again at a gate with no room. */
+    private final Duration recheck;
 
-    private Stock(StockSettings settings, PopulateGate gate) {
+    private Stock(StockSettings settings, PopulateGate gate, LongSupplier clock, Duration recheck) {
         this.settings = settings;
         this.gate = gate;
+        this.clock = clock;
+        this.recheck = recheck;
         this.targetChunks = (int) (settings.targetBytes() / settings.chunkBytes());
         this.lowChunks = (int) (settings.lowBytes() / settings.chunkBytes());
         this.maximumChunks = (int) Math.min(Integer.MAX_VALUE, settings.maximumBytes() / settings.chunkBytes());
@@ -152,8 +162,17 @@ public final class Stock implements AutoCloseable, MetricSource {
 
     /** Like {@link #open(StockSettings)}, populating only what {@code gate} has room for. */
     public static Stock open(StockSettings settings, PopulateGate gate) {
+        return open(settings, gate, System::nanoTime, Duration.ofSeconds(1));
+    }
+
+    /**
+     * Like {@link #open(StockSettings, PopulateGate)}, with the clock deadlines are measured by and the
+     * pause before refill tries again (after a failure, or with a gate that had no room): for tests,
+     * which must not wait on the wall clock.
+     */
+    static Stock open(StockSettings settings, PopulateGate gate, LongSupplier clock, Duration recheck) {
         XpfoFile.open().close();
-        Stock pool = new Stock(settings, gate);
+        Stock pool = new Stock(settings, gate, clock, recheck);
         pool.refiller.start();
         return pool;
     }
@@ -172,7 +191,7 @@ public final class Stock implements AutoCloseable, MetricSource {
      * are out), reporting progress in bytes of the target; returns early if the pool closes.
      *
      * @throws StockExhaustedException {@code POPULATE_FAILED} if refill failed three times in a row (the
-     *                                cause says why); refill keeps retrying every second
+     *                                 cause says why); refill keeps retrying every second
      */
     public void warm(PopulateProgress progress) {
         long target = settings.targetBytes();
@@ -192,7 +211,9 @@ public final class Stock implements AutoCloseable, MetricSource {
                 done = closed || (ready.size() >= targetChunks && stocking == 0) || ((headroom() <= 0 || gated) && stocking == 0);
                 failure = refillFailures >= 3 ? refillFailure : null;
                 if (!done && failure == null) {
-                    stockChanged.awaitNanos(Duration.ofMillis(50).toNanos());
+                    // Everything that can end the wait signals: refill stocking or failing, a take, a return,
+                    // the gate running out of room, the close.
+                    stockChanged.await();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -266,6 +287,7 @@ public final class Stock implements AutoCloseable, MetricSource {
             if (missing == 0) {
                 takes++;
             }
+            stockChanged.signalAll(); // a warm waiting for the target starts refill again, or stops at the maximum
             wakeRefillIfNeeded();
         } finally {
             lock.unlock();
@@ -273,10 +295,10 @@ public final class Stock implements AutoCloseable, MetricSource {
         if (missing == 0) {
             return new Taken(taken, 0); // counted above, under the same lock
         }
-        long deadlineNanos = System.nanoTime() + deadline.toNanos();
+        long deadlineNanos = clock.getAsLong() + deadline.toNanos();
         Batch batch;
         try {
-            batch = populate(missing, deadlineNanos, () -> { }, populators);
+            batch = populate(missing, deadlineNanos, populators);
         } catch (RuntimeException | Error e) {
             List<XpfoFile> surplus;
             lock.lock();
@@ -390,7 +412,7 @@ public final class Stock implements AutoCloseable, MetricSource {
         int kept = Math.clamp(targetChunks - ready.size(), 0, files.size());
         ready.addAll(files.subList(0, kept));
         if (refill && kept > 0) {
-            refillHistory.add(new long[]{System.nanoTime(), (long) kept * chunkBytes()});
+            refillHistory.add(new long[]{clock.getAsLong(), (long) kept * chunkBytes()});
         }
         List<XpfoFile> surplus = List.copyOf(files.subList(kept, files.size()));
         trimmedChunks += surplus.size();
@@ -413,55 +435,28 @@ public final class Stock implements AutoCloseable, MetricSource {
 
     /**
      * Populates up to {@code count} new files on up to {@code populateThreads} threads, each thread
-     * making one file at a time, stopping at the deadline or the first failure.
+     * making one file at a time, stopping at the deadline, the pool's close or the first failure.
      */
-    private Batch populate(int count, long deadlineNanos, Runnable chunkDone, ExecutorService threadsToUse) {
+    private Batch populate(int count, long deadlineNanos, Executor threadsToUse) {
         List<XpfoFile> made = new ArrayList<>(count);
         if (count == 0) {
             return new Batch(made, null);
         }
-        AtomicInteger claimed = new AtomicInteger();
-        List<RuntimeException> failures = new ArrayList<>();
-        Runnable worker = () -> {
-            while (claimed.getAndIncrement() < count && System.nanoTime() < deadlineNanos && !isClosed()) {
-                try {
+        PopulateWorkers.Outcome outcome = PopulateWorkers.of(Math.min(count, settings.populateThreads()), threadsToUse)
+                .stoppingWhen(() -> clock.getAsLong() >= deadlineNanos || isClosed())
+                .run(count, (index, populated) -> {
                     XpfoFile file = XpfoFile.create(chunkBytes());
                     try {
                         file.populate();
                         file.inode(); // read now, off the path of the request that will take the file
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | Error e) {
                         file.close();
                         throw e;
                     }
                     synchronized (made) {
                         made.add(file);
                     }
-                    chunkDone.run();
-                } catch (RuntimeException e) {
-                    synchronized (failures) {
-                        failures.add(e);
-                    }
-                    claimed.set(count);
-                }
-            }
-        };
-        int threads = Math.min(count, settings.populateThreads());
-        List<Future<?>> running = new ArrayList<>();
-        for (int i = 1; i < threads; i++) {
-            try {
-                running.add(threadsToUse.submit(worker));
-            } catch (RejectedExecutionException e) {
-                break; // closing: this thread's own share still runs, and stops at the closed check
-            }
-        }
-        worker.run();
-        for (Future<?> future : running) {
-            try {
-                future.get();
-            } catch (Exception e) {
-                failures.add(new IllegalStateException("a populate thread failed", e));
-            }
-        }
+                });
         lock.lock();
         try {
             chunksPopulated += made.size();
@@ -469,7 +464,11 @@ public final class Stock implements AutoCloseable, MetricSource {
             lock.unlock();
         }
         gate.populated((long) count * chunkBytes());
-        return new Batch(made, failures.isEmpty() ? null : failures.getFirst());
+        if (outcome.failure() instanceof Error error) {
+            closeAll(made);
+            throw error;
+        }
+        return new Batch(made, (RuntimeException) outcome.failure());
     }
 
     private void refillLoop() {
@@ -481,7 +480,7 @@ public final class Stock implements AutoCloseable, MetricSource {
                     if (gated) {
                         // Nothing signals when the gate's count drops (a receiver closing its files): look again.
                         try {
-                            refillWork.awaitNanos(Duration.ofSeconds(1).toNanos());
+                            refillWork.awaitNanos(recheck.toNanos());
                         } catch (InterruptedException e) {
                             return;
                         }
@@ -499,7 +498,7 @@ public final class Stock implements AutoCloseable, MetricSource {
             }
             Batch batch;
             try {
-                batch = populate(count, Long.MAX_VALUE, () -> { }, refillers);
+                batch = populate(count, Long.MAX_VALUE, refillers);
             } catch (RuntimeException e) {
                 batch = new Batch(List.of(), e);
             } catch (Error e) {
@@ -525,9 +524,9 @@ public final class Stock implements AutoCloseable, MetricSource {
             }
             closeAll(surplus);
             if (batch.failure() != null) {
-                LOG.log(System.Logger.Level.WARNING, "refill could not populate a chunk; retrying in 1 s: "
-                        + batch.failure().getMessage());
-                sleepUnlessClosed(Duration.ofSeconds(1));
+                LOG.log(System.Logger.Level.WARNING, "refill could not populate a chunk; retrying in "
+                        + recheck.toMillis() + " ms: " + batch.failure().getMessage());
+                sleepUnlessClosed(recheck);
             }
         }
     }
@@ -541,6 +540,7 @@ public final class Stock implements AutoCloseable, MetricSource {
         if (wanted <= 0) {
             refilling = false;
         }
+        boolean wasGated = gated;
         gated = false;
         if (refilling) {
             long room = gate.room(populatingBytes()) / chunkBytes();
@@ -548,6 +548,9 @@ public final class Stock implements AutoCloseable, MetricSource {
                 wanted = (int) Math.max(0, room);
                 gated = wanted == 0;
             }
+        }
+        if (gated && !wasGated) {
+            stockChanged.signalAll(); // a warm stops at what the gate allows
         }
         return refilling ? wanted : 0;
     }
@@ -580,7 +583,7 @@ public final class Stock implements AutoCloseable, MetricSource {
     public StockStats stats() {
         lock.lock();
         try {
-            long now = System.nanoTime();
+            long now = clock.getAsLong();
             while (!refillHistory.isEmpty() && now - refillHistory.peek()[0] > RATE_WINDOW_NANOS) {
                 refillHistory.poll();
             }
@@ -588,7 +591,8 @@ public final class Stock implements AutoCloseable, MetricSource {
             long chunk = chunkBytes();
             return new StockStats(chunk, ready.size() * chunk, settings.targetBytes(), (long) maximumChunks * chunk,
                     (long) (stocking + populatingForTakes) * chunk, (long) handedOut * chunk, takes, coldChunks,
-                    chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS, warmedChunks, trimmedChunks);
+                    chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS, warmedChunks, trimmedChunks,
+                    refilling);
         } finally {
             lock.unlock();
         }

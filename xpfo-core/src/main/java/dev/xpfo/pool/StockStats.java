@@ -18,8 +18,11 @@ package dev.xpfo.pool;
  * @param warmedChunks          chunks populated ahead of demand, by warm-up and refill
  * @param trimmedChunks         ready files closed because the stock would have passed its target: what a
  *                              failed take brought back beyond it
+ * @param refilling             refill is on its way to the target: the stock fell below its low watermark,
+ *                              or a warm asked; off between bursts
  */
 public record StockStats(long chunkBytes, long readyBytes, long targetBytes, long maximumBytes,
-                            long populatingBytes, long handedOutBytes, long takes, long coldChunks,
-                            long chunksPopulated, long refillBytesPerSecond, long warmedChunks, long trimmedChunks) {
+                         long populatingBytes, long handedOutBytes, long takes, long coldChunks,
+                         long chunksPopulated, long refillBytesPerSecond, long warmedChunks, long trimmedChunks,
+                         boolean refilling) {
 }

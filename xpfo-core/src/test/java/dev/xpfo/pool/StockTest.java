@@ -7,10 +7,13 @@ import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -98,16 +101,44 @@ class StockTest {
         }
     }
 
+    /**
+     * The clock a take's deadline is measured by: still for the thread that made it until that
+     * thread has read it a given number of times, then past every deadline. Other threads (refill)
+     * always read 0. A take reads it once for its deadline, then once before each chunk it populates
+     * (on the taking thread alone with one populate thread).
+     */
+    private static final class DeadlineClock implements LongSupplier {
+        private final Thread taker = Thread.currentThread();
+        private long stillFor = Long.MAX_VALUE;
+
+        /** The deadline passes after {@code chunks} chunks populated by the next take. */
+        void passAfterChunks(int chunks) {
+            stillFor = 1 + chunks;
+        }
+
+        @Override
+        public long getAsLong() {
+            if (Thread.currentThread() != taker) {
+                return 0;
+            }
+            return stillFor-- > 0 ? 0 : Long.MAX_VALUE / 2;
+        }
+    }
+
     @Test
     void aTakePastItsDeadlineFailsAndClosesWhatItPopulatedBeyondTheTarget() {
-        try (Stock pool = Stock.open(StockSettings.of(CHUNK, 0, 512 * CHUNK, 1))) {
-            assertThatThrownBy(() -> pool.take(400, Duration.ofMillis(20), false)).isInstanceOfSatisfying(
-                    StockExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(StockExhaustedException.Reason.DEADLINE));
+        DeadlineClock clock = new DeadlineClock();
+        try (Stock pool = Stock.open(StockSettings.of(CHUNK, 0, 512 * CHUNK, 1), Stock.PopulateGate.NONE, clock,
+                Duration.ofSeconds(1))) {
+            clock.passAfterChunks(3);
+            assertThatThrownBy(() -> pool.take(400, Duration.ofSeconds(1), false)).isInstanceOfSatisfying(
+                    StockExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(StockExhaustedException.Reason.DEADLINE))
+                    .hasMessageContaining("populated 3 of the 400 missing chunks");
             StockStats stats = pool.stats();
             assertThat(stats.handedOutBytes()).isZero();
             assertThat(stats.populatingBytes()).isZero();
             assertThat(stats.readyBytes()).as("a target of 0 keeps nothing").isZero();
-            assertThat(stats.coldChunks()).as("populated for the take, on demand").isEqualTo(stats.chunksPopulated());
+            assertThat(stats.coldChunks()).as("populated for the take, on demand").isEqualTo(3).isEqualTo(stats.chunksPopulated());
             assertThat(stats.trimmedChunks()).isEqualTo(stats.coldChunks());
         }
     }
@@ -119,11 +150,15 @@ class StockTest {
      */
     @Test
     void aFailedColdTakeLeavesTheStockAtItsTargetAndCountsWhatItPopulatedAsOnDemand() {
-        try (Stock pool = warmed(4 * CHUNK, 8192 * CHUNK)) {
-            assertThatThrownBy(() -> pool.take(8000, Duration.ofMillis(100), false)).isInstanceOfSatisfying(
+        DeadlineClock clock = new DeadlineClock();
+        try (Stock pool = Stock.open(StockSettings.of(CHUNK, 4 * CHUNK, 8192 * CHUNK, 1), Stock.PopulateGate.NONE, clock,
+                Duration.ofSeconds(1))) {
+            pool.warm(PopulateProgress.NONE);
+            clock.passAfterChunks(10);
+            assertThatThrownBy(() -> pool.take(8000, Duration.ofSeconds(1), false)).isInstanceOfSatisfying(
                     StockExhaustedException.class, e -> assertThat(e.reason()).isEqualTo(StockExhaustedException.Reason.DEADLINE));
             StockStats failed = pool.stats();
-            assertThat(failed.coldChunks()).as("chunks the failed take populated count as on demand").isPositive();
+            assertThat(failed.coldChunks()).as("chunks the failed take populated count as on demand").isEqualTo(10);
             assertThat(failed.readyBytes()).as("trimmed when the take failed, not later").isLessThanOrEqualTo(4 * CHUNK);
             assertThat(failed.trimmedChunks()).as("what came back beyond the target was closed")
                     .isGreaterThanOrEqualTo(failed.coldChunks());
@@ -142,19 +177,60 @@ class StockTest {
         }
     }
 
+    /**
+     * Whether refill runs is decided by the take, under the stock's lock: the stats read right after
+     * it show the decision, with no waiting to see whether anything happens.
+     */
     @Test
-    void refillWaitsForTheLowWatermarkThenFillsToTheTarget() throws InterruptedException {
+    void refillWaitsForTheLowWatermarkThenFillsToTheTarget() {
         try (Stock pool = warmed(8 * CHUNK, 64 * CHUNK)) {
+            assertThat(pool.stats().refilling()).as("idle at the target").isFalse();
             pool.take(3, Duration.ofSeconds(5), true).files().forEach(XpfoFile::close);
-            Thread.sleep(200);
-            assertThat(pool.stats().readyBytes()).as("5 ready, low watermark 4: no refill").isEqualTo(5 * CHUNK);
+            StockStats above = pool.stats();
+            assertThat(above.refilling()).as("5 ready, low watermark 4: no refill").isFalse();
+            assertThat(above.readyBytes()).isEqualTo(5 * CHUNK);
+            assertThat(above.populatingBytes()).isZero();
             pool.take(2, Duration.ofSeconds(5), true).files().forEach(XpfoFile::close);
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (pool.stats().readyBytes() < 8 * CHUNK && System.nanoTime() < deadline) {
-                Thread.sleep(10);
+            assertThat(pool.stats().refilling()).as("3 ready, below the low watermark: refill runs").isTrue();
+            pool.warm(PopulateProgress.NONE); // waits for the refill the take started
+            StockStats refilled = pool.stats();
+            assertThat(refilled.readyBytes()).isEqualTo(8 * CHUNK);
+            assertThat(refilled.refilling()).as("stopped at the target").isFalse();
+            assertThat(refilled.refillBytesPerSecond()).isPositive();
+        }
+    }
+
+    /**
+     * Warm waits on the stock's condition, not a timer: what ends the wait must signal it. A gate with
+     * room for two chunks stops refill there, and warm returns with those two (the timeout only turns
+     * a missed signal into a failure rather than a hung build).
+     */
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void warmReturnsWhenTheGateHasNoMoreRoom() {
+        Stock.PopulateGate twoChunks = new Stock.PopulateGate() {
+            private long populated;
+
+            @Override
+            public synchronized long room(long populatingBytes) {
+                return 2 * CHUNK - populated - populatingBytes;
             }
-            assertThat(pool.stats().readyBytes()).isEqualTo(8 * CHUNK);
-            assertThat(pool.stats().refillBytesPerSecond()).isPositive();
+
+            @Override
+            public synchronized void populated(long bytes) {
+                populated += bytes;
+            }
+
+            @Override
+            public String describe() {
+                return "two chunks";
+            }
+        };
+        try (Stock pool = Stock.open(StockSettings.of(CHUNK, 8 * CHUNK, 64 * CHUNK, 1), twoChunks)) {
+            List<Long> progress = new java.util.ArrayList<>();
+            pool.warm((done, total) -> progress.add(done));
+            assertThat(pool.stats().readyBytes()).isEqualTo(2 * CHUNK);
+            assertThat(progress).isSorted().endsWith(2 * CHUNK);
         }
     }
 

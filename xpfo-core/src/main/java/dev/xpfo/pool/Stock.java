@@ -27,7 +27,7 @@ import java.util.function.LongSupplier;
  * cross-CPU flush is paid), so a receiver that maps it pays only ordinary page faults.
  *
  * <p>Unlike {@link PagePool}, a file is taken for good: the receiver may keep its descriptor, so a
- * file is never handed out twice, and refill populates new ones to replace it. The pool keeps no
+ * file is never handed out twice, and refill populates new ones to replace it. The stock keeps no
  * mapping of a ready file (each counts against {@code RLIMIT_MEMLOCK} only while being populated),
  * one descriptor each.
  *
@@ -50,7 +50,7 @@ public final class Stock implements AutoCloseable, MetricSource {
      */
     private final Condition stockChanged = lock.newCondition();
     /**
-     * Signalled only when refill has work (or the pool closes): the refill thread runs at the lowest
+     * Signalled only when refill has work (or the stock closes): the refill thread runs at the lowest
      * CPU priority, and one woken by every take would take this lock after it, where, preempted by
      * any other thread on a busy machine, it would hold up the next take for a whole time slice.
      */
@@ -75,7 +75,7 @@ public final class Stock implements AutoCloseable, MetricSource {
     private int refillFailures;
     /** Refill runs from when the stock falls below the low watermark (or warm asks) until the target. */
     private boolean refilling = true;
-    /** Refill wants more and the gate lets it populate nothing: asked again every second. */
+    /** Refill wants more and the gate lets it populate nothing: asked again every {@link #recheck}. */
     private boolean gated;
     /** Written under the lock; read without it where a stale value only costs one more chunk. */
     private volatile boolean closed;
@@ -120,7 +120,7 @@ public final class Stock implements AutoCloseable, MetricSource {
     }
 
     /**
-     * Opens a pool and starts its refill thread, which begins populating towards the target at once
+     * Opens a stock and starts its refill thread, which begins populating towards the target at once
      * on {@code populateThreads} threads; call {@link #warm} to wait for it (with progress).
      *
      * @throws dev.xpfo.memory.SecretMemoryUnavailableException if this kernel cannot make secret memory
@@ -131,12 +131,12 @@ public final class Stock implements AutoCloseable, MetricSource {
     }
 
     /**
-     * A second count of the memory populated, kept outside the pool (a service counts with its memory
+     * A second count of the memory populated, kept outside the stock (a service counts with its memory
      * cgroup what the kernel still holds of everything it populated, wherever the files went): asked
-     * under the pool's lock before each populate, on top of the pool's own maximum.
+     * under the stock's lock before each populate, on top of the stock's own maximum.
      */
     public interface PopulateGate {
-        /** Counts nothing: the pool's own maximum alone. */
+        /** Counts nothing: the stock's own maximum alone. */
         PopulateGate NONE = new PopulateGate() {
             @Override
             public long room(long populatingBytes) {
@@ -188,10 +188,10 @@ public final class Stock implements AutoCloseable, MetricSource {
 
     /**
      * Waits until refill has the target ready (or as much of it as the maximum allows while grants
-     * are out), reporting progress in bytes of the target; returns early if the pool closes.
+     * are out), reporting progress in bytes of the target; returns early if the stock closes.
      *
      * @throws StockExhaustedException {@code POPULATE_FAILED} if refill failed three times in a row (the
-     *                                 cause says why); refill keeps retrying every second
+     *                                 cause says why); refill keeps retrying, a second apart
      */
     public void warm(PopulateProgress progress) {
         long target = settings.targetBytes();
@@ -249,7 +249,7 @@ public final class Stock implements AutoCloseable, MetricSource {
      *                                 would be passed, by the stock's own count or the gate's
      * @throws StockExhaustedException nothing was taken: too few were ready with {@code warmOnly}, the
      *                                 deadline passed, or the kernel refused
-     * @throws XpfoClosedException    the pool is closed
+     * @throws XpfoClosedException     the stock is closed
      */
     public Taken take(int chunks, Duration deadline, boolean warmOnly) {
         if (chunks <= 0) {
@@ -400,7 +400,7 @@ public final class Stock implements AutoCloseable, MetricSource {
 
     /**
      * Adds files to the ready stock up to its target and returns the rest, for the caller to close
-     * once it has let go of the lock (all of them if the pool closed). Nothing else adds to the stock,
+     * once it has let go of the lock (all of them if the stock closed). Nothing else adds to the stock,
      * so it never holds more than the target: a failed take that brings back more than it took (the
      * chunks it populated) or a refill batch landing after such a take does not leave memory out of
      * the direct map beyond what was asked for. Under the lock.
@@ -435,7 +435,7 @@ public final class Stock implements AutoCloseable, MetricSource {
 
     /**
      * Populates up to {@code count} new files on up to {@code populateThreads} threads, each thread
-     * making one file at a time, stopping at the deadline, the pool's close or the first failure.
+     * making one file at a time, stopping at the deadline, the stock's close or the first failure.
      */
     private Batch populate(int count, long deadlineNanos, Executor threadsToUse) {
         List<XpfoFile> made = new ArrayList<>(count);
@@ -579,7 +579,7 @@ public final class Stock implements AutoCloseable, MetricSource {
         return closed;
     }
 
-    /** A reading of the pool's state. */
+    /** A reading of the stock's state. */
     public StockStats stats() {
         lock.lock();
         try {

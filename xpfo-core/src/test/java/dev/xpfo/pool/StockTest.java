@@ -234,6 +234,31 @@ class StockTest {
         }
     }
 
+    /**
+     * A gate with no room at all: refill never populates, so no batch ends to wake a warm; the refill
+     * thread's finding that the gate is shut must (the timeout turns a missed signal into a failure).
+     */
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void warmReturnsAtOnceWhenTheGateHasNoRoomAtAll() {
+        Stock.PopulateGate shut = new Stock.PopulateGate() {
+            @Override
+            public long room(long populatingBytes) {
+                return 0;
+            }
+
+            @Override
+            public String describe() {
+                return "no room";
+            }
+        };
+        try (Stock pool = Stock.open(StockSettings.of(CHUNK, 8 * CHUNK, 64 * CHUNK, 1), shut)) {
+            pool.warm(PopulateProgress.NONE);
+            assertThat(pool.stats().readyBytes()).isZero();
+            assertThat(pool.stats().chunksPopulated()).isZero();
+        }
+    }
+
     @Test
     void refillRunsAtTheLowestCpuPriority() throws Exception {
         try (Stock pool = warmed(2 * CHUNK, 64 * CHUNK)) {

@@ -8,6 +8,7 @@ import dev.xpfo.pool.FilePoolStats;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.function.LongSupplier;
 
 /**
  * What the kernel counts of the secret memory the service populated and has not freed yet, from the
@@ -55,6 +56,8 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private static final long PAGE = 4096;
 
     private final MemoryCgroup cgroup;
+    /** When populates happened and which are recent: {@link System#nanoTime()} but in tests. */
+    private final LongSupplier nanoTime;
     /** Bytes the count may still show of files already gone ({@link #MUNLOCK_PAGES_PER_CPU}). */
     private final long munlockLag;
     private final long maximum;
@@ -87,7 +90,13 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private static final java.util.Map<java.nio.file.Path, Sharing> SHARING = new java.util.HashMap<>();
 
     KernelCount(MemoryCgroup cgroup, long maximum) {
+        this(cgroup, maximum, System::nanoTime);
+    }
+
+    /** @param nanoTime the clock that dates populates and ages them out of the settle time */
+    KernelCount(MemoryCgroup cgroup, long maximum, LongSupplier nanoTime) {
         this.cgroup = cgroup;
+        this.nanoTime = nanoTime;
         this.maximum = maximum;
         int cpus = Runtime.getRuntime().availableProcessors();
         this.lruLag = LRU_PAGES_PER_CPU * cpus * PAGE;
@@ -276,7 +285,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         long recent;
         synchronized (RECENT) {
             since = populatedTotal - atRead;
-            recent = recentBytes();
+            recent = recentBytes(nanoTime.getAsLong());
         }
         long maxima = 0;
         for (KernelCount member : sharing()) {
@@ -289,7 +298,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     public void populated(long bytes) {
         synchronized (RECENT) {
             populatedTotal += bytes;
-            RECENT.add(new long[]{System.nanoTime(), bytes});
+            RECENT.add(new long[]{nanoTime.getAsLong(), bytes});
         }
     }
 
@@ -331,7 +340,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         }
         long recentAll;
         synchronized (RECENT) {
-            recentAll = recentBytes();
+            recentAll = recentBytes(nanoTime.getAsLong());
         }
         // Pages of chunks populated just before may not be in the kernel's count yet (confirmationLag);
         // pages of files already gone may still be in it (munlockLag): without allowing for those, the
@@ -341,9 +350,8 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         return OptionalLong.of(Math.max(0, surplus) / chunk);
     }
 
-    /** Bytes populated within the settle time. Under the RECENT lock. */
-    private static long recentBytes() {
-        long now = System.nanoTime();
+    /** Bytes populated within the settle time before {@code now}. Under the RECENT lock. */
+    private static long recentBytes(long now) {
         while (!RECENT.isEmpty() && now - RECENT.peek()[0] > SETTLE_NANOS) {
             RECENT.poll();
         }

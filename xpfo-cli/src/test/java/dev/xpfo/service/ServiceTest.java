@@ -30,6 +30,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -162,10 +165,37 @@ class ServiceTest {
         }
     }
 
+    /** Closing returns once every connection has ended (up to its drain bound), not at a guess. */
+    @Test
+    void closingHangsUpOnEveryClientAndReturnsOnceTheirConnectionsHaveEnded() throws Exception {
+        Service service = Services.started(Services.small(dir));
+        try (UnixSocket first = UnixSocket.connect(dir.resolve("xpfo.sock"));
+             UnixSocket second = UnixSocket.connect(dir.resolve("xpfo.sock"))) {
+            List<FrameReader> readers = new ArrayList<>();
+            for (UnixSocket client : List.of(first, second)) {
+                FrameReader reader = new FrameReader(client, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+                client.send(new Messages.Hello(1, 1).frame(0).encode());
+                Messages.Welcome.decode(reader.next());
+                readers.add(reader);
+            }
+            assertThat(service.clients()).isEqualTo(2);
+            service.close();
+            assertThat(service.clients()).as("as close returns").isZero();
+            assertThat(dir.resolve("xpfo.sock")).as("the socket file it made").doesNotExist();
+            for (FrameReader reader : readers) {
+                assertThat(reader.next()).as("hung up on").isNull();
+            }
+            service.awaitStopped();
+        } finally {
+            service.close();
+        }
+    }
+
     @Test
     void aUserOverItsRequestRateIsRefusedAndTheConnectionStaysUsable() throws Exception {
         ServiceSettings settings = Services.small(dir).withQuota(new ServiceSettings.Quota(256L << 20, 5));
-        try (Service service = Services.started(settings);
+        AtomicLong clock = new AtomicLong();
+        try (Service service = Services.started(settings, new Service.Timing(Holdings.SCAN_INTERVAL, clock::get));
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             int limited = 0;
             for (int i = 0; i < 20; i++) {
@@ -176,20 +206,27 @@ class ServiceTest {
                     limited++;
                 }
             }
-            assertThat(limited).isGreaterThanOrEqualTo(10);
-            Thread.sleep(400);
-            assertThat(client.status()).contains("\"RATE_LIMITED\":" + limited);
+            assertThat(limited).as("the clock stood still: a bucket of 5 tokens, HELLO is not counted")
+                    .isEqualTo(15);
+            clock.addAndGet(Duration.ofMillis(400).toNanos());
+            assertThat(client.status()).as("400 ms later: 2 tokens").contains("\"RATE_LIMITED\":" + limited);
+            client.status();
+            assertThatThrownBy(client::status).isInstanceOfSatisfying(ServiceException.class,
+                    e -> assertThat(e.code()).contains(ErrorCode.RATE_LIMITED));
         }
     }
 
     @Test
     void aGrantCountsUntilNoProcessHoldsItsFilesWhateverTheClientSays() throws Exception {
-        try (Service service = Services.started(Services.small(dir))) {
+        try (Service service = Services.startedScanningOften(Services.small(dir))) {
             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"));
             GrantedMemory kept = client.grant(4L << 20);
             client.close();
-            Thread.sleep(1500);
-            assertThat(service.quotas().outstandingByUid()).as("disconnected, but the mapping is kept")
+            // Sweeps run only once something is pending: this one began after the connection ended.
+            assertThat(service.holdings().awaitSweep(Services.SWEEP)).isTrue();
+            assertThat(service.holdings().awaitSweep(Services.SWEEP)).isTrue();
+            assertThat(service.holdings().pendingGrants()).isEqualTo(1);
+            assertThat(service.quotas().outstandingByUid()).as("disconnected, but the mapping is kept, two sweeps later")
                     .containsValue(4L << 20);
             // The mapping outlives the connection: the files are this process's now.
             kept.segment().set(ValueLayout.JAVA_INT, 0, 42);
@@ -208,9 +245,9 @@ class ServiceTest {
                 long grant = Messages.Chunks.decode(chunks).grantId();
                 raw.send(new Messages.Release(grant).frame(2).encode());
                 Messages.Released.decode(reader.next());
-                assertThat(Services.eventually(Duration.ofSeconds(5),
-                        () -> service.quotas().outstandingByUid().getOrDefault(0, 0L) == 2L << 20))
-                        .as("released while the descriptors are kept: charged again").isTrue();
+                assertThat(service.holdings().awaitSweep(Services.SWEEP)).isTrue();
+                assertThat(service.quotas().outstandingByUid()).as("released while the descriptors are kept: still charged")
+                        .containsEntry(0, 2L << 20);
                 assertThat(service.statusJson()).contains("\"still_held\":1");
                 chunks.closeFds();
             }

@@ -15,6 +15,11 @@ import java.util.stream.Stream;
 /** Small services for tests: 2 MiB chunks, 16 MiB ready, 256 MiB maximum, no rate limit. */
 final class Services {
     static final long CHUNK = 2L << 20;
+    /**
+     * A bound on waiting for a sweep ({@link Holdings#awaitSweep}) or another event that comes as soon
+     * as the service gets to it: a safety net against a hung build, not a timing claim.
+     */
+    static final Duration SWEEP = Duration.ofSeconds(30);
 
     /** Held so the level sticks (loggers are weakly referenced). */
     private static final Logger LOG = Logger.getLogger("dev.xpfo.service");
@@ -40,9 +45,22 @@ final class Services {
 
     /** Starts a service and waits for its stock to be warm. */
     static Service started(ServiceSettings settings) {
-        Service service = Service.start(settings);
+        return started(settings, Service.Timing.DEFAULT);
+    }
+
+    /** Starts a service with other periods or another clock, and waits for its stock to be warm. */
+    static Service started(ServiceSettings settings, Service.Timing timing) {
+        Service service = Service.start(settings, timing);
         service.pool().warm((done, total) -> { });
         return service;
+    }
+
+    /**
+     * Scans for released grants every 50 ms rather than every second, on the system's clock: for tests
+     * that wait for sweeps ({@link Holdings#awaitSweep}).
+     */
+    static Service startedScanningOften(ServiceSettings settings) {
+        return started(settings, new Service.Timing(Duration.ofMillis(50), System::nanoTime));
     }
 
     /**

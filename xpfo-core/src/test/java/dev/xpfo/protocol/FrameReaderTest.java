@@ -116,6 +116,7 @@ class FrameReaderTest {
         FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).frameDeadline(Duration.ofMillis(150))
                 .clock(clock);
         CompletableFuture<Frame> next = CompletableFuture.supplyAsync(reader::next);
+        next.whenComplete((read, failure) -> clock.readings.release(100)); // given up: no more readings to wait for
         clock.awaitReadings(20);
         assertThat(next).as("a second of silence between frames, past the frame deadline").isNotDone();
         peer.send(Messages.status(3).encode());

@@ -8,6 +8,7 @@ import dev.xpfo.pool.FilePoolStats;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
@@ -135,10 +136,16 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
                 }
             }
             countNow();
-            try {
-                Thread.sleep(REFRESH_MILLIS);
-            } catch (InterruptedException e) {
-                return;
+            // Woken early by close, never interrupted: an interrupt would close the file being read.
+            synchronized (this) {
+                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REFRESH_MILLIS);
+                try {
+                    while (!closed && deadline - System.nanoTime() > 0) {
+                        TimeUnit.NANOSECONDS.timedWait(this, deadline - System.nanoTime());
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
         }
     }
@@ -152,9 +159,9 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         synchronized (this) {
             closed = true;
             thread = refresher;
+            notifyAll();
         }
         if (thread != null) {
-            thread.interrupt();
             try {
                 thread.join(2000);
             } catch (InterruptedException e) {

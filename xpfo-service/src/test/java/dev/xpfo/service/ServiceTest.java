@@ -31,8 +31,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -166,26 +166,45 @@ class ServiceTest {
         }
     }
 
-    /** Closing returns once every connection has ended (up to its drain bound), not at a guess. */
+    /**
+     * Closing hangs up on every client, but lets the request a connection is answering finish first:
+     * here a grant over the quota, waiting for a release whose descriptors the client keeps, so it ends
+     * refused. No connection is left when close returns.
+     */
     @Test
-    void closingHangsUpOnEveryClientAndReturnsOnceTheirConnectionsHaveEnded() throws Exception {
-        Service service = Services.started(Services.small(dir));
-        try (UnixSocket first = UnixSocket.connect(dir.resolve("xpfo.sock"));
-             UnixSocket second = UnixSocket.connect(dir.resolve("xpfo.sock"))) {
-            List<FrameReader> readers = new ArrayList<>();
-            for (UnixSocket client : List.of(first, second)) {
-                FrameReader reader = new FrameReader(client, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
-                client.send(new Messages.Hello(1, 1).frame(0).encode());
-                Messages.Welcome.decode(reader.next());
-                readers.add(reader);
-            }
-            assertThat(service.clients()).isEqualTo(2);
+    void closingLetsTheRequestInFlightFinishThenHangsUpOnEveryClient() throws Exception {
+        ServiceSettings settings = Services.small(dir).withQuota(new ServiceSettings.Quota(4L << 20, 1000));
+        // The request rate's clock, read once per rate-limited request, as its answer begins.
+        Semaphore requests = new Semaphore(0);
+        Service service = TimedServices.started(settings, new Service.Timing(Holdings.SCAN_INTERVAL, () -> {
+            requests.release();
+            return System.nanoTime();
+        }));
+        try (UnixSocket busy = UnixSocket.connect(settings.socket());
+             UnixSocket idle = UnixSocket.connect(settings.socket())) {
+            FrameReader busyReader = new FrameReader(busy, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+            FrameReader idleReader = new FrameReader(idle, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+            busy.send(new Messages.Hello(1, 1).frame(0).encode());
+            Messages.Welcome.decode(busyReader.next());
+            idle.send(new Messages.Hello(1, 1).frame(0).encode());
+            Messages.Welcome.decode(idleReader.next());
+            busy.send(new Messages.Grant(4L << 20, 0).frame(1).encode());
+            Frame kept = busyReader.next();
+            busy.send(new Messages.Release(Messages.Chunks.decode(kept).grantId()).frame(2).encode());
+            Messages.Released.decode(busyReader.next());
+            busy.send(new Messages.Grant(2L << 20, 0).frame(3).encode());
+            assertThat(requests.tryAcquire(2, Services.SWEEP.toSeconds(), TimeUnit.SECONDS))
+                    .as("the second grant is being answered").isTrue();
+
             service.close();
             assertThat(service.clients()).as("as close returns").isZero();
-            assertThat(dir.resolve("xpfo.sock")).as("the socket file it made").doesNotExist();
-            for (FrameReader reader : readers) {
-                assertThat(reader.next()).as("hung up on").isNull();
-            }
+            assertThat(settings.socket()).as("the socket file it made").doesNotExist();
+            Frame answer = busyReader.next();
+            assertThat(answer.requestId()).as("the request in flight was answered").isEqualTo(3);
+            assertThat(Messages.Error.decode(answer).code()).isEqualTo(ErrorCode.OVER_QUOTA.code());
+            assertThat(busyReader.next()).as("then hung up on").isNull();
+            assertThat(idleReader.next()).as("hung up on").isNull();
+            kept.closeFds();
             service.awaitStopped();
         } finally {
             service.close();

@@ -8,6 +8,8 @@ import dev.xpfo.pool.StockStats;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * What the kernel counts of the secret memory the service populated and has not freed yet, from the
@@ -55,6 +57,8 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
     private static final long PAGE = 4096;
 
     private final MemoryCgroup cgroup;
+    /** When populates happened and which are recent: {@link System#nanoTime()} but in tests. */
+    private final LongSupplier nanoTime;
     /** Bytes the count may still show of files already gone ({@link #MUNLOCK_PAGES_PER_CPU}). */
     private final long munlockLag;
     private final long maximum;
@@ -87,7 +91,13 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
     private static final java.util.Map<java.nio.file.Path, Sharing> SHARING = new java.util.HashMap<>();
 
     KernelCount(MemoryCgroup cgroup, long maximum) {
+        this(cgroup, maximum, System::nanoTime);
+    }
+
+    /** @param nanoTime the clock that dates populates and ages them out of the settle time */
+    KernelCount(MemoryCgroup cgroup, long maximum, LongSupplier nanoTime) {
         this.cgroup = cgroup;
+        this.nanoTime = nanoTime;
         this.maximum = maximum;
         int cpus = Runtime.getRuntime().availableProcessors();
         this.lruLag = LRU_PAGES_PER_CPU * cpus * PAGE;
@@ -126,10 +136,16 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
                 }
             }
             countNow();
-            try {
-                Thread.sleep(REFRESH_MILLIS);
-            } catch (InterruptedException e) {
-                return;
+            // Woken early by close, never interrupted: an interrupt would close the file being read.
+            synchronized (this) {
+                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REFRESH_MILLIS);
+                try {
+                    while (!closed && deadline - System.nanoTime() > 0) {
+                        TimeUnit.NANOSECONDS.timedWait(this, deadline - System.nanoTime());
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
         }
     }
@@ -143,9 +159,9 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
         synchronized (this) {
             closed = true;
             thread = refresher;
+            notifyAll();
         }
         if (thread != null) {
-            thread.interrupt();
             try {
                 thread.join(2000);
             } catch (InterruptedException e) {
@@ -276,7 +292,7 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
         long recent;
         synchronized (RECENT) {
             since = populatedTotal - atRead;
-            recent = recentBytes();
+            recent = recentBytes(nanoTime.getAsLong());
         }
         long maxima = 0;
         for (KernelCount member : sharing()) {
@@ -289,7 +305,7 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
     public void populated(long bytes) {
         synchronized (RECENT) {
             populatedTotal += bytes;
-            RECENT.add(new long[]{System.nanoTime(), bytes});
+            RECENT.add(new long[]{nanoTime.getAsLong(), bytes});
         }
     }
 
@@ -331,7 +347,7 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
         }
         long recentAll;
         synchronized (RECENT) {
-            recentAll = recentBytes();
+            recentAll = recentBytes(nanoTime.getAsLong());
         }
         // Pages of chunks populated just before may not be in the kernel's count yet (confirmationLag);
         // pages of files already gone may still be in it (munlockLag): without allowing for those, the
@@ -341,9 +357,8 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
         return OptionalLong.of(Math.max(0, surplus) / chunk);
     }
 
-    /** Bytes populated within the settle time. Under the RECENT lock. */
-    private static long recentBytes() {
-        long now = System.nanoTime();
+    /** Bytes populated within the settle time before {@code now}. Under the RECENT lock. */
+    private static long recentBytes(long now) {
         while (!RECENT.isEmpty() && now - RECENT.peek()[0] > SETTLE_NANOS) {
             RECENT.poll();
         }

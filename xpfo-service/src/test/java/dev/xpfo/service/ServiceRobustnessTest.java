@@ -105,7 +105,8 @@ class ServiceRobustnessTest {
                 }
                 socket.close();
             }
-            Thread.sleep(settings.frameTimeout().toMillis() + 200);
+            // Each connection left silent inside a frame is hung up on at the frame timeout, if not before.
+            silent.forEach(ServiceRobustnessTest::awaitHangUp);
             silent.forEach(UnixSocket::close);
             settled(service);
             try (XpfoClient client = XpfoClient.connect(settings.socket())) {
@@ -163,6 +164,20 @@ class ServiceRobustnessTest {
             if (received.endOfStream()) {
                 return;
             }
+        }
+    }
+
+    /**
+     * Waits until the service has hung up on {@code socket}: the end of the stream, or a reset if it
+     * hung up leaving bytes of ours unread. A receive timeout bounds the wait against a hung build
+     * (then {@link #settled} finds the connection still open).
+     */
+    private static void awaitHangUp(UnixSocket socket) {
+        socket.timeouts(Services.SWEEP, Services.SWEEP);
+        try {
+            drain(socket);
+        } catch (XpfoException e) {
+            // reset: the service hung up on bytes it had not read
         }
     }
 

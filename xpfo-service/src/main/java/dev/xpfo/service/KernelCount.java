@@ -2,8 +2,8 @@ package dev.xpfo.service;
 
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.FilePool;
-import dev.xpfo.pool.FilePoolStats;
+import dev.xpfo.pool.Stock;
+import dev.xpfo.pool.StockStats;
 
 import java.util.ArrayDeque;
 import java.util.List;
@@ -18,7 +18,7 @@ import java.util.function.LongSupplier;
  * other unevictable memory of the service's (none: the JVM locks nothing), all counted.
  *
  * <ul>
- *   <li>As the stock's {@link FilePool.PopulateGate}: populating {@code N} bytes is allowed only while
+ *   <li>As the stock's {@link Stock.PopulateGate}: populating {@code N} bytes is allowed only while
  *       {@code counted + populated since + populating + lag + N <= maximum}: the last reading
  *       (renewed every 250 ms off the stock's lock, so no grant waits for a file read), what was
  *       populated since it began, and {@link #lag} for pages the kernel may not show yet.</li>
@@ -31,7 +31,7 @@ import java.util.function.LongSupplier;
  * surplus compares the kernel's count with all their stocks together (and is used by one of them at a
  * time), and the gate holds the count within the sum of their maxima, each stock keeping its own.
  */
-final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus {
+final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
     static final long SETTLE_MILLIS = 2500;
     private static final long SETTLE_NANOS = SETTLE_MILLIS * 1_000_000L;
@@ -78,7 +78,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private long populatedAtRead;
     private Thread refresher;
     private boolean closed;
-    private FilePool pool;
+    private Stock pool;
     private boolean failureLogged;
 
     /** The services of this process counting in one cgroup, and the cgroups to remove when all stop. */
@@ -107,7 +107,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     }
 
     /** The stock whose ready and granted bytes the surplus compares with (set once it is open). */
-    void counting(FilePool stock) {
+    void counting(Stock stock) {
         synchronized (this) {
             this.pool = stock;
         }
@@ -328,14 +328,14 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         long chunk = 0;
         List<KernelCount> members = sharing();
         for (KernelCount member : members) {
-            FilePool stock;
+            Stock stock;
             synchronized (member) {
                 stock = member.pool;
             }
             if (stock == null) {
                 return OptionalLong.empty(); // a service still opening: its stock is not counted yet
             }
-            FilePoolStats stats = stock.stats();
+            StockStats stats = stock.stats();
             charged += stats.readyBytes() + stats.handedOutBytes();
             if (member == this) {
                 chunk = stats.chunkBytes();

@@ -5,7 +5,7 @@ import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.host.SecretMemoryHolders;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.FilePool;
+import dev.xpfo.pool.Stock;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Messages;
 
@@ -47,7 +47,7 @@ public final class Service implements AutoCloseable {
     }
 
     private final ServiceSettings settings;
-    private final FilePool pool;
+    private final Stock pool;
     private final Listener listener;
     private final Quotas quotas;
     private final ServiceMetrics metrics;
@@ -67,7 +67,7 @@ public final class Service implements AutoCloseable {
     private final Thread acceptor;
     private volatile boolean stopping;
 
-    private Service(ServiceSettings settings, Timing timing, FilePool pool, Listener listener, KernelCount kernel,
+    private Service(ServiceSettings settings, Timing timing, Stock pool, Listener listener, KernelCount kernel,
                     long secretDevice) {
         this.settings = settings;
         this.pool = pool;
@@ -116,11 +116,11 @@ public final class Service implements AutoCloseable {
                     + "quotas then rest on a scan of /proc alone, which cannot see descriptors parked in a socket's "
                     + "queue or registered with io_uring: a client can hold more than the maximum that way");
         }
-        FilePool pool;
+        Stock pool;
         long secretDevice;
         try {
             secretDevice = SecretMemoryHolders.device();
-            pool = FilePool.open(settings.pool(), kernel);
+            pool = Stock.open(settings.pool(), kernel);
         } catch (RuntimeException e) {
             cgroup.close();
             listener.close();
@@ -259,7 +259,7 @@ public final class Service implements AutoCloseable {
     }
 
     /** The stock of warm files (to warm it, or read its state). */
-    public FilePool pool() {
+    public Stock pool() {
         return pool;
     }
 

@@ -10,7 +10,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.pool.StockSettings;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
@@ -52,7 +52,7 @@ class KernelCountedLimitsTest {
     }
 
     private ServiceSettings settings(long target, long maximum, long quota) {
-        return Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, target, maximum, 2))
+        return Services.small(dir).withPool(StockSettings.of(Services.CHUNK, target, maximum, 2))
                 .withQuota(new ServiceSettings.Quota(quota, 0));
     }
 
@@ -153,7 +153,7 @@ class KernelCountedLimitsTest {
         Path other = Files.createDirectory(dir.resolve("other"));
         try (Service first = Services.started(settings(16 * MIB, 64 * MIB, 64 * MIB));
              Service second = Services.started(Services.small(other)
-                     .withPool(FilePoolSettings.of(Services.CHUNK, 8 * MIB, 32 * MIB, 2)));
+                     .withPool(StockSettings.of(Services.CHUNK, 8 * MIB, 32 * MIB, 2)));
              XpfoClient one = XpfoClient.connect(dir.resolve("xpfo.sock"));
              XpfoClient two = XpfoClient.connect(other.resolve("xpfo.sock"))) {
             assertThat(second.kernel().cgroup().directory()).isEqualTo(first.kernel().cgroup().directory());

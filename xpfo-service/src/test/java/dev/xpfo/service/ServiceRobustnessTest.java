@@ -7,7 +7,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.pool.StockSettings;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameType;
@@ -190,7 +190,7 @@ class ServiceRobustnessTest {
     @Test
     void sixtyFourClientsTakeAndReleaseConcurrentlyWithoutSeeingEachOther() throws Exception {
         ServiceSettings settings = Services.small(dir)
-                .withPool(FilePoolSettings.of(Services.CHUNK, 128L << 20, 1L << 30, 2))
+                .withPool(StockSettings.of(Services.CHUNK, 128L << 20, 1L << 30, 2))
                 .withQuota(new ServiceSettings.Quota(1L << 30, 0))
                 .withLimits(64L << 20, Duration.ofSeconds(60), Duration.ofSeconds(5), 256);
         try (Service service = Services.started(settings)) {
@@ -234,7 +234,7 @@ class ServiceRobustnessTest {
 
     @Test
     void aClientKilledMidRequestCostsNothingAndOthersAreServed() throws Exception {
-        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 0, 256L << 20, 2));
+        ServiceSettings settings = Services.small(dir).withPool(StockSettings.of(Services.CHUNK, 0, 256L << 20, 2));
         try (Service service = Services.started(settings)) {
             settled(service);
             long descriptorsBefore = Services.openDescriptors();

@@ -10,7 +10,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.TestJvm;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.pool.StockSettings;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
@@ -99,7 +99,7 @@ class ServiceTest {
 
     @Test
     void anEmptyStockPopulatesOnDemandUnlessTheClientAsksForWarmOnly() {
-        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 0, 64L << 20, 2));
+        ServiceSettings settings = Services.small(dir).withPool(StockSettings.of(Services.CHUNK, 0, 64L << 20, 2));
         try (Service service = Services.started(settings);
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             assertThatThrownBy(() -> client.grant(4L << 20, true)).isInstanceOfSatisfying(ServiceException.class,
@@ -122,7 +122,7 @@ class ServiceTest {
     @Test
     void aFailedColdGrantLeavesTheStockAtItsTargetAndCountsItsChunksAsOnDemand() throws Exception {
         long maximum = 4L << 30;
-        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 16L << 20, maximum, 2))
+        ServiceSettings settings = Services.small(dir).withPool(StockSettings.of(Services.CHUNK, 16L << 20, maximum, 2))
                 .withQuota(new ServiceSettings.Quota(maximum, 0))
                 .withLimits(maximum, Duration.ofMillis(100), ServiceSettings.defaults(dir).frameTimeout(), 8);
         try (Service service = Services.started(settings);

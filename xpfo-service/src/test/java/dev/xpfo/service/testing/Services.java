@@ -1,6 +1,6 @@
 package dev.xpfo.service.testing;
 
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.pool.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 
@@ -43,7 +43,7 @@ public final class Services {
 
     public static ServiceSettings small(Path directory) {
         return ServiceSettings.defaults(directory.resolve("xpfo.sock"))
-                .withPool(FilePoolSettings.of(CHUNK, 16L << 20, 256L << 20, 2))
+                .withPool(StockSettings.of(CHUNK, 16L << 20, 256L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(256L << 20, 0));
     }
 

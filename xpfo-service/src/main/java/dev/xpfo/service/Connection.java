@@ -5,8 +5,9 @@ import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.pool.FilePool;
-import dev.xpfo.pool.PoolExhaustedException;
+import dev.xpfo.pool.PoolLimitException;
+import dev.xpfo.pool.Stock;
+import dev.xpfo.pool.StockExhaustedException;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
@@ -280,10 +281,10 @@ final class Connection implements Runnable {
                     + " more passes its quota of " + Bytes.format(service.settings().quota().outstandingBytes()));
             return;
         }
-        FilePool.Taken taken;
+        Stock.Taken taken;
         try {
             taken = service.pool().take(chunks, service.settings().coldDeadline(), grant.warmOnly());
-        } catch (PoolExhaustedException e) {
+        } catch (StockExhaustedException | PoolLimitException e) {
             service.quotas().release(peer.uid(), bytes);
             refuse(request, ErrorCode.POOL_EXHAUSTED, e.getMessage());
             return;

@@ -10,7 +10,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.TestJvm;
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;

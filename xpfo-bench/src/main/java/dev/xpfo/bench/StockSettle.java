@@ -1,6 +1,6 @@
 package dev.xpfo.bench;
 
-import dev.xpfo.pool.StockStats;
+import dev.xpfo.stock.StockStats;
 import dev.xpfo.service.Service;
 
 /** Waiting for a service in this process to be at rest between measurements. */

@@ -2,7 +2,7 @@ package dev.xpfo.bench;
 
 import dev.xpfo.host.KvmSupport;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 import dev.xpfo.vm.Preflight;

@@ -2,7 +2,7 @@ package dev.xpfo.cli;
 
 import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -7,7 +7,7 @@ import dev.xpfo.vm.testing.HostView;
 import dev.xpfo.audit.AuditReport;
 import dev.xpfo.audit.HostAudit;
 import dev.xpfo.audit.VmFinding;
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 import org.junit.jupiter.api.AfterEach;

@@ -2,8 +2,8 @@ package dev.xpfo.service;
 
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.Stock;
-import dev.xpfo.pool.StockStats;
+import dev.xpfo.stock.Stock;
+import dev.xpfo.stock.StockStats;
 
 import java.util.ArrayDeque;
 import java.util.List;

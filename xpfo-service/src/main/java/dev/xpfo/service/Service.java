@@ -5,7 +5,7 @@ import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.host.SecretMemoryHolders;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.Stock;
+import dev.xpfo.stock.Stock;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Messages;
 

@@ -2,7 +2,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;

@@ -3,7 +3,7 @@ package dev.xpfo.service;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.xpfo.pool.StockStats;
+import dev.xpfo.stock.StockStats;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Protocol;
 

@@ -7,7 +7,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;

@@ -5,7 +5,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameType;

@@ -1,6 +1,6 @@
 package dev.xpfo.service.testing;
 
-import dev.xpfo.pool.StockSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 

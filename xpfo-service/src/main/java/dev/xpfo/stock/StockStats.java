@@ -1,4 +1,4 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
 /**
  * A reading of a {@link Stock}. Every chunk populated is counted once, as warmed or as cold:

@@ -1,11 +1,11 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
 import dev.xpfo.memory.XpfoException;
 
 /**
  * A {@link Stock} could not cover a take; nothing was taken. A take that would pass the stock's
- * maximum throws {@link PoolLimitException} ({@link PoolLimitException.Limit#MAXIMUM}) instead, as a
- * {@link PagePool} does.
+ * maximum throws {@link dev.xpfo.pool.PoolLimitException} ({@link dev.xpfo.pool.PoolLimitException.Limit#MAXIMUM}) instead, as a
+ * {@link dev.xpfo.pool.PagePool} does.
  */
 public final class StockExhaustedException extends XpfoException {
     /** Why. */

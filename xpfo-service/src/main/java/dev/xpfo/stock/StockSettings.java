@@ -1,4 +1,4 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.memory.Bytes;

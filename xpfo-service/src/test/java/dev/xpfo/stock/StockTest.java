@@ -1,5 +1,6 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
+import dev.xpfo.pool.PoolLimitException;
 import dev.xpfo.memory.Mapping;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.XpfoClosedException;

@@ -1,4 +1,4 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
 import dev.xpfo.host.BackgroundPriority;
 import dev.xpfo.memory.Bytes;
@@ -8,6 +8,7 @@ import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.metrics.Metric;
 import dev.xpfo.metrics.MetricSource;
+import dev.xpfo.pool.PoolLimitException;
 
 import java.time.Duration;
 import java.util.ArrayDeque;

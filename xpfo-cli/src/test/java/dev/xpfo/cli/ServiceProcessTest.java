@@ -16,9 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.RandomAccessFile;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
@@ -82,7 +80,7 @@ class ServiceProcessTest {
             String marker = "xpfo-marker-" + HexFormat.of().formatHex(java.security.SecureRandom.getSeed(8));
             client = new ProcessBuilder(CClient.example().toString(), "--socket", socket.toString(), "--size",
                     Long.toString(4L << 20), "--marker", marker, "--hold", "60").redirectErrorStream(true).start();
-            String line = new BufferedReader(new InputStreamReader(client.getInputStream())).readLine();
+            String line = Child.watch(client).nextLine(Duration.ofSeconds(60));
             assertThat(line).startsWith("pid=");
             Map<String, String> fields = Pattern.compile(" ").splitAsStream(line)
                     .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));

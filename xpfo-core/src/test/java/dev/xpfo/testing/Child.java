@@ -50,34 +50,80 @@ public final class Child {
      * {@link AssertionError} carrying what it printed.
      */
     public static Result finish(Process process, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        Drain out = Drain.start(process.getInputStream(), "stdout of " + process.pid());
-        Drain err = Drain.start(process.getErrorStream(), "stderr of " + process.pid());
-        boolean exited = false;
-        try {
-            exited = process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            if (exited) {
-                // Whatever the child left running may still hold its pipes: that too is bounded.
-                long left = Math.max(deadline - System.nanoTime(), TimeUnit.SECONDS.toNanos(1));
-                if (!out.join(left) || !err.join(left)) {
-                    killTree(process);
-                    out.join(AFTER_KILL.toNanos());
-                    err.join(AFTER_KILL.toNanos());
-                    throw new AssertionError("process " + process.pid() + " exited (" + process.exitValue() + ") but what it"
-                            + " started kept its output open past " + timeout.toMillis() + " ms; it printed:\n"
-                            + out.text() + err.text());
-                }
-                return new Result(process.exitValue(), out.bytes(), err.text());
+        return watch(process).finish(timeout);
+    }
+
+    /**
+     * Starts reading {@code process}'s output and errors on threads of their own, for a test that talks to
+     * a child while it runs: {@link Watch#nextLine} waits for what it prints, {@link Watch#finish} for its end.
+     */
+    public static Watch watch(Process process) {
+        return new Watch(process);
+    }
+
+    /** A running child whose output is being read; every wait on it is bounded. */
+    public static final class Watch {
+        private final Process process;
+        private final Drain out;
+        private final Drain err;
+        private int linesTaken;
+
+        private Watch(Process process) {
+            this.process = process;
+            this.out = Drain.start(process.getInputStream(), "stdout of " + process.pid());
+            this.err = Drain.start(process.getErrorStream(), "stderr of " + process.pid());
+        }
+
+        /**
+         * The next whole line of standard output, waiting at most {@code timeout} for it; if none comes, the
+         * child and its descendants are killed and this throws an {@link AssertionError} with what it printed.
+         */
+        public String nextLine(Duration timeout) throws InterruptedException {
+            String line = out.awaitLine(linesTaken, System.nanoTime() + timeout.toNanos());
+            if (line == null) {
+                killTree(process);
+                throw new AssertionError("process " + process.pid() + " printed no line " + (linesTaken + 1) + " within "
+                        + timeout.toMillis() + " ms" + (process.isAlive() ? "" : " (it ended)") + "; it printed:\n"
+                        + out.text() + err.text());
             }
-            killTree(process);
-            out.join(AFTER_KILL.toNanos());
-            err.join(AFTER_KILL.toNanos());
-            throw new AssertionError("process " + process.pid() + " " + process.info().commandLine().orElse("")
-                    + " did not finish in " + timeout.toMillis() + " ms and was killed with its descendants; it printed:\n"
-                    + out.text() + err.text());
-        } finally {
-            if (!exited) {
-                killTree(process); // interrupted: leave nothing running
+            linesTaken++;
+            return line;
+        }
+
+        /** What the child printed so far, output then errors. */
+        public String printed() {
+            return out.text() + err.text();
+        }
+
+        /** As {@link Child#finish}: waits at most {@code timeout} for the child to exit. */
+        public Result finish(Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            boolean exited = false;
+            try {
+                exited = process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS);
+                if (exited) {
+                    // Whatever the child left running may still hold its pipes: that too is bounded.
+                    long left = Math.max(deadline - System.nanoTime(), TimeUnit.SECONDS.toNanos(1));
+                    if (!out.join(left) || !err.join(left)) {
+                        killTree(process);
+                        out.join(AFTER_KILL.toNanos());
+                        err.join(AFTER_KILL.toNanos());
+                        throw new AssertionError("process " + process.pid() + " exited (" + process.exitValue() + ") but"
+                                + " what it started kept its output open past " + timeout.toMillis() + " ms; it printed:\n"
+                                + out.text() + err.text());
+                    }
+                    return new Result(process.exitValue(), out.bytes(), err.text());
+                }
+                killTree(process);
+                out.join(AFTER_KILL.toNanos());
+                err.join(AFTER_KILL.toNanos());
+                throw new AssertionError("process " + process.pid() + " " + process.info().commandLine().orElse("")
+                        + " did not finish in " + timeout.toMillis() + " ms and was killed with its descendants; it printed:\n"
+                        + out.text() + err.text());
+            } finally {
+                if (!exited) {
+                    killTree(process); // interrupted: leave nothing running
+                }
             }
         }
     }
@@ -110,6 +156,7 @@ public final class Child {
         private final ByteArrayOutputStream read = new ByteArrayOutputStream();
         private final Thread thread;
         private IOException failure;
+        private boolean ended;
 
         private Drain(InputStream in, String name) {
             this.in = in;
@@ -129,11 +176,36 @@ public final class Child {
                 for (int n; (n = in.read(buffer)) >= 0; ) {
                     synchronized (read) {
                         read.write(buffer, 0, n);
+                        read.notifyAll();
                     }
                 }
             } catch (IOException e) {
                 synchronized (read) {
                     failure = e;
+                }
+            } finally {
+                synchronized (read) {
+                    ended = true;
+                    read.notifyAll();
+                }
+            }
+        }
+
+        /** Line {@code index} (from 0) once it is whole (or the stream ended after it), or null at the deadline. */
+        String awaitLine(int index, long deadlineNanos) throws InterruptedException {
+            synchronized (read) {
+                while (true) {
+                    List<String> lines = read.toString(StandardCharsets.UTF_8).lines().toList();
+                    boolean whole = index < lines.size() - 1 || (index == lines.size() - 1
+                            && (ended || read.toString(StandardCharsets.UTF_8).endsWith("\n")));
+                    if (whole) {
+                        return lines.get(index);
+                    }
+                    long left = deadlineNanos - System.nanoTime();
+                    if (ended || left <= 0) {
+                        return null;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(read, left);
                 }
             }
         }

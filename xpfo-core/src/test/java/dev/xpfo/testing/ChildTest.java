@@ -63,6 +63,20 @@ class ChildTest {
     }
 
     @Test
+    void waitingForALineAChildNeverPrintsFailsWithinTheTimeoutAndKillsIt() throws Exception {
+        Process process = new ProcessBuilder("sh", "-c", "echo ready; printf 'half a line'; sleep 600")
+                .redirectErrorStream(true).start();
+        Child.Watch watch = Child.watch(process);
+
+        assertThat(watch.nextLine(Duration.ofSeconds(30))).isEqualTo("ready");
+        assertThatThrownBy(() -> watch.nextLine(SHORT))
+                .isInstanceOf(AssertionError.class)
+                .hasMessageContaining("printed no line 2 within 2000 ms")
+                .hasMessageContaining("ready\nhalf a line");
+        assertThat(process.isAlive()).isFalse();
+    }
+
+    @Test
     void aChildThatEndsInTimeGivesItsExitCodeAndOutput() throws Exception {
         Child.Result result = Child.run(List.of("sh", "-c", "echo out; echo err >&2; exit 7"), Duration.ofSeconds(30));
 

@@ -22,9 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -60,7 +58,7 @@ class KernelCountedLimitsTest {
     /** A running park_grants client: its lines as they come, and a way to tell it to go on. */
     private static final class Parker implements AutoCloseable {
         final Process process;
-        final BufferedReader lines;
+        final Child.Watch lines;
         final OutputStream input;
         final List<String> seen = new ArrayList<>();
 
@@ -68,20 +66,22 @@ class KernelCountedLimitsTest {
             process = new ProcessBuilder(CClient.program("park_grants").toString(), socket.toString(), where,
                     Long.toString(bytes), Integer.toString(rounds), Long.toString(patience.toMillis()))
                     .redirectErrorStream(true).start();
-            lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            lines = Child.watch(process);
             input = process.getOutputStream();
         }
 
-        /** Reads lines until one starts with {@code prefix}; returns it. */
-        String until(String prefix) throws IOException {
-            String line;
-            while ((line = lines.readLine()) != null) {
+        /**
+         * Reads lines until one starts with {@code prefix}; returns it. A line not coming within a minute, or
+         * the end of the output, fails the test with what park_grants printed.
+         */
+        String until(String prefix) throws InterruptedException {
+            while (true) {
+                String line = lines.nextLine(Duration.ofSeconds(60));
                 seen.add(line);
                 if (line.startsWith(prefix)) {
                     return line;
                 }
             }
-            throw new AssertionError("park_grants ended before \"" + prefix + "\": " + seen);
         }
 
         void next() throws IOException {
@@ -202,7 +202,7 @@ class KernelCountedLimitsTest {
             Path decoy = decoyWithInode(decoys, inode);
             mapper = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
                     CClient.program("map_file").toString(), decoy.toString()).redirectErrorStream(true).start();
-            assertThat(new BufferedReader(new InputStreamReader(mapper.getInputStream())).readLine()).isEqualTo("MAPPED");
+            assertThat(Child.watch(mapper).nextLine(Duration.ofSeconds(30))).isEqualTo("MAPPED");
 
             // The victim really lets go: closes its files, then says RELEASE.
             chunks.closeFds();

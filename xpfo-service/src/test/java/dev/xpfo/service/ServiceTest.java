@@ -15,6 +15,7 @@ import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.testing.Child;
 import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
@@ -286,7 +287,7 @@ class ServiceTest {
             try (UnixSocket from = catcher.accept()) {
                 UnixSocket.Received passed = from.receive(1, Protocol.MAX_FDS_PER_FRAME);
                 assertThat(passed.fds()).hasSize(2);
-                String reply = new java.io.BufferedReader(new java.io.InputStreamReader(passer.getInputStream())).readLine();
+                String reply = Child.watch(passer).nextLine(Duration.ofSeconds(60));
                 assertThat(reply).isEqualTo("RELEASED");
                 assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid()
                         .getOrDefault(0, 0L) == 4L << 20)).as("charged again: another process holds the files").isTrue();

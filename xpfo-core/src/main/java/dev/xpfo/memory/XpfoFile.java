@@ -2,6 +2,7 @@ package dev.xpfo.memory;
 
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.host.ProcFiles;
+import dev.xpfo.linux.Architecture;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
@@ -98,11 +99,12 @@ public final class XpfoFile implements AutoCloseable {
             throw new XpfoException("descriptor " + fd + " is " + target + ", not a secret memory file: refusing it");
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            Architecture architecture = Architecture.current();
+            MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
                 throw new NativeCallException("fstat", Libc.errno(), "could not size descriptor " + fd, "");
             }
-            return new XpfoFile(fd, stat.get(JAVA_LONG, Libc.STAT_SIZE_OFFSET));
+            return new XpfoFile(fd, stat.get(JAVA_LONG, architecture.statOffset("st_size")));
         }
     }
 
@@ -228,11 +230,12 @@ public final class XpfoFile implements AutoCloseable {
             return inode; // a file's inode never changes
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            Architecture architecture = Architecture.current();
+            MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
                 throw new NativeCallException("fstat", Libc.errno(), "could not read the file's inode", "");
             }
-            inode = stat.get(JAVA_LONG, Libc.STAT_INO_OFFSET);
+            inode = stat.get(JAVA_LONG, architecture.statOffset("st_ino"));
             return inode;
         }
     }

@@ -1,6 +1,7 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.linux.Architecture;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.testing.SecretMemory;
@@ -152,7 +153,7 @@ class SecretMemoryConformanceTest {
                 Path data = Files.createTempFile(folder, "o_direct", ".bin");
                 try {
                     Files.write(data, new byte[(int) PAGE]);
-                    int fd = Libc.open(arena.allocateFrom(data.toString()), Libc.O_RDONLY | Libc.O_DIRECT | Libc.O_CLOEXEC, 0);
+                    int fd = Libc.open(arena.allocateFrom(data.toString()), Libc.O_RDONLY | Architecture.current().oDirect() | Libc.O_CLOEXEC, 0);
                     if (fd < 0) {
                         tried.add(folder + ": open " + Errno.name(Libc.errno()));
                         continue;

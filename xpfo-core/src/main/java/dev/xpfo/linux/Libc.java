@@ -185,6 +185,7 @@ public final class Libc {
     private static final MethodHandle VMSPLICE = function("vmsplice", longOf(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle PIPE2 = function("pipe2", intOf(ADDRESS, JAVA_INT));
     private static final MethodHandle SOCKET = function("socket", intOf(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SOCKETPAIR = function("socketpair", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle BIND = function("bind", intOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle LISTEN = function("listen", intOf(JAVA_INT, JAVA_INT));
     private static final MethodHandle ACCEPT4 = function("accept4", intOf(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
@@ -464,6 +465,15 @@ public final class Libc {
     public static int socket(int domain, int type, int protocol) {
         try {
             return (int) SOCKET.invokeExact(capture(), domain, type, protocol);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code socketpair} into two ints: two connected sockets. */
+    public static int socketpair(int domain, int type, int protocol, MemorySegment fds) {
+        try {
+            return (int) SOCKETPAIR.invokeExact(capture(), domain, type, protocol, fds);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

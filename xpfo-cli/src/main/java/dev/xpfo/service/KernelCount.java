@@ -2,6 +2,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.pool.FilePool;
 import dev.xpfo.pool.FilePoolStats;
 
@@ -52,7 +53,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
      * in it, counted, until that CPU unmaps again. No time limit either.
      */
     private static final long MUNLOCK_PAGES_PER_CPU = 31;
-    private static final long PAGE = 4096;
+    private static final long PAGE = PageSize.BYTES;
 
     private final MemoryCgroup cgroup;
     /** Bytes the count may still show of files already gone ({@link #MUNLOCK_PAGES_PER_CPU}). */

@@ -6,6 +6,7 @@ import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.MemlockLimitException;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
@@ -66,7 +67,7 @@ public final class XpfoClient implements AutoCloseable {
             }
             Frame reply = expectReply(0);
             this.welcome = Messages.Welcome.decode(reply);
-            if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % 4096 != 0) {
+            if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % PageSize.BYTES != 0) {
                 throw new XpfoException("the service answered with protocol version " + welcome.version()
                         + " and chunks of " + welcome.chunkBytes() + " bytes; this client speaks version " + Protocol.VERSION);
             }

@@ -411,11 +411,6 @@ public final class Libc {
         }
     }
 
-    /** The size of a base page, from {@code sysconf(_SC_PAGESIZE)}. */
-    public static long pageSize() {
-        return sysconf(SC_PAGESIZE);
-    }
-
     public static long processVmReadv(int pid, MemorySegment localIov, long localCount,
                                       MemorySegment remoteIov, long remoteCount, long flags) {
         try {

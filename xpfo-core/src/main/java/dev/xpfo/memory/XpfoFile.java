@@ -3,6 +3,7 @@ package dev.xpfo.memory;
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.host.ProcFiles;
 import dev.xpfo.linux.Architecture;
+import dev.xpfo.linux.Descriptor;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
@@ -40,18 +41,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Nothing here ever falls back to ordinary memory: if secret memory is unavailable,
  * {@link #open()} throws {@link SecretMemoryUnavailableException}.
  *
- * <p>Thread safety: all methods may be called from any thread.
+ * <p>Thread safety: all methods may be called from any thread. Each call on the descriptor holds it
+ * (a {@link Descriptor} state word), so a {@link #close()} from another thread never frees its number
+ * under a {@link #map()}, where the kernel could have given it to another file meanwhile.
  */
 public final class XpfoFile implements AutoCloseable {
-    private static final long PAGE_SIZE = Libc.pageSize();
-
-    private final int fd;
+    private final Descriptor descriptor;
     private long size;
     private long inode;
-    private boolean closed;
 
     private XpfoFile(int fd, long size) {
-        this.fd = fd;
+        this.descriptor = new Descriptor(fd, "secret memory file");
         this.size = size;
     }
 
@@ -147,22 +147,26 @@ public final class XpfoFile implements AutoCloseable {
      * @throws XpfoClosedException    after {@link #close()}
      */
     public synchronized XpfoFile size(long bytes) {
-        ensureOpen();
-        validate(bytes);
-        long rounded = Bytes.roundUp(bytes, PAGE_SIZE);
-        if (size != 0) {
-            throw new AlreadySizedException(size, rounded);
-        }
-        if (Libc.ftruncate(fd, rounded) != 0) {
-            int errno = Libc.errno();
-            if (errno == Errno.EINVAL) {
-                throw new AlreadySizedException(-1, rounded);
+        int fd = descriptor.acquire();
+        try {
+            validate(bytes);
+            long rounded = Bytes.roundUp(bytes, PageSize.BYTES);
+            if (size != 0) {
+                throw new AlreadySizedException(size, rounded);
             }
-            throw new NativeCallException("ftruncate", errno, "could not size the secret memory file to "
-                    + rounded + " bytes", "");
+            if (Libc.ftruncate(fd, rounded) != 0) {
+                int errno = Libc.errno();
+                if (errno == Errno.EINVAL) {
+                    throw new AlreadySizedException(-1, rounded);
+                }
+                throw new NativeCallException("ftruncate", errno, "could not size the secret memory file to "
+                        + rounded + " bytes", "");
+            }
+            size = rounded;
+            return this;
+        } finally {
+            descriptor.release();
         }
-        size = rounded;
-        return this;
     }
 
     /** The file's size in bytes; 0 until sized. */
@@ -182,7 +186,7 @@ public final class XpfoFile implements AutoCloseable {
      */
     public void populate(int threads, PopulateProgress progress) {
         try (Mapping mapping = map()) {
-            new Populator(PAGE_SIZE).populate(mapping.segment(), threads, progress);
+            new Populator(PageSize.BYTES).populate(mapping.segment(), threads, progress);
         }
     }
 
@@ -199,24 +203,31 @@ public final class XpfoFile implements AutoCloseable {
      */
     public Mapping map() {
         long length;
-        int descriptor;
         synchronized (this) {
             ensureOpen();
             if (size == 0) {
                 throw new XpfoException("size the secret memory file before mapping it");
             }
             length = size;
-            descriptor = fd;
         }
-        return Mapping.ofSecretFile(descriptor, length);
+        int fd = descriptor.acquire();
+        try {
+            return Mapping.ofSecretFile(fd, length);
+        } finally {
+            descriptor.release();
+        }
     }
 
     /**
      * The descriptor, to hand to another process (over a Unix socket with {@code SCM_RIGHTS}, or by
-     * inheritance). It stays owned by this object: {@link #close()} closes it.
+     * inheritance). It stays owned by this object: {@link #close()} closes it, so the caller must not
+     * use the number once the file may be closed (another file may get it).
+     *
+     * @throws XpfoClosedException after {@link #close()}
      */
-    public synchronized int fd() {
-        ensureOpen();
+    public int fd() {
+        int fd = descriptor.acquire();
+        descriptor.release();
         return fd;
     }
 
@@ -225,8 +236,9 @@ public final class XpfoFile implements AutoCloseable {
      * and {@code stat} of {@code /proc/PID/fd/N} name it, so holders of the file can be found.
      */
     public synchronized long inode() {
-        ensureOpen();
+        int fd = descriptor.acquire();
         if (inode != 0) {
+            descriptor.release();
             return inode; // a file's inode never changes
         }
         try (Arena arena = Arena.ofConfined()) {
@@ -237,35 +249,34 @@ public final class XpfoFile implements AutoCloseable {
             }
             inode = stat.get(JAVA_LONG, architecture.statOffset("st_ino"));
             return inode;
+        } finally {
+            descriptor.release();
         }
     }
 
     /** True until {@link #close()}. */
-    public synchronized boolean isOpen() {
-        return !closed;
+    public boolean isOpen() {
+        return !descriptor.isClosed();
     }
 
     /**
      * Closes the descriptor. Mappings already made stay valid until closed themselves; the memory
      * returns to the kernel (wiped, back in the direct map) when the last mapping and descriptor go.
-     * Idempotent.
+     * Idempotent. A {@link #map()} in flight on another thread keeps the descriptor until it returns.
      */
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            Libc.close(fd);
-        }
+    public void close() {
+        descriptor.close();
     }
 
     private void ensureOpen() {
-        if (closed) {
+        if (descriptor.isClosed()) {
             throw new XpfoClosedException("secret memory file");
         }
     }
 
     @Override
     public synchronized String toString() {
-        return "XpfoFile[" + (closed ? "closed" : "fd " + fd + ", " + Bytes.format(size)) + "]";
+        return "XpfoFile[" + (descriptor.isClosed() ? "closed" : descriptor + ", " + Bytes.format(size)) + "]";
     }
 }

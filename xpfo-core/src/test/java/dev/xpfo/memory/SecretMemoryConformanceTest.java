@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * so the test fails if the protection is missing rather than if the operation is merely broken.
  */
 class SecretMemoryConformanceTest {
-    private static final long PAGE = Libc.pageSize();
+    private static final long PAGE = PageSize.BYTES;
 
     @BeforeEach
     void secretMemory() {

@@ -246,6 +246,10 @@ public final class UnixSocket implements AutoCloseable {
     /**
      * Sends {@code data} (at least one byte: the kernel drops descriptors sent with no data) and, with
      * it, {@code fds}. The descriptors stay open here; the receiver gets its own copies.
+     *
+     * @throws XpfoClosedException after {@link #close()}, or if a close from another thread shut the
+     *                             socket down while this was sending
+     * @throws NativeCallException {@code EPIPE} (the peer is gone), {@code EAGAIN} (the send timeout passed)
      */
     public void send(byte[] data, int... fds) {
         if (data.length == 0 || fds.length > MAX_FDS) {
@@ -308,6 +312,11 @@ public final class UnixSocket implements AutoCloseable {
     /**
      * Receives up to {@code maxBytes} bytes and up to {@code maxFds} descriptors (close-on-exec). If the
      * peer sent more descriptors than that, the kernel discards the extra ones and this throws.
+     *
+     * @throws XpfoClosedException after {@link #close()}, or if a close from another thread shut the
+     *                             socket down while this was receiving with an error (a close while it
+     *                             waits for data returns end of stream)
+     * @throws NativeCallException {@code EAGAIN} (the receive timeout passed) and other failures
      */
     public Received receive(int maxBytes, int maxFds) {
         int fd = descriptor.acquire();

@@ -6,6 +6,7 @@ import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.MemlockLimitException;
 import dev.xpfo.memory.NativeErrors;
+import dev.xpfo.memory.NotListeningException;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.PeerGoneException;
 import dev.xpfo.memory.XpfoClosedException;
@@ -38,6 +39,10 @@ import java.util.List;
  * <p>One request at a time per client (methods are synchronized); use one client per thread for
  * parallel requests. Closing the client drops the connection: the service then stops counting its
  * grants against the quota, but mappings already made stay valid until closed.
+ *
+ * <p>If the service hangs up before answering ({@link PeerGoneException}), a client holding no grant on
+ * the connection connects again and asks once more; one holding a grant throws it (the service stopped
+ * counting that grant with the connection, and it cannot be released any more; the mapping stays valid).
  */
 public final class XpfoClient implements AutoCloseable {
     private final Path path;
@@ -86,9 +91,9 @@ public final class XpfoClient implements AutoCloseable {
     /**
      * Connects and shakes hands.
      *
-     * @throws NativeCallException {@code ENOENT} (no service there), {@code ECONNREFUSED} (not listening),
-     *                             {@code EACCES} (the socket's mode or group shuts this user out)
-     * @throws ServiceException    {@code UNSUPPORTED_VERSION}
+     * @throws NotListeningException {@code ENOENT} (no service there), {@code ECONNREFUSED} (not listening)
+     * @throws NativeCallException   {@code EACCES} (the socket's mode or group shuts this user out)
+     * @throws ServiceException      {@code UNSUPPORTED_VERSION}
      */
     public static XpfoClient connect(Path socketPath) {
         return new XpfoClient(socketPath, open(socketPath));

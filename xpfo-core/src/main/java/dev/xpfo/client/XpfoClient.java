@@ -65,7 +65,7 @@ public final class XpfoClient implements AutoCloseable {
         try {
             try {
                 socket.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(0).encode());
-            } catch (NativeCallException e) {
+            } catch (PeerGoneException e) {
                 // The service may have refused at once (BUSY, SHUTTING_DOWN) and hung up: read why.
                 expectReply(0);
                 throw e;

@@ -5,9 +5,9 @@ import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.MemlockLimitException;
+import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.NativeErrors;
 import dev.xpfo.memory.NotListeningException;
-import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.PeerGoneException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
@@ -118,16 +118,19 @@ public final class XpfoClient implements AutoCloseable {
     /**
      * Memory written into a grant is as private as the service that made the files: whoever holds a
      * secret memory file can map it. So the service must be root, this user, or listening where only
-     * root can put a socket ({@link SocketDirectory#onlyRootCouldListenIn}).
+     * root can put a socket ({@link SocketDirectory#othersThanRootCouldListenIn}).
      */
     private static void trust(Path socketPath, UnixSocket.PeerCredentials service) {
         int me = ServiceSocket.currentUid();
-        if (service.uid() != 0 && service.uid() != me
-                && !SocketDirectory.onlyRootCouldListenIn(socketPath.toAbsolutePath().getParent())) {
-            throw new XpfoException("refusing the service at " + socketPath + ": it runs as uid " + service.uid()
-                    + " (" + service + "), not root or this user (uid " + me + "), and listens in a directory that "
-                    + "others than root can write to, so it could be anybody's; memory it grants could be read by it");
+        if (service.uid() == 0 || service.uid() == me) {
+            return;
         }
+        SocketDirectory.othersThanRootCouldListenIn(socketPath.toAbsolutePath().getParent()).ifPresent(why -> {
+            throw new XpfoException("refusing the service at " + socketPath + ": it runs as uid " + service.uid()
+                    + " (" + service + "), not root or this user (uid " + me + "), and listens where others than "
+                    + "root could have put a socket (" + why + "), so it could be anybody's; memory it grants "
+                    + "could be read by it");
+        });
     }
 
     /** The size of the service's chunks: grants are whole chunks. */

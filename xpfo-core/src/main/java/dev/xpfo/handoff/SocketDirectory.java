@@ -9,7 +9,8 @@ import java.util.Optional;
 
 /**
  * Who could put a Unix socket in a directory, or swap the directory for another: the one trust check
- * of a socket's place, for the service that listens there and for the clients that connect.
+ * of a socket's place, for the service that listens there, the VM launcher's monitor sockets and the
+ * clients that connect.
  *
  * <p>A socket's path is only as trustworthy as every directory on it. Only root and {@code owner} can
  * place or replace a socket in {@code directory} if:
@@ -22,7 +23,11 @@ import java.util.Optional;
  *       in a sticky directory only an entry's owner (checked above) or root may rename or remove it, so
  *       nobody else can swap the directory below for one of their own.</li>
  * </ul>
- * The attributes are read without following links ({@code lstat}); one that cannot be read counts
+ * A client trusting a service of another user asks the stricter {@link #othersThanRootCouldListenIn}:
+ * root alone, and no directory on the way writable by group or others even if sticky (the place of
+ * such a service is one root made, such as {@code /run/xpfo}; the C client checks the same).
+ *
+ * <p>The attributes are read without following links ({@code lstat}); one that cannot be read counts
  * against the directory.
  */
 public final class SocketDirectory {
@@ -38,9 +43,22 @@ public final class SocketDirectory {
     /**
      * Why somebody other than root and {@code owner} could place or replace a socket in
      * {@code directory}: the first directory on the path that lets them, with its owner and mode; empty
-     * if nobody else could.
+     * if nobody else could. What a service, or a VM's monitor, needs of the place it listens in.
      */
     public static Optional<String> othersCouldListenIn(Path directory, int owner) {
+        return walk(directory, owner, true);
+    }
+
+    /**
+     * Why somebody other than root could have put a socket in {@code directory}, with no sticky
+     * directory allowed on the way; empty if only root could, as in {@code /run/xpfo} made by systemd.
+     * What a client needs before it trusts a service run by another user.
+     */
+    public static Optional<String> othersThanRootCouldListenIn(Path directory) {
+        return walk(directory, 0, false);
+    }
+
+    private static Optional<String> walk(Path directory, int owner, boolean stickyAbove) {
         boolean first = true;
         for (Path dir = directory.toAbsolutePath(); dir != null; dir = dir.getParent(), first = false) {
             int uid;
@@ -62,20 +80,12 @@ public final class SocketDirectory {
             if (uid != 0 && uid != owner) {
                 return Optional.of(described + " belongs to another user");
             }
-            if ((mode & WRITABLE_BY_GROUP_OR_OTHERS) != 0 && (first || (mode & STICKY) == 0)) {
+            boolean excused = !first && stickyAbove && (mode & STICKY) != 0;
+            if ((mode & WRITABLE_BY_GROUP_OR_OTHERS) != 0 && !excused) {
                 return Optional.of(described + " is writable by " + ((mode & 0002) != 0 ? "other users" : "its group")
-                        + (first ? "" : " and not sticky"));
+                        + (first || !stickyAbove ? "" : " and not sticky"));
             }
         }
         return Optional.empty();
-    }
-
-    /**
-     * Whether only root could have put a socket in {@code directory} ({@link #othersCouldListenIn} for
-     * root alone), as in {@code /run/xpfo} made by systemd; anywhere else, such as a directory of
-     * another user's, anybody could be listening.
-     */
-    public static boolean onlyRootCouldListenIn(Path directory) {
-        return othersCouldListenIn(directory, 0).isEmpty();
     }
 }

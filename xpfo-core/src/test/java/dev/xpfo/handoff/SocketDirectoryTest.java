@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -37,13 +38,28 @@ class SocketDirectoryTest {
     void aPrivateDirectoryUnderStickyTmpIsOnlyItsOwnersAndRoots() throws Exception {
         Path own = directory("own", "0700");
         assertThat(SocketDirectory.othersCouldListenIn(own, ROOT)).isEmpty();
-        assertThat(SocketDirectory.onlyRootCouldListenIn(own)).isTrue();
         Path theirs = directory("theirs", "0755");
         Files.setAttribute(theirs, "unix:uid", OTHER);
         assertThat(SocketDirectory.othersCouldListenIn(theirs, OTHER)).as("for its owner").isEmpty();
         assertThat(SocketDirectory.othersCouldListenIn(theirs, ROOT)).get(STRING)
                 .contains(theirs + " (owner uid " + OTHER + ", mode 0755) belongs to another user");
-        assertThat(SocketDirectory.onlyRootCouldListenIn(theirs)).isFalse();
+    }
+
+    /** What the C client checks too: a service of another user is trusted only in a place root made. */
+    @Test
+    void aClientTrustsRootAloneAndNoStickyDirectoryOnTheWay() throws Exception {
+        int parentMode = (Integer) Files.getAttribute(dir.getParent(), "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        assumeTrue((parentMode & 01002) == 01002, "skipped: the temporary directory is not below a sticky one like /tmp");
+        Path rootOnly = directory("root-only", "0755");
+        assertThat(SocketDirectory.othersCouldListenIn(rootOnly, ROOT)).as("for a service of root's own").isEmpty();
+        assertThat(SocketDirectory.othersThanRootCouldListenIn(rootOnly)).get(STRING)
+                .isEqualTo(dir.getParent() + " (owner uid 0, mode " + String.format("%04o", parentMode & 07777)
+                        + ") is writable by other users");
+        Path theirs = directory("theirs", "0755");
+        Files.setAttribute(theirs, "unix:uid", OTHER);
+        assertThat(SocketDirectory.othersThanRootCouldListenIn(theirs)).get(STRING)
+                .contains(theirs + " (owner uid " + OTHER + ", mode 0755) belongs to another user");
+        assertThat(SocketDirectory.othersThanRootCouldListenIn(Path.of("/etc"))).as("root's all the way").isEmpty();
     }
 
     @Test

@@ -146,7 +146,7 @@ final class MonitorChannels {
             return Optional.of("no directory");
         }
         return SocketDirectory.othersCouldListenIn(parent, ServiceSocket.currentUid())
-                .map(why -> why + "; chmod 700 it or use a directory of your own");
+                .map(why -> why + "; use a directory of your own (chmod 700) below ones nobody else may write to");
     }
 
     private static String notPrivate(String backend) {

@@ -67,6 +67,11 @@ public final class XpfoFile implements AutoCloseable {
         return new XpfoFile(fd, 0);
     }
 
+    /** The page size the kernel reports: a file's size is a whole number of these. */
+    public static long pageSize() {
+        return PAGE_SIZE;
+    }
+
     /** Opens a file and sizes it to {@code bytes}: {@link #open()} then {@link #size(long)}. */
     public static XpfoFile create(long bytes) {
         validate(bytes);

@@ -6,8 +6,9 @@ import dev.xpfo.memory.CallTimedOutException;
 import dev.xpfo.memory.PeerGoneException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.pool.FilePool;
-import dev.xpfo.pool.PoolExhaustedException;
+import dev.xpfo.pool.PoolLimitException;
+import dev.xpfo.stock.Stock;
+import dev.xpfo.stock.StockExhaustedException;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
@@ -278,10 +279,10 @@ final class Connection implements Runnable {
                     + " more passes its quota of " + Bytes.format(service.settings().quota().outstandingBytes()));
             return;
         }
-        FilePool.Taken taken;
+        Stock.Taken taken;
         try {
             taken = service.pool().take(chunks, service.settings().coldDeadline(), grant.warmOnly());
-        } catch (PoolExhaustedException e) {
+        } catch (StockExhaustedException | PoolLimitException e) {
             service.quotas().release(peer.uid(), bytes);
             refuse(request, ErrorCode.POOL_EXHAUSTED, e.getMessage());
             return;

@@ -194,12 +194,23 @@ final class Listener implements AutoCloseable {
     }
 
     /**
-     * The next connection, or {@code null} after a short wait without one. Stopping never shuts the
-     * listening socket down: under socket activation it is systemd's, and must keep working for the
-     * next start.
+     * The next connection, or {@code null} after a short wait without one ({@link #wake} ends the wait
+     * at once on a socket the service made).
      */
     UnixSocket accept() {
         return socket.accept();
+    }
+
+    /**
+     * Ends an {@link #accept} waiting in another thread (it fails at once, the kernel returning
+     * {@code EINVAL} for a listening socket shut down), so stopping need not wait for the accept tick.
+     * Only a socket the service made: under socket activation the socket is systemd's, and must keep
+     * working for the next start, so there a waiting accept returns at its next tick.
+     */
+    void wake() {
+        if (ownedPath.isPresent()) {
+            socket.shutdown();
+        }
     }
 
     /** Where clients connect, for people. */

@@ -3,7 +3,10 @@ package dev.xpfo.handoff;
 import dev.xpfo.linux.Descriptor;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.CallTimedOutException;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
+import dev.xpfo.memory.NotListeningException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
 
@@ -90,11 +93,8 @@ public final class UnixSocket implements AutoCloseable {
     public static boolean answers(Path path) {
         try (UnixSocket probe = connect(path)) {
             return true;
-        } catch (NativeCallException e) {
-            if (e.errno() == Errno.ECONNREFUSED || e.errno() == Errno.ENOENT) {
-                return false;
-            }
-            throw e;
+        } catch (NotListeningException e) {
+            return false;
         }
     }
 
@@ -157,7 +157,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /**
      * Limits how long one {@link #receive} or {@link #send} may block ({@code SO_RCVTIMEO},
-     * {@code SO_SNDTIMEO}); past it they throw {@link NativeCallException} with {@code EAGAIN}.
+     * {@code SO_SNDTIMEO}); past it they throw {@link CallTimedOutException} ({@code EAGAIN}).
      */
     public void timeouts(Duration receive, Duration send) {
         int fd = descriptor.acquire();
@@ -215,10 +215,11 @@ public final class UnixSocket implements AutoCloseable {
             descriptor.release();
         }
         if (client < 0) {
-            if (errno == Errno.EAGAIN) {
+            NativeCallException failure = failure("accept4", errno, "could not accept a connection");
+            if (failure instanceof CallTimedOutException) {
                 return null;
             }
-            throw failure("accept4", errno, "could not accept a connection");
+            throw failure;
         }
         return new UnixSocket(client, true);
     }
@@ -249,7 +250,8 @@ public final class UnixSocket implements AutoCloseable {
      *
      * @throws XpfoClosedException after {@link #close()}, or if a close from another thread shut the
      *                             socket down while this was sending
-     * @throws NativeCallException {@code EPIPE} (the peer is gone), {@code EAGAIN} (the send timeout passed)
+     * @throws NativeCallException {@code EPIPE} (the peer is gone), {@link CallTimedOutException} (the send
+     *                             timeout passed)
      */
     public void send(byte[] data, int... fds) {
         if (data.length == 0 || fds.length > MAX_FDS) {
@@ -316,7 +318,7 @@ public final class UnixSocket implements AutoCloseable {
      * @throws XpfoClosedException after {@link #close()}, or if a close from another thread shut the
      *                             socket down while this was receiving with an error (a close while it
      *                             waits for data returns end of stream)
-     * @throws NativeCallException {@code EAGAIN} (the receive timeout passed) and other failures
+     * @throws NativeCallException {@link CallTimedOutException} (the receive timeout passed) and other failures
      */
     public Received receive(int maxBytes, int maxFds) {
         int fd = descriptor.acquire();
@@ -383,8 +385,9 @@ public final class UnixSocket implements AutoCloseable {
         return Libc.CMSG_HEADER + ((4L * fds + 7) & ~7L);
     }
 
+    /** The exception for a failed socket call: {@link NativeErrors} decides its type (peer gone, timed out, ...). */
     private static NativeCallException failure(String call, int errno, String what) {
-        return new NativeCallException(call, errno, what, "");
+        return NativeErrors.socket(call, errno, what);
     }
 
     /**

@@ -1,10 +1,8 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.host.PhysicalMemory;
-import dev.xpfo.host.ProcFiles;
 import dev.xpfo.linux.Architecture;
 import dev.xpfo.linux.Descriptor;
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
 import java.io.IOException;
@@ -65,7 +63,7 @@ public final class XpfoFile implements AutoCloseable {
     public static XpfoFile open() {
         int fd = Libc.memfdSecret(Libc.O_CLOEXEC);
         if (fd < 0) {
-            throw openFailure(Libc.errno());
+            throw NativeErrors.secretMemoryFile(Libc.errno());
         }
         return new XpfoFile(fd, 0);
     }
@@ -102,28 +100,10 @@ public final class XpfoFile implements AutoCloseable {
             Architecture architecture = Architecture.current();
             MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
-                throw new NativeCallException("fstat", Libc.errno(), "could not size descriptor " + fd, "");
+                throw NativeErrors.call("fstat", Libc.errno(), "could not size descriptor " + fd);
             }
             return new XpfoFile(fd, stat.get(JAVA_LONG, architecture.statOffset("st_size")));
         }
-    }
-
-    static SecretMemoryUnavailableException openFailure(int errno) {
-        return switch (errno) {
-            case Errno.ENOSYS -> new SecretMemoryUnavailableException("memfd_secret", errno,
-                    "this kernel (" + ProcFiles.read(Path.of("/proc/sys/kernel/osrelease")).trim()
-                            + ") does not provide secret memory",
-                    "use Linux 5.14 or newer built with CONFIG_SECRETMEM=y; before 6.5 it must also be enabled "
-                            + "with the boot parameter secretmem.enable=1, and no kernel may boot with secretmem.enable=0; "
-                            + "on x86-64 and arm64 (the architectures xpfo runs on) the kernel supports it");
-            case Errno.EPERM -> new SecretMemoryUnavailableException("memfd_secret", errno,
-                    "the call was refused before reaching the kernel's secret memory code, most likely by a "
-                            + "seccomp filter",
-                    "allow syscall 447 (memfd_secret) in the container's seccomp profile "
-                            + "(Docker/Podman: --security-opt seccomp=<profile>; systemd: SystemCallFilter=)");
-            default -> throw new NativeCallException("memfd_secret", errno, "could not open a secret memory file",
-                    errno == Errno.EMFILE ? "raise the descriptor limit (ulimit -n) or close descriptors" : "");
-        };
     }
 
     private static void validate(long bytes) {
@@ -155,12 +135,7 @@ public final class XpfoFile implements AutoCloseable {
                 throw new AlreadySizedException(size, rounded);
             }
             if (Libc.ftruncate(fd, rounded) != 0) {
-                int errno = Libc.errno();
-                if (errno == Errno.EINVAL) {
-                    throw new AlreadySizedException(-1, rounded);
-                }
-                throw new NativeCallException("ftruncate", errno, "could not size the secret memory file to "
-                        + rounded + " bytes", "");
+                throw NativeErrors.secretMemorySize(Libc.errno(), rounded);
             }
             size = rounded;
             return this;
@@ -245,7 +220,7 @@ public final class XpfoFile implements AutoCloseable {
             Architecture architecture = Architecture.current();
             MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
-                throw new NativeCallException("fstat", Libc.errno(), "could not read the file's inode", "");
+                throw NativeErrors.call("fstat", Libc.errno(), "could not read the file's inode");
             }
             inode = stat.get(JAVA_LONG, architecture.statOffset("st_ino"));
             return inode;

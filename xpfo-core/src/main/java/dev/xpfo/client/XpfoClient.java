@@ -8,6 +8,7 @@ import dev.xpfo.memory.MemlockLimitException;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.NativeErrors;
 import dev.xpfo.memory.NotListeningException;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.PeerGoneException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
@@ -72,7 +73,7 @@ public final class XpfoClient implements AutoCloseable {
             }
             Frame reply = expectReply(0);
             this.welcome = Messages.Welcome.decode(reply);
-            if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % 4096 != 0) {
+            if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % PageSize.BYTES != 0) {
                 throw new XpfoException("the service answered with protocol version " + welcome.version()
                         + " and chunks of " + welcome.chunkBytes() + " bytes; this client speaks version " + Protocol.VERSION);
             }

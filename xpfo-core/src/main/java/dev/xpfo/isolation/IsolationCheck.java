@@ -4,6 +4,7 @@ import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
 
@@ -61,9 +62,9 @@ public final class IsolationCheck {
         try (XpfoFile file = XpfoFile.create(bytes)) {
             file.populate();
             try (Mapping secret = file.map();
-                 Mapping control = Mapping.anonymous(Libc.pageSize())) {
-                byte[][] secretHalves = writeMarker(secret.segment(), Libc.pageSize());
-                byte[][] controlHalves = writeMarker(control.segment(), Libc.pageSize());
+                 Mapping control = Mapping.anonymous(PageSize.BYTES)) {
+                byte[][] secretHalves = writeMarker(secret.segment(), PageSize.BYTES);
+                byte[][] controlHalves = writeMarker(control.segment(), PageSize.BYTES);
                 long resident = secret.residentPages();
                 Smaps.Entry entry = Smaps.find(Path.of("/proc/self/smaps"), secret.segment().address())
                         .orElseThrow(() -> new XpfoException("the secret mapping is missing from /proc/self/smaps"));
@@ -150,7 +151,7 @@ public final class IsolationCheck {
     }
 
     private CheckReport judge(long resident, String smapsName, List<MappingFlag> flags, List<Attempt> attempts) {
-        long pages = Bytes.roundUp(bytes, Libc.pageSize()) / Libc.pageSize();
+        long pages = PageSize.pagesIn(bytes);
         Optional<Attempt> leak = attempts.stream().filter(a -> a.target().equals("secret") && !a.refused()).findFirst();
         Optional<MappingFlag> missing = flags.stream().filter(f -> !f.present()).findFirst();
         Optional<Attempt> blindControl = attempts.stream()

@@ -78,8 +78,7 @@ public final class Mapping implements AutoCloseable {
 
     /** How many of the mapping's pages are resident now, by {@code mincore(2)}. */
     public long residentPages() {
-        long pageSize = Libc.pageSize();
-        long pages = Bytes.roundUp(length(), pageSize) / pageSize;
+        long pages = PageSize.pagesIn(length());
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment vector = scratch.allocate(pages);
             if (Libc.mincore(segment().address(), length(), vector) != 0) {

@@ -131,7 +131,7 @@ public final class NativeErrors {
                             + ") does not provide secret memory",
                     "use Linux 5.14 or newer built with CONFIG_SECRETMEM=y; before 6.5 it must also be enabled "
                             + "with the boot parameter secretmem.enable=1, and no kernel may boot with secretmem.enable=0; "
-                            + "x86-64, arm64 and riscv64 support it");
+                            + "on x86-64 and arm64 (the architectures xpfo runs on) the kernel supports it");
             case Errno.EPERM -> new SecretMemoryUnavailableException("memfd_secret", errno,
                     "the call was refused before reaching the kernel's secret memory code, most likely by a "
                             + "seccomp filter",

@@ -1,6 +1,8 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.host.PhysicalMemory;
+import dev.xpfo.linux.Architecture;
+import dev.xpfo.linux.Descriptor;
 import dev.xpfo.linux.Libc;
 
 import java.io.IOException;
@@ -37,18 +39,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Nothing here ever falls back to ordinary memory: if secret memory is unavailable,
  * {@link #open()} throws {@link SecretMemoryUnavailableException}.
  *
- * <p>Thread safety: all methods may be called from any thread.
+ * <p>Thread safety: all methods may be called from any thread. Each call on the descriptor holds it
+ * (a {@link Descriptor} state word), so a {@link #close()} from another thread never frees its number
+ * under a {@link #map()}, where the kernel could have given it to another file meanwhile.
  */
 public final class XpfoFile implements AutoCloseable {
-    private static final long PAGE_SIZE = Libc.pageSize();
-
-    private final int fd;
+    private final Descriptor descriptor;
     private long size;
     private long inode;
-    private boolean closed;
 
     private XpfoFile(int fd, long size) {
-        this.fd = fd;
+        this.descriptor = new Descriptor(fd, "secret memory file");
         this.size = size;
     }
 
@@ -65,11 +66,6 @@ public final class XpfoFile implements AutoCloseable {
             throw NativeErrors.secretMemoryFile(Libc.errno());
         }
         return new XpfoFile(fd, 0);
-    }
-
-    /** The page size the kernel reports: a file's size is a whole number of these. */
-    public static long pageSize() {
-        return PAGE_SIZE;
     }
 
     /** Opens a file and sizes it to {@code bytes}: {@link #open()} then {@link #size(long)}. */
@@ -101,11 +97,12 @@ public final class XpfoFile implements AutoCloseable {
             throw new XpfoException("descriptor " + fd + " is " + target + ", not a secret memory file: refusing it");
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            Architecture architecture = Architecture.current();
+            MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
                 throw NativeErrors.call("fstat", Libc.errno(), "could not size descriptor " + fd);
             }
-            return new XpfoFile(fd, stat.get(JAVA_LONG, Libc.STAT_SIZE_OFFSET));
+            return new XpfoFile(fd, stat.get(JAVA_LONG, architecture.statOffset("st_size")));
         }
     }
 
@@ -130,17 +127,21 @@ public final class XpfoFile implements AutoCloseable {
      * @throws XpfoClosedException    after {@link #close()}
      */
     public synchronized XpfoFile size(long bytes) {
-        ensureOpen();
-        validate(bytes);
-        long rounded = Bytes.roundUp(bytes, PAGE_SIZE);
-        if (size != 0) {
-            throw new AlreadySizedException(size, rounded);
+        int fd = descriptor.acquire();
+        try {
+            validate(bytes);
+            long rounded = Bytes.roundUp(bytes, PageSize.BYTES);
+            if (size != 0) {
+                throw new AlreadySizedException(size, rounded);
+            }
+            if (Libc.ftruncate(fd, rounded) != 0) {
+                throw NativeErrors.secretMemorySize(Libc.errno(), rounded);
+            }
+            size = rounded;
+            return this;
+        } finally {
+            descriptor.release();
         }
-        if (Libc.ftruncate(fd, rounded) != 0) {
-            throw NativeErrors.secretMemorySize(Libc.errno(), rounded);
-        }
-        size = rounded;
-        return this;
     }
 
     /** The file's size in bytes; 0 until sized. */
@@ -160,7 +161,7 @@ public final class XpfoFile implements AutoCloseable {
      */
     public void populate(int threads, PopulateProgress progress) {
         try (Mapping mapping = map()) {
-            new Populator(PAGE_SIZE).populate(mapping.segment(), threads, progress);
+            new Populator(PageSize.BYTES).populate(mapping.segment(), threads, progress);
         }
     }
 
@@ -177,24 +178,31 @@ public final class XpfoFile implements AutoCloseable {
      */
     public Mapping map() {
         long length;
-        int descriptor;
         synchronized (this) {
             ensureOpen();
             if (size == 0) {
                 throw new XpfoException("size the secret memory file before mapping it");
             }
             length = size;
-            descriptor = fd;
         }
-        return Mapping.ofSecretFile(descriptor, length);
+        int fd = descriptor.acquire();
+        try {
+            return Mapping.ofSecretFile(fd, length);
+        } finally {
+            descriptor.release();
+        }
     }
 
     /**
      * The descriptor, to hand to another process (over a Unix socket with {@code SCM_RIGHTS}, or by
-     * inheritance). It stays owned by this object: {@link #close()} closes it.
+     * inheritance). It stays owned by this object: {@link #close()} closes it, so the caller must not
+     * use the number once the file may be closed (another file may get it).
+     *
+     * @throws XpfoClosedException after {@link #close()}
      */
-    public synchronized int fd() {
-        ensureOpen();
+    public int fd() {
+        int fd = descriptor.acquire();
+        descriptor.release();
         return fd;
     }
 
@@ -203,46 +211,47 @@ public final class XpfoFile implements AutoCloseable {
      * and {@code stat} of {@code /proc/PID/fd/N} name it, so holders of the file can be found.
      */
     public synchronized long inode() {
-        ensureOpen();
+        int fd = descriptor.acquire();
         if (inode != 0) {
+            descriptor.release();
             return inode; // a file's inode never changes
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            Architecture architecture = Architecture.current();
+            MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
                 throw NativeErrors.call("fstat", Libc.errno(), "could not read the file's inode");
             }
-            inode = stat.get(JAVA_LONG, Libc.STAT_INO_OFFSET);
+            inode = stat.get(JAVA_LONG, architecture.statOffset("st_ino"));
             return inode;
+        } finally {
+            descriptor.release();
         }
     }
 
     /** True until {@link #close()}. */
-    public synchronized boolean isOpen() {
-        return !closed;
+    public boolean isOpen() {
+        return !descriptor.isClosed();
     }
 
     /**
      * Closes the descriptor. Mappings already made stay valid until closed themselves; the memory
      * returns to the kernel (wiped, back in the direct map) when the last mapping and descriptor go.
-     * Idempotent.
+     * Idempotent. A {@link #map()} in flight on another thread keeps the descriptor until it returns.
      */
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            Libc.close(fd);
-        }
+    public void close() {
+        descriptor.close();
     }
 
     private void ensureOpen() {
-        if (closed) {
+        if (descriptor.isClosed()) {
             throw new XpfoClosedException("secret memory file");
         }
     }
 
     @Override
     public synchronized String toString() {
-        return "XpfoFile[" + (closed ? "closed" : "fd " + fd + ", " + Bytes.format(size)) + "]";
+        return "XpfoFile[" + (descriptor.isClosed() ? "closed" : descriptor + ", " + Bytes.format(size)) + "]";
     }
 }

@@ -3,6 +3,7 @@ package dev.xpfo.span;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.NativeErrors;
+import dev.xpfo.memory.PageSize;
 
 /**
  * A reservation of address space with an anonymous {@code PROT_NONE} guard page at each end: the
@@ -14,7 +15,8 @@ import dev.xpfo.memory.NativeErrors;
  * it deals in raw addresses.
  */
 public final class GuardedSpan {
-    public static final long PAGE = Libc.pageSize();
+    /** A guard's size, one base page ({@link PageSize#BYTES}): the unit the data is a multiple of. */
+    public static final long PAGE = PageSize.BYTES;
 
     private final long base;
     private final long dataBytes;

@@ -2,8 +2,8 @@ package dev.xpfo.isolation;
 
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Errno;
-import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
@@ -42,7 +42,7 @@ class IsolationCheckTest {
             assertThat(control.markerFound()).as(method + " finds the control marker").isTrue();
             assertThat(attempt(report, method, "secret").refused()).as(method).isTrue();
         }
-        assertThat(report.residentPages()).isEqualTo(256 * 1024 / Libc.pageSize());
+        assertThat(report.residentPages()).isEqualTo(256 * 1024 / PageSize.BYTES);
         assertThat(report.smapsName()).startsWith("/secretmem");
     }
 
@@ -68,15 +68,15 @@ class IsolationCheckTest {
 
     @Test
     void theSecretMappingIsLockedNotDumpedAndNotCopiedOnFork() {
-        CheckReport report = new IsolationCheck(Libc.pageSize()).run();
+        CheckReport report = new IsolationCheck(PageSize.BYTES).run();
         assertThat(report.flags()).extracting(MappingFlag::flag).containsExactly("lo", "dd", "dc");
         assertThat(report.flags()).allSatisfy(flag -> assertThat(flag.present()).as(flag.meaning()).isTrue());
     }
 
     @Test
     void smapsFlagsAreReadForTheExactMapping() {
-        try (XpfoFile file = XpfoFile.create(Libc.pageSize()); Mapping secret = file.map();
-             Mapping ordinary = Mapping.anonymous(Libc.pageSize())) {
+        try (XpfoFile file = XpfoFile.create(PageSize.BYTES); Mapping secret = file.map();
+             Mapping ordinary = Mapping.anonymous(PageSize.BYTES)) {
             secret.segment().set(JAVA_LONG, 0, 1);
             ordinary.segment().set(JAVA_LONG, 0, 1);
             Path smaps = Path.of("/proc/self/smaps");

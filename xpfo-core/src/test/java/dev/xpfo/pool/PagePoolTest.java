@@ -3,6 +3,7 @@ package dev.xpfo.pool;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.metrics.Metric;
 import dev.xpfo.testing.SecretMemory;
@@ -23,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The warm pool: memory populated ahead of demand, handed out at once, wiped and reused on return. */
 class PagePoolTest {
     private static final long CHUNK = 256 * Bytes.KIB;
-    private static final long PAGE = Libc.pageSize();
+    private static final long PAGE = PageSize.BYTES;
     private static final Path SMAPS = Path.of("/proc/self/smaps");
 
     @BeforeEach

@@ -1,8 +1,8 @@
 package dev.xpfo.secret;
 
 import dev.xpfo.host.Smaps;
-import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.pool.PagePool;
 import dev.xpfo.pool.PoolSettings;
 import dev.xpfo.testing.SecretMemory;
@@ -87,7 +87,7 @@ class SecretProtectionTest {
 
     @Test
     void theLargestSecretFitsEvenWhenThePoolsChunksAreSmallerThanItsSlot() {
-        try (PagePool small = PagePool.open(PoolSettings.defaults().withChunkBytes(Libc.pageSize()));
+        try (PagePool small = PagePool.open(PoolSettings.defaults().withChunkBytes(PageSize.BYTES));
              SecretStore tiny = SecretStore.open(small)) {
             for (int size : new int[] {SecretStore.MAX_SECRET_BYTES, 8000, 4096, 1}) {
                 try (Secret secret = tiny.allocate(size)) {
@@ -126,7 +126,7 @@ class SecretProtectionTest {
             assertThat(before.permissions()).isEqualTo("---p");
             assertThat(after.permissions()).isEqualTo("---p");
             assertThat(before.isSecretMemory() || after.isSecretMemory()).isFalse();
-            assertThat(before.end() - before.start()).isGreaterThanOrEqualTo(Libc.pageSize());
+            assertThat(before.end() - before.start()).isGreaterThanOrEqualTo(PageSize.BYTES);
         }
     }
 

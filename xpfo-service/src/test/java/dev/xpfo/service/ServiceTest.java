@@ -8,6 +8,7 @@ import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.host.Smaps;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.TestJvm;
 import dev.xpfo.stock.StockSettings;
@@ -57,10 +58,10 @@ class ServiceTest {
             assertThat(memory.bytes()).isEqualTo(6L << 20);
             assertThat(memory.chunks()).isEqualTo(3);
             MemorySegment segment = memory.segment();
-            for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+            for (long offset = 0; offset < segment.byteSize(); offset += PageSize.BYTES) {
                 segment.set(ValueLayout.JAVA_LONG, offset, offset);
             }
-            for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+            for (long offset = 0; offset < segment.byteSize(); offset += PageSize.BYTES) {
                 assertThat(segment.get(ValueLayout.JAVA_LONG, offset)).isEqualTo(offset);
             }
             long start = segment.address();
@@ -70,7 +71,7 @@ class ServiceTest {
                 assertThat(chunk.isSecretMemory()).as("chunk at %x", at).isTrue();
                 assertThat(chunk.flags()).contains("dd");
             }
-            assertThat(Smaps.find(SELF, start - 4096).orElseThrow().permissions()).startsWith("---p");
+            assertThat(Smaps.find(SELF, start - PageSize.BYTES).orElseThrow().permissions()).startsWith("---p");
             assertThat(Smaps.find(SELF, end).orElseThrow().permissions()).startsWith("---p");
         }
     }

@@ -1,14 +1,15 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.host.PhysicalMemory;
+import dev.xpfo.host.OpenFile;
 import dev.xpfo.host.ProcFiles;
+import dev.xpfo.host.SecretMemoryFiles;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -88,14 +89,15 @@ public final class XpfoFile implements AutoCloseable {
      * @throws XpfoException if the descriptor is not a secret memory file
      */
     public static XpfoFile adopt(int fd) {
-        String target;
+        OpenFile file;
         try {
-            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            file = OpenFile.of(Path.of("/proc/self/fd/" + fd));
         } catch (IOException e) {
             throw new XpfoException("descriptor " + fd + " is not open in this process", e);
         }
-        if (!target.startsWith("/secretmem")) {
-            throw new XpfoException("descriptor " + fd + " is " + target + ", not a secret memory file: refusing it");
+        if (!SecretMemoryFiles.isSecretMemory(file)) {
+            throw new XpfoException("descriptor " + fd + " is " + file.target() + " on device " + file.device()
+                    + ", not a secret memory file: refusing it");
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);

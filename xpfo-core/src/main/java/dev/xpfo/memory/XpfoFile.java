@@ -84,7 +84,10 @@ public final class XpfoFile implements AutoCloseable {
 
     /**
      * Takes ownership of a descriptor received from another process (or inherited), after checking
-     * that it really is a secret memory file: anything else is refused, never silently accepted.
+     * that it really is a secret memory file: anything else is refused, never silently accepted. A
+     * secret memory file is told by its name and device ({@link SecretMemoryFiles}); the device is
+     * read once from a secret memory file this process makes, so a process that cannot make one (a
+     * seccomp filter refusing {@code memfd_secret}) refuses every descriptor.
      *
      * @throws XpfoException if the descriptor is not a secret memory file
      */
@@ -96,7 +99,10 @@ public final class XpfoFile implements AutoCloseable {
             throw new XpfoException("descriptor " + fd + " is not open in this process", e);
         }
         if (!SecretMemoryFiles.isSecretMemory(file)) {
+            // The device is learnt from a secret memory file of this process's own: without one, nothing can be told apart.
             throw new XpfoException("descriptor " + fd + " is " + file.target() + " on device " + file.device()
+                    + (SecretMemoryFiles.deviceIfAvailable().isPresent() ? ""
+                    : " and this process cannot make a secret memory file to learn the kernel's secret memory device")
                     + ", not a secret memory file: refusing it");
         }
         try (Arena arena = Arena.ofConfined()) {

@@ -1,17 +1,13 @@
-/** The {@code xpfo} command and the xpfo service ({@code xpfo serve}). */
+/** The {@code xpfo} command: every subcommand, over the library, the service and the VM launcher. */
 module dev.xpfo.cli {
     requires dev.xpfo.core;
+    requires dev.xpfo.service;
+    requires dev.xpfo.vm;
     requires info.picocli;
     requires me.tongfei.progressbar;
     requires com.fasterxml.jackson.databind;
-    requires micrometer.core;
-    requires micrometer.registry.prometheus;
-    requires jdk.httpserver;
     requires java.logging;
     requires java.management;
 
-    exports dev.xpfo.service;
-    exports dev.xpfo.vm;
-    exports dev.xpfo.audit;
     opens dev.xpfo.cli to info.picocli;
 }

@@ -1,7 +1,6 @@
 package dev.xpfo.client;
 
 import dev.xpfo.memory.XpfoException;
-import dev.xpfo.protocol.ErrorCode;
 
 import java.util.Optional;
 

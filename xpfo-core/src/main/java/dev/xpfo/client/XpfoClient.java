@@ -9,7 +9,6 @@ import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.protocol.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.FrameType;

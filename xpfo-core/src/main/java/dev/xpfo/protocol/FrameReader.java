@@ -1,5 +1,6 @@
 package dev.xpfo.protocol;
 
+import dev.xpfo.client.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;

@@ -1,5 +1,7 @@
 package dev.xpfo.protocol;
 
+import dev.xpfo.client.ErrorCode;
+
 /**
  * The peer began no frame within the {@linkplain FrameReader#idleDeadline idle deadline}: it broke
  * nothing, it only went quiet. Answered like any {@link ErrorCode#BAD_REQUEST} unless the reader's owner

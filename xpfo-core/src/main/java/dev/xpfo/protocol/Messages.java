@@ -1,5 +1,6 @@
 package dev.xpfo.protocol;
 
+import dev.xpfo.client.ErrorCode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package dev.xpfo.protocol;
 
+import dev.xpfo.client.ErrorCode;
 import dev.xpfo.memory.XpfoException;
 
 /** A peer broke the protocol: what it sent, and the error code the service answers with. */

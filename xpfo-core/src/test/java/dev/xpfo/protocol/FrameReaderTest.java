@@ -1,5 +1,6 @@
 package dev.xpfo.protocol;
 
+import dev.xpfo.client.ErrorCode;
 import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoFile;

@@ -1,0 +1,119 @@
+package dev.xpfo.service.testing;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** The C client under {@code clients/c}, compiled once per test run with the system's cc. */
+public final class CClient {
+    private static Path example;
+
+    private CClient() {
+    }
+
+    /** The repository's {@code clients/c} directory. */
+    public static Path sources() {
+        Path dir = Path.of("").toAbsolutePath();
+        while (dir != null && !Files.isDirectory(dir.resolve("clients/c"))) {
+            dir = dir.getParent();
+        }
+        if (dir == null) {
+            throw new IllegalStateException("clients/c not found above " + Path.of("").toAbsolutePath());
+        }
+        return dir.resolve("clients/c");
+    }
+
+    /**
+     * Compiles {@code example.c} and {@code xpfo_client.c} with warnings as errors, into a directory every
+     * user can read (the tests run it as an ordinary user too).
+     */
+    public static synchronized Path example() throws IOException, InterruptedException {
+        if (example == null) {
+            Path out = Files.createTempDirectory("xpfo-c-client");
+            out.toFile().setReadable(true, false);
+            out.toFile().setExecutable(true, false);
+            Path binary = out.resolve("xpfo_example");
+            Result compiled = run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-o", binary.toString(),
+                    sources().resolve("example.c").toString(), sources().resolve("xpfo_client.c").toString()));
+            if (compiled.exitCode() != 0) {
+                throw new AssertionError("the C client does not compile:\n" + compiled.output());
+            }
+            binary.toFile().setExecutable(true, false);
+            example = binary;
+        }
+        return example;
+    }
+
+    private static final java.util.Map<String, Path> PROGRAMS = new java.util.HashMap<>();
+
+    /**
+     * Compiles the test program {@code src/test/c/NAME.c} of the module under test (the service's or the
+     * VM launcher's; the service's test headers are on the include path) together with the C client, warnings
+     * as errors, into a directory every user can read (the tests run these programs as uid 65534), once
+     * per test run.
+     */
+    public static synchronized Path program(String name) throws IOException, InterruptedException {
+        Path cached = PROGRAMS.get(name);
+        if (cached != null) {
+            return cached;
+        }
+        Path out = Files.createTempDirectory("xpfo-c-" + name);
+        out.toFile().setReadable(true, false);
+        out.toFile().setExecutable(true, false);
+        Path binary = out.resolve(name);
+        Path source = Path.of("src/test/c", name + ".c").toAbsolutePath();
+        Path serviceTests = sources().getParent().getParent().resolve("xpfo-service/src/test/c");
+        Result compiled = run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", sources().toString(),
+                "-I", serviceTests.toString(),
+                "-o", binary.toString(), source.toString(), sources().resolve("xpfo_client.c").toString()));
+        if (compiled.exitCode() != 0) {
+            throw new AssertionError(name + ".c does not compile:\n" + compiled.output());
+        }
+        binary.toFile().setExecutable(true, false);
+        PROGRAMS.put(name, binary);
+        return binary;
+    }
+
+    /** The command that runs {@code command} as uid and gid {@code uid}, with no capabilities. */
+    public static List<String> as(int uid, String... command) {
+        List<String> wrapped = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--"));
+        wrapped.addAll(List.of(command));
+        return wrapped;
+    }
+
+    public record Result(int exitCode, String output) {
+    }
+
+    /** Runs {@code command} (up to 60 s), its output and errors together. */
+    public static Result run(List<String> command) throws IOException, InterruptedException {
+        return run(command, 60);
+    }
+
+    /** Runs {@code command} (up to {@code seconds}), its output and errors together. */
+    public static Result run(List<String> command, long seconds) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        byte[] output = process.getInputStream().readAllBytes();
+        if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("did not finish: " + command);
+        }
+        return new Result(process.exitValue(), new String(output, StandardCharsets.UTF_8));
+    }
+
+    /** Runs the example with {@code args}; as uid 65534 with the given memlock limit if {@code memlock > 0}. */
+    public static Result example(long memlock, String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        if (memlock > 0) {
+            command.addAll(List.of("prlimit", "--memlock=" + memlock + ":" + memlock, "setpriv", "--reuid=65534",
+                    "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"));
+        }
+        command.add(example().toString());
+        command.addAll(List.of(args));
+        return run(command);
+    }
+}

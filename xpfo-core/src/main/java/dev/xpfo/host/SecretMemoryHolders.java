@@ -1,5 +1,7 @@
 package dev.xpfo.host;
 
+import java.io.IOException;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -41,7 +43,7 @@ public record SecretMemoryHolders(Set<Long> inodes, Set<Integer> unreadableUids)
         Set<Integer> unreadable = new HashSet<>();
         for (long pid : ProcessScanner.pids()) {
             ProcessScanner.Result<List<Long>> held = ProcessScanner.read(pid, process -> {
-                List<Long> found = new java.util.ArrayList<>(mapped(process.maps(), secret));
+                List<Long> found = new ArrayList<>(mapped(process.maps(), secret));
                 process.secretMemoryFiles(secret).forEach(file -> found.add(file.inode()));
                 return found;
             });
@@ -53,7 +55,7 @@ public record SecretMemoryHolders(Set<Long> inodes, Set<Integer> unreadableUids)
                 case ProcessScanner.Result.Unreadable<List<Long>> denied -> {
                     try {
                         unreadable.add(new ProcessDirectory(pid).ownerUid());
-                    } catch (java.io.IOException e) {
+                    } catch (IOException e) {
                         // exited meanwhile
                     }
                 }

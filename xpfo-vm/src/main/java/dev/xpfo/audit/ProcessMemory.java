@@ -7,6 +7,7 @@ import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.host.ProcessScanner;
 import dev.xpfo.host.SecretMemoryFiles;
 
+import java.io.IOException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,7 +52,7 @@ public record ProcessMemory(long pid, int uid, String executable, List<String> c
         };
     }
 
-    private static ProcessMemory read(ProcessDirectory process, Optional<DeviceNumber> device) throws java.io.IOException {
+    private static ProcessMemory read(ProcessDirectory process, Optional<DeviceNumber> device) throws IOException {
         int uid = process.realUid();
         List<String> arguments = process.commandLine();
         List<MapsEntry> regions = process.maps();

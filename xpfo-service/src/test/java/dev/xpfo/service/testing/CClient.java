@@ -51,8 +51,8 @@ public final class CClient {
     private static final java.util.Map<String, Path> PROGRAMS = new java.util.HashMap<>();
 
     /**
-     * Compiles the test program {@code src/test/c/NAME.c} of the module under test (the service's or the
-     * VM launcher's; the service's test headers are on the include path) together with the C client, warnings
+     * Compiles the test program {@code src/test/c/NAME.c} of the module under test, else the service's
+     * (its test headers are on the include path), together with the C client, warnings
      * as errors, into a directory every user can read (the tests run these programs as uid 65534), once
      * per test run.
      */
@@ -65,8 +65,11 @@ public final class CClient {
         out.toFile().setReadable(true, false);
         out.toFile().setExecutable(true, false);
         Path binary = out.resolve(name);
-        Path source = Path.of("src/test/c", name + ".c").toAbsolutePath();
         Path serviceTests = sources().getParent().getParent().resolve("xpfo-service/src/test/c");
+        Path source = Path.of("src/test/c", name + ".c").toAbsolutePath();
+        if (!Files.isRegularFile(source)) {
+            source = serviceTests.resolve(name + ".c"); // the service's attackers, run by the CLI's tests too
+        }
         Result compiled = run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", sources().toString(),
                 "-I", serviceTests.toString(),
                 "-o", binary.toString(), source.toString(), sources().resolve("xpfo_client.c").toString()));

@@ -12,4 +12,5 @@ module dev.xpfo.service {
     requires jdk.httpserver;
 
     exports dev.xpfo.service;
+    exports dev.xpfo.stock;
 }

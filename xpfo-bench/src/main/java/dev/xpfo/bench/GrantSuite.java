@@ -5,8 +5,8 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.Mapping;
-import dev.xpfo.pool.FilePoolSettings;
-import dev.xpfo.pool.FilePoolStats;
+import dev.xpfo.stock.StockSettings;
+import dev.xpfo.stock.StockStats;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
@@ -89,7 +89,7 @@ final class GrantSuite implements Suite {
             rows.put("grant.warm_refilling", measured -> {
                 settle(warm);
                 // Hold enough to drop the stock below its low watermark: refill runs during the measurement.
-                FilePoolStats stats = warm.pool().stats();
+                StockStats stats = warm.pool().stats();
                 long below = stats.readyBytes() - warmSettings.pool().lowBytes() + CHUNK;
                 try (XpfoClient holder = XpfoClient.connect(warmSettings.socket());
                      GrantedMemory held = holder.grant(below)) {
@@ -146,7 +146,7 @@ final class GrantSuite implements Suite {
     private ServiceSettings settings(Path socket, long target) {
         long maximum = Math.max(4 * Math.max(target, bytes), 1L << 30);
         return ServiceSettings.defaults(socket)
-                .withPool(FilePoolSettings.of(CHUNK, target, maximum, Runtime.getRuntime().availableProcessors()))
+                .withPool(StockSettings.of(CHUNK, target, maximum, Runtime.getRuntime().availableProcessors()))
                 .withQuota(new ServiceSettings.Quota(maximum, 0))
                 .withLimits(maximum, Duration.ofSeconds(120), Duration.ofSeconds(5), 256);
     }

@@ -1,6 +1,6 @@
 package dev.xpfo.bench;
 
-import dev.xpfo.pool.FilePoolStats;
+import dev.xpfo.stock.StockStats;
 import dev.xpfo.service.Service;
 
 /** Waiting for a service in this process to be at rest between measurements. */
@@ -16,7 +16,7 @@ final class StockSettle {
     static void await(Service service) throws InterruptedException {
         service.pool().warm((done, total) -> { });
         while (true) {
-            FilePoolStats stats = service.pool().stats();
+            StockStats stats = service.pool().stats();
             if (stats.populatingBytes() == 0 && stats.readyBytes() >= stats.targetBytes() && service.sweeperIdle()) {
                 return;
             }

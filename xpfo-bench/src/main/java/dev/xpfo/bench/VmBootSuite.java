@@ -2,7 +2,7 @@ package dev.xpfo.bench;
 
 import dev.xpfo.host.KvmSupport;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 import dev.xpfo.vm.Preflight;
@@ -70,7 +70,7 @@ final class VmBootSuite implements Suite {
         Path socket = Files.createTempDirectory("xpfo-bench-vm").resolve("xpfo.sock");
         long stock = Bytes.roundUp(ramBytes, CHUNK) + (64L << 20);
         ServiceSettings settings = ServiceSettings.defaults(socket)
-                .withPool(FilePoolSettings.of(CHUNK, stock, 4 * stock, Runtime.getRuntime().availableProcessors()))
+                .withPool(StockSettings.of(CHUNK, stock, 4 * stock, Runtime.getRuntime().availableProcessors()))
                 .withQuota(new ServiceSettings.Quota(4 * stock, 0));
         Preflight plan = QemuPreflight.check(QemuCommandLine.parse(command()), () -> KvmSupport.probe());
         if (plan.refused()) {

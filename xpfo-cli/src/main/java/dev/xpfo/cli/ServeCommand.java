@@ -6,8 +6,8 @@ import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.PopulateProgress;
-import dev.xpfo.pool.FilePoolSettings;
-import dev.xpfo.pool.FilePoolStats;
+import dev.xpfo.stock.StockSettings;
+import dev.xpfo.stock.StockStats;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 import picocli.CommandLine.Command;
@@ -120,7 +120,7 @@ final class ServeCommand implements Callable<Integer> {
             out.flush();
         }, "xpfo-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        FilePoolSettings pool = settings.pool();
+        StockSettings pool = settings.pool();
         out.printf("xpfo serve: listening on %s%n", service.listening());
         out.printf("  chunks of %s; keeping %s ready (maximum %s); %d populating threads; per uid: %s outstanding, "
                         + "%s requests/s; metrics: %s%n",
@@ -141,7 +141,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         synchronized (lines) {
             if (!stopping) {
-                FilePoolStats stats = service.pool().stats();
+                StockStats stats = service.pool().stats();
                 double seconds = (System.nanoTime() - started) / 1e9;
                 out.printf("ready: %s warm in %s files (populated in %.2f s); serving. Stop with SIGTERM or Ctrl-C.%n",
                         Bytes.format(stats.readyBytes()), stats.readyBytes() / stats.chunkBytes(), seconds);
@@ -160,7 +160,7 @@ final class ServeCommand implements Callable<Integer> {
 
     ServiceSettings settings() {
         ServiceSettings defaults = ServiceSettings.defaults(socket != null ? socket : ServiceSocket.defaultPath());
-        FilePoolSettings defaultPool = defaults.pool();
+        StockSettings defaultPool = defaults.pool();
         long ram = PhysicalMemory.totalBytes();
         long chunkBytes = chunk != null ? chunk : defaultPool.chunkBytes();
         // Every option checked here, before anything starts, in the options' own words.
@@ -189,7 +189,7 @@ final class ServeCommand implements Callable<Integer> {
         if (maxGrant != null && maxGrant > maximumBytes) {
             throw Failures.usage(spec, "--max-grant " + Bytes.format(maxGrant) + " is more than " + maximumOption);
         }
-        FilePoolSettings pool = FilePoolSettings.of(chunkBytes, targetBytes, maximumBytes,
+        StockSettings pool = StockSettings.of(chunkBytes, targetBytes, maximumBytes,
                 populateThreads(chunkBytes, defaultPool.populateThreads()));
         long poolMaximum = pool.maximumBytes();
         return new ServiceSettings(defaults.socket(), socketMode, Optional.ofNullable(socketGroup), pool,
@@ -238,7 +238,7 @@ final class ServeCommand implements Callable<Integer> {
      * most the limit at once, so a stock larger than that serves it only in parts; a target and thread count
      * that fit.
      */
-    static String memlockNote(MemlockLimit memlock, FilePoolSettings pool) {
+    static String memlockNote(MemlockLimit memlock, StockSettings pool) {
         if (!memlock.limited() || memlock.soft() >= pool.targetBytes()) {
             return null;
         }

@@ -2,7 +2,7 @@ package dev.xpfo.cli;
 
 import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,14 +81,14 @@ class MemlockMessagesTest {
     @Test
     void serveUnderASmallLimitSuggestsATargetAndThreadCountThatFit() {
         String note = ServeCommand.memlockNote(new MemlockLimit(LIMIT, LIMIT, false, 0),
-                FilePoolSettings.of(2 * Bytes.MIB, 256 * Bytes.MIB, Bytes.GIB, 2));
+                StockSettings.of(2 * Bytes.MIB, 256 * Bytes.MIB, Bytes.GIB, 2));
         assertThat(note).startsWith("xpfo serve: note: this user's memlock limit is 8 MiB (ulimit -l 8192)")
                 .contains("`xpfo alloc` as this user can take at most 8 MiB")
                 .contains("\n  A stock that fits such a client: --target 8M --threads 2");
         assertThat(ServeCommand.memlockNote(new MemlockLimit(-1, -1, false, 0),
-                FilePoolSettings.of(2 * Bytes.MIB, 256 * Bytes.MIB, Bytes.GIB, 2))).isNull();
+                StockSettings.of(2 * Bytes.MIB, 256 * Bytes.MIB, Bytes.GIB, 2))).isNull();
         assertThat(ServeCommand.memlockNote(new MemlockLimit(LIMIT, LIMIT, true, 0),
-                FilePoolSettings.of(2 * Bytes.MIB, 256 * Bytes.MIB, Bytes.GIB, 2))).as("CAP_IPC_LOCK lifts it").isNull();
+                StockSettings.of(2 * Bytes.MIB, 256 * Bytes.MIB, Bytes.GIB, 2))).as("CAP_IPC_LOCK lifts it").isNull();
     }
 
     /** The exact limit needed, each way to get it on a line of its own, and setcap only with the binary. */

@@ -6,7 +6,7 @@ import dev.xpfo.vm.testing.Guest;
 import dev.xpfo.audit.AuditReport;
 import dev.xpfo.audit.HostAudit;
 import dev.xpfo.audit.VmFinding;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 import dev.xpfo.testing.TestJvm;
@@ -73,7 +73,7 @@ class VmBootTest {
     /** Boots the guest with {@code ram} through xpfo vm and a service, then looks for its marker from the host. */
     private void bootFromServiceAndProve(Path directory, List<String> blocks, String... ram) throws Exception {
         ServiceSettings settings = ServiceSettings.defaults(directory.resolve("xpfo.sock"))
-                .withPool(FilePoolSettings.of(2L << 20, 256L << 20, 512L << 20, 2))
+                .withPool(StockSettings.of(2L << 20, 256L << 20, 512L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(512L << 20, 0));
         try (Service service = Service.start(settings)) {
             service.pool().warm((done, total) -> { });
@@ -112,7 +112,7 @@ class VmBootTest {
     void whenTheServiceCannotGiveWarmMemoryQemuFailsInsteadOfRunningOnOrdinaryMemory(@TempDir Path directory)
             throws Exception {
         ServiceSettings settings = ServiceSettings.defaults(directory.resolve("xpfo.sock"))
-                .withPool(FilePoolSettings.of(2L << 20, 16L << 20, 512L << 20, 2))
+                .withPool(StockSettings.of(2L << 20, 16L << 20, 512L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(512L << 20, 0));
         try (Service service = Service.start(settings)) {
             service.pool().warm((done, total) -> { });

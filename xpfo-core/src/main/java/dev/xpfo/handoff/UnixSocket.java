@@ -2,7 +2,10 @@ package dev.xpfo.handoff;
 
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.CallTimedOutException;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
+import dev.xpfo.memory.NotListeningException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
 
@@ -79,11 +82,8 @@ public final class UnixSocket implements AutoCloseable {
     public static boolean answers(Path path) {
         try (UnixSocket probe = connect(path)) {
             return true;
-        } catch (NativeCallException e) {
-            if (e.errno() == Errno.ECONNREFUSED || e.errno() == Errno.ENOENT) {
-                return false;
-            }
-            throw e;
+        } catch (NotListeningException e) {
+            return false;
         }
     }
 
@@ -138,7 +138,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /**
      * Limits how long one {@link #receive} or {@link #send} may block ({@code SO_RCVTIMEO},
-     * {@code SO_SNDTIMEO}); past it they throw {@link NativeCallException} with {@code EAGAIN}.
+     * {@code SO_SNDTIMEO}); past it they throw {@link CallTimedOutException} ({@code EAGAIN}).
      */
     public void timeouts(Duration receive, Duration send) {
         ensureOpen();
@@ -180,11 +180,11 @@ public final class UnixSocket implements AutoCloseable {
             client = Libc.accept4(fd, MemorySegment.NULL, MemorySegment.NULL, Libc.SOCK_CLOEXEC);
         } while (client < 0 && Libc.errno() == Errno.EINTR);
         if (client < 0) {
-            int errno = Libc.errno();
-            if (errno == Errno.EAGAIN) {
+            NativeCallException failure = failure("accept4", Libc.errno(), "could not accept a connection");
+            if (failure instanceof CallTimedOutException) {
                 return null;
             }
-            throw failure("accept4", errno, "could not accept a connection");
+            throw failure;
         }
         return new UnixSocket(client);
     }
@@ -329,8 +329,9 @@ public final class UnixSocket implements AutoCloseable {
         return Libc.CMSG_HEADER + ((4L * fds + 7) & ~7L);
     }
 
+    /** The exception for a failed socket call: {@link NativeErrors} decides its type (peer gone, timed out, ...). */
     private static NativeCallException failure(String call, int errno, String what) {
-        return new NativeCallException(call, errno, what, "");
+        return NativeErrors.socket(call, errno, what);
     }
 
     private void ensureOpen() {

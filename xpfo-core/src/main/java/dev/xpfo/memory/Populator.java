@@ -2,9 +2,8 @@ package dev.xpfo.memory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 
 /**
  * Faults in every page of a mapping, so the kernel allocates it now. For secret memory that is the
@@ -27,52 +26,23 @@ final class Populator {
 
     /**
      * Touches every page of {@code memory}, split in contiguous shares over {@code threads} threads
-     * (the calling thread alone when 1).
+     * (the calling thread alone when 1), one share per thread, on the {@link PopulateWorkers} engine.
      */
     void populate(MemorySegment memory, int threads, PopulateProgress progress) {
         long pages = Bytes.roundUp(memory.byteSize(), pageSize) / pageSize;
-        int workers = (int) Math.max(1, Math.min(threads, pages));
-        AtomicLong done = new AtomicLong();
-        Object reportLock = new Object();
-        // Counted and reported under one lock, so reports never go backwards.
-        Reporter reporter = bytes -> {
-            synchronized (reportLock) {
-                progress.populated(done.addAndGet(bytes), memory.byteSize());
-            }
-        };
-        if (workers == 1) {
-            touch(memory, 0, pages, reporter);
-            return;
-        }
-        List<Thread> started = new ArrayList<>(workers);
-        long share = pages / workers;
-        for (int i = 0; i < workers; i++) {
-            long first = i * share;
-            long end = i == workers - 1 ? pages : first + share;
-            started.add(Thread.ofPlatform().name("xpfo-populate-" + i).start(() -> touch(memory, first, end, reporter)));
-        }
-        boolean interrupted = false;
-        for (Thread thread : started) {
-            while (true) {
-                try {
-                    thread.join();
-                    break;
-                } catch (InterruptedException e) {
-                    // Workers cannot be stopped mid-page; finish waiting, then restore the flag.
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        int shares = (int) Math.max(1, Math.min(threads, pages));
+        long share = pages / shares;
+        PopulateWorkers.onNewThreads(shares, "xpfo-populate")
+                .reporting(progress, memory.byteSize())
+                .run(shares, (index, populated) -> {
+                    long first = index * share;
+                    long end = index == shares - 1 ? pages : first + share;
+                    touch(memory, first, end, populated);
+                })
+                .throwFailure();
     }
 
-    private interface Reporter {
-        void advanced(long bytes);
-    }
-
-    private void touch(MemorySegment memory, long firstPage, long endPage, Reporter reporter) {
+    private void touch(MemorySegment memory, long firstPage, long endPage, LongConsumer reporter) {
         long limit = memory.byteSize();
         long unreported = 0;
         int sink = 0;
@@ -82,12 +52,12 @@ final class Populator {
             long bytes = Math.min(pageSize, limit - offset);
             unreported += bytes;
             if (unreported >= REPORT_EVERY) {
-                reporter.advanced(unreported);
+                reporter.accept(unreported);
                 unreported = 0;
             }
         }
         if (unreported > 0) {
-            reporter.advanced(unreported);
+            reporter.accept(unreported);
         }
         SINK.addAndGet(sink);
     }

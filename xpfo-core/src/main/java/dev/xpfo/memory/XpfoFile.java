@@ -2,9 +2,7 @@ package dev.xpfo.memory;
 
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.host.OpenFile;
-import dev.xpfo.host.ProcFiles;
 import dev.xpfo.host.SecretMemoryFiles;
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
 import java.io.IOException;
@@ -65,9 +63,14 @@ public final class XpfoFile implements AutoCloseable {
     public static XpfoFile open() {
         int fd = Libc.memfdSecret(Libc.O_CLOEXEC);
         if (fd < 0) {
-            throw openFailure(Libc.errno());
+            throw NativeErrors.secretMemoryFile(Libc.errno());
         }
         return new XpfoFile(fd, 0);
+    }
+
+    /** The page size the kernel reports: a file's size is a whole number of these. */
+    public static long pageSize() {
+        return PAGE_SIZE;
     }
 
     /** Opens a file and sizes it to {@code bytes}: {@link #open()} then {@link #size(long)}. */
@@ -108,28 +111,10 @@ public final class XpfoFile implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
             if (Libc.fstat(fd, stat) != 0) {
-                throw new NativeCallException("fstat", Libc.errno(), "could not size descriptor " + fd, "");
+                throw NativeErrors.call("fstat", Libc.errno(), "could not size descriptor " + fd);
             }
             return new XpfoFile(fd, stat.get(JAVA_LONG, Libc.STAT_SIZE_OFFSET));
         }
-    }
-
-    static SecretMemoryUnavailableException openFailure(int errno) {
-        return switch (errno) {
-            case Errno.ENOSYS -> new SecretMemoryUnavailableException("memfd_secret", errno,
-                    "this kernel (" + ProcFiles.read(Path.of("/proc/sys/kernel/osrelease")).trim()
-                            + ") does not provide secret memory",
-                    "use Linux 5.14 or newer built with CONFIG_SECRETMEM=y; before 6.5 it must also be enabled "
-                            + "with the boot parameter secretmem.enable=1, and no kernel may boot with secretmem.enable=0; "
-                            + "x86-64, arm64 and riscv64 support it");
-            case Errno.EPERM -> new SecretMemoryUnavailableException("memfd_secret", errno,
-                    "the call was refused before reaching the kernel's secret memory code, most likely by a "
-                            + "seccomp filter",
-                    "allow syscall 447 (memfd_secret) in the container's seccomp profile "
-                            + "(Docker/Podman: --security-opt seccomp=<profile>; systemd: SystemCallFilter=)");
-            default -> throw new NativeCallException("memfd_secret", errno, "could not open a secret memory file",
-                    errno == Errno.EMFILE ? "raise the descriptor limit (ulimit -n) or close descriptors" : "");
-        };
     }
 
     private static void validate(long bytes) {
@@ -160,12 +145,7 @@ public final class XpfoFile implements AutoCloseable {
             throw new AlreadySizedException(size, rounded);
         }
         if (Libc.ftruncate(fd, rounded) != 0) {
-            int errno = Libc.errno();
-            if (errno == Errno.EINVAL) {
-                throw new AlreadySizedException(-1, rounded);
-            }
-            throw new NativeCallException("ftruncate", errno, "could not size the secret memory file to "
-                    + rounded + " bytes", "");
+            throw NativeErrors.secretMemorySize(Libc.errno(), rounded);
         }
         size = rounded;
         return this;
@@ -238,7 +218,7 @@ public final class XpfoFile implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
             if (Libc.fstat(fd, stat) != 0) {
-                throw new NativeCallException("fstat", Libc.errno(), "could not read the file's inode", "");
+                throw NativeErrors.call("fstat", Libc.errno(), "could not read the file's inode");
             }
             inode = stat.get(JAVA_LONG, Libc.STAT_INO_OFFSET);
             return inode;

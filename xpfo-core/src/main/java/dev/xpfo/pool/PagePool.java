@@ -8,6 +8,7 @@ import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
 import dev.xpfo.memory.MemlockLimitException;
 import dev.xpfo.memory.PopulateProgress;
+import dev.xpfo.memory.PopulateWorkers;
 import dev.xpfo.memory.SecretMemoryUnavailableException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
@@ -15,6 +16,7 @@ import dev.xpfo.metrics.Metric;
 import dev.xpfo.metrics.MetricSource;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,8 +27,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -70,12 +70,13 @@ public final class PagePool implements AutoCloseable, MetricSource {
     private final PoolStats.MaximumSource maximumSetBy;
     private final int lowChunks;
     private final int highChunks;
-    private final int populateThreads;
     private final ChunkSource source;
     private final String fallbackReason;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition refillWanted = lock.newCondition();
+    /** Signalled whenever chunks join the ready set (or the pool closes), for {@link #awaitReady}. */
+    private final Condition readyAdded = lock.newCondition();
     /** Ready spans by how many chunks they hold; each span's chunks are contiguous, populated and wiped. */
     private final TreeMap<Integer, ArrayDeque<GuardedSpan>> ready = new TreeMap<>();
     private int readyChunks;
@@ -91,6 +92,11 @@ public final class PagePool implements AutoCloseable, MetricSource {
     private final LongAdder coldTakes = new LongAdder();
     private final LongAdder chunksPopulated = new LongAdder();
     private final LongAdder wipes = new LongAdder();
+    /**
+     * Populates for warm, refill and nothing else, on up to {@link PoolSettings#populateThreads()} threads;
+     * stops claiming chunks once the pool closes.
+     */
+    private final PopulateWorkers populators;
     /** Runs the background refill, if the low watermark is set; closing it waits for the refill to stop. */
     private final ExecutorService refiller;
 
@@ -98,7 +104,8 @@ public final class PagePool implements AutoCloseable, MetricSource {
         this.chunkBytes = Bytes.roundUp(settings.chunkBytes(), GuardedSpan.PAGE);
         this.source = source;
         this.fallbackReason = fallbackReason;
-        this.populateThreads = settings.populateThreads();
+        this.populators = PopulateWorkers.onNewThreads(settings.populateThreads(), "xpfo-pool-populate")
+                .stoppingWhen(() -> closed);
 
         MemlockLimit memlock = MemlockLimit.current();
         long wanted = settings.maximumBytes();
@@ -418,6 +425,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
             }
             ready.computeIfAbsent(chunks, c -> new ArrayDeque<>()).push(span);
             readyChunks += chunks;
+            readyAdded.signalAll();
         } finally {
             lock.unlock();
         }
@@ -489,41 +497,18 @@ public final class PagePool implements AutoCloseable, MetricSource {
         }
         PoolRefillEvent event = new PoolRefillEvent();
         event.begin();
-        AtomicInteger next = new AtomicInteger();
-        AtomicInteger done = new AtomicInteger();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Object progressLock = new Object();
-        Runnable worker = () -> {
-            while (failure.get() == null && !closed && next.getAndIncrement() < count) {
-                try {
-                    GuardedSpan span = GuardedSpan.reserve(chunkBytes);
-                    try {
-                        fillChunk(span.data());
-                    } catch (RuntimeException | Error e) {
-                        span.release();
-                        throw e;
-                    }
-                    addReady(span, 1);
-                    // Counted and reported under one lock, so reports never go backwards.
-                    synchronized (progressLock) {
-                        progress.populated(done.incrementAndGet() * chunkBytes, count * chunkBytes);
-                    }
-                } catch (RuntimeException | Error e) {
-                    failure.compareAndSet(null, e);
-                }
+        PopulateWorkers.Outcome outcome = populators.reporting(progress, count * chunkBytes).run(count, (index, populated) -> {
+            GuardedSpan span = GuardedSpan.reserve(chunkBytes);
+            try {
+                fillChunk(span.data());
+            } catch (RuntimeException | Error e) {
+                span.release();
+                throw e;
             }
-        };
-        int threads = Math.min(populateThreads, count);
-        // Closing the executor waits for every helper, even if this thread is interrupted meanwhile:
-        // a helper cannot be stopped halfway through a chunk.
-        try (ExecutorService helpers = Executors.newThreadPerTaskExecutor(
-                Thread.ofPlatform().name("xpfo-pool-populate-", 1).factory())) {
-            for (int i = 1; i < threads; i++) {
-                helpers.execute(worker);
-            }
-            worker.run();
-        }
-        int completed = done.get();
+            addReady(span, 1);
+            populated.accept(chunkBytes);
+        });
+        int completed = outcome.completed();
         lock.lock();
         try {
             populatingChunks -= count - completed;
@@ -533,15 +518,12 @@ public final class PagePool implements AutoCloseable, MetricSource {
         event.trigger = trigger;
         event.chunks = completed;
         event.bytes = completed * chunkBytes;
-        event.threads = threads;
+        event.threads = outcome.threads();
         event.commit();
-        switch (failure.get()) {
-            case null -> { }
-            case MemlockLimitException memlock -> throw memlockLimit(memlock);
-            case RuntimeException e -> throw e;
-            case Error e -> throw e;
-            default -> throw new IllegalStateException(failure.get());
+        if (outcome.failure() instanceof MemlockLimitException memlock) {
+            throw memlockLimit(memlock);
         }
+        outcome.throwFailure();
     }
 
     private void refillLoop() {
@@ -584,6 +566,24 @@ public final class PagePool implements AutoCloseable, MetricSource {
     private boolean refillNeeded() {
         return !refillStalled && readyChunks + populatingChunks < lowChunks
                 && readyChunks + inUseChunks + populatingChunks < maximumChunks;
+    }
+
+    /**
+     * Waits until at least {@code bytes} are ready (the background refill's work, or a region coming
+     * back), the pool closes, or {@code patience} passes; returns whether they are ready. For tests,
+     * which wait on the event rather than poll the stats.
+     */
+    boolean awaitReady(long bytes, Duration patience) throws InterruptedException {
+        long nanos = patience.toNanos();
+        lock.lock();
+        try {
+            while (readyChunks * chunkBytes < bytes && !closed && nanos > 0) {
+                nanos = readyAdded.awaitNanos(nanos);
+            }
+            return readyChunks * chunkBytes >= bytes;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Takes back a region: wipes what its owner could reach and keeps it, whole, for the next take. */
@@ -667,6 +667,7 @@ public final class PagePool implements AutoCloseable, MetricSource {
             }
             closed = true;
             refillWanted.signalAll();
+            readyAdded.signalAll();
         } finally {
             lock.unlock();
         }

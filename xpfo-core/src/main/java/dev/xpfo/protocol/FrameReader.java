@@ -2,8 +2,8 @@ package dev.xpfo.protocol;
 
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.CallTimedOutException;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.function.LongSupplier;
 
 /**
  * Reads whole frames from a stream socket, however the bytes arrive. It reads a header first and then
@@ -28,6 +29,8 @@ public final class FrameReader {
     private final int maxFds;
     private long frameDeadlineNanos = Long.MAX_VALUE;
     private long idleDeadlineNanos = Long.MAX_VALUE;
+    /** The deadlines' clock: {@link System#nanoTime()} but in tests, which move it themselves. */
+    private LongSupplier nanoTime = System::nanoTime;
 
     /**
      * @param maxPayload the largest payload accepted; a header announcing more is refused unread
@@ -57,6 +60,12 @@ public final class FrameReader {
         return this;
     }
 
+    /** Measures the deadlines on {@code clock} instead of {@link System#nanoTime()} (tests). */
+    FrameReader clock(LongSupplier clock) {
+        this.nanoTime = clock;
+        return this;
+    }
+
     /**
      * The next frame, or {@code null} if the peer closed the connection between frames.
      *
@@ -70,7 +79,7 @@ public final class FrameReader {
             byte[] header = new byte[Frame.HEADER_BYTES];
             int have = 0;
             long started = 0;
-            long waitingSince = System.nanoTime();
+            long waitingSince = nanoTime.getAsLong();
             while (have < header.length) {
                 UnixSocket.Received received = receive(header.length - have);
                 if (received == null && have > 0) {
@@ -78,13 +87,13 @@ public final class FrameReader {
                     continue;
                 }
                 if (received == null) {
-                    if (System.nanoTime() - waitingSince > idleDeadlineNanos) {
+                    if (nanoTime.getAsLong() - waitingSince > idleDeadlineNanos) {
                         throw new IdleDeadlineException("no frame within " + idleDeadlineNanos / 1_000_000 + " ms");
                     }
                     continue;
                 }
                 if (have == 0) {
-                    started = System.nanoTime();
+                    started = nanoTime.getAsLong();
                 }
                 checkDeadline(started);
                 fds = append(fds, received.fds());
@@ -146,12 +155,9 @@ public final class FrameReader {
     private UnixSocket.Received receive(int bytes) {
         try {
             return socket.receive(bytes, Math.max(maxFds, 1));
-        } catch (NativeCallException e) {
-            if (e.errno() == Errno.EAGAIN) {
-                return null;
-            }
-            throw e;
-        } catch (XpfoClosedException e) {
+        } catch (CallTimedOutException e) {
+            return null;
+        } catch (NativeCallException | XpfoClosedException e) {
             throw e;
         } catch (XpfoException e) {
             throw new ProtocolException(ErrorCode.BAD_REQUEST, e.getMessage());
@@ -159,7 +165,7 @@ public final class FrameReader {
     }
 
     private void checkDeadline(long started) {
-        if (System.nanoTime() - started > frameDeadlineNanos) {
+        if (nanoTime.getAsLong() - started > frameDeadlineNanos) {
             throw new ProtocolException(ErrorCode.BAD_REQUEST, "frame not finished within "
                     + frameDeadlineNanos / 1_000_000 + " ms");
         }

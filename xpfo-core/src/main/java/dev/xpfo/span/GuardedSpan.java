@@ -1,8 +1,8 @@
 package dev.xpfo.span;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
 
 /**
  * A reservation of address space with an anonymous {@code PROT_NONE} guard page at each end: the
@@ -36,10 +36,8 @@ public final class GuardedSpan {
         long total = dataBytes + 2 * PAGE;
         long base = Libc.mmap(0, total, Libc.PROT_NONE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
         if (base == Libc.MAP_FAILED) {
-            int errno = Libc.errno();
-            throw new NativeCallException("mmap", errno, "could not reserve " + total
-                    + " bytes of address space for secret memory and its guard pages",
-                    errno == Errno.ENOMEM ? "raise vm.max_map_count or the address-space limit (ulimit -v)" : "");
+            throw NativeErrors.mapping("mmap", Libc.errno(), total, "could not reserve " + total
+                    + " bytes of address space for secret memory and its guard pages");
         }
         return new GuardedSpan(base, dataBytes, total);
     }

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -174,10 +175,14 @@ class PagePoolTest {
             assertThat(Libc.pipe2(fds, Libc.O_CLOEXEC)).isZero();
             int readEnd = fds.getAtIndex(ValueLayout.JAVA_INT, 0);
             int writeEnd = fds.getAtIndex(ValueLayout.JAVA_INT, 1);
-            Thread reader = Thread.ofPlatform().start(() -> Libc.read(readEnd, region.segment(), 1));
+            java.util.concurrent.CompletableFuture<Integer> readerTid = new java.util.concurrent.CompletableFuture<>();
+            Thread reader = Thread.ofPlatform().start(() -> {
+                readerTid.complete(Libc.gettid());
+                Libc.read(readEnd, region.segment(), 1);
+            });
             try {
-                // Give the reader time to be blocked inside read(2), which holds the segment's session.
-                Thread.sleep(300);
+                // Wait until the reader is inside read(2) on the pipe, holding the segment's session.
+                awaitBlockedReading(readerTid.get(), readEnd);
                 assertThatThrownBy(region::close).as("close while read(2) holds the segment")
                         .isInstanceOf(IllegalStateException.class);
                 assertThat(region.isOpen()).isTrue();
@@ -243,11 +248,29 @@ class PagePoolTest {
     }
 
     private static void awaitReady(PagePool pool, long bytes) throws InterruptedException {
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (pool.stats().readyBytes() < bytes && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
+        assertThat(pool.awaitReady(bytes, Duration.ofSeconds(30))).as("refill brought %d bytes ready", bytes).isTrue();
         assertThat(pool.stats().readyBytes()).isEqualTo(bytes);
+    }
+
+    /**
+     * Returns once thread {@code tid} is blocked in a system call on {@code fd}, as the kernel reports
+     * it ({@code /proc/self/task/TID/syscall}: the call's number, then its arguments, the descriptor
+     * first). Nothing signals that moment, so the kernel's view is read until it shows it.
+     */
+    private static void awaitBlockedReading(int tid, int fd) throws java.io.IOException {
+        Path syscall = Path.of("/proc/self/task/" + tid + "/syscall");
+        String descriptor = "0x" + Integer.toHexString(fd);
+        long patience = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            String[] fields = java.nio.file.Files.readString(syscall).trim().split(" ");
+            if (fields.length > 1 && !fields[0].equals("-1") && fields[1].equals(descriptor)) {
+                return;
+            }
+            if (System.nanoTime() > patience) {
+                throw new AssertionError("thread " + tid + " never blocked reading descriptor " + fd + ": " + String.join(" ", fields));
+            }
+            Thread.onSpinWait();
+        }
     }
 
     @Test

@@ -13,6 +13,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -83,13 +87,39 @@ class FrameReaderTest {
                 .isInstanceOf(ProtocolException.class).hasMessageContaining("inside a frame header");
     }
 
+    /** The reader's clock: each reading moves it on by {@code step}, and is counted. */
+    private static final class SteppingClock implements LongSupplier {
+        private final long step;
+        private final Semaphore readings = new Semaphore(0);
+        private final AtomicLong now = new AtomicLong();
+
+        SteppingClock(Duration step) {
+            this.step = step.toNanos();
+        }
+
+        @Override
+        public long getAsLong() {
+            readings.release();
+            return now.getAndAdd(step);
+        }
+
+        /** Waits until the clock has been read {@code count} more times (a bound against a hung build). */
+        void awaitReadings(int count) throws InterruptedException {
+            assertThat(readings.tryAcquire(count, 30, TimeUnit.SECONDS)).as("%d readings of the clock", count).isTrue();
+        }
+    }
+
     @Test
     void aPeerSilentBetweenFramesIsWaitedForButNotOneSilentInsideAFrame() throws Exception {
-        mine.timeouts(Duration.ofMillis(50), Duration.ofMillis(50));
-        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).frameDeadline(Duration.ofMillis(150));
+        mine.timeouts(Duration.ofMillis(5), Duration.ofMillis(5));
+        // 50 ms of the reader's time pass at every receive timeout.
+        SteppingClock clock = new SteppingClock(Duration.ofMillis(50));
+        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).frameDeadline(Duration.ofMillis(150))
+                .clock(clock);
         CompletableFuture<Frame> next = CompletableFuture.supplyAsync(reader::next);
-        Thread.sleep(300);
-        assertThat(next).isNotDone();
+        next.whenComplete((read, failure) -> clock.readings.release(100)); // given up: no more readings to wait for
+        clock.awaitReadings(20);
+        assertThat(next).as("a second of silence between frames, past the frame deadline").isNotDone();
         peer.send(Messages.status(3).encode());
         assertThat(next.get().requestId()).isEqualTo(3);
 
@@ -99,20 +129,24 @@ class FrameReaderTest {
 
     @Test
     void aFrameTricklingInByteByByteIsCutOffAtItsDeadline() throws Exception {
-        mine.timeouts(Duration.ofMillis(20), Duration.ofMillis(20));
-        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).frameDeadline(Duration.ofMillis(200));
-        CompletableFuture<Void> trickle = CompletableFuture.runAsync(() -> {
-            for (byte b : Messages.status(1).encode()) {
-                peer.send(new byte[]{b});
-                try {
-                    Thread.sleep(50); // each byte well inside the receive timeout's reach, the frame not
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        });
-        assertThatThrownBy(reader::next).isInstanceOf(ProtocolException.class).hasMessageContaining("not finished within 200 ms");
-        trickle.get();
+        // No receive timeout passes (each byte comes well within its reach): the frame deadline cuts it off alone.
+        mine.timeouts(Duration.ofSeconds(30), Duration.ofSeconds(30));
+        SteppingClock clock = new SteppingClock(Duration.ofMillis(50));
+        FrameReader reader = new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).frameDeadline(Duration.ofMillis(200))
+                .clock(clock);
+        CompletableFuture<Frame> next = CompletableFuture.supplyAsync(reader::next);
+        // Once it gives up, the reader reads the clock no more: let the last wait below end.
+        next.whenComplete((read, failure) -> clock.readings.release(100));
+        // In step with the reader: it reads the clock once before the first byte, twice on receiving it
+        // (the frame's start and its deadline), then once per byte.
+        clock.awaitReadings(1);
+        byte[] frame = Messages.status(1).encode();
+        for (int i = 0; i < frame.length && !next.isDone(); i++) {
+            peer.send(new byte[]{frame[i]});
+            clock.awaitReadings(i == 0 ? 2 : 1);
+        }
+        assertThatThrownBy(next::join).hasCauseInstanceOf(ProtocolException.class)
+                .hasMessageContaining("not finished within 200 ms");
     }
 
     @Test

@@ -2,11 +2,13 @@ package dev.xpfo.service;
 
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.CallTimedOutException;
+import dev.xpfo.memory.PeerGoneException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.pool.FilePool;
-import dev.xpfo.pool.PoolExhaustedException;
+import dev.xpfo.pool.PoolLimitException;
+import dev.xpfo.stock.Stock;
+import dev.xpfo.stock.StockExhaustedException;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
@@ -151,11 +153,8 @@ final class Connection implements Runnable {
             } catch (XpfoClosedException e) {
                 refuse(frame.requestId(), ErrorCode.SHUTTING_DOWN, "the service is stopping");
                 return;
-            } catch (NativeCallException e) {
-                if (e.call().startsWith("sendmsg")) {
-                    return; // the peer is gone
-                }
-                internal(frame.requestId(), e);
+            } catch (PeerGoneException | CallTimedOutException e) {
+                return; // the client hung up, or stopped reading for the whole frame timeout: nobody to answer
             } catch (RuntimeException e) {
                 internal(frame.requestId(), e);
             } finally {
@@ -280,10 +279,10 @@ final class Connection implements Runnable {
                     + " more passes its quota of " + Bytes.format(service.settings().quota().outstandingBytes()));
             return;
         }
-        FilePool.Taken taken;
+        Stock.Taken taken;
         try {
             taken = service.pool().take(chunks, service.settings().coldDeadline(), grant.warmOnly());
-        } catch (PoolExhaustedException e) {
+        } catch (StockExhaustedException | PoolLimitException e) {
             service.quotas().release(peer.uid(), bytes);
             refuse(request, ErrorCode.POOL_EXHAUSTED, e.getMessage());
             return;

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -37,11 +38,14 @@ import java.util.function.Supplier;
  * grant that is really gone, which then stays charged. The total stays exact ({@code docs/protocol.md},
  * "Releasing").
  * A sweeper thread, at the lowest CPU priority, scans every process and reads the kernel's count at
- * most once a second while anything is pending.
+ * most once per scan interval ({@link #SCAN_INTERVAL}, one second) while anything is pending. Each
+ * sweep is numbered, so a caller can wait for the sweep that follows what it did
+ * ({@link #awaitSweep}) instead of guessing how long one takes.
  */
 final class Holdings implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
-    private static final long SCAN_INTERVAL_NANOS = 1_000_000_000L;
+    /** How often the sweeper scans at most while something is pending, unless told otherwise. */
+    static final Duration SCAN_INTERVAL = Duration.ofSeconds(1);
 
     /** A grant's accounting: who is charged, how much, and the inodes of its files. */
     record Grant(long id, int uid, int chunks, Set<Long> inodes) {
@@ -80,6 +84,7 @@ final class Holdings implements AutoCloseable {
     private final Consumer<Grant> freeStock;
     private final Supplier<SecretMemoryHolders> scanner;
     private final KernelSurplus kernel;
+    private final long scanIntervalNanos;
     /** Let go of and still charged, in the order they were let go. */
     private final Map<Long, Grant> pending = new LinkedHashMap<>();
     private final Set<Long> heldWarned = new HashSet<>();
@@ -87,6 +92,9 @@ final class Holdings implements AutoCloseable {
     private boolean closed;
     /** A scan is being applied: what it took from the queues is not settled yet. */
     private boolean scanning;
+    /** Sweeps begun, and sweeps finished (applied or failed): the sweeper runs one at a time. */
+    private long sweepsBegun;
+    private long sweepsFinished;
     private final Set<Set<Integer>> unreadableWarned = new HashSet<>();
 
     /**
@@ -97,6 +105,19 @@ final class Holdings implements AutoCloseable {
      */
     Holdings(Consumer<Grant> freeQuota, Consumer<Grant> freeStock, Supplier<SecretMemoryHolders> scanner,
              KernelSurplus kernel) {
+        this(freeQuota, freeStock, scanner, kernel, SCAN_INTERVAL);
+    }
+
+    /**
+     * @param scanInterval the least time from the end of one sweep to the start of the next (a scan of
+     *                     every process costs CPU time; tests shorten it)
+     */
+    Holdings(Consumer<Grant> freeQuota, Consumer<Grant> freeStock, Supplier<SecretMemoryHolders> scanner,
+             KernelSurplus kernel, Duration scanInterval) {
+        if (scanInterval.isNegative() || scanInterval.isZero()) {
+            throw new IllegalArgumentException("the scan interval must be positive, not " + scanInterval);
+        }
+        this.scanIntervalNanos = scanInterval.toNanos();
         this.freeQuota = freeQuota;
         this.freeStock = freeStock;
         this.scanner = scanner;
@@ -140,6 +161,26 @@ final class Holdings implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Waits until a sweep that begins after this call has been applied (or has failed), for up to
+     * {@code patience}: whatever was released, detached or changed before the call has been looked at
+     * by then. Sweeps run only while something is pending.
+     *
+     * @return false if no such sweep finished within {@code patience} or the holdings closed
+     */
+    synchronized boolean awaitSweep(Duration patience) throws InterruptedException {
+        long target = sweepsBegun + 1;
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (sweepsFinished < target) {
+            long left = deadline - System.nanoTime();
+            if (closed || left <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+        return true;
+    }
+
     /** True if nothing waits to be scanned for (the sweeper is idle). */
     synchronized boolean idle() {
         return nothingToDo() && !scanning;
@@ -156,17 +197,21 @@ final class Holdings implements AutoCloseable {
     }
 
     private void sweep() {
-        long lastScan = System.nanoTime() - SCAN_INTERVAL_NANOS;
+        long lastScan = System.nanoTime() - scanIntervalNanos;
         while (true) {
             Map<Long, Grant> stillCharged;
             synchronized (this) {
                 try {
-                    while (!closed && (nothingToDo() || System.nanoTime() - lastScan < SCAN_INTERVAL_NANOS)) {
-                        long left = SCAN_INTERVAL_NANOS - (System.nanoTime() - lastScan);
-                        if (nothingToDo() || left <= 0) {
-                            wait(nothingToDo() ? 0 : 1);
+                    // Woken by a release or detach, and by close; otherwise asleep until the interval is up.
+                    while (!closed) {
+                        long left = scanIntervalNanos - (System.nanoTime() - lastScan);
+                        if (!nothingToDo() && left <= 0) {
+                            break;
+                        }
+                        if (nothingToDo()) {
+                            wait();
                         } else {
-                            wait(Math.max(1, left / 1_000_000));
+                            TimeUnit.NANOSECONDS.timedWait(this, left);
                         }
                     }
                 } catch (InterruptedException e) {
@@ -177,6 +222,7 @@ final class Holdings implements AutoCloseable {
                 }
                 stillCharged = new LinkedHashMap<>(pending);
                 scanning = true;
+                sweepsBegun++;
             }
             try {
                 SecretMemoryHolders scan = scanner.get();
@@ -189,6 +235,7 @@ final class Holdings implements AutoCloseable {
             }
             synchronized (this) {
                 scanning = false;
+                sweepsFinished++;
                 notifyAll();
             }
             lastScan = System.nanoTime();

@@ -2,12 +2,14 @@ package dev.xpfo.service;
 
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.FilePool;
-import dev.xpfo.pool.FilePoolStats;
+import dev.xpfo.stock.Stock;
+import dev.xpfo.stock.StockStats;
 
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * What the kernel counts of the secret memory the service populated and has not freed yet, from the
@@ -16,7 +18,7 @@ import java.util.OptionalLong;
  * other unevictable memory of the service's (none: the JVM locks nothing), all counted.
  *
  * <ul>
- *   <li>As the stock's {@link FilePool.PopulateGate}: populating {@code N} bytes is allowed only while
+ *   <li>As the stock's {@link Stock.PopulateGate}: populating {@code N} bytes is allowed only while
  *       {@code counted + populated since + populating + lag + N <= maximum}: the last reading
  *       (renewed every 250 ms off the stock's lock, so no grant waits for a file read), what was
  *       populated since it began, and {@link #lag} for pages the kernel may not show yet.</li>
@@ -29,7 +31,7 @@ import java.util.OptionalLong;
  * surplus compares the kernel's count with all their stocks together (and is used by one of them at a
  * time), and the gate holds the count within the sum of their maxima, each stock keeping its own.
  */
-final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus {
+final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
     static final long SETTLE_MILLIS = 2500;
     private static final long SETTLE_NANOS = SETTLE_MILLIS * 1_000_000L;
@@ -55,6 +57,8 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private static final long PAGE = 4096;
 
     private final MemoryCgroup cgroup;
+    /** When populates happened and which are recent: {@link System#nanoTime()} but in tests. */
+    private final LongSupplier nanoTime;
     /** Bytes the count may still show of files already gone ({@link #MUNLOCK_PAGES_PER_CPU}). */
     private final long munlockLag;
     private final long maximum;
@@ -74,7 +78,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private long populatedAtRead;
     private Thread refresher;
     private boolean closed;
-    private FilePool pool;
+    private Stock pool;
     private boolean failureLogged;
 
     /** The services of this process counting in one cgroup, and the cgroups to remove when all stop. */
@@ -87,7 +91,13 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     private static final java.util.Map<java.nio.file.Path, Sharing> SHARING = new java.util.HashMap<>();
 
     KernelCount(MemoryCgroup cgroup, long maximum) {
+        this(cgroup, maximum, System::nanoTime);
+    }
+
+    /** @param nanoTime the clock that dates populates and ages them out of the settle time */
+    KernelCount(MemoryCgroup cgroup, long maximum, LongSupplier nanoTime) {
         this.cgroup = cgroup;
+        this.nanoTime = nanoTime;
         this.maximum = maximum;
         int cpus = Runtime.getRuntime().availableProcessors();
         this.lruLag = LRU_PAGES_PER_CPU * cpus * PAGE;
@@ -97,7 +107,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     }
 
     /** The stock whose ready and granted bytes the surplus compares with (set once it is open). */
-    void counting(FilePool stock) {
+    void counting(Stock stock) {
         synchronized (this) {
             this.pool = stock;
         }
@@ -126,10 +136,16 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
                 }
             }
             countNow();
-            try {
-                Thread.sleep(REFRESH_MILLIS);
-            } catch (InterruptedException e) {
-                return;
+            // Woken early by close, never interrupted: an interrupt would close the file being read.
+            synchronized (this) {
+                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REFRESH_MILLIS);
+                try {
+                    while (!closed && deadline - System.nanoTime() > 0) {
+                        TimeUnit.NANOSECONDS.timedWait(this, deadline - System.nanoTime());
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
         }
     }
@@ -143,9 +159,9 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         synchronized (this) {
             closed = true;
             thread = refresher;
+            notifyAll();
         }
         if (thread != null) {
-            thread.interrupt();
             try {
                 thread.join(2000);
             } catch (InterruptedException e) {
@@ -276,7 +292,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         long recent;
         synchronized (RECENT) {
             since = populatedTotal - atRead;
-            recent = recentBytes();
+            recent = recentBytes(nanoTime.getAsLong());
         }
         long maxima = 0;
         for (KernelCount member : sharing()) {
@@ -289,7 +305,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
     public void populated(long bytes) {
         synchronized (RECENT) {
             populatedTotal += bytes;
-            RECENT.add(new long[]{System.nanoTime(), bytes});
+            RECENT.add(new long[]{nanoTime.getAsLong(), bytes});
         }
     }
 
@@ -312,14 +328,14 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         long chunk = 0;
         List<KernelCount> members = sharing();
         for (KernelCount member : members) {
-            FilePool stock;
+            Stock stock;
             synchronized (member) {
                 stock = member.pool;
             }
             if (stock == null) {
                 return OptionalLong.empty(); // a service still opening: its stock is not counted yet
             }
-            FilePoolStats stats = stock.stats();
+            StockStats stats = stock.stats();
             charged += stats.readyBytes() + stats.handedOutBytes();
             if (member == this) {
                 chunk = stats.chunkBytes();
@@ -331,7 +347,7 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         }
         long recentAll;
         synchronized (RECENT) {
-            recentAll = recentBytes();
+            recentAll = recentBytes(nanoTime.getAsLong());
         }
         // Pages of chunks populated just before may not be in the kernel's count yet (confirmationLag);
         // pages of files already gone may still be in it (munlockLag): without allowing for those, the
@@ -341,9 +357,8 @@ final class KernelCount implements FilePool.PopulateGate, Holdings.KernelSurplus
         return OptionalLong.of(Math.max(0, surplus) / chunk);
     }
 
-    /** Bytes populated within the settle time. Under the RECENT lock. */
-    private static long recentBytes() {
-        long now = System.nanoTime();
+    /** Bytes populated within the settle time before {@code now}. Under the RECENT lock. */
+    private static long recentBytes(long now) {
         while (!RECENT.isEmpty() && now - RECENT.peek()[0] > SETTLE_NANOS) {
             RECENT.poll();
         }

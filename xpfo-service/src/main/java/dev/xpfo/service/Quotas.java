@@ -2,6 +2,7 @@ package dev.xpfo.service;
 
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.LongSupplier;
 
 /**
  * Per-user accounting: bytes granted and not yet confirmed gone ({@link Holdings}: a RELEASE alone
@@ -9,11 +10,14 @@ import java.util.TreeMap;
  */
 final class Quotas {
     private final ServiceSettings.Quota limits;
+    /** The token buckets' clock ({@link System#nanoTime()} but in tests). */
+    private final LongSupplier nanoTime;
     private final Map<Integer, Long> outstanding = new TreeMap<>();
     private final Map<Integer, Bucket> buckets = new TreeMap<>();
 
-    Quotas(ServiceSettings.Quota limits) {
+    Quotas(ServiceSettings.Quota limits, LongSupplier nanoTime) {
         this.limits = limits;
+        this.nanoTime = nanoTime;
     }
 
     private static final class Bucket {
@@ -28,7 +32,7 @@ final class Quotas {
             return true;
         }
         double capacity = Math.max(1, rate);
-        long now = System.nanoTime();
+        long now = nanoTime.getAsLong();
         Bucket bucket = buckets.computeIfAbsent(uid, key -> {
             Bucket fresh = new Bucket();
             fresh.tokens = capacity;

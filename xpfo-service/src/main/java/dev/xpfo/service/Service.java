@@ -5,7 +5,7 @@ import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.host.SecretMemoryHolders;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.pool.FilePool;
+import dev.xpfo.stock.Stock;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Messages;
 
@@ -19,9 +19,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * A running xpfo service: the stock of warm files, the listening socket, one thread per client.
@@ -32,8 +34,20 @@ public final class Service implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.service");
     private static final Duration DRAIN = Duration.ofSeconds(10);
 
+    /**
+     * The service's periods and clock: {@link #DEFAULT} in production; tests shorten the periods and
+     * drive the clock, so they wait for what happens instead of sleeping until it should have.
+     *
+     * @param scanInterval how often, at most, released and abandoned grants are looked for in every
+     *                     process ({@link Holdings})
+     * @param nanoTime     the clock of the per-user request rates ({@link Quotas})
+     */
+    record Timing(Duration scanInterval, LongSupplier nanoTime) {
+        static final Timing DEFAULT = new Timing(Holdings.SCAN_INTERVAL, System::nanoTime);
+    }
+
     private final ServiceSettings settings;
-    private final FilePool pool;
+    private final Stock pool;
     private final Listener listener;
     private final Quotas quotas;
     private final ServiceMetrics metrics;
@@ -41,6 +55,8 @@ public final class Service implements AutoCloseable {
     private final KernelCount kernel;
     private final SentFileCloser sentFiles = new SentFileCloser();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    /** Notified when a connection's thread has ended: {@link #close()} waits on it. */
+    private final Object disconnections = new Object();
     private final AtomicLong grantIds = new AtomicLong();
     private final AtomicInteger clientNumbers = new AtomicInteger();
     private final LongAdder grants = new LongAdder();
@@ -51,12 +67,13 @@ public final class Service implements AutoCloseable {
     private final Thread acceptor;
     private volatile boolean stopping;
 
-    private Service(ServiceSettings settings, FilePool pool, Listener listener, KernelCount kernel, long secretDevice) {
+    private Service(ServiceSettings settings, Timing timing, Stock pool, Listener listener, KernelCount kernel,
+                    long secretDevice) {
         this.settings = settings;
         this.pool = pool;
         this.listener = listener;
         this.kernel = kernel;
-        this.quotas = new Quotas(settings.quota());
+        this.quotas = new Quotas(settings.quota(), timing.nanoTime());
         for (ErrorCode code : ErrorCode.values()) {
             refusals.put(code, new LongAdder());
         }
@@ -65,7 +82,7 @@ public final class Service implements AutoCloseable {
                 grant -> quotas.release(grant.uid(), grant.chunks() * pool.chunkBytes()),
                 grant -> pool.returned(grant.chunks()),
                 () -> SecretMemoryHolders.scan(secretDevice).ignoringUid(ServiceSocket.currentUid()),
-                kernel.counts() ? kernel : Holdings.KernelSurplus.NONE);
+                kernel.counts() ? kernel : Holdings.KernelSurplus.NONE, timing.scanInterval());
         this.acceptor = new Thread(this::acceptLoop, "xpfo-accept");
     }
 
@@ -74,6 +91,11 @@ public final class Service implements AutoCloseable {
      * the stock warms; their grants populate what is not ready yet.
      */
     public static Service start(ServiceSettings settings) {
+        return start(settings, Timing.DEFAULT);
+    }
+
+    /** {@link #start(ServiceSettings)} with other periods and clock (tests). */
+    static Service start(ServiceSettings settings, Timing timing) {
         // The socket first: a path it must refuse stops the service before any memory is populated.
         Listener listener = Listener.open(settings);
         // Before the first page is populated: the kernel charges a page to the toucher's cgroup for good.
@@ -94,18 +116,18 @@ public final class Service implements AutoCloseable {
                     + "quotas then rest on a scan of /proc alone, which cannot see descriptors parked in a socket's "
                     + "queue or registered with io_uring: a client can hold more than the maximum that way");
         }
-        FilePool pool;
+        Stock pool;
         long secretDevice;
         try {
             secretDevice = SecretMemoryHolders.device();
-            pool = FilePool.open(settings.pool(), kernel);
+            pool = Stock.open(settings.pool(), kernel);
         } catch (RuntimeException e) {
             cgroup.close();
             listener.close();
             throw e;
         }
         kernel.counting(pool);
-        Service service = new Service(settings, pool, listener, kernel, secretDevice);
+        Service service = new Service(settings, timing, pool, listener, kernel, secretDevice);
         try {
             settings.metrics().ifPresent(service.metrics::serve);
         } catch (RuntimeException e) {
@@ -205,6 +227,25 @@ public final class Service implements AutoCloseable {
         return false;
     }
 
+    /** Waits until every connection's thread has ended, for up to {@code patience}. */
+    private void awaitDisconnected(Duration patience) {
+        long deadline = System.nanoTime() + patience.toNanos();
+        synchronized (disconnections) {
+            while (!connections.isEmpty()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(disconnections, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
     private static void pause() {
         try {
             Thread.sleep(100);
@@ -218,7 +259,7 @@ public final class Service implements AutoCloseable {
     }
 
     /** The stock of warm files (to warm it, or read its state). */
-    public FilePool pool() {
+    public Stock pool() {
         return pool;
     }
 
@@ -254,8 +295,12 @@ public final class Service implements AutoCloseable {
         refusals.get(code).increment();
     }
 
+    /** The connection's thread is ending: called last thing on it. */
     void disconnected(Connection connection) {
         connections.remove(connection);
+        synchronized (disconnections) {
+            disconnections.notifyAll();
+        }
     }
 
     /** Where clients connect, for people. */
@@ -326,6 +371,7 @@ public final class Service implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, "stopping: " + connections.size() + " clients connected, "
                 + Bytes.format(pool.stats().readyBytes()) + " ready");
+        listener.wake();
         try {
             acceptor.join(DRAIN.toMillis());
         } catch (InterruptedException e) {
@@ -333,10 +379,7 @@ public final class Service implements AutoCloseable {
         }
         listener.close();
         connections.forEach(Connection::stop);
-        long deadline = System.nanoTime() + DRAIN.toNanos();
-        while (!connections.isEmpty() && System.nanoTime() < deadline) {
-            pause();
-        }
+        awaitDisconnected(DRAIN);
         sentFiles.close();
         holdings.close();
         metrics.close();

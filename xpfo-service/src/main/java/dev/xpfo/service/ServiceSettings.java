@@ -2,7 +2,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -31,7 +31,7 @@ import java.util.Optional;
  *                        release it)
  * @param metrics         loopback address for the Prometheus endpoint, or empty for none
  */
-public record ServiceSettings(Path socket, int socketMode, Optional<String> socketGroup, FilePoolSettings pool,
+public record ServiceSettings(Path socket, int socketMode, Optional<String> socketGroup, StockSettings pool,
                               long maxGrantBytes, Quota quota, Duration coldDeadline, Duration frameTimeout,
                               int maxClients, int maxClientsPerUid, Duration idleTimeout,
                               Optional<InetSocketAddress> metrics) {
@@ -60,7 +60,7 @@ public record ServiceSettings(Path socket, int socketMode, Optional<String> sock
     }
 
     public static ServiceSettings defaults(Path socket) {
-        FilePoolSettings pool = FilePoolSettings.defaults();
+        StockSettings pool = StockSettings.defaults();
         return new ServiceSettings(socket, 0600, Optional.empty(), pool, pool.maximumBytes(),
                 new Quota(pool.maximumBytes(), 1000), Duration.ofSeconds(10), Duration.ofSeconds(5), 256, 32,
                 Duration.ofSeconds(60), Optional.empty());
@@ -97,7 +97,7 @@ public record ServiceSettings(Path socket, int socketMode, Optional<String> sock
                 maxClients, maxClientsPerUid, idleTimeout, Optional.of(address));
     }
 
-    public ServiceSettings withPool(FilePoolSettings settings) {
+    public ServiceSettings withPool(StockSettings settings) {
         return new ServiceSettings(socket, socketMode, socketGroup, settings, Math.min(maxGrantBytes, settings.maximumBytes()),
                 new Quota(Math.min(quota.outstandingBytes, settings.maximumBytes()), quota.requestsPerSecond),
                 coldDeadline, frameTimeout, maxClients, maxClientsPerUid, idleTimeout, metrics);

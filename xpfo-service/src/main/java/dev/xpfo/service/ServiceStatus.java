@@ -3,7 +3,7 @@ package dev.xpfo.service;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.xpfo.pool.FilePoolStats;
+import dev.xpfo.stock.StockStats;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Protocol;
 
@@ -20,7 +20,7 @@ final class ServiceStatus {
         root.put("pid", ProcessHandle.current().pid());
         root.put("listening", service.listening());
         root.put("uptime_seconds", service.uptime().toSeconds());
-        FilePoolStats stats = service.pool().stats();
+        StockStats stats = service.pool().stats();
         ObjectNode pool = root.putObject("pool");
         pool.put("chunk_bytes", stats.chunkBytes());
         pool.put("ready_bytes", stats.readyBytes());

@@ -4,6 +4,8 @@ import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -17,9 +19,10 @@ class KernelCountTest {
         try (MemoryCgroup cgroup = MemoryCgroup.join("xpfo-test-" + ProcessHandle.current().pid())) {
             assumeTrue(cgroup.counted(), "skipped: " + cgroup.why());
             long maximum = 64L << 20;
-            KernelCount kernel = new KernelCount(cgroup, maximum);
-            // Nothing populated for longer than the statistics' flush period: the LRU batches may still hold pages.
-            Thread.sleep(KernelCount.SETTLE_MILLIS + 100);
+            // Its clock runs a minute ahead: whatever was populated, it was longer ago than the statistics'
+            // flush period. The LRU batches may still hold pages.
+            KernelCount kernel = new KernelCount(cgroup, maximum,
+                    () -> System.nanoTime() + Duration.ofMinutes(1).toNanos());
             long lruBatches = 31L * Runtime.getRuntime().availableProcessors() * PAGE;
             assertThat(kernel.lag(0)).isGreaterThanOrEqualTo(lruBatches);
             kernel.countNow();

@@ -10,7 +10,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
@@ -52,7 +52,7 @@ class KernelCountedLimitsTest {
     }
 
     private ServiceSettings settings(long target, long maximum, long quota) {
-        return Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, target, maximum, 2))
+        return Services.small(dir).withPool(StockSettings.of(Services.CHUNK, target, maximum, 2))
                 .withQuota(new ServiceSettings.Quota(quota, 0));
     }
 
@@ -153,7 +153,7 @@ class KernelCountedLimitsTest {
         Path other = Files.createDirectory(dir.resolve("other"));
         try (Service first = Services.started(settings(16 * MIB, 64 * MIB, 64 * MIB));
              Service second = Services.started(Services.small(other)
-                     .withPool(FilePoolSettings.of(Services.CHUNK, 8 * MIB, 32 * MIB, 2)));
+                     .withPool(StockSettings.of(Services.CHUNK, 8 * MIB, 32 * MIB, 2)));
              XpfoClient one = XpfoClient.connect(dir.resolve("xpfo.sock"));
              XpfoClient two = XpfoClient.connect(other.resolve("xpfo.sock"))) {
             assertThat(second.kernel().cgroup().directory()).isEqualTo(first.kernel().cgroup().directory());
@@ -185,7 +185,7 @@ class KernelCountedLimitsTest {
         assertThat(new ProcessBuilder("mount", "-t", "tmpfs", "-o", "mode=0755,size=1M,nr_inodes=0", "xpfo-decoy",
                 decoys.toString()).inheritIO().start().waitFor()).isZero();
         Process mapper = null;
-        try (Service service = Services.started(settings(16 * MIB, 64 * MIB, 8 * MIB));
+        try (Service service = TimedServices.scanningOften(settings(16 * MIB, 64 * MIB, 8 * MIB));
              UnixSocket victim = UnixSocket.connect(dir.resolve("xpfo.sock"))) {
             FrameReader reader = new FrameReader(victim, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
             victim.send(new Messages.Hello(1, 1).frame(0).encode());
@@ -206,7 +206,9 @@ class KernelCountedLimitsTest {
             chunks.closeFds();
             victim.send(new Messages.Release(grant).frame(2).encode());
             Messages.Released.decode(reader.next());
-            Thread.sleep(2500); // long enough for the scans that follow a release
+            int uid = ServiceSocket.currentUid();
+            assertThat(service.holdings().awaitConfirmed(uid, () -> service.quotas().outstanding(uid) == 0, Services.SWEEP))
+                    .as("the release confirmed gone, the decoy's mapping notwithstanding").isTrue();
 
             victim.send(new Messages.Grant(8 * MIB, 0).frame(3).encode());
             Frame again = reader.next();

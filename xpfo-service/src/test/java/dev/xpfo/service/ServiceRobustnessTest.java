@@ -7,7 +7,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameType;
@@ -105,7 +105,8 @@ class ServiceRobustnessTest {
                 }
                 socket.close();
             }
-            Thread.sleep(settings.frameTimeout().toMillis() + 200);
+            // Each connection left silent inside a frame is hung up on at the frame timeout, if not before.
+            silent.forEach(ServiceRobustnessTest::awaitHangUp);
             silent.forEach(UnixSocket::close);
             settled(service);
             try (XpfoClient client = XpfoClient.connect(settings.socket())) {
@@ -166,6 +167,20 @@ class ServiceRobustnessTest {
         }
     }
 
+    /**
+     * Waits until the service has hung up on {@code socket}: the end of the stream, or a reset if it
+     * hung up leaving bytes of ours unread. A receive timeout bounds the wait against a hung build
+     * (then {@link #settled} finds the connection still open).
+     */
+    private static void awaitHangUp(UnixSocket socket) {
+        socket.timeouts(Services.SWEEP, Services.SWEEP);
+        try {
+            drain(socket);
+        } catch (XpfoException e) {
+            // reset: the service hung up on bytes it had not read
+        }
+    }
+
     private static void sendWithDescriptor(UnixSocket socket, byte[] bytes) {
         try (XpfoFile file = XpfoFile.open()) {
             socket.send(bytes, file.fd());
@@ -175,7 +190,7 @@ class ServiceRobustnessTest {
     @Test
     void sixtyFourClientsTakeAndReleaseConcurrentlyWithoutSeeingEachOther() throws Exception {
         ServiceSettings settings = Services.small(dir)
-                .withPool(FilePoolSettings.of(Services.CHUNK, 128L << 20, 1L << 30, 2))
+                .withPool(StockSettings.of(Services.CHUNK, 128L << 20, 1L << 30, 2))
                 .withQuota(new ServiceSettings.Quota(1L << 30, 0))
                 .withLimits(64L << 20, Duration.ofSeconds(60), Duration.ofSeconds(5), 256);
         try (Service service = Services.started(settings)) {
@@ -219,7 +234,7 @@ class ServiceRobustnessTest {
 
     @Test
     void aClientKilledMidRequestCostsNothingAndOthersAreServed() throws Exception {
-        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 0, 256L << 20, 2));
+        ServiceSettings settings = Services.small(dir).withPool(StockSettings.of(Services.CHUNK, 0, 256L << 20, 2));
         try (Service service = Services.started(settings)) {
             settled(service);
             long descriptorsBefore = Services.openDescriptors();

@@ -11,7 +11,7 @@ import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.TestJvm;
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
@@ -32,6 +32,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -97,7 +100,7 @@ class ServiceTest {
 
     @Test
     void anEmptyStockPopulatesOnDemandUnlessTheClientAsksForWarmOnly() {
-        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 0, 64L << 20, 2));
+        ServiceSettings settings = Services.small(dir).withPool(StockSettings.of(Services.CHUNK, 0, 64L << 20, 2));
         try (Service service = Services.started(settings);
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             assertThatThrownBy(() -> client.grant(4L << 20, true)).isInstanceOfSatisfying(ServiceException.class,
@@ -120,7 +123,7 @@ class ServiceTest {
     @Test
     void aFailedColdGrantLeavesTheStockAtItsTargetAndCountsItsChunksAsOnDemand() throws Exception {
         long maximum = 4L << 30;
-        ServiceSettings settings = Services.small(dir).withPool(FilePoolSettings.of(Services.CHUNK, 16L << 20, maximum, 2))
+        ServiceSettings settings = Services.small(dir).withPool(StockSettings.of(Services.CHUNK, 16L << 20, maximum, 2))
                 .withQuota(new ServiceSettings.Quota(maximum, 0))
                 .withLimits(maximum, Duration.ofMillis(100), ServiceSettings.defaults(dir).frameTimeout(), 8);
         try (Service service = Services.started(settings);
@@ -164,10 +167,56 @@ class ServiceTest {
         }
     }
 
+    /**
+     * Closing hangs up on every client, but lets the request a connection is answering finish first:
+     * here a grant over the quota, waiting for a release whose descriptors the client keeps, so it ends
+     * refused. No connection is left when close returns.
+     */
+    @Test
+    void closingLetsTheRequestInFlightFinishThenHangsUpOnEveryClient() throws Exception {
+        ServiceSettings settings = Services.small(dir).withQuota(new ServiceSettings.Quota(4L << 20, 1000));
+        // The request rate's clock, read once per rate-limited request, as its answer begins.
+        Semaphore requests = new Semaphore(0);
+        Service service = TimedServices.started(settings, new Service.Timing(Holdings.SCAN_INTERVAL, () -> {
+            requests.release();
+            return System.nanoTime();
+        }));
+        try (UnixSocket busy = UnixSocket.connect(settings.socket());
+             UnixSocket idle = UnixSocket.connect(settings.socket())) {
+            FrameReader busyReader = new FrameReader(busy, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+            FrameReader idleReader = new FrameReader(idle, Protocol.MAX_REPLY_PAYLOAD, Protocol.MAX_FDS_PER_FRAME);
+            busy.send(new Messages.Hello(1, 1).frame(0).encode());
+            Messages.Welcome.decode(busyReader.next());
+            idle.send(new Messages.Hello(1, 1).frame(0).encode());
+            Messages.Welcome.decode(idleReader.next());
+            busy.send(new Messages.Grant(4L << 20, 0).frame(1).encode());
+            Frame kept = busyReader.next();
+            busy.send(new Messages.Release(Messages.Chunks.decode(kept).grantId()).frame(2).encode());
+            Messages.Released.decode(busyReader.next());
+            busy.send(new Messages.Grant(2L << 20, 0).frame(3).encode());
+            assertThat(requests.tryAcquire(2, Services.SWEEP.toSeconds(), TimeUnit.SECONDS))
+                    .as("the second grant is being answered").isTrue();
+
+            service.close();
+            assertThat(service.clients()).as("as close returns").isZero();
+            assertThat(settings.socket()).as("the socket file it made").doesNotExist();
+            Frame answer = busyReader.next();
+            assertThat(answer.requestId()).as("the request in flight was answered").isEqualTo(3);
+            assertThat(Messages.Error.decode(answer).code()).isEqualTo(ErrorCode.OVER_QUOTA.code());
+            assertThat(busyReader.next()).as("then hung up on").isNull();
+            assertThat(idleReader.next()).as("hung up on").isNull();
+            kept.closeFds();
+            service.awaitStopped();
+        } finally {
+            service.close();
+        }
+    }
+
     @Test
     void aUserOverItsRequestRateIsRefusedAndTheConnectionStaysUsable() throws Exception {
         ServiceSettings settings = Services.small(dir).withQuota(new ServiceSettings.Quota(256L << 20, 5));
-        try (Service service = Services.started(settings);
+        AtomicLong clock = new AtomicLong();
+        try (Service service = TimedServices.started(settings, new Service.Timing(Holdings.SCAN_INTERVAL, clock::get));
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             int limited = 0;
             for (int i = 0; i < 20; i++) {
@@ -178,20 +227,27 @@ class ServiceTest {
                     limited++;
                 }
             }
-            assertThat(limited).isGreaterThanOrEqualTo(10);
-            Thread.sleep(400);
-            assertThat(client.status()).contains("\"RATE_LIMITED\":" + limited);
+            assertThat(limited).as("the clock stood still: a bucket of 5 tokens, HELLO is not counted")
+                    .isEqualTo(15);
+            clock.addAndGet(Duration.ofMillis(400).toNanos());
+            assertThat(client.status()).as("400 ms later: 2 tokens").contains("\"RATE_LIMITED\":" + limited);
+            client.status();
+            assertThatThrownBy(client::status).isInstanceOfSatisfying(ServiceException.class,
+                    e -> assertThat(e.code()).contains(ErrorCode.RATE_LIMITED));
         }
     }
 
     @Test
     void aGrantCountsUntilNoProcessHoldsItsFilesWhateverTheClientSays() throws Exception {
-        try (Service service = Services.started(Services.small(dir))) {
+        try (Service service = TimedServices.scanningOften(Services.small(dir))) {
             XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"));
             GrantedMemory kept = client.grant(4L << 20);
             client.close();
-            Thread.sleep(1500);
-            assertThat(service.quotas().outstandingByUid()).as("disconnected, but the mapping is kept")
+            // Sweeps run only once something is pending: this one began after the connection ended.
+            assertThat(service.holdings().awaitSweep(Services.SWEEP)).isTrue();
+            assertThat(service.holdings().awaitSweep(Services.SWEEP)).isTrue();
+            assertThat(service.holdings().pendingGrants()).isEqualTo(1);
+            assertThat(service.quotas().outstandingByUid()).as("disconnected, but the mapping is kept, two sweeps later")
                     .containsValue(4L << 20);
             // The mapping outlives the connection: the files are this process's now.
             kept.segment().set(ValueLayout.JAVA_INT, 0, 42);
@@ -210,9 +266,9 @@ class ServiceTest {
                 long grant = Messages.Chunks.decode(chunks).grantId();
                 raw.send(new Messages.Release(grant).frame(2).encode());
                 Messages.Released.decode(reader.next());
-                assertThat(Services.eventually(Duration.ofSeconds(5),
-                        () -> service.quotas().outstandingByUid().getOrDefault(0, 0L) == 2L << 20))
-                        .as("released while the descriptors are kept: charged again").isTrue();
+                assertThat(service.holdings().awaitSweep(Services.SWEEP)).isTrue();
+                assertThat(service.quotas().outstandingByUid()).as("released while the descriptors are kept: still charged")
+                        .containsEntry(0, 2L << 20);
                 assertThat(service.statusJson()).contains("\"still_held\":1");
                 chunks.closeFds();
             }

@@ -1,6 +1,6 @@
 package dev.xpfo.service.testing;
 
-import dev.xpfo.pool.FilePoolSettings;
+import dev.xpfo.stock.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 
@@ -19,6 +19,11 @@ import java.util.stream.Stream;
 /** Small services for tests: 2 MiB chunks, 16 MiB ready, 256 MiB maximum, no rate limit. */
 public final class Services {
     public static final long CHUNK = 2L << 20;
+    /**
+     * A bound on waiting for a sweep ({@code Holdings.awaitSweep}) or another event that comes as soon
+     * as the service gets to it: a safety net against a hung build, not a timing claim.
+     */
+    public static final Duration SWEEP = Duration.ofSeconds(30);
 
     /** Held so the level sticks (loggers are weakly referenced). */
     private static final Logger LOG = Logger.getLogger("dev.xpfo.service");
@@ -38,7 +43,7 @@ public final class Services {
 
     public static ServiceSettings small(Path directory) {
         return ServiceSettings.defaults(directory.resolve("xpfo.sock"))
-                .withPool(FilePoolSettings.of(CHUNK, 16L << 20, 256L << 20, 2))
+                .withPool(StockSettings.of(CHUNK, 16L << 20, 256L << 20, 2))
                 .withQuota(new ServiceSettings.Quota(256L << 20, 0));
     }
 

@@ -1,13 +1,15 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
 import dev.xpfo.memory.XpfoException;
 
-/** A {@link FilePool} could not cover a take; nothing was taken. */
-public final class PoolExhaustedException extends XpfoException {
+/**
+ * A {@link Stock} could not cover a take; nothing was taken. A take that would pass the stock's
+ * maximum throws {@link dev.xpfo.pool.PoolLimitException} ({@link dev.xpfo.pool.PoolLimitException.Limit#MAXIMUM}) instead, as a
+ * {@link dev.xpfo.pool.PagePool} does.
+ */
+public final class StockExhaustedException extends XpfoException {
     /** Why. */
     public enum Reason {
-        /** Populating the missing chunks would pass the pool's maximum. */
-        MAXIMUM,
         /** Too few chunks were ready and the caller asked not to wait for populating. */
         NOT_WARM,
         /** Populating the missing chunks took longer than the caller's deadline. */
@@ -18,7 +20,7 @@ public final class PoolExhaustedException extends XpfoException {
 
     private final Reason reason;
 
-    PoolExhaustedException(Reason reason, String message, Throwable cause) {
+    StockExhaustedException(Reason reason, String message, Throwable cause) {
         super(message, cause);
         this.reason = reason;
     }

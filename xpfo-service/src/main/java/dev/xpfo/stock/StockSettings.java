@@ -1,12 +1,12 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
-import dev.xpfo.span.GuardedSpan;
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
+import dev.xpfo.memory.XpfoFile;
 
 /**
- * How a {@link FilePool} is sized.
+ * How a {@link Stock} is sized.
  *
  * @param chunkBytes      the size of each secret memory file (a page multiple); grants are made of whole chunks
  * @param lowBytes        refill starts when less than this is ready (and populating)
@@ -16,12 +16,12 @@ import dev.xpfo.memory.InvalidSizeException;
  *                        handed out but not yet returned together
  * @param populateThreads threads that populate chunks, in refill and for a take that finds too few ready
  */
-public record FilePoolSettings(long chunkBytes, long lowBytes, long targetBytes, long maximumBytes, int populateThreads) {
+public record StockSettings(long chunkBytes, long lowBytes, long targetBytes, long maximumBytes, int populateThreads) {
     public static final long DEFAULT_CHUNK = 2L << 20;
     public static final long DEFAULT_TARGET = 256L << 20;
 
-    public FilePoolSettings {
-        if (chunkBytes <= 0 || chunkBytes % GuardedSpan.PAGE != 0) {
+    public StockSettings {
+        if (chunkBytes <= 0 || chunkBytes % XpfoFile.pageSize() != 0) {
             throw new InvalidSizeException("chunk size must be a positive multiple of the page size, not " + chunkBytes);
         }
         if (lowBytes < 0 || lowBytes > targetBytes || maximumBytes < chunkBytes || targetBytes > maximumBytes) {
@@ -35,15 +35,15 @@ public record FilePoolSettings(long chunkBytes, long lowBytes, long targetBytes,
     }
 
     /** Chunks of {@code chunkBytes}, refill from below half the target up to it. */
-    public static FilePoolSettings of(long chunkBytes, long targetBytes, long maximumBytes, int populateThreads) {
-        return new FilePoolSettings(chunkBytes, targetBytes / 2, targetBytes, maximumBytes, populateThreads);
+    public static StockSettings of(long chunkBytes, long targetBytes, long maximumBytes, int populateThreads) {
+        return new StockSettings(chunkBytes, targetBytes / 2, targetBytes, maximumBytes, populateThreads);
     }
 
     /**
      * 2 MiB chunks, 256 MiB ready (less on a machine with little memory) refilled from below 128 MiB,
      * a maximum of a quarter of the machine's memory, one populate thread per CPU.
      */
-    public static FilePoolSettings defaults() {
+    public static StockSettings defaults() {
         long maximum = Math.max(DEFAULT_CHUNK, PhysicalMemory.totalBytes() / 4 / DEFAULT_CHUNK * DEFAULT_CHUNK);
         return of(DEFAULT_CHUNK, Math.min(DEFAULT_TARGET, maximum), maximum, Runtime.getRuntime().availableProcessors());
     }

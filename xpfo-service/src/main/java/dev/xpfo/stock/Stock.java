@@ -1,24 +1,26 @@
-package dev.xpfo.pool;
+package dev.xpfo.stock;
 
 import dev.xpfo.host.BackgroundPriority;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.PopulateProgress;
+import dev.xpfo.memory.PopulateWorkers;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.metrics.Metric;
 import dev.xpfo.metrics.MetricSource;
+import dev.xpfo.pool.PoolLimitException;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * A stock of populated secret memory files, one chunk each, to be handed to other processes: what
@@ -26,27 +28,30 @@ import java.util.concurrent.locks.ReentrantLock;
  * cross-CPU flush is paid), so a receiver that maps it pays only ordinary page faults.
  *
  * <p>Unlike {@link PagePool}, a file is taken for good: the receiver may keep its descriptor, so a
- * file is never handed out twice, and refill populates new ones to replace it. The pool keeps no
+ * file is never handed out twice, and refill populates new ones to replace it. The stock keeps no
  * mapping of a ready file (each counts against {@code RLIMIT_MEMLOCK} only while being populated),
  * one descriptor each.
  *
  * <p>Thread safe.
  */
-public final class FilePool implements AutoCloseable, MetricSource {
+public final class Stock implements AutoCloseable, MetricSource {
     private static final System.Logger LOG = System.getLogger("dev.xpfo.pool");
     private static final long RATE_WINDOW_NANOS = Duration.ofSeconds(10).toNanos();
 
-    private final FilePoolSettings settings;
+    private final StockSettings settings;
     private final PopulateGate gate;
     private final int targetChunks;
     private final int lowChunks;
     private final int maximumChunks;
 
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled when the stock changes, for {@link #warm} callers. */
+    /**
+     * Signalled whenever what {@link #warm} waits for may have changed: the ready stock, what is
+     * handed out, refill's failures, the gate's room, the close.
+     */
     private final Condition stockChanged = lock.newCondition();
     /**
-     * Signalled only when refill has work (or the pool closes): the refill thread runs at the lowest
+     * Signalled only when refill has work (or the stock closes): the refill thread runs at the lowest
      * CPU priority, and one woken by every take would take this lock after it, where, preempted by
      * any other thread on a busy machine, it would hold up the next take for a whole time slice.
      */
@@ -71,7 +76,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
     private int refillFailures;
     /** Refill runs from when the stock falls below the low watermark (or warm asks) until the target. */
     private boolean refilling = true;
-    /** Refill wants more and the gate lets it populate nothing: asked again every second. */
+    /** Refill wants more and the gate lets it populate nothing: asked again every {@link #recheck}. */
     private boolean gated;
     /** Written under the lock; read without it where a stale value only costs one more chunk. */
     private volatile boolean closed;
@@ -81,10 +86,16 @@ public final class FilePool implements AutoCloseable, MetricSource {
     /** Threads for refill, at the lowest priority: refill must not delay grants or their receivers. */
     private final ExecutorService refillers;
     private final Thread refiller;
+    /** {@link System#nanoTime()} but in tests: deadlines and the refill rate are measured with it. */
+    private final LongSupplier clock;
+    /** How long refill waits before it tries again after a failure, or looks again at a gate with no room. */
+    private final Duration recheck;
 
-    private FilePool(FilePoolSettings settings, PopulateGate gate) {
+    private Stock(StockSettings settings, PopulateGate gate, LongSupplier clock, Duration recheck) {
         this.settings = settings;
         this.gate = gate;
+        this.clock = clock;
+        this.recheck = recheck;
         this.targetChunks = (int) (settings.targetBytes() / settings.chunkBytes());
         this.lowChunks = (int) (settings.lowBytes() / settings.chunkBytes());
         this.maximumChunks = (int) Math.min(Integer.MAX_VALUE, settings.maximumBytes() / settings.chunkBytes());
@@ -110,23 +121,23 @@ public final class FilePool implements AutoCloseable, MetricSource {
     }
 
     /**
-     * Opens a pool and starts its refill thread, which begins populating towards the target at once
+     * Opens a stock and starts its refill thread, which begins populating towards the target at once
      * on {@code populateThreads} threads; call {@link #warm} to wait for it (with progress).
      *
      * @throws dev.xpfo.memory.SecretMemoryUnavailableException if this kernel cannot make secret memory
      *                                                          (checked by making one file now)
      */
-    public static FilePool open(FilePoolSettings settings) {
+    public static Stock open(StockSettings settings) {
         return open(settings, PopulateGate.NONE);
     }
 
     /**
-     * A second count of the memory populated, kept outside the pool (a service counts with its memory
+     * A second count of the memory populated, kept outside the stock (a service counts with its memory
      * cgroup what the kernel still holds of everything it populated, wherever the files went): asked
-     * under the pool's lock before each populate, on top of the pool's own maximum.
+     * under the stock's lock before each populate, on top of the stock's own maximum.
      */
     public interface PopulateGate {
-        /** Counts nothing: the pool's own maximum alone. */
+        /** Counts nothing: the stock's own maximum alone. */
         PopulateGate NONE = new PopulateGate() {
             @Override
             public long room(long populatingBytes) {
@@ -150,10 +161,19 @@ public final class FilePool implements AutoCloseable, MetricSource {
         String describe();
     }
 
-    /** Like {@link #open(FilePoolSettings)}, populating only what {@code gate} has room for. */
-    public static FilePool open(FilePoolSettings settings, PopulateGate gate) {
+    /** Like {@link #open(StockSettings)}, populating only what {@code gate} has room for. */
+    public static Stock open(StockSettings settings, PopulateGate gate) {
+        return open(settings, gate, System::nanoTime, Duration.ofSeconds(1));
+    }
+
+    /**
+     * Like {@link #open(StockSettings, PopulateGate)}, with the clock deadlines are measured by and the
+     * pause before refill tries again (after a failure, or with a gate that had no room): for tests,
+     * which must not wait on the wall clock.
+     */
+    static Stock open(StockSettings settings, PopulateGate gate, LongSupplier clock, Duration recheck) {
         XpfoFile.open().close();
-        FilePool pool = new FilePool(settings, gate);
+        Stock pool = new Stock(settings, gate, clock, recheck);
         pool.refiller.start();
         return pool;
     }
@@ -163,16 +183,16 @@ public final class FilePool implements AutoCloseable, MetricSource {
         return settings.chunkBytes();
     }
 
-    public FilePoolSettings settings() {
+    public StockSettings settings() {
         return settings;
     }
 
     /**
      * Waits until refill has the target ready (or as much of it as the maximum allows while grants
-     * are out), reporting progress in bytes of the target; returns early if the pool closes.
+     * are out), reporting progress in bytes of the target; returns early if the stock closes.
      *
-     * @throws PoolExhaustedException {@code POPULATE_FAILED} if refill failed three times in a row (the
-     *                                cause says why); refill keeps retrying every second
+     * @throws StockExhaustedException {@code POPULATE_FAILED} if refill failed three times in a row (the
+     *                                 cause says why); refill keeps retrying, a second apart
      */
     public void warm(PopulateProgress progress) {
         long target = settings.targetBytes();
@@ -192,7 +212,9 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 done = closed || (ready.size() >= targetChunks && stocking == 0) || ((headroom() <= 0 || gated) && stocking == 0);
                 failure = refillFailures >= 3 ? refillFailure : null;
                 if (!done && failure == null) {
-                    stockChanged.awaitNanos(Duration.ofMillis(50).toNanos());
+                    // Everything that can end the wait signals: refill stocking or failing, a take, a return,
+                    // the gate running out of room, the close.
+                    stockChanged.await();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -209,7 +231,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 return;
             }
             if (failure != null) {
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.POPULATE_FAILED, "warming stopped at "
+                throw new StockExhaustedException(StockExhaustedException.Reason.POPULATE_FAILED, "warming stopped at "
                         + Bytes.format(readyBytes) + " of " + Bytes.format(target) + ": " + failure.getMessage(), failure);
             }
         }
@@ -222,11 +244,13 @@ public final class FilePool implements AutoCloseable, MetricSource {
      *
      * @param deadline how long populating missing chunks may take; past it the take fails, and what it
      *                 took and populated goes back to the stock up to the target; the rest is closed before
-     *                 this returns. Chunks it populated count as {@linkplain FilePoolStats#coldChunks cold}
+     *                 this returns. Chunks it populated count as {@linkplain StockStats#coldChunks cold}
      *                 either way
-     * @throws PoolExhaustedException nothing was taken: the maximum would be passed, too few were
-     *                                ready with {@code warmOnly}, the deadline passed, or the kernel refused
-     * @throws XpfoClosedException    the pool is closed
+     * @throws PoolLimitException      nothing was taken: the maximum ({@link PoolLimitException.Limit#MAXIMUM})
+     *                                 would be passed, by the stock's own count or the gate's
+     * @throws StockExhaustedException nothing was taken: too few were ready with {@code warmOnly}, the
+     *                                 deadline passed, or the kernel refused
+     * @throws XpfoClosedException     the stock is closed
      */
     public Taken take(int chunks, Duration deadline, boolean warmOnly) {
         if (chunks <= 0) {
@@ -243,27 +267,28 @@ public final class FilePool implements AutoCloseable, MetricSource {
             missing = chunks - taken.size();
             if (missing > 0 && warmOnly) {
                 putBack(taken);
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.NOT_WARM, (chunks - missing)
+                throw new StockExhaustedException(StockExhaustedException.Reason.NOT_WARM, (chunks - missing)
                         + " of " + chunks + " chunks ready and the request asked not to wait for populating", null);
             }
             // The files just taken left the ready set but are not handed out yet: count them here.
             if (missing > headroom() - taken.size()) {
                 putBack(taken);
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
-                        + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
-                        + " (" + Bytes.format((long) handedOut * chunkBytes()) + " handed out)", null);
+                throw PoolLimitException.maximumReached("populating " + missing
+                        + " more chunks would pass the stock's maximum of " + Bytes.format(settings.maximumBytes())
+                        + " (" + Bytes.format((long) handedOut * chunkBytes()) + " handed out)");
             }
             if (missing > 0 && (long) missing * chunkBytes() > gate.room(populatingBytes())) {
                 stock(taken, false);
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.MAXIMUM, "populating " + missing
-                        + " more chunks would pass the pool's maximum of " + Bytes.format(settings.maximumBytes())
-                        + " by the kernel's count: " + gate.describe(), null);
+                throw PoolLimitException.maximumReached("populating " + missing
+                        + " more chunks would pass the stock's maximum of " + Bytes.format(settings.maximumBytes())
+                        + " by the kernel's count: " + gate.describe());
             }
             populatingForTakes += missing;
             handedOut += taken.size();
             if (missing == 0) {
                 takes++;
             }
+            stockChanged.signalAll(); // a warm waiting for the target starts refill again, or stops at the maximum
             wakeRefillIfNeeded();
         } finally {
             lock.unlock();
@@ -271,10 +296,10 @@ public final class FilePool implements AutoCloseable, MetricSource {
         if (missing == 0) {
             return new Taken(taken, 0); // counted above, under the same lock
         }
-        long deadlineNanos = System.nanoTime() + deadline.toNanos();
+        long deadlineNanos = clock.getAsLong() + deadline.toNanos();
         Batch batch;
         try {
-            batch = populate(missing, deadlineNanos, () -> { }, populators);
+            batch = populate(missing, deadlineNanos, populators);
         } catch (RuntimeException | Error e) {
             List<XpfoFile> surplus;
             lock.lock();
@@ -315,10 +340,10 @@ public final class FilePool implements AutoCloseable, MetricSource {
         }
         if (batch.files().size() < missing) {
             if (batch.failure() != null) {
-                throw new PoolExhaustedException(PoolExhaustedException.Reason.POPULATE_FAILED, "could not populate "
+                throw new StockExhaustedException(StockExhaustedException.Reason.POPULATE_FAILED, "could not populate "
                         + missing + " chunks: " + batch.failure().getMessage(), batch.failure());
             }
-            throw new PoolExhaustedException(PoolExhaustedException.Reason.DEADLINE, "populated " + batch.files().size()
+            throw new StockExhaustedException(StockExhaustedException.Reason.DEADLINE, "populated " + batch.files().size()
                     + " of the " + missing + " missing chunks in the " + deadline.toMillis() + " ms allowed", null);
         }
         countTake();
@@ -376,7 +401,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
 
     /**
      * Adds files to the ready stock up to its target and returns the rest, for the caller to close
-     * once it has let go of the lock (all of them if the pool closed). Nothing else adds to the stock,
+     * once it has let go of the lock (all of them if the stock closed). Nothing else adds to the stock,
      * so it never holds more than the target: a failed take that brings back more than it took (the
      * chunks it populated) or a refill batch landing after such a take does not leave memory out of
      * the direct map beyond what was asked for. Under the lock.
@@ -388,7 +413,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         int kept = Math.clamp(targetChunks - ready.size(), 0, files.size());
         ready.addAll(files.subList(0, kept));
         if (refill && kept > 0) {
-            refillHistory.add(new long[]{System.nanoTime(), (long) kept * chunkBytes()});
+            refillHistory.add(new long[]{clock.getAsLong(), (long) kept * chunkBytes()});
         }
         List<XpfoFile> surplus = List.copyOf(files.subList(kept, files.size()));
         trimmedChunks += surplus.size();
@@ -411,55 +436,28 @@ public final class FilePool implements AutoCloseable, MetricSource {
 
     /**
      * Populates up to {@code count} new files on up to {@code populateThreads} threads, each thread
-     * making one file at a time, stopping at the deadline or the first failure.
+     * making one file at a time, stopping at the deadline, the stock's close or the first failure.
      */
-    private Batch populate(int count, long deadlineNanos, Runnable chunkDone, ExecutorService threadsToUse) {
+    private Batch populate(int count, long deadlineNanos, Executor threadsToUse) {
         List<XpfoFile> made = new ArrayList<>(count);
         if (count == 0) {
             return new Batch(made, null);
         }
-        AtomicInteger claimed = new AtomicInteger();
-        List<RuntimeException> failures = new ArrayList<>();
-        Runnable worker = () -> {
-            while (claimed.getAndIncrement() < count && System.nanoTime() < deadlineNanos && !isClosed()) {
-                try {
+        PopulateWorkers.Outcome outcome = PopulateWorkers.of(Math.min(count, settings.populateThreads()), threadsToUse)
+                .stoppingWhen(() -> clock.getAsLong() >= deadlineNanos || isClosed())
+                .run(count, (index, populated) -> {
                     XpfoFile file = XpfoFile.create(chunkBytes());
                     try {
                         file.populate();
                         file.inode(); // read now, off the path of the request that will take the file
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | Error e) {
                         file.close();
                         throw e;
                     }
                     synchronized (made) {
                         made.add(file);
                     }
-                    chunkDone.run();
-                } catch (RuntimeException e) {
-                    synchronized (failures) {
-                        failures.add(e);
-                    }
-                    claimed.set(count);
-                }
-            }
-        };
-        int threads = Math.min(count, settings.populateThreads());
-        List<Future<?>> running = new ArrayList<>();
-        for (int i = 1; i < threads; i++) {
-            try {
-                running.add(threadsToUse.submit(worker));
-            } catch (RejectedExecutionException e) {
-                break; // closing: this thread's own share still runs, and stops at the closed check
-            }
-        }
-        worker.run();
-        for (Future<?> future : running) {
-            try {
-                future.get();
-            } catch (Exception e) {
-                failures.add(new IllegalStateException("a populate thread failed", e));
-            }
-        }
+                });
         lock.lock();
         try {
             chunksPopulated += made.size();
@@ -467,7 +465,11 @@ public final class FilePool implements AutoCloseable, MetricSource {
             lock.unlock();
         }
         gate.populated((long) count * chunkBytes());
-        return new Batch(made, failures.isEmpty() ? null : failures.getFirst());
+        if (outcome.failure() instanceof Error error) {
+            closeAll(made);
+            throw error;
+        }
+        return new Batch(made, (RuntimeException) outcome.failure());
     }
 
     private void refillLoop() {
@@ -479,7 +481,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
                     if (gated) {
                         // Nothing signals when the gate's count drops (a receiver closing its files): look again.
                         try {
-                            refillWork.awaitNanos(Duration.ofSeconds(1).toNanos());
+                            refillWork.awaitNanos(recheck.toNanos());
                         } catch (InterruptedException e) {
                             return;
                         }
@@ -497,7 +499,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             Batch batch;
             try {
-                batch = populate(count, Long.MAX_VALUE, () -> { }, refillers);
+                batch = populate(count, Long.MAX_VALUE, refillers);
             } catch (RuntimeException e) {
                 batch = new Batch(List.of(), e);
             } catch (Error e) {
@@ -523,9 +525,9 @@ public final class FilePool implements AutoCloseable, MetricSource {
             }
             closeAll(surplus);
             if (batch.failure() != null) {
-                LOG.log(System.Logger.Level.WARNING, "refill could not populate a chunk; retrying in 1 s: "
-                        + batch.failure().getMessage());
-                sleepUnlessClosed(Duration.ofSeconds(1));
+                LOG.log(System.Logger.Level.WARNING, "refill could not populate a chunk; retrying in "
+                        + recheck.toMillis() + " ms: " + batch.failure().getMessage());
+                sleepUnlessClosed(recheck);
             }
         }
     }
@@ -539,6 +541,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
         if (wanted <= 0) {
             refilling = false;
         }
+        boolean wasGated = gated;
         gated = false;
         if (refilling) {
             long room = gate.room(populatingBytes()) / chunkBytes();
@@ -546,6 +549,9 @@ public final class FilePool implements AutoCloseable, MetricSource {
                 wanted = (int) Math.max(0, room);
                 gated = wanted == 0;
             }
+        }
+        if (gated && !wasGated) {
+            stockChanged.signalAll(); // a warm stops at what the gate allows
         }
         return refilling ? wanted : 0;
     }
@@ -574,19 +580,20 @@ public final class FilePool implements AutoCloseable, MetricSource {
         return closed;
     }
 
-    /** A reading of the pool's state. */
-    public FilePoolStats stats() {
+    /** A reading of the stock's state. */
+    public StockStats stats() {
         lock.lock();
         try {
-            long now = System.nanoTime();
+            long now = clock.getAsLong();
             while (!refillHistory.isEmpty() && now - refillHistory.peek()[0] > RATE_WINDOW_NANOS) {
                 refillHistory.poll();
             }
             long recent = refillHistory.stream().mapToLong(entry -> entry[1]).sum();
             long chunk = chunkBytes();
-            return new FilePoolStats(chunk, ready.size() * chunk, settings.targetBytes(), (long) maximumChunks * chunk,
+            return new StockStats(chunk, ready.size() * chunk, settings.targetBytes(), (long) maximumChunks * chunk,
                     (long) (stocking + populatingForTakes) * chunk, (long) handedOut * chunk, takes, coldChunks,
-                    chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS, warmedChunks, trimmedChunks);
+                    chunksPopulated, recent * 1_000_000_000L / RATE_WINDOW_NANOS, warmedChunks, trimmedChunks,
+                    refilling);
         } finally {
             lock.unlock();
         }
@@ -598,7 +605,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
      */
     @Override
     public List<Metric> metrics() {
-        FilePoolStats stats = stats();
+        StockStats stats = stats();
         long chunk = stats.chunkBytes();
         return List.of(
                 Metric.gauge("xpfo_stock_ready_bytes", "Populated secret memory files ready to grant (at most the target)",
@@ -623,7 +630,7 @@ public final class FilePool implements AutoCloseable, MetricSource {
 
     private void ensureOpen() {
         if (closed) {
-            throw new XpfoClosedException("file pool");
+            throw new XpfoClosedException("stock");
         }
     }
 
@@ -660,8 +667,8 @@ public final class FilePool implements AutoCloseable, MetricSource {
 
     @Override
     public String toString() {
-        FilePoolStats stats = stats();
-        return "FilePool[" + Bytes.format(stats.readyBytes()) + " ready of " + Bytes.format(stats.targetBytes())
+        StockStats stats = stats();
+        return "Stock[" + Bytes.format(stats.readyBytes()) + " ready of " + Bytes.format(stats.targetBytes())
                 + ", " + Bytes.format(stats.handedOutBytes()) + " handed out]";
     }
 }

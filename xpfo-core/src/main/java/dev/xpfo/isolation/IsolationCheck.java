@@ -1,5 +1,6 @@
 package dev.xpfo.isolation;
 
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
@@ -66,7 +67,7 @@ public final class IsolationCheck {
                 byte[][] secretHalves = writeMarker(secret.segment(), PageSize.BYTES);
                 byte[][] controlHalves = writeMarker(control.segment(), PageSize.BYTES);
                 long resident = secret.residentPages();
-                Smaps.Entry entry = Smaps.find(Path.of("/proc/self/smaps"), secret.segment().address())
+                MapsEntry entry = Smaps.find(Path.of("/proc/self/smaps"), secret.segment().address())
                         .orElseThrow(() -> new XpfoException("the secret mapping is missing from /proc/self/smaps"));
                 List<MappingFlag> flags = REQUIRED_FLAGS.stream()
                         .map(f -> new MappingFlag(f.flag(), f.meaning(), entry.flags().contains(f.flag())))
@@ -74,7 +75,7 @@ public final class IsolationCheck {
                 List<Attempt> attempts = attack(
                         region("secret", secret.segment(), secretHalves),
                         region("control", control.segment(), controlHalves));
-                return judge(resident, entry.name(), flags, attempts);
+                return judge(resident, entry.path(), flags, attempts);
             }
         } catch (XpfoException e) {
             return CheckReport.inconclusive("secret memory could not be set up, so nothing can be protected: "

@@ -1,6 +1,8 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.host.PhysicalMemory;
+import dev.xpfo.host.OpenFile;
+import dev.xpfo.host.SecretMemoryFiles;
 import dev.xpfo.linux.Architecture;
 import dev.xpfo.linux.Descriptor;
 import dev.xpfo.linux.Libc;
@@ -8,7 +10,6 @@ import dev.xpfo.linux.Libc;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -82,19 +83,26 @@ public final class XpfoFile implements AutoCloseable {
 
     /**
      * Takes ownership of a descriptor received from another process (or inherited), after checking
-     * that it really is a secret memory file: anything else is refused, never silently accepted.
+     * that it really is a secret memory file: anything else is refused, never silently accepted. A
+     * secret memory file is told by its name and device ({@link SecretMemoryFiles}); the device is
+     * read once from a secret memory file this process makes, so a process that cannot make one (a
+     * seccomp filter refusing {@code memfd_secret}) refuses every descriptor.
      *
      * @throws XpfoException if the descriptor is not a secret memory file
      */
     public static XpfoFile adopt(int fd) {
-        String target;
+        OpenFile file;
         try {
-            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            file = OpenFile.of(Path.of("/proc/self/fd/" + fd));
         } catch (IOException e) {
             throw new XpfoException("descriptor " + fd + " is not open in this process", e);
         }
-        if (!target.startsWith("/secretmem")) {
-            throw new XpfoException("descriptor " + fd + " is " + target + ", not a secret memory file: refusing it");
+        if (!SecretMemoryFiles.isSecretMemory(file)) {
+            // The device is learnt from a secret memory file of this process's own: without one, nothing can be told apart.
+            throw new XpfoException("descriptor " + fd + " is " + file.target() + " on device " + file.device()
+                    + (SecretMemoryFiles.deviceIfAvailable().isPresent() ? ""
+                    : " and this process cannot make a secret memory file to learn the kernel's secret memory device")
+                    + ", not a secret memory file: refusing it");
         }
         try (Arena arena = Arena.ofConfined()) {
             Architecture architecture = Architecture.current();

@@ -1,5 +1,6 @@
 package dev.xpfo.secret;
 
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.PageSize;
@@ -119,10 +120,10 @@ class SecretProtectionTest {
     void slabsAreSecretMemoryBetweenAnonymousGuardPages() {
         try (Secret secret = store.allocate(32)) {
             Path smaps = Path.of("/proc/self/smaps");
-            Smaps.Entry slab = Smaps.find(smaps, secret.dataAddress()).orElseThrow();
+            MapsEntry slab = Smaps.find(smaps, secret.dataAddress()).orElseThrow();
             assertThat(slab.isSecretMemory()).isTrue();
-            Smaps.Entry before = Smaps.find(smaps, slab.start() - 1).orElseThrow();
-            Smaps.Entry after = Smaps.find(smaps, slab.end()).orElseThrow();
+            MapsEntry before = Smaps.find(smaps, slab.start() - 1).orElseThrow();
+            MapsEntry after = Smaps.find(smaps, slab.end()).orElseThrow();
             assertThat(before.permissions()).isEqualTo("---p");
             assertThat(after.permissions()).isEqualTo("---p");
             assertThat(before.isSecretMemory() || after.isSecretMemory()).isFalse();

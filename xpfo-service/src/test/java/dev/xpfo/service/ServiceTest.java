@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
@@ -67,7 +68,7 @@ class ServiceTest {
             long start = segment.address();
             long end = start + segment.byteSize();
             for (long at = start; at < end; at += Services.CHUNK) {
-                Smaps.Entry chunk = Smaps.find(SELF, at).orElseThrow();
+                MapsEntry chunk = Smaps.find(SELF, at).orElseThrow();
                 assertThat(chunk.isSecretMemory()).as("chunk at %x", at).isTrue();
                 assertThat(chunk.flags()).contains("dd");
             }

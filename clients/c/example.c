@@ -54,7 +54,8 @@ int main(int argc, char **argv) {
         rc = xpfo_grant(client, size, flags, &grant);
         if (rc == 0) {
             unsigned char *memory = grant.addr;
-            for (size_t offset = 0; offset < grant.bytes; offset += 4096) memory[offset] = 1;
+            size_t page = (size_t) sysconf(_SC_PAGESIZE);
+            for (size_t offset = 0; offset < grant.bytes; offset += page) memory[offset] = 1;
             char *control = NULL;
             if (marker) {
                 memcpy(memory, marker, strlen(marker));

@@ -19,7 +19,7 @@ int main(int argc, char **argv) {
         perror(argv[1]);
         return 1;
     }
-    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *page = mmap(NULL, (size_t) sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (page == MAP_FAILED) {
         perror("mmap");
         return 1;

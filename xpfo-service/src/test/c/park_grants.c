@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
         xpfo_files_close(&files);
         /* xpfo_release unmaps the grant's span and says RELEASE: give it a span of its own to unmap. */
         struct xpfo_grant grant = {0};
-        grant.span_bytes = 4096;
+        grant.span_bytes = (size_t) sysconf(_SC_PAGESIZE);
         grant.span = mmap(NULL, grant.span_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         grant.grant_id = grant_id;
         rc = xpfo_release(client, &grant);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "pidfd_take.h"
 
@@ -29,13 +30,14 @@ int main(int argc, char **argv) {
         printf("refused: %s\n", strerrorname_np(errno));
         return 1;
     }
-    volatile unsigned char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    long size = sysconf(_SC_PAGESIZE);
+    volatile unsigned char *page = mmap(NULL, (size_t) size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (page == MAP_FAILED) {
         printf("took the descriptor, mmap failed: %s\n", strerrorname_np(errno));
         return 0;
     }
     unsigned sum = 0;
-    for (int i = 0; i < 4096; i++) sum += page[i];
-    printf("took: read 4096 bytes (sum %u)\n", sum);
+    for (long i = 0; i < size; i++) sum += page[i];
+    printf("took: read %ld bytes (sum %u)\n", size, sum);
     return 0;
 }

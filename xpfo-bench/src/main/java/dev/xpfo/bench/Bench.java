@@ -1,6 +1,7 @@
 package dev.xpfo.bench;
 
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PageSize;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,7 +24,7 @@ import java.util.concurrent.Callable;
         description = {"Benchmarks xpfo side by side with its baselines: raw memfd_secret from C, anonymous memory, "
                 + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool), grant (xpfo serve and its clients), vm (QEMU boots with guest RAM from xpfo)."})
 public final class Bench implements Callable<Integer> {
-    static final long PAGE = 4096;
+    static final long PAGE = PageSize.BYTES;
 
     @Option(names = "--suites", split = ",", defaultValue = "populate,small,bulk,grant,vm",
             description = "Which suites to run (default: ${DEFAULT-VALUE}).")

@@ -6,6 +6,7 @@ import dev.xpfo.client.XpfoClient;
 import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.MemlockLimitException;
+import dev.xpfo.memory.PageSize;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -67,7 +68,7 @@ final class AllocCommand implements Callable<Integer> {
             try (GrantedMemory memory = client.grant(bytes, warmOnly)) {
                 long touchStart = System.nanoTime();
                 MemorySegment segment = memory.segment();
-                for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+                for (long offset = 0; offset < segment.byteSize(); offset += PageSize.BYTES) {
                     segment.set(ValueLayout.JAVA_BYTE, offset, (byte) 1);
                 }
                 long touched = System.nanoTime();
@@ -95,7 +96,7 @@ final class AllocCommand implements Callable<Integer> {
                     out.println(startUp.line());
                     out.printf("connect %.2f ms, grant and map %.2f ms, write every page %.2f ms (%.2f us per page)%n",
                             (grantStart - connectStart) / 1e6, (touchStart - grantStart) / 1e6, (touched - touchStart) / 1e6,
-                            (touched - touchStart) / 1e3 / (memory.bytes() / 4096.0));
+                            (touched - touchStart) / 1e3 / PageSize.pagesIn(memory.bytes()));
                     if (hold > 0) {
                         out.printf("holding for %.0f s%n", hold);
                     }

@@ -6,6 +6,7 @@ import dev.xpfo.host.MemlockLimit;
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.MemlockLimitException;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.pool.Isolation;
 import dev.xpfo.pool.IsolationPolicy;
@@ -113,7 +114,7 @@ final class PoolCommand implements Callable<Integer> {
 
     /** Writes one byte per page, as a user of the memory would on first use. */
     private static void touch(MemorySegment memory) {
-        for (long offset = 0; offset < memory.byteSize(); offset += 4096) {
+        for (long offset = 0; offset < memory.byteSize(); offset += PageSize.BYTES) {
             memory.set(ValueLayout.JAVA_BYTE, offset, (byte) 1);
         }
     }
@@ -172,7 +173,7 @@ final class PoolCommand implements Callable<Integer> {
         }
 
         private static double perPage(long nanos, long bytes) {
-            return nanos / (double) Math.max(1, Bytes.roundUp(bytes, 4096) / 4096);
+            return nanos / (double) Math.max(1, PageSize.pagesIn(bytes));
         }
 
         private static String count(long interrupts) {

@@ -2,6 +2,7 @@ package dev.xpfo.cli;
 
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
+import dev.xpfo.memory.PageSize;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -22,18 +23,18 @@ final class SizeConverter implements ITypeConverter<Long> {
     }
 
     /**
-     * The chunk size, for {@code xpfo serve} and {@code xpfo pool} alike: a whole number of 4 KiB pages,
+     * The chunk size, for {@code xpfo serve} and {@code xpfo pool} alike: a whole number of pages,
      * since a chunk is one secret memory file mapped between guard pages.
      */
     static final class Chunk implements ITypeConverter<Long> {
-        static final long PAGE = 4 * Bytes.KIB;
+        static final long PAGE = PageSize.BYTES;
 
         @Override
         public Long convert(String value) {
             long bytes = new SizeConverter().convert(value);
             if (bytes % PAGE != 0) {
-                throw new TypeConversionException("a chunk must be a whole number of 4 KiB pages (e.g. 4K, 64K, 2M), not '"
-                        + value + "' (" + bytes + " bytes)");
+                throw new TypeConversionException("a chunk must be a whole number of " + Bytes.format(PAGE)
+                        + " pages (e.g. 64K, 2M), not '" + value + "' (" + bytes + " bytes)");
             }
             return bytes;
         }

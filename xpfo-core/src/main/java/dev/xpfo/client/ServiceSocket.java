@@ -2,9 +2,7 @@ package dev.xpfo.client;
 
 import dev.xpfo.linux.Libc;
 
-import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /**
@@ -48,27 +46,6 @@ public final class ServiceSocket {
             return own;
         }
         return Files.exists(SYSTEM) ? SYSTEM : own;
-    }
-
-    /**
-     * Whether only root could have put a socket in {@code directory}: it and every directory above it
-     * are owned by root and not writable by group or others. A client trusts a service running as
-     * another user (not root, not itself) only there, such as {@code /run/xpfo} made by systemd:
-     * anywhere else, such as a directory under {@code /tmp}, anybody could be listening.
-     */
-    public static boolean onlyRootCouldListenIn(Path directory) {
-        try {
-            for (Path dir = directory.toAbsolutePath(); dir != null; dir = dir.getParent()) {
-                int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-                int mode = (Integer) Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-                if (owner != 0 || (mode & 0022) != 0 || Files.isSymbolicLink(dir)) {
-                    return false;
-                }
-            }
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     /**

@@ -1,11 +1,15 @@
 package dev.xpfo.client;
 
+import dev.xpfo.handoff.SocketDirectory;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.host.MemlockLimit;
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.MemlockLimitException;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
+import dev.xpfo.memory.NotListeningException;
+import dev.xpfo.memory.PageSize;
+import dev.xpfo.memory.PeerGoneException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
@@ -35,6 +39,10 @@ import java.util.List;
  * <p>One request at a time per client (methods are synchronized); use one client per thread for
  * parallel requests. Closing the client drops the connection: the service then stops counting its
  * grants against the quota, but mappings already made stay valid until closed.
+ *
+ * <p>If the service hangs up before answering ({@link PeerGoneException}), a client holding no grant on
+ * the connection connects again and asks once more; one holding a grant throws it (the service stopped
+ * counting that grant with the connection, and it cannot be released any more; the mapping stays valid).
  */
 public final class XpfoClient implements AutoCloseable {
     private final Path path;
@@ -58,14 +66,14 @@ public final class XpfoClient implements AutoCloseable {
         try {
             try {
                 socket.send(new Messages.Hello(Protocol.VERSION, Protocol.VERSION).frame(0).encode());
-            } catch (NativeCallException e) {
+            } catch (PeerGoneException e) {
                 // The service may have refused at once (BUSY, SHUTTING_DOWN) and hung up: read why.
                 expectReply(0);
                 throw e;
             }
             Frame reply = expectReply(0);
             this.welcome = Messages.Welcome.decode(reply);
-            if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % 4096 != 0) {
+            if (welcome.version() != Protocol.VERSION || welcome.chunkBytes() <= 0 || welcome.chunkBytes() % PageSize.BYTES != 0) {
                 throw new XpfoException("the service answered with protocol version " + welcome.version()
                         + " and chunks of " + welcome.chunkBytes() + " bytes; this client speaks version " + Protocol.VERSION);
             }
@@ -83,9 +91,9 @@ public final class XpfoClient implements AutoCloseable {
     /**
      * Connects and shakes hands.
      *
-     * @throws NativeCallException {@code ENOENT} (no service there), {@code ECONNREFUSED} (not listening),
-     *                             {@code EACCES} (the socket's mode or group shuts this user out)
-     * @throws ServiceException    {@code UNSUPPORTED_VERSION}
+     * @throws NotListeningException {@code ENOENT} (no service there), {@code ECONNREFUSED} (not listening)
+     * @throws NativeCallException   {@code EACCES} (the socket's mode or group shuts this user out)
+     * @throws ServiceException      {@code UNSUPPORTED_VERSION}
      */
     public static XpfoClient connect(Path socketPath) {
         return new XpfoClient(socketPath, open(socketPath));
@@ -97,13 +105,7 @@ public final class XpfoClient implements AutoCloseable {
         try {
             socket = UnixSocket.connect(socketPath);
         } catch (NativeCallException e) {
-            throw new NativeCallException("connect", e.errno(), "could not reach the xpfo service at " + socketPath,
-                    switch (e.errno()) {
-                        case Errno.ENOENT, Errno.ECONNREFUSED -> "start it with `xpfo serve`, or pass the socket it prints";
-                        case Errno.EACCES -> "the socket's mode or group shuts this user out: ask for the service's group "
-                                + "(xpfo serve --socket-group/--socket-mode)";
-                        default -> "";
-                    });
+            throw NativeErrors.serviceUnreachable(socketPath, e.errno());
         }
         try {
             trust(socketPath, socket.peerCredentials());
@@ -117,16 +119,19 @@ public final class XpfoClient implements AutoCloseable {
     /**
      * Memory written into a grant is as private as the service that made the files: whoever holds a
      * secret memory file can map it. So the service must be root, this user, or listening where only
-     * root can put a socket ({@link ServiceSocket#onlyRootCouldListenIn}).
+     * root can put a socket ({@link SocketDirectory#othersThanRootCouldListenIn}).
      */
     private static void trust(Path socketPath, UnixSocket.PeerCredentials service) {
         int me = ServiceSocket.currentUid();
-        if (service.uid() != 0 && service.uid() != me
-                && !ServiceSocket.onlyRootCouldListenIn(socketPath.toAbsolutePath().getParent())) {
-            throw new XpfoException("refusing the service at " + socketPath + ": it runs as uid " + service.uid()
-                    + " (" + service + "), not root or this user (uid " + me + "), and listens in a directory that "
-                    + "others than root can write to, so it could be anybody's; memory it grants could be read by it");
+        if (service.uid() == 0 || service.uid() == me) {
+            return;
         }
+        SocketDirectory.othersThanRootCouldListenIn(socketPath.toAbsolutePath().getParent()).ifPresent(why -> {
+            throw new XpfoException("refusing the service at " + socketPath + ": it runs as uid " + service.uid()
+                    + " (" + service + "), not root or this user (uid " + me + "), and listens where others than "
+                    + "root could have put a socket (" + why + "), so it could be anybody's; memory it grants "
+                    + "could be read by it");
+        });
     }
 
     /** The size of the service's chunks: grants are whole chunks. */
@@ -222,14 +227,13 @@ public final class XpfoClient implements AutoCloseable {
                 long mapped = Libc.mmap(at, chunk, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_FIXED,
                         fds.get(i), 0);
                 if (mapped == Libc.MAP_FAILED) {
-                    int errno = Libc.errno();
-                    throw errno == Errno.EAGAIN ? MemlockLimitException.refused(chunk * fds.size())
-                            : new NativeCallException("mmap", errno, "could not map chunk " + i + " of a grant", "");
+                    throw NativeErrors.mapping("mmap", Libc.errno(), chunk * fds.size(),
+                            "could not map chunk " + i + " of a grant");
                 }
             }
             if (Libc.madvise(span.data(), span.dataBytes(), Libc.MADV_DONTFORK) != 0) {
-                throw new NativeCallException("madvise(MADV_DONTFORK)", Libc.errno(),
-                        "could not keep granted memory out of forked children", "");
+                throw NativeErrors.call("madvise(MADV_DONTFORK)", Libc.errno(),
+                        "could not keep granted memory out of forked children");
             }
         } catch (RuntimeException e) {
             span.release();
@@ -287,11 +291,8 @@ public final class XpfoClient implements AutoCloseable {
             try {
                 socket.send(request.encode());
                 reply = reader.next();
-            } catch (NativeCallException e) {
-                if (e.errno() != Errno.EPIPE && e.errno() != Errno.ECONNRESET) {
-                    close();
-                    throw e;
-                }
+            } catch (PeerGoneException e) {
+                // gone before any reply: reconnect below
             } catch (RuntimeException e) {
                 close();
                 throw e;

@@ -1,8 +1,12 @@
 package dev.xpfo.handoff;
 
+import dev.xpfo.linux.Descriptor;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.CallTimedOutException;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
+import dev.xpfo.memory.NotListeningException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
 
@@ -24,17 +28,27 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * reach another process, since they cannot be reopened by path. The JDK's own Unix-domain channels
  * cannot pass descriptors, hence this class.
  *
- * <p>A socket is used by one thread at a time; {@link #close()} may come from any thread.
+ * <p>A socket is used by one thread at a time; {@link #close()} and {@link #shutdown()} may come from
+ * any thread. Each call holds the descriptor (a {@link Descriptor} state word) while it runs, so a
+ * close from another thread never frees the number under it: a call after the close throws
+ * {@link XpfoClosedException}, and a call in flight ends first (woken by {@code shutdown(2)} on a
+ * connected socket) and the descriptor is closed when it returns.
  */
 public final class UnixSocket implements AutoCloseable {
     /** The most descriptors one message carries; the kernel's own cap is 253 ({@code SCM_MAX_FD}). */
     public static final int MAX_FDS = 253;
 
-    private final int fd;
-    private volatile boolean closed;
+    private final Descriptor descriptor;
+    /**
+     * Whether close wakes calls in flight with {@code shutdown(2)}: only on connected sockets this
+     * process made. A listening socket may be shared (systemd's, under socket activation), and shutting
+     * it down would stop it for every holder; its accept returns at its next timeout instead.
+     */
+    private final boolean wakeOnClose;
 
-    private UnixSocket(int fd) {
-        this.fd = fd;
+    private UnixSocket(int fd, boolean wakeOnClose) {
+        this.descriptor = new Descriptor(fd, "Unix socket");
+        this.wakeOnClose = wakeOnClose;
     }
 
     /**
@@ -43,7 +57,7 @@ public final class UnixSocket implements AutoCloseable {
      * before the caller widens it.
      */
     public static UnixSocket listen(Path path) {
-        return openAt(path, (fd, address) -> {
+        return openAt(path, false, (fd, address) -> {
             int bound;
             int errno;
             synchronized (UnixSocket.class) {
@@ -63,7 +77,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Connects to a listening socket at {@code path}. */
     public static UnixSocket connect(Path path) {
-        return openAt(path, (fd, address) -> {
+        return openAt(path, true, (fd, address) -> {
             if (Libc.connect(fd, address, (int) Libc.SOCKADDR_UN_SIZE) != 0) {
                 throw failure("connect", Libc.errno(), "could not connect to " + path);
             }
@@ -79,11 +93,8 @@ public final class UnixSocket implements AutoCloseable {
     public static boolean answers(Path path) {
         try (UnixSocket probe = connect(path)) {
             return true;
-        } catch (NativeCallException e) {
-            if (e.errno() == Errno.ECONNREFUSED || e.errno() == Errno.ENOENT) {
-                return false;
-            }
-            throw e;
+        } catch (NotListeningException e) {
+            return false;
         }
     }
 
@@ -92,10 +103,15 @@ public final class UnixSocket implements AutoCloseable {
         void apply(int fd, MemorySegment address);
     }
 
-    private static UnixSocket openAt(Path path, AddressUse use) {
-        UnixSocket socket = open();
+    private static UnixSocket openAt(Path path, boolean connected, AddressUse use) {
+        UnixSocket socket = open(connected);
         try (Arena arena = Arena.ofConfined()) {
-            use.apply(socket.fd, socketAddress(arena, path));
+            int fd = socket.descriptor.acquire();
+            try {
+                use.apply(fd, socketAddress(arena, path));
+            } finally {
+                socket.descriptor.release();
+            }
             return socket;
         } catch (RuntimeException e) {
             socket.close();
@@ -105,13 +121,14 @@ public final class UnixSocket implements AutoCloseable {
 
     /**
      * Takes ownership of a socket this process inherited, such as a listening socket passed by systemd
-     * socket activation (descriptor 3 and up, {@code LISTEN_FDS}).
+     * socket activation (descriptor 3 and up, {@code LISTEN_FDS}). Other processes may hold the same
+     * socket, so {@link #close()} never shuts it down.
      */
     public static UnixSocket adopt(int fd) {
         if (fd < 0) {
             throw new IllegalArgumentException("not a descriptor: " + fd);
         }
-        return new UnixSocket(fd);
+        return new UnixSocket(fd, false);
     }
 
     /** The connected peer's process, user and group, as the kernel recorded them at connect time. */
@@ -124,7 +141,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /** The peer's credentials ({@code SO_PEERCRED}): trustworthy, unlike anything the peer says. */
     public PeerCredentials peerCredentials() {
-        ensureOpen();
+        int fd = descriptor.acquire();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment credentials = arena.allocate(12, 4);
             MemorySegment length = arena.allocateFrom(JAVA_INT, 12);
@@ -133,20 +150,26 @@ public final class UnixSocket implements AutoCloseable {
             }
             return new PeerCredentials(credentials.get(JAVA_INT, 0), credentials.get(JAVA_INT, 4),
                     credentials.get(JAVA_INT, 8));
+        } finally {
+            descriptor.release();
         }
     }
 
     /**
      * Limits how long one {@link #receive} or {@link #send} may block ({@code SO_RCVTIMEO},
-     * {@code SO_SNDTIMEO}); past it they throw {@link NativeCallException} with {@code EAGAIN}.
+     * {@code SO_SNDTIMEO}); past it they throw {@link CallTimedOutException} ({@code EAGAIN}).
      */
     public void timeouts(Duration receive, Duration send) {
-        ensureOpen();
-        setTimeout(Libc.SO_RCVTIMEO, receive);
-        setTimeout(Libc.SO_SNDTIMEO, send);
+        int fd = descriptor.acquire();
+        try {
+            setTimeout(fd, Libc.SO_RCVTIMEO, receive);
+            setTimeout(fd, Libc.SO_SNDTIMEO, send);
+        } finally {
+            descriptor.release();
+        }
     }
 
-    private void setTimeout(int option, Duration timeout) {
+    private static void setTimeout(int fd, int option, Duration timeout) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment timeval = arena.allocate(16, 8);
             timeval.set(JAVA_LONG, 0, timeout.toSeconds());
@@ -160,12 +183,18 @@ public final class UnixSocket implements AutoCloseable {
     /**
      * Shuts the socket down in both directions: a thread blocked in {@link #receive} or
      * {@link #accept} on it returns (end of stream, or an error for a listening socket). The
-     * descriptor stays open until {@link #close()}.
+     * descriptor stays open until {@link #close()}. Does nothing after {@link #close()}.
      */
-    public synchronized void shutdown() {
-        // Synchronized with close(): never shut down a descriptor number that was closed and reused.
-        if (!closed) {
+    public void shutdown() {
+        // A reference, not a check: never shut down a number that was closed and reused meanwhile.
+        int fd = descriptor.tryAcquire();
+        if (fd < 0) {
+            return;
+        }
+        try {
             Libc.shutdown(fd, Libc.SHUT_RDWR);
+        } finally {
+            descriptor.release();
         }
     }
 
@@ -174,27 +203,33 @@ public final class UnixSocket implements AutoCloseable {
      * {@link #timeouts} passed first ({@code SO_RCVTIMEO} bounds {@code accept} too).
      */
     public UnixSocket accept() {
-        ensureOpen();
+        int fd = descriptor.acquire();
         int client;
-        do {
-            client = Libc.accept4(fd, MemorySegment.NULL, MemorySegment.NULL, Libc.SOCK_CLOEXEC);
-        } while (client < 0 && Libc.errno() == Errno.EINTR);
+        int errno;
+        try {
+            do {
+                client = Libc.accept4(fd, MemorySegment.NULL, MemorySegment.NULL, Libc.SOCK_CLOEXEC);
+                errno = Libc.errno();
+            } while (client < 0 && errno == Errno.EINTR);
+        } finally {
+            descriptor.release();
+        }
         if (client < 0) {
-            int errno = Libc.errno();
-            if (errno == Errno.EAGAIN) {
+            NativeCallException failure = failure("accept4", errno, "could not accept a connection");
+            if (failure instanceof CallTimedOutException) {
                 return null;
             }
-            throw failure("accept4", errno, "could not accept a connection");
+            throw failure;
         }
-        return new UnixSocket(client);
+        return new UnixSocket(client, true);
     }
 
-    private static UnixSocket open() {
+    private static UnixSocket open(boolean connected) {
         int fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0) {
             throw failure("socket", Libc.errno(), "could not create a Unix socket");
         }
-        return new UnixSocket(fd);
+        return new UnixSocket(fd, connected);
     }
 
     private static MemorySegment socketAddress(Arena arena, Path path) {
@@ -212,12 +247,17 @@ public final class UnixSocket implements AutoCloseable {
     /**
      * Sends {@code data} (at least one byte: the kernel drops descriptors sent with no data) and, with
      * it, {@code fds}. The descriptors stay open here; the receiver gets its own copies.
+     *
+     * @throws XpfoClosedException after {@link #close()}, or if a close from another thread shut the
+     *                             socket down while this was sending
+     * @throws NativeCallException {@code EPIPE} (the peer is gone), {@link CallTimedOutException} (the send
+     *                             timeout passed)
      */
     public void send(byte[] data, int... fds) {
-        ensureOpen();
         if (data.length == 0 || fds.length > MAX_FDS) {
             throw new IllegalArgumentException("send needs 1+ bytes and at most " + MAX_FDS + " descriptors");
         }
+        int fd = descriptor.acquire();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment payload = arena.allocateFrom(JAVA_BYTE, data);
             MemorySegment iov = arena.allocate(Libc.IOVEC);
@@ -246,6 +286,9 @@ public final class UnixSocket implements AutoCloseable {
                     if (errno == Errno.EINTR) {
                         continue;
                     }
+                    if (descriptor.isClosed()) {
+                        throw new XpfoClosedException("Unix socket"); // shut down by close() while sending
+                    }
                     throw failure("sendmsg", errno, "could not send " + data.length + " bytes");
                 }
                 sent += n;
@@ -255,6 +298,8 @@ public final class UnixSocket implements AutoCloseable {
                 iov.set(ADDRESS, 0, payload.asSlice(sent));
                 iov.set(JAVA_LONG, 8, data.length - sent);
             }
+        } finally {
+            descriptor.release();
         }
     }
 
@@ -269,9 +314,14 @@ public final class UnixSocket implements AutoCloseable {
     /**
      * Receives up to {@code maxBytes} bytes and up to {@code maxFds} descriptors (close-on-exec). If the
      * peer sent more descriptors than that, the kernel discards the extra ones and this throws.
+     *
+     * @throws XpfoClosedException after {@link #close()}, or if a close from another thread shut the
+     *                             socket down while this was receiving with an error (a close while it
+     *                             waits for data returns end of stream)
+     * @throws NativeCallException {@link CallTimedOutException} (the receive timeout passed) and other failures
      */
     public Received receive(int maxBytes, int maxFds) {
-        ensureOpen();
+        int fd = descriptor.acquire();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(Math.max(1, maxBytes));
             MemorySegment iov = arena.allocate(Libc.IOVEC);
@@ -289,7 +339,11 @@ public final class UnixSocket implements AutoCloseable {
                 n = Libc.recvmsg(fd, message, Libc.MSG_CMSG_CLOEXEC);
             } while (n < 0 && Libc.errno() == Errno.EINTR);
             if (n < 0) {
-                throw failure("recvmsg", Libc.errno(), "could not receive");
+                int errno = Libc.errno();
+                if (descriptor.isClosed()) {
+                    throw new XpfoClosedException("Unix socket"); // shut down by close() while receiving
+                }
+                throw failure("recvmsg", errno, "could not receive");
             }
             int[] fds = descriptors(message, control);
             if ((message.get(JAVA_INT, 48) & Libc.MSG_CTRUNC) != 0) {
@@ -300,6 +354,8 @@ public final class UnixSocket implements AutoCloseable {
                         + " expected, or this process is at its descriptor limit (ulimit -n); closed what arrived");
             }
             return new Received(buffer.asSlice(0, n).toArray(JAVA_BYTE), fds);
+        } finally {
+            descriptor.release();
         }
     }
 
@@ -329,22 +385,23 @@ public final class UnixSocket implements AutoCloseable {
         return Libc.CMSG_HEADER + ((4L * fds + 7) & ~7L);
     }
 
+    /** The exception for a failed socket call: {@link NativeErrors} decides its type (peer gone, timed out, ...). */
     private static NativeCallException failure(String call, int errno, String what) {
-        return new NativeCallException(call, errno, what, "");
+        return NativeErrors.socket(call, errno, what);
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new XpfoClosedException("Unix socket");
-        }
-    }
-
-    /** Closes the socket (a listening socket's path is left for the caller to remove). Idempotent. */
+    /**
+     * Closes the socket (a listening socket's path is left for the caller to remove). Idempotent. A call
+     * in flight on another thread keeps the descriptor until it returns: on a connected socket this
+     * shuts the socket down first so that a blocked {@link #receive} or {@link #send} returns at once;
+     * on a listening or adopted one, an {@link #accept} returns at its timeout or next connection.
+     */
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            Libc.close(fd);
+    public void close() {
+        if (wakeOnClose) {
+            descriptor.close(fd -> Libc.shutdown(fd, Libc.SHUT_RDWR));
+        } else {
+            descriptor.close();
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.xpfo.host;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -30,7 +31,7 @@ public final class CoreScheduling {
             return;
         }
         int errno = Libc.errno();
-        throw new NativeCallException("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE)", errno, switch (errno) {
+        throw NativeErrors.call("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE)", errno, switch (errno) {
             case Errno.EINVAL -> "this kernel is built without CONFIG_SCHED_CORE, so any other task may run on the "
                     + "sibling hyperthread of a core this process runs on";
             case Errno.ENODEV -> "the CPU has no SMT (or it is off): there is no sibling hyperthread to share";
@@ -70,7 +71,7 @@ public final class CoreScheduling {
                 return cookie.get(JAVA_LONG, 0);
             }
             int errno = Libc.errno();
-            throw new NativeCallException("prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, " + pid + ")", errno,
+            throw NativeErrors.call("prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, " + pid + ")", errno,
                     errno == Errno.EINVAL ? "this kernel is built without CONFIG_SCHED_CORE" : "cannot read the cookie",
                     "");
         }

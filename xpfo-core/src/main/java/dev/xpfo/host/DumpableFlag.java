@@ -3,6 +3,7 @@ package dev.xpfo.host;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
 import dev.xpfo.memory.XpfoException;
 
 /**
@@ -30,7 +31,7 @@ public final class DumpableFlag {
     public static void clearForThisProcess() {
         if (Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
             int errno = Libc.errno();
-            throw new NativeCallException("prctl(PR_SET_DUMPABLE, 0)", errno,
+            throw NativeErrors.call("prctl(PR_SET_DUMPABLE, 0)", errno,
                     "the kernel refused to make this process non-dumpable, so any process of the same user could "
                             + "ptrace it and copy its descriptors with pidfd_getfd(2)",
                     errno == Errno.EINVAL ? "run on Linux, where PR_SET_DUMPABLE exists" : "");
@@ -46,7 +47,7 @@ public final class DumpableFlag {
         int value = Libc.prctl(Libc.PR_GET_DUMPABLE, 0, 0, 0, 0);
         if (value < 0) {
             int errno = Libc.errno();
-            throw new NativeCallException("prctl(PR_GET_DUMPABLE)", errno, "the kernel did not say", "");
+            throw NativeErrors.call("prctl(PR_GET_DUMPABLE)", errno, "the kernel did not say");
         }
         return value != 0;
     }

@@ -2,6 +2,7 @@ package dev.xpfo.host;
 
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.NativeErrors;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -29,7 +30,7 @@ public record MemlockLimit(long soft, long hard, boolean capIpcLock, long locked
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment rlimit = arena.allocate(Libc.RLIMIT);
             if (Libc.getrlimit(Libc.RLIMIT_MEMLOCK, rlimit) != 0) {
-                throw new IllegalStateException("getrlimit(RLIMIT_MEMLOCK) failed: errno " + Libc.errno());
+                throw NativeErrors.call("getrlimit(RLIMIT_MEMLOCK)", Libc.errno(), "could not read this process's memlock limit");
             }
             soft = rlimit.get(JAVA_LONG, 0);
             hard = rlimit.get(JAVA_LONG, 8);

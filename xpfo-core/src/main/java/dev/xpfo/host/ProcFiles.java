@@ -17,10 +17,14 @@ public final class ProcFiles {
     private ProcFiles() {
     }
 
-    /** The whole file, or an empty string if it does not exist or cannot be read. */
+    /**
+     * The whole file, or an empty string if it does not exist or cannot be read. Read as bytes
+     * (ISO-8859-1): the kernel prints process and file names as they are, and one name that is not
+     * UTF-8 must not make a whole file unreadable.
+     */
     public static String read(Path file) {
         try {
-            return Files.readString(file);
+            return Files.readString(file, java.nio.charset.StandardCharsets.ISO_8859_1);
         } catch (IOException e) {
             return "";
         }

@@ -1,9 +1,11 @@
 package dev.xpfo.isolation;
 
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.memory.XpfoFile;
 
@@ -61,11 +63,11 @@ public final class IsolationCheck {
         try (XpfoFile file = XpfoFile.create(bytes)) {
             file.populate();
             try (Mapping secret = file.map();
-                 Mapping control = Mapping.anonymous(Libc.pageSize())) {
-                byte[][] secretHalves = writeMarker(secret.segment(), Libc.pageSize());
-                byte[][] controlHalves = writeMarker(control.segment(), Libc.pageSize());
+                 Mapping control = Mapping.anonymous(PageSize.BYTES)) {
+                byte[][] secretHalves = writeMarker(secret.segment(), PageSize.BYTES);
+                byte[][] controlHalves = writeMarker(control.segment(), PageSize.BYTES);
                 long resident = secret.residentPages();
-                Smaps.Entry entry = Smaps.find(Path.of("/proc/self/smaps"), secret.segment().address())
+                MapsEntry entry = Smaps.find(Path.of("/proc/self/smaps"), secret.segment().address())
                         .orElseThrow(() -> new XpfoException("the secret mapping is missing from /proc/self/smaps"));
                 List<MappingFlag> flags = REQUIRED_FLAGS.stream()
                         .map(f -> new MappingFlag(f.flag(), f.meaning(), entry.flags().contains(f.flag())))
@@ -73,7 +75,7 @@ public final class IsolationCheck {
                 List<Attempt> attempts = attack(
                         region("secret", secret.segment(), secretHalves),
                         region("control", control.segment(), controlHalves));
-                return judge(resident, entry.name(), flags, attempts);
+                return judge(resident, entry.path(), flags, attempts);
             }
         } catch (XpfoException e) {
             return CheckReport.inconclusive("secret memory could not be set up, so nothing can be protected: "
@@ -151,7 +153,7 @@ public final class IsolationCheck {
 
     /** The verdict on what was seen; package-private so that the tests can give it a leak no kernel here produces. */
     CheckReport judge(long resident, String smapsName, List<MappingFlag> flags, List<Attempt> attempts) {
-        long pages = Bytes.roundUp(bytes, Libc.pageSize()) / Libc.pageSize();
+        long pages = PageSize.pagesIn(bytes);
         Optional<Attempt> leak = attempts.stream().filter(a -> a.target().equals("secret") && !a.refused()).findFirst();
         Optional<MappingFlag> missing = flags.stream().filter(f -> !f.present()).findFirst();
         Optional<Attempt> blindControl = attempts.stream()

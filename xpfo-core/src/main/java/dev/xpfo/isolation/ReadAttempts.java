@@ -1,5 +1,7 @@
 package dev.xpfo.isolation;
 
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
@@ -10,8 +12,6 @@ import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -174,10 +174,10 @@ public final class ReadAttempts {
      * region's marker anywhere: a copy left on the heap, a stack or a buffer would show up here.
      */
     private void scan() {
-        List<String> maps;
+        List<MapsEntry> maps;
         try {
-            maps = Files.readAllLines(Path.of("/proc/" + pid + "/maps"));
-        } catch (IOException e) {
+            maps = new ProcessDirectory(pid).maps();
+        } catch (IOException | IllegalArgumentException e) {
             regions.forEach(r -> report("scan", r.name(), Errno.EACCES, 0, false, "cannot read /proc/" + pid + "/maps"));
             return;
         }
@@ -196,14 +196,13 @@ public final class ReadAttempts {
             try {
                 int overlap = regions.stream().mapToInt(r -> r.marker().length).max().orElse(0);
                 MemorySegment buffer = arena.allocate(CHUNK + overlap);
-                for (String line : maps) {
-                    String[] fields = line.trim().split("\\s+");
-                    if (fields.length < 2 || fields[1].charAt(0) != 'r' || line.contains("[vvar") || line.contains("[vsyscall]")) {
+                for (MapsEntry mapping : maps) {
+                    if (!mapping.permissions().startsWith("r") || mapping.path().startsWith("[vvar")
+                            || mapping.path().equals("[vsyscall]")) {
                         continue;
                     }
-                    String[] range = fields[0].split("-");
-                    long start = Long.parseUnsignedLong(range[0], 16);
-                    long end = Long.parseUnsignedLong(range[1], 16);
+                    long start = mapping.start();
+                    long end = mapping.end();
                     long carried = 0;
                     boolean refused = false;
                     for (long at = start; at < end; at += CHUNK) {
@@ -211,7 +210,7 @@ public final class ReadAttempts {
                         long n = Libc.pread(fd, buffer.asSlice(carried), want, at);
                         if (n <= 0) {
                             if (!refused && n < 0) {
-                                refusals = refusals.isEmpty() ? describe(fields) + " " + Errno.name(Libc.errno()) : refusals;
+                                refusals = refusals.isEmpty() ? describe(mapping) + " " + Errno.name(Libc.errno()) : refusals;
                             }
                             refused = true;
                             break;
@@ -241,8 +240,9 @@ public final class ReadAttempts {
         }
     }
 
-    private static String describe(String[] mapsFields) {
-        return mapsFields[0] + (mapsFields.length > 5 ? " " + mapsFields[5] : "");
+    private static String describe(MapsEntry mapping) {
+        return Long.toHexString(mapping.start()) + "-" + Long.toHexString(mapping.end())
+                + (mapping.path().isEmpty() ? "" : " " + mapping.path());
     }
 
     /** Whether {@code marker} occurs in the first {@code length} bytes of {@code memory}. */

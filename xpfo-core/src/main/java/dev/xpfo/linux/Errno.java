@@ -20,6 +20,7 @@ public final class Errno {
     public static final int EEXIST = 17;
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
+    public static final int ENFILE = 23;
     public static final int EMFILE = 24;
     public static final int ENOTTY = 25;
     public static final int EFBIG = 27;
@@ -30,6 +31,7 @@ public final class Errno {
     public static final int EOPNOTSUPP = 95;
     public static final int EADDRINUSE = 98;
     public static final int ECONNRESET = 104;
+    public static final int ENOTCONN = 107;
     public static final int ECONNREFUSED = 111;
 
     private record Entry(String name, String text) {
@@ -52,6 +54,7 @@ public final class Errno {
             Map.entry(EEXIST, new Entry("EEXIST", "File exists")),
             Map.entry(ENODEV, new Entry("ENODEV", "No such device")),
             Map.entry(EINVAL, new Entry("EINVAL", "Invalid argument")),
+            Map.entry(ENFILE, new Entry("ENFILE", "Too many open files in system")),
             Map.entry(EMFILE, new Entry("EMFILE", "Too many open files")),
             Map.entry(ENOTTY, new Entry("ENOTTY", "Inappropriate ioctl for device")),
             Map.entry(EFBIG, new Entry("EFBIG", "File too large")),
@@ -62,6 +65,7 @@ public final class Errno {
             Map.entry(EOPNOTSUPP, new Entry("EOPNOTSUPP", "Operation not supported")),
             Map.entry(EADDRINUSE, new Entry("EADDRINUSE", "Address already in use")),
             Map.entry(ECONNRESET, new Entry("ECONNRESET", "Connection reset by peer")),
+            Map.entry(ENOTCONN, new Entry("ENOTCONN", "Transport endpoint is not connected")),
             Map.entry(ECONNREFUSED, new Entry("ECONNREFUSED", "Connection refused")));
 
     private Errno() {

@@ -20,21 +20,21 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * results, and the {@code errno} of the calling thread's last call available from {@link #errno()}.
  *
  * <p>This is the only class that touches {@link Linker}. It interprets nothing: owners in
- * {@code dev.xpfo.memory} and friends turn results into typed exceptions. Layouts and constants are
- * those of Linux x86-64 (and of arm64/riscv64 where the same), glibc.
+ * {@code dev.xpfo.memory} and friends turn results into typed exceptions. The constants and layouts here
+ * are the same on x86-64 and arm64 (64-bit Linux, glibc); what differs between the two (system call
+ * numbers, {@code O_DIRECT}, {@code struct stat}) is in {@link Architecture}, and the calls that need it
+ * throw {@link dev.xpfo.memory.UnsupportedArchitectureException} on any other architecture.
  *
  * <p>Thread safety: each thread has its own errno capture buffer, so calls from many threads never
  * see each other's errno.
  */
 public final class Libc {
 
-    // ---- constants (Linux x86-64, glibc) ----
-    public static final long SYS_MEMFD_SECRET = 447;
+    // ---- constants (Linux x86-64 and arm64, glibc; per-architecture ones are in Architecture) ----
     public static final int O_RDONLY = 0;
     public static final int O_RDWR = 2;
     public static final int O_CREAT = 0x40;
     public static final int O_TRUNC = 0x200;
-    public static final int O_DIRECT = 0x4000;
     public static final int O_CLOEXEC = 0x80000;
 
     public static final int PROT_NONE = 0;
@@ -91,8 +91,6 @@ public final class Libc {
     public static final int SO_SNDTIMEO = 21;
     public static final int SHUT_RDWR = 2;
 
-    public static final long SYS_GETTID = 186;
-    public static final long SYS_GETEUID = 107;
     public static final int PRIO_PROCESS = 0;
 
     public static final int SC_PAGESIZE = 30;
@@ -102,12 +100,6 @@ public final class Libc {
     public static final long KVM_CREATE_VM = 0xAE01;
 
     // ---- structure layouts ----
-    /** {@code struct stat} is 144 bytes on x86-64; {@code st_mode} at 24, {@code st_size} at 48. */
-    public static final long STAT_SIZE = 144;
-    public static final long STAT_INO_OFFSET = 8;
-    public static final long STAT_MODE_OFFSET = 24;
-    public static final long STAT_SIZE_OFFSET = 48;
-
     /** {@code struct rlimit { rlim_t cur, max; }}. */
     public static final StructLayout RLIMIT = MemoryLayout.structLayout(
             JAVA_LONG.withName("rlim_cur"), JAVA_LONG.withName("rlim_max"));
@@ -193,6 +185,7 @@ public final class Libc {
     private static final MethodHandle VMSPLICE = function("vmsplice", longOf(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle PIPE2 = function("pipe2", intOf(ADDRESS, JAVA_INT));
     private static final MethodHandle SOCKET = function("socket", intOf(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SOCKETPAIR = function("socketpair", intOf(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle BIND = function("bind", intOf(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle LISTEN = function("listen", intOf(JAVA_INT, JAVA_INT));
     private static final MethodHandle ACCEPT4 = function("accept4", intOf(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
@@ -232,7 +225,10 @@ public final class Libc {
         return new IllegalStateException("native call failed to run", t);
     }
 
-    /** {@code syscall(SYS_memfd_secret, flags)}: a secret memory file descriptor, or -1. */
+    /**
+     * {@code syscall(SYS_memfd_secret, flags)}: a secret memory file descriptor, or -1.
+     * @throws dev.xpfo.memory.UnsupportedArchitectureException on an architecture other than x86-64 and arm64
+     */
     public static int memfdSecret(int flags) {
         int injected = FailureInjection.memfdSecretErrno();
         if (injected != 0) {
@@ -240,7 +236,7 @@ public final class Libc {
             return -1;
         }
         try {
-            return (int) (long) SYSCALL1.invokeExact(capture(), SYS_MEMFD_SECRET, (long) flags);
+            return (int) (long) SYSCALL1.invokeExact(capture(), Architecture.current().syscalls().memfdSecret(), (long) flags);
         } catch (Throwable t) {
             throw linkFailure(t);
         }
@@ -278,7 +274,7 @@ public final class Libc {
         }
     }
 
-    /** {@code fstat} into a buffer of at least {@link #STAT_SIZE} bytes. */
+    /** {@code fstat} into a buffer laid out as {@link Architecture#stat()}. */
     public static int fstat(int fd, MemorySegment stat) {
         try {
             return (int) FSTAT.invokeExact(capture(), fd, stat);
@@ -415,11 +411,6 @@ public final class Libc {
         }
     }
 
-    /** The size of a base page, from {@code sysconf(_SC_PAGESIZE)}. */
-    public static long pageSize() {
-        return sysconf(SC_PAGESIZE);
-    }
-
     public static long processVmReadv(int pid, MemorySegment localIov, long localCount,
                                       MemorySegment remoteIov, long remoteCount, long flags) {
         try {
@@ -469,6 +460,15 @@ public final class Libc {
     public static int socket(int domain, int type, int protocol) {
         try {
             return (int) SOCKET.invokeExact(capture(), domain, type, protocol);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code socketpair} into two ints: two connected sockets. */
+    public static int socketpair(int domain, int type, int protocol, MemorySegment fds) {
+        try {
+            return (int) SOCKETPAIR.invokeExact(capture(), domain, type, protocol, fds);
         } catch (Throwable t) {
             throw linkFailure(t);
         }
@@ -531,19 +531,25 @@ public final class Libc {
         }
     }
 
-    /** {@code syscall(SYS_gettid)}: the calling thread's kernel id. */
+    /**
+     * {@code syscall(SYS_gettid)}: the calling thread's kernel id.
+     * @throws dev.xpfo.memory.UnsupportedArchitectureException on an architecture other than x86-64 and arm64
+     */
     public static int gettid() {
         try {
-            return (int) (long) SYSCALL1.invokeExact(capture(), SYS_GETTID, 0L);
+            return (int) (long) SYSCALL1.invokeExact(capture(), Architecture.current().syscalls().gettid(), 0L);
         } catch (Throwable t) {
             throw linkFailure(t);
         }
     }
 
-    /** {@code syscall(SYS_geteuid)}: the calling process's effective user id (never fails). */
+    /**
+     * {@code syscall(SYS_geteuid)}: the calling process's effective user id (the call never fails).
+     * @throws dev.xpfo.memory.UnsupportedArchitectureException on an architecture other than x86-64 and arm64
+     */
     public static int geteuid() {
         try {
-            return (int) (long) SYSCALL1.invokeExact(capture(), SYS_GETEUID, 0L);
+            return (int) (long) SYSCALL1.invokeExact(capture(), Architecture.current().syscalls().geteuid(), 0L);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

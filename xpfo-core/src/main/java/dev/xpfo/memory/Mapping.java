@@ -1,6 +1,5 @@
 package dev.xpfo.memory;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
 import java.lang.foreign.Arena;
@@ -36,14 +35,14 @@ public final class Mapping implements AutoCloseable {
     static Mapping ofSecretFile(int fd, long length) {
         long address = Libc.mmap(0, length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
         if (address == Libc.MAP_FAILED) {
-            throw mmapFailure(Libc.errno(), length);
+            throw NativeErrors.mapping("mmap", Libc.errno(), length, "could not map " + length + " bytes of secret memory");
         }
         Mapping mapping = new Mapping(address, length, "secret memory mapping of " + Bytes.format(length));
         if (Libc.madvise(address, length, Libc.MADV_DONTFORK) != 0) {
             int errno = Libc.errno();
             mapping.close();
-            throw new NativeCallException("madvise(MADV_DONTFORK)", errno,
-                    "could not keep the secret mapping out of forked children", "");
+            throw NativeErrors.call("madvise(MADV_DONTFORK)", errno,
+                    "could not keep the secret mapping out of forked children");
         }
         return mapping;
     }
@@ -59,20 +58,9 @@ public final class Mapping implements AutoCloseable {
         long address = Libc.mmap(0, length, Libc.PROT_READ | Libc.PROT_WRITE,
                 Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
         if (address == Libc.MAP_FAILED) {
-            throw new NativeCallException("mmap", Libc.errno(), "could not map " + length + " bytes of anonymous memory", "");
+            throw NativeErrors.mapping("mmap", Libc.errno(), length, "could not map " + length + " bytes of anonymous memory");
         }
         return new Mapping(address, length, "anonymous mapping of " + Bytes.format(length));
-    }
-
-    private static NativeCallException mmapFailure(int errno, long length) {
-        if (errno == Errno.EAGAIN) {
-            return MemlockLimitException.refused(length);
-        }
-        if (errno == Errno.ENOMEM) {
-            return new NativeCallException("mmap", errno, "no address space or mapping slot left for "
-                    + length + " bytes", "check vm.max_map_count and the process's address-space limit (ulimit -v)");
-        }
-        return new NativeCallException("mmap", errno, "could not map " + length + " bytes of secret memory", "");
     }
 
     /** The mapped memory. Its address is the mapping's; every access is bounds- and lifetime-checked. */
@@ -90,12 +78,11 @@ public final class Mapping implements AutoCloseable {
 
     /** How many of the mapping's pages are resident now, by {@code mincore(2)}. */
     public long residentPages() {
-        long pageSize = Libc.pageSize();
-        long pages = Bytes.roundUp(length(), pageSize) / pageSize;
+        long pages = PageSize.pagesIn(length());
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment vector = scratch.allocate(pages);
             if (Libc.mincore(segment().address(), length(), vector) != 0) {
-                throw new NativeCallException("mincore", Libc.errno(), "could not read residency of " + description, "");
+                throw NativeErrors.call("mincore", Libc.errno(), "could not read residency of " + description);
             }
             long resident = 0;
             for (long i = 0; i < pages; i++) {

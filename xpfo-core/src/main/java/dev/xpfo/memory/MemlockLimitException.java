@@ -18,11 +18,11 @@ public final class MemlockLimitException extends NativeCallException {
     private final long lockedBytes;
 
     public MemlockLimitException(long requestedBytes, long limitBytes, long hardLimitBytes, long lockedBytes) {
-        this(requestedBytes, new MemlockLimit(limitBytes, hardLimitBytes, false, lockedBytes));
+        this("mmap", Errno.EAGAIN, requestedBytes, new MemlockLimit(limitBytes, hardLimitBytes, false, lockedBytes));
     }
 
-    private MemlockLimitException(long requestedBytes, MemlockLimit limit) {
-        super("mmap", Errno.EAGAIN,
+    private MemlockLimitException(String call, int errno, long requestedBytes, MemlockLimit limit) {
+        super(call, errno,
                 "mapping " + Bytes.format(requestedBytes) + " (" + requestedBytes + " bytes) of secret memory "
                         + "exceeds RLIMIT_MEMLOCK, this process's memlock limit, which the kernel charges every secret "
                         + "memory mapping against:\n  limit: " + limit.describe()
@@ -36,12 +36,14 @@ public final class MemlockLimitException extends NativeCallException {
     }
 
     /**
-     * The exception for a refusal ({@code EAGAIN} from {@code mmap} or {@code mlock}) that just happened,
-     * with the process's limit and locked bytes read now.
+     * The exception for a refusal of {@code call} ({@code EAGAIN} from {@code mmap}; {@code EAGAIN},
+     * {@code ENOMEM} or {@code EPERM} from {@code mlock}) that just happened, with the process's limit
+     * and locked bytes read now. {@link NativeErrors} decides when a failure is this one.
      */
-    public static MemlockLimitException refused(long requestedBytes) {
+    static MemlockLimitException refused(String call, int errno, long requestedBytes) {
         MemlockLimit limit = MemlockLimit.current();
-        return new MemlockLimitException(requestedBytes, limit.soft(), limit.hard(), limit.lockedBytes());
+        return new MemlockLimitException(call, errno, requestedBytes,
+                new MemlockLimit(limit.soft(), limit.hard(), false, limit.lockedBytes()));
     }
 
     /** The length of the mapping that was refused. */

@@ -13,7 +13,7 @@ package dev.xpfo.memory;
  * </ul>
  */
 public final class SecretMemoryUnavailableException extends NativeCallException {
-    public SecretMemoryUnavailableException(String call, int errno, String explanation, String remedy) {
+    SecretMemoryUnavailableException(String call, int errno, String explanation, String remedy) {
         super(call, errno, explanation, remedy);
     }
 

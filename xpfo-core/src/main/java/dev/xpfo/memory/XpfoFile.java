@@ -1,14 +1,15 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.host.PhysicalMemory;
-import dev.xpfo.host.ProcFiles;
-import dev.xpfo.linux.Errno;
+import dev.xpfo.host.OpenFile;
+import dev.xpfo.host.SecretMemoryFiles;
+import dev.xpfo.linux.Architecture;
+import dev.xpfo.linux.Descriptor;
 import dev.xpfo.linux.Libc;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -39,18 +40,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Nothing here ever falls back to ordinary memory: if secret memory is unavailable,
  * {@link #open()} throws {@link SecretMemoryUnavailableException}.
  *
- * <p>Thread safety: all methods may be called from any thread.
+ * <p>Thread safety: all methods may be called from any thread. Each call on the descriptor holds it
+ * (a {@link Descriptor} state word), so a {@link #close()} from another thread never frees its number
+ * under a {@link #map()}, where the kernel could have given it to another file meanwhile.
  */
 public final class XpfoFile implements AutoCloseable {
-    private static final long PAGE_SIZE = Libc.pageSize();
-
-    private final int fd;
+    private final Descriptor descriptor;
     private long size;
     private long inode;
-    private boolean closed;
 
     private XpfoFile(int fd, long size) {
-        this.fd = fd;
+        this.descriptor = new Descriptor(fd, "secret memory file");
         this.size = size;
     }
 
@@ -64,14 +64,9 @@ public final class XpfoFile implements AutoCloseable {
     public static XpfoFile open() {
         int fd = Libc.memfdSecret(Libc.O_CLOEXEC);
         if (fd < 0) {
-            throw openFailure(Libc.errno());
+            throw NativeErrors.secretMemoryFile(Libc.errno());
         }
         return new XpfoFile(fd, 0);
-    }
-
-    /** The page size the kernel reports: a file's size is a whole number of these. */
-    public static long pageSize() {
-        return PAGE_SIZE;
     }
 
     /** Opens a file and sizes it to {@code bytes}: {@link #open()} then {@link #size(long)}. */
@@ -88,45 +83,35 @@ public final class XpfoFile implements AutoCloseable {
 
     /**
      * Takes ownership of a descriptor received from another process (or inherited), after checking
-     * that it really is a secret memory file: anything else is refused, never silently accepted.
+     * that it really is a secret memory file: anything else is refused, never silently accepted. A
+     * secret memory file is told by its name and device ({@link SecretMemoryFiles}); the device is
+     * read once from a secret memory file this process makes, so a process that cannot make one (a
+     * seccomp filter refusing {@code memfd_secret}) refuses every descriptor.
      *
      * @throws XpfoException if the descriptor is not a secret memory file
      */
     public static XpfoFile adopt(int fd) {
-        String target;
+        OpenFile file;
         try {
-            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            file = OpenFile.of(Path.of("/proc/self/fd/" + fd));
         } catch (IOException e) {
             throw new XpfoException("descriptor " + fd + " is not open in this process", e);
         }
-        if (!target.startsWith("/secretmem")) {
-            throw new XpfoException("descriptor " + fd + " is " + target + ", not a secret memory file: refusing it");
+        if (!SecretMemoryFiles.isSecretMemory(file)) {
+            // The device is learnt from a secret memory file of this process's own: without one, nothing can be told apart.
+            throw new XpfoException("descriptor " + fd + " is " + file.target() + " on device " + file.device()
+                    + (SecretMemoryFiles.deviceIfAvailable().isPresent() ? ""
+                    : " and this process cannot make a secret memory file to learn the kernel's secret memory device")
+                    + ", not a secret memory file: refusing it");
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            Architecture architecture = Architecture.current();
+            MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
-                throw new NativeCallException("fstat", Libc.errno(), "could not size descriptor " + fd, "");
+                throw NativeErrors.call("fstat", Libc.errno(), "could not size descriptor " + fd);
             }
-            return new XpfoFile(fd, stat.get(JAVA_LONG, Libc.STAT_SIZE_OFFSET));
+            return new XpfoFile(fd, stat.get(JAVA_LONG, architecture.statOffset("st_size")));
         }
-    }
-
-    static SecretMemoryUnavailableException openFailure(int errno) {
-        return switch (errno) {
-            case Errno.ENOSYS -> new SecretMemoryUnavailableException("memfd_secret", errno,
-                    "this kernel (" + ProcFiles.read(Path.of("/proc/sys/kernel/osrelease")).trim()
-                            + ") does not provide secret memory",
-                    "use Linux 5.14 or newer built with CONFIG_SECRETMEM=y; before 6.5 it must also be enabled "
-                            + "with the boot parameter secretmem.enable=1, and no kernel may boot with secretmem.enable=0; "
-                            + "x86-64, arm64 and riscv64 support it");
-            case Errno.EPERM -> new SecretMemoryUnavailableException("memfd_secret", errno,
-                    "the call was refused before reaching the kernel's secret memory code, most likely by a "
-                            + "seccomp filter",
-                    "allow syscall 447 (memfd_secret) in the container's seccomp profile "
-                            + "(Docker/Podman: --security-opt seccomp=<profile>; systemd: SystemCallFilter=)");
-            default -> throw new NativeCallException("memfd_secret", errno, "could not open a secret memory file",
-                    errno == Errno.EMFILE ? "raise the descriptor limit (ulimit -n) or close descriptors" : "");
-        };
     }
 
     private static void validate(long bytes) {
@@ -150,22 +135,21 @@ public final class XpfoFile implements AutoCloseable {
      * @throws XpfoClosedException    after {@link #close()}
      */
     public synchronized XpfoFile size(long bytes) {
-        ensureOpen();
-        validate(bytes);
-        long rounded = Bytes.roundUp(bytes, PAGE_SIZE);
-        if (size != 0) {
-            throw new AlreadySizedException(size, rounded);
-        }
-        if (Libc.ftruncate(fd, rounded) != 0) {
-            int errno = Libc.errno();
-            if (errno == Errno.EINVAL) {
-                throw new AlreadySizedException(-1, rounded);
+        int fd = descriptor.acquire();
+        try {
+            validate(bytes);
+            long rounded = Bytes.roundUp(bytes, PageSize.BYTES);
+            if (size != 0) {
+                throw new AlreadySizedException(size, rounded);
             }
-            throw new NativeCallException("ftruncate", errno, "could not size the secret memory file to "
-                    + rounded + " bytes", "");
+            if (Libc.ftruncate(fd, rounded) != 0) {
+                throw NativeErrors.secretMemorySize(Libc.errno(), rounded);
+            }
+            size = rounded;
+            return this;
+        } finally {
+            descriptor.release();
         }
-        size = rounded;
-        return this;
     }
 
     /** The file's size in bytes; 0 until sized. */
@@ -185,7 +169,7 @@ public final class XpfoFile implements AutoCloseable {
      */
     public void populate(int threads, PopulateProgress progress) {
         try (Mapping mapping = map()) {
-            new Populator(PAGE_SIZE).populate(mapping.segment(), threads, progress);
+            new Populator(PageSize.BYTES).populate(mapping.segment(), threads, progress);
         }
     }
 
@@ -202,24 +186,31 @@ public final class XpfoFile implements AutoCloseable {
      */
     public Mapping map() {
         long length;
-        int descriptor;
         synchronized (this) {
             ensureOpen();
             if (size == 0) {
                 throw new XpfoException("size the secret memory file before mapping it");
             }
             length = size;
-            descriptor = fd;
         }
-        return Mapping.ofSecretFile(descriptor, length);
+        int fd = descriptor.acquire();
+        try {
+            return Mapping.ofSecretFile(fd, length);
+        } finally {
+            descriptor.release();
+        }
     }
 
     /**
      * The descriptor, to hand to another process (over a Unix socket with {@code SCM_RIGHTS}, or by
-     * inheritance). It stays owned by this object: {@link #close()} closes it.
+     * inheritance). It stays owned by this object: {@link #close()} closes it, so the caller must not
+     * use the number once the file may be closed (another file may get it).
+     *
+     * @throws XpfoClosedException after {@link #close()}
      */
-    public synchronized int fd() {
-        ensureOpen();
+    public int fd() {
+        int fd = descriptor.acquire();
+        descriptor.release();
         return fd;
     }
 
@@ -228,46 +219,47 @@ public final class XpfoFile implements AutoCloseable {
      * and {@code stat} of {@code /proc/PID/fd/N} name it, so holders of the file can be found.
      */
     public synchronized long inode() {
-        ensureOpen();
+        int fd = descriptor.acquire();
         if (inode != 0) {
+            descriptor.release();
             return inode; // a file's inode never changes
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment stat = arena.allocate(Libc.STAT_SIZE, 8);
+            Architecture architecture = Architecture.current();
+            MemorySegment stat = arena.allocate(architecture.stat());
             if (Libc.fstat(fd, stat) != 0) {
-                throw new NativeCallException("fstat", Libc.errno(), "could not read the file's inode", "");
+                throw NativeErrors.call("fstat", Libc.errno(), "could not read the file's inode");
             }
-            inode = stat.get(JAVA_LONG, Libc.STAT_INO_OFFSET);
+            inode = stat.get(JAVA_LONG, architecture.statOffset("st_ino"));
             return inode;
+        } finally {
+            descriptor.release();
         }
     }
 
     /** True until {@link #close()}. */
-    public synchronized boolean isOpen() {
-        return !closed;
+    public boolean isOpen() {
+        return !descriptor.isClosed();
     }
 
     /**
      * Closes the descriptor. Mappings already made stay valid until closed themselves; the memory
      * returns to the kernel (wiped, back in the direct map) when the last mapping and descriptor go.
-     * Idempotent.
+     * Idempotent. A {@link #map()} in flight on another thread keeps the descriptor until it returns.
      */
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            Libc.close(fd);
-        }
+    public void close() {
+        descriptor.close();
     }
 
     private void ensureOpen() {
-        if (closed) {
+        if (descriptor.isClosed()) {
             throw new XpfoClosedException("secret memory file");
         }
     }
 
     @Override
     public synchronized String toString() {
-        return "XpfoFile[" + (closed ? "closed" : "fd " + fd + ", " + Bytes.format(size)) + "]";
+        return "XpfoFile[" + (descriptor.isClosed() ? "closed" : descriptor + ", " + Bytes.format(size)) + "]";
     }
 }

@@ -2,7 +2,7 @@ package dev.xpfo.pool;
 
 import dev.xpfo.span.GuardedSpan;
 import dev.xpfo.linux.Libc;
-import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -45,8 +45,8 @@ sealed interface ChunkSource permits SecretChunkSource, LockedChunkSource {
     static void move(long from, long to, long bytes) {
         long moved = Libc.mremap(from, bytes, bytes, Libc.MREMAP_MAYMOVE | Libc.MREMAP_FIXED, to);
         if (moved == Libc.MAP_FAILED) {
-            throw new NativeCallException("mremap", Libc.errno(), "could not move a pool chunk of " + bytes
-                    + " bytes into place", "raise vm.max_map_count if it is ENOMEM");
+            throw NativeErrors.mapping("mremap", Libc.errno(), bytes, "could not move a pool chunk of " + bytes
+                    + " bytes into place");
         }
     }
 }

@@ -1,9 +1,7 @@
 package dev.xpfo.pool;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
-import dev.xpfo.memory.MemlockLimitException;
-import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
 
 /**
  * Chunks of ordinary anonymous memory, locked, kept out of core dumps and forked children: the
@@ -21,17 +19,14 @@ final class LockedChunkSource implements ChunkSource {
     public long make(long bytes) {
         long address = Libc.mmap(0, bytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
         if (address == Libc.MAP_FAILED) {
-            throw new NativeCallException("mmap", Libc.errno(), "could not map a pool chunk of " + bytes + " bytes", "");
+            throw NativeErrors.mapping("mmap", Libc.errno(), bytes, "could not map a pool chunk of " + bytes + " bytes");
         }
         try {
             advise(address, bytes, Libc.MADV_DONTDUMP, "madvise(MADV_DONTDUMP)");
             advise(address, bytes, Libc.MADV_DONTFORK, "madvise(MADV_DONTFORK)");
             // mlock faults every page in, so the chunk is populated as it is locked.
             if (Libc.mlock(address, bytes) != 0) {
-                int errno = Libc.errno();
-                throw errno == Errno.EAGAIN || errno == Errno.ENOMEM || errno == Errno.EPERM
-                        ? MemlockLimitException.refused(bytes)
-                        : new NativeCallException("mlock", errno, "could not lock a pool chunk of " + bytes + " bytes", "");
+                throw NativeErrors.locking(Libc.errno(), bytes, "could not lock a pool chunk of " + bytes + " bytes");
             }
             return address;
         } catch (RuntimeException e) {
@@ -42,7 +37,7 @@ final class LockedChunkSource implements ChunkSource {
 
     private static void advise(long address, long bytes, int advice, String call) {
         if (Libc.madvise(address, bytes, advice) != 0) {
-            throw new NativeCallException(call, Libc.errno(), "could not protect a pool chunk", "");
+            throw NativeErrors.call(call, Libc.errno(), "could not protect a pool chunk");
         }
     }
 }

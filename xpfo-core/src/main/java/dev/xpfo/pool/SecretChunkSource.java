@@ -1,9 +1,7 @@
 package dev.xpfo.pool;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
-import dev.xpfo.memory.MemlockLimitException;
-import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
 import dev.xpfo.memory.XpfoFile;
 
 /**
@@ -25,16 +23,14 @@ final class SecretChunkSource implements ChunkSource {
         try (XpfoFile file = XpfoFile.create(bytes)) {
             address = Libc.mmap(0, bytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, file.fd(), 0);
             if (address == Libc.MAP_FAILED) {
-                int errno = Libc.errno();
-                throw errno == Errno.EAGAIN ? MemlockLimitException.refused(bytes)
-                        : new NativeCallException("mmap", errno, "could not map a pool chunk of " + bytes
-                        + " bytes of secret memory", "");
+                throw NativeErrors.mapping("mmap", Libc.errno(), bytes, "could not map a pool chunk of " + bytes
+                        + " bytes of secret memory");
             }
         }
         try {
             if (Libc.madvise(address, bytes, Libc.MADV_DONTFORK) != 0) {
-                throw new NativeCallException("madvise(MADV_DONTFORK)", Libc.errno(),
-                        "could not keep a pool chunk out of forked children", "");
+                throw NativeErrors.call("madvise(MADV_DONTFORK)", Libc.errno(),
+                        "could not keep a pool chunk out of forked children");
             }
             ChunkSource.touch(address, bytes);
             return address;

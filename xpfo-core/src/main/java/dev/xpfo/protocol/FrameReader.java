@@ -2,8 +2,8 @@ package dev.xpfo.protocol;
 
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.CallTimedOutException;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoException;
@@ -155,12 +155,9 @@ public final class FrameReader {
     private UnixSocket.Received receive(int bytes) {
         try {
             return socket.receive(bytes, Math.max(maxFds, 1));
-        } catch (NativeCallException e) {
-            if (e.errno() == Errno.EAGAIN) {
-                return null;
-            }
-            throw e;
-        } catch (XpfoClosedException e) {
+        } catch (CallTimedOutException e) {
+            return null;
+        } catch (NativeCallException | XpfoClosedException e) {
             throw e;
         } catch (XpfoException e) {
             throw new ProtocolException(ErrorCode.BAD_REQUEST, e.getMessage());

@@ -1,8 +1,9 @@
 package dev.xpfo.span;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.NativeErrors;
+import dev.xpfo.memory.PageSize;
 
 /**
  * A reservation of address space with an anonymous {@code PROT_NONE} guard page at each end: the
@@ -14,7 +15,8 @@ import dev.xpfo.memory.NativeCallException;
  * it deals in raw addresses.
  */
 public final class GuardedSpan {
-    public static final long PAGE = Libc.pageSize();
+    /** A guard's size, one base page ({@link PageSize#BYTES}): the unit the data is a multiple of. */
+    public static final long PAGE = PageSize.BYTES;
 
     private final long base;
     private final long dataBytes;
@@ -36,10 +38,8 @@ public final class GuardedSpan {
         long total = dataBytes + 2 * PAGE;
         long base = Libc.mmap(0, total, Libc.PROT_NONE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
         if (base == Libc.MAP_FAILED) {
-            int errno = Libc.errno();
-            throw new NativeCallException("mmap", errno, "could not reserve " + total
-                    + " bytes of address space for secret memory and its guard pages",
-                    errno == Errno.ENOMEM ? "raise vm.max_map_count or the address-space limit (ulimit -v)" : "");
+            throw NativeErrors.mapping("mmap", Libc.errno(), total, "could not reserve " + total
+                    + " bytes of address space for secret memory and its guard pages");
         }
         return new GuardedSpan(base, dataBytes, total);
     }

@@ -109,7 +109,7 @@ class HostProbeTest {
                 .filter(l -> l.startsWith("Max locked memory")).findFirst().orElseThrow()
                 .substring("Max locked memory".length()).trim().split("\\s+");
         long locked = Long.parseLong(statusField(status, "VmLck").split("\\s+")[0]) * 1024;
-        boolean room = capIpcLock || memlock[0].equals("unlimited") || Long.parseLong(memlock[0]) - locked >= 4096;
+        boolean room = capIpcLock || memlock[0].equals("unlimited") || Long.parseLong(memlock[0]) - locked >= dev.xpfo.memory.PageSize.BYTES;
         boolean offered = kernelConfig().contains("CONFIG_SECRETMEM=y")
                 && Files.exists(enable) && Files.readString(enable).trim().equals("Y")
                 && statusField(status, "Seccomp").equals("0") && room;

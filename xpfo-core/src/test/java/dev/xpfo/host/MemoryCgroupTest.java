@@ -1,5 +1,6 @@
 package dev.xpfo.host;
 
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
@@ -27,7 +28,7 @@ class MemoryCgroupTest {
             long start = cgroup.unevictableBytes();
             // The kernel's per-CPU batches: up to 31 pages per CPU not counted yet after populating (LRU
             // add), or still counted after closing (munlock).
-            long batches = 31L * Runtime.getRuntime().availableProcessors() * 4096;
+            long batches = 31L * Runtime.getRuntime().availableProcessors() * PageSize.BYTES;
             try (XpfoFile file = XpfoFile.create(8 * MIB)) {
                 file.populate();
                 assertThat(eventually(() -> cgroup.unevictableBytes() >= start + 8 * MIB - batches)).isTrue();

@@ -5,7 +5,6 @@ import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.Test;
 
-import java.util.HashSet;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -13,19 +12,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** A scan takes for secret memory exactly the kernel's secret memory files, nothing named like them. */
 class SecretMemoryHoldersTest {
     /** makedev(0, 0x0d): an anonymous kernel mount's device, as secret memory's is. */
-    private static final long DEVICE = 0x0d;
+    private static final DeviceNumber DEVICE = DeviceNumber.of(0x0d);
 
     @Test
     void onlyTheKernelsNameOnTheKernelsDeviceIsSecretMemory() {
-        Set<Long> inodes = new HashSet<>();
-        SecretMemoryHolders.mapped("""
+        Set<Long> inodes = SecretMemoryHolders.mapped(MapsEntry.parseAll("""
                 7f0000000000-7f0000200000 rw-s 00000000 00:0d 1001                       /secretmem (deleted)
                 7f0000200000-7f0000201000 rw-s 00000000 00:2e 1002                       /tmp/decoy/secretmem-1
                 7f0000201000-7f0000202000 rw-s 00000000 00:2e 1003                       /secretmem (deleted)
                 7f0000202000-7f0000203000 rw-s 00000000 00:0d 1004                       /secretmem (deleted) x
                 7f0000203000-7f0000204000 rw-s 00000000 00:0d 1005                       /dev/shm/secretmem
                 7f0000204000-7f0000205000 rw-p 00000000 00:00 0
-                """, DEVICE, inodes);
+                """), DEVICE);
         assertThat(inodes).containsExactly(1001L);
     }
 
@@ -33,7 +31,7 @@ class SecretMemoryHoldersTest {
     void theDeviceIsTheKernelsAndAScanFindsThisProcesssOwnFilesByIt() {
         SecretMemory.assumeAvailable();
         long device = SecretMemoryHolders.device();
-        assertThat(SecretMemoryHolders.major(device)).as("an anonymous kernel mount").isZero();
+        assertThat(DeviceNumber.of(device).major()).as("an anonymous kernel mount").isZero();
         try (XpfoFile open = XpfoFile.create(1L << 20); XpfoFile mapped = XpfoFile.create(1L << 20);
              Mapping mapping = mapped.map()) {
             long mappedInode = mapped.inode();
@@ -48,8 +46,8 @@ class SecretMemoryHoldersTest {
         long[][] cases = {{0, 0x0d}, {8, 1}, {0x123, 0x45}, {0x1234, 0x56789}};
         for (long[] c : cases) {
             long device = ((c[0] & 0xfff) << 8) | ((c[0] & ~0xfffL) << 32) | (c[1] & 0xff) | ((c[1] & ~0xffL) << 12);
-            assertThat(SecretMemoryHolders.major(device)).isEqualTo(c[0]);
-            assertThat(SecretMemoryHolders.minor(device)).isEqualTo(c[1]);
+            assertThat(DeviceNumber.of(device)).isEqualTo(new DeviceNumber(c[0], c[1]));
+            assertThat(new DeviceNumber(c[0], c[1]).value()).isEqualTo(device);
         }
     }
 }

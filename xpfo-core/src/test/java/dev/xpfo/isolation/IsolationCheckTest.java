@@ -2,8 +2,8 @@ package dev.xpfo.isolation;
 
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Errno;
-import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
@@ -42,7 +42,7 @@ class IsolationCheckTest {
             assertThat(control.markerFound()).as(method + " finds the control marker").isTrue();
             assertThat(attempt(report, method, "secret").refused()).as(method).isTrue();
         }
-        assertThat(report.residentPages()).isEqualTo(256 * 1024 / Libc.pageSize());
+        assertThat(report.residentPages()).isEqualTo(256 * 1024 / PageSize.BYTES);
         assertThat(report.smapsName()).startsWith("/secretmem");
     }
 
@@ -68,15 +68,15 @@ class IsolationCheckTest {
 
     @Test
     void theSecretMappingIsLockedNotDumpedAndNotCopiedOnFork() {
-        CheckReport report = new IsolationCheck(Libc.pageSize()).run();
+        CheckReport report = new IsolationCheck(PageSize.BYTES).run();
         assertThat(report.flags()).extracting(MappingFlag::flag).containsExactly("lo", "dd", "dc");
         assertThat(report.flags()).allSatisfy(flag -> assertThat(flag.present()).as(flag.meaning()).isTrue());
     }
 
     @Test
     void smapsFlagsAreReadForTheExactMapping() {
-        try (XpfoFile file = XpfoFile.create(Libc.pageSize()); Mapping secret = file.map();
-             Mapping ordinary = Mapping.anonymous(Libc.pageSize())) {
+        try (XpfoFile file = XpfoFile.create(PageSize.BYTES); Mapping secret = file.map();
+             Mapping ordinary = Mapping.anonymous(PageSize.BYTES)) {
             secret.segment().set(JAVA_LONG, 0, 1);
             ordinary.segment().set(JAVA_LONG, 0, 1);
             Path smaps = Path.of("/proc/self/smaps");
@@ -91,12 +91,12 @@ class IsolationCheckTest {
     @Test
     void aReadThatSucceedsOnSecretMemoryMakesTheVerdictExposed() {
         // Everything else as on a protected host: all flags set, every page resident, the control read by all four.
-        IsolationCheck check = new IsolationCheck(4 * Libc.pageSize());
+        IsolationCheck check = new IsolationCheck(4 * PageSize.BYTES);
         List<MappingFlag> flags = List.of(new MappingFlag("lo", "locked", true), new MappingFlag("dd", "not dumped", true),
                 new MappingFlag("dc", "not copied on fork", true));
         List<Attempt> refusedEverywhere = attempts(new Attempt("proc_mem", "secret", Errno.EIO, 0, false, "refused"));
-        List<Attempt> oneRead = attempts(new Attempt("proc_mem", "secret", 0, Libc.pageSize(), false,
-                "pread returned " + Libc.pageSize() + " bytes"));
+        List<Attempt> oneRead = attempts(new Attempt("proc_mem", "secret", 0, PageSize.BYTES, false,
+                "pread returned " + PageSize.BYTES + " bytes"));
         List<Attempt> markerFound = attempts(new Attempt("scan", "secret", 0, 1 << 20, true, "found in [heap]"));
 
         assertThat(check.judge(4, "/secretmem (deleted)", flags, refusedEverywhere).verdict())
@@ -116,7 +116,7 @@ class IsolationCheckTest {
         for (String method : List.of("proc_mem", "process_vm_readv", "ptrace_peekdata", "scan")) {
             all.add(method.equals(secret.method()) ? secret
                     : new Attempt(method, "secret", method.equals("scan") ? 0 : Errno.EFAULT, 0, false, "refused"));
-            all.add(new Attempt(method, "control", 0, 4096, true, "read"));
+            all.add(new Attempt(method, "control", 0, PageSize.BYTES, true, "read"));
         }
         return all;
     }

@@ -1,7 +1,7 @@
 package dev.xpfo.isolation;
 
-import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.testing.Child;
 import dev.xpfo.testing.SecretMemory;
@@ -27,7 +27,7 @@ class ProcMemFromShellTest {
 
     @Test
     void ddCannotReadSecretMemoryButReadsOrdinaryMemory() throws Exception {
-        long page = Libc.pageSize();
+        long page = PageSize.BYTES;
         try (XpfoFile file = XpfoFile.create(page); Mapping secret = file.map(); Mapping ordinary = Mapping.anonymous(page)) {
             secret.segment().set(JAVA_LONG, 0, 0x1234_5678_9ABC_DEF0L);
             ordinary.segment().set(JAVA_LONG, 0, 0x1234_5678_9ABC_DEF0L);

@@ -1,6 +1,7 @@
 package dev.xpfo.memory;
 
 import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.linux.Architecture;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.testing.Child;
@@ -30,7 +31,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * so the test fails if the protection is missing rather than if the operation is merely broken.
  */
 class SecretMemoryConformanceTest {
-    private static final long PAGE = Libc.pageSize();
+    private static final long PAGE = PageSize.BYTES;
 
     @BeforeEach
     void secretMemory() {
@@ -154,7 +155,7 @@ class SecretMemoryConformanceTest {
                 Path data = Files.createTempFile(folder, "o_direct", ".bin");
                 try {
                     Files.write(data, new byte[(int) PAGE]);
-                    int fd = Libc.open(arena.allocateFrom(data.toString()), Libc.O_RDONLY | Libc.O_DIRECT | Libc.O_CLOEXEC, 0);
+                    int fd = Libc.open(arena.allocateFrom(data.toString()), Libc.O_RDONLY | Architecture.current().oDirect() | Libc.O_CLOEXEC, 0);
                     if (fd < 0) {
                         tried.add(folder + ": open " + Errno.name(Libc.errno()));
                         continue;

@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** What a user of {@link XpfoFile} relies on: sizing, populating, mapping, closing, and clear errors. */
 class XpfoFileTest {
-    private static final long PAGE = Libc.pageSize();
+    private static final long PAGE = PageSize.BYTES;
 
     @BeforeEach
     void secretMemory() {
@@ -187,7 +187,7 @@ class XpfoFileTest {
                     .hasMessageContaining("memfd_secret failed with ENOSYS")
                     .hasMessageContaining("CONFIG_SECRETMEM").hasMessageContaining("secretmem.enable");
             FailureInjection.failMemfdSecret(Errno.EPERM);
-            assertThatThrownBy(() -> XpfoFile.create(Libc.pageSize())).isInstanceOfSatisfying(
+            assertThatThrownBy(() -> XpfoFile.create(PageSize.BYTES)).isInstanceOfSatisfying(
                             SecretMemoryUnavailableException.class, e -> assertThat(e.blockedByFilter()).isTrue())
                     .hasMessageContaining("seccomp").hasMessageContaining("syscall 447");
         } finally {

@@ -1,5 +1,6 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.FailureInjection;
@@ -51,7 +52,7 @@ class PagePoolFallbackTest {
             try (Region region = pool.take(2 * SETTINGS.chunkBytes())) {
                 assertThat(region.isolation()).isEqualTo(Isolation.LOCKED_ONLY);
                 region.segment().fill((byte) 7);
-                Smaps.Entry mapping = Smaps.find(Path.of("/proc/self/smaps"), region.segment().address()).orElseThrow();
+                MapsEntry mapping = Smaps.find(Path.of("/proc/self/smaps"), region.segment().address()).orElseThrow();
                 assertThat(mapping.isSecretMemory()).isFalse();
                 assertThat(mapping.flags()).contains("lo", "dd", "dc");
             }

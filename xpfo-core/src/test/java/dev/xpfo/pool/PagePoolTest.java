@@ -1,8 +1,10 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.metrics.Metric;
 import dev.xpfo.testing.SecretMemory;
@@ -23,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The warm pool: memory populated ahead of demand, handed out at once, wiped and reused on return. */
 class PagePoolTest {
     private static final long CHUNK = 256 * Bytes.KIB;
-    private static final long PAGE = Libc.pageSize();
+    private static final long PAGE = PageSize.BYTES;
     private static final Path SMAPS = Path.of("/proc/self/smaps");
 
     @BeforeEach
@@ -77,17 +79,17 @@ class PagePoolTest {
                 long end = start + 3 * CHUNK;
                 fillAndCheck(region.segment());
                 for (long address = start; address < end; address += CHUNK) {
-                    Smaps.Entry chunk = Smaps.find(SMAPS, address).orElseThrow();
+                    MapsEntry chunk = Smaps.find(SMAPS, address).orElseThrow();
                     assertThat(chunk.isSecretMemory()).as("chunk at offset " + (address - start)).isTrue();
                     assertThat(chunk.flags()).contains("lo", "dd", "dc");
                 }
                 assertThat(region.isolation()).isEqualTo(Isolation.DIRECT_MAP_REMOVED);
-                Smaps.Entry before = Smaps.find(SMAPS, start - PAGE).orElseThrow();
-                Smaps.Entry after = Smaps.find(SMAPS, end).orElseThrow();
+                MapsEntry before = Smaps.find(SMAPS, start - PAGE).orElseThrow();
+                MapsEntry after = Smaps.find(SMAPS, end).orElseThrow();
                 assertThat(before.permissions()).isEqualTo("---p");
-                assertThat(before.name()).isEmpty();
+                assertThat(before.path()).isEmpty();
                 assertThat(after.permissions()).isEqualTo("---p");
-                assertThat(after.name()).isEmpty();
+                assertThat(after.path()).isEmpty();
             }
         }
     }
@@ -318,7 +320,7 @@ class PagePoolTest {
         pool.close();
         assertThat(region.isOpen()).isFalse();
         assertThatThrownBy(() -> kept.get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
-        assertThat(Smaps.find(SMAPS, address).map(Smaps.Entry::isSecretMemory)).isNotEqualTo(java.util.Optional.of(true));
+        assertThat(Smaps.find(SMAPS, address).map(MapsEntry::isSecretMemory)).isNotEqualTo(java.util.Optional.of(true));
         assertThatThrownBy(() -> pool.take(CHUNK)).isInstanceOf(XpfoClosedException.class);
     }
 

@@ -1,5 +1,6 @@
 package dev.xpfo.pool;
 
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.Mapping;
@@ -64,6 +65,6 @@ public final class PoolMemlockChild {
     }
 
     private static long secretMappings() {
-        return Smaps.entries(Path.of("/proc/self/smaps")).stream().filter(Smaps.Entry::isSecretMemory).count();
+        return Smaps.entries(Path.of("/proc/self/smaps")).stream().filter(MapsEntry::isSecretMemory).count();
     }
 }

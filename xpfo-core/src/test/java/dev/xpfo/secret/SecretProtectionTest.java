@@ -1,8 +1,9 @@
 package dev.xpfo.secret;
 
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
-import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.pool.PagePool;
 import dev.xpfo.pool.PoolSettings;
 import dev.xpfo.testing.SecretMemory;
@@ -87,7 +88,7 @@ class SecretProtectionTest {
 
     @Test
     void theLargestSecretFitsEvenWhenThePoolsChunksAreSmallerThanItsSlot() {
-        try (PagePool small = PagePool.open(PoolSettings.defaults().withChunkBytes(Libc.pageSize()));
+        try (PagePool small = PagePool.open(PoolSettings.defaults().withChunkBytes(PageSize.BYTES));
              SecretStore tiny = SecretStore.open(small)) {
             for (int size : new int[] {SecretStore.MAX_SECRET_BYTES, 8000, 4096, 1}) {
                 try (Secret secret = tiny.allocate(size)) {
@@ -119,14 +120,14 @@ class SecretProtectionTest {
     void slabsAreSecretMemoryBetweenAnonymousGuardPages() {
         try (Secret secret = store.allocate(32)) {
             Path smaps = Path.of("/proc/self/smaps");
-            Smaps.Entry slab = Smaps.find(smaps, secret.dataAddress()).orElseThrow();
+            MapsEntry slab = Smaps.find(smaps, secret.dataAddress()).orElseThrow();
             assertThat(slab.isSecretMemory()).isTrue();
-            Smaps.Entry before = Smaps.find(smaps, slab.start() - 1).orElseThrow();
-            Smaps.Entry after = Smaps.find(smaps, slab.end()).orElseThrow();
+            MapsEntry before = Smaps.find(smaps, slab.start() - 1).orElseThrow();
+            MapsEntry after = Smaps.find(smaps, slab.end()).orElseThrow();
             assertThat(before.permissions()).isEqualTo("---p");
             assertThat(after.permissions()).isEqualTo("---p");
             assertThat(before.isSecretMemory() || after.isSecretMemory()).isFalse();
-            assertThat(before.end() - before.start()).isGreaterThanOrEqualTo(Libc.pageSize());
+            assertThat(before.end() - before.start()).isGreaterThanOrEqualTo(PageSize.BYTES);
         }
     }
 

@@ -2,7 +2,8 @@ package dev.xpfo.service;
 
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.memory.NativeCallException;
+import dev.xpfo.memory.CallTimedOutException;
+import dev.xpfo.memory.PeerGoneException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.pool.PoolLimitException;
@@ -152,11 +153,8 @@ final class Connection implements Runnable {
             } catch (XpfoClosedException e) {
                 refuse(frame.requestId(), ErrorCode.SHUTTING_DOWN, "the service is stopping");
                 return;
-            } catch (NativeCallException e) {
-                if (e.call().startsWith("sendmsg")) {
-                    return; // the peer is gone
-                }
-                internal(frame.requestId(), e);
+            } catch (PeerGoneException | CallTimedOutException e) {
+                return; // the client hung up, or stopped reading for the whole frame timeout: nobody to answer
             } catch (RuntimeException e) {
                 internal(frame.requestId(), e);
             } finally {

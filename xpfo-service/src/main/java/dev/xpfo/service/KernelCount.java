@@ -2,6 +2,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.host.MemoryCgroup;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.stock.Stock;
 import dev.xpfo.stock.StockStats;
 
@@ -54,7 +55,7 @@ final class KernelCount implements Stock.PopulateGate, Holdings.KernelSurplus {
      * in it, counted, until that CPU unmaps again. No time limit either.
      */
     private static final long MUNLOCK_PAGES_PER_CPU = 31;
-    private static final long PAGE = 4096;
+    private static final long PAGE = PageSize.BYTES;
 
     private final MemoryCgroup cgroup;
     /** When populates happened and which are recent: {@link System#nanoTime()} but in tests. */

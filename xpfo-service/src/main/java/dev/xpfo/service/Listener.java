@@ -1,6 +1,7 @@
 package dev.xpfo.service;
 
 import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.handoff.SocketDirectory;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.XpfoException;
@@ -125,19 +126,16 @@ final class Listener implements AutoCloseable {
     }
 
     /**
-     * The directory must be this user's or root's, not a symbolic link, and not writable by others:
-     * otherwise somebody else could replace the socket with one of their own and receive what
-     * clients meant for this service.
+     * Only this user and root may be able to place a socket in the directory or swap the directory
+     * ({@link SocketDirectory}): otherwise somebody else could replace the socket with one of their own
+     * and receive what clients meant for this service.
      */
-    private static void requireSafe(Path directory) throws IOException {
-        int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-        int mode = (Integer) Files.getAttribute(directory, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        int me = ServiceSocket.currentUid();
-        if (Files.isSymbolicLink(directory) || (owner != me && owner != 0) || (mode & 0022) != 0) {
-            throw new XpfoException("refusing to listen in " + directory + " (owner uid " + owner + ", mode "
-                    + String.format("%04o", mode & 07777) + "): it must belong to this user or root and not be "
-                    + "writable by group or others, or another user could stand in for the service");
-        }
+    private static void requireSafe(Path directory) {
+        SocketDirectory.othersCouldListenIn(directory, ServiceSocket.currentUid()).ifPresent(why -> {
+            throw new XpfoException("refusing to listen in " + directory + ": " + why + "; it and every directory "
+                    + "above it must belong to this user or root and not be writable by group or others (above it, "
+                    + "sticky ones such as /tmp are fine), or another user could stand in for the service");
+        });
     }
 
     /**

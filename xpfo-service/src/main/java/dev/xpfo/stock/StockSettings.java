@@ -3,7 +3,7 @@ package dev.xpfo.stock;
 import dev.xpfo.host.PhysicalMemory;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.InvalidSizeException;
-import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.memory.PageSize;
 
 /**
  * How a {@link Stock} is sized.
@@ -21,7 +21,7 @@ public record StockSettings(long chunkBytes, long lowBytes, long targetBytes, lo
     public static final long DEFAULT_TARGET = 256L << 20;
 
     public StockSettings {
-        if (chunkBytes <= 0 || chunkBytes % XpfoFile.pageSize() != 0) {
+        if (chunkBytes <= 0 || chunkBytes % PageSize.BYTES != 0) {
             throw new InvalidSizeException("chunk size must be a positive multiple of the page size, not " + chunkBytes);
         }
         if (lowBytes < 0 || lowBytes > targetBytes || maximumBytes < chunkBytes || targetBytes > maximumBytes) {

@@ -1,5 +1,6 @@
 package dev.xpfo.service;
 
+import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.service.testing.CClient;
@@ -58,5 +59,21 @@ class ClientTrustTest {
         assertThatThrownBy(() -> Service.start(Services.small(open))).hasMessageContaining("refusing to listen in")
                 .hasMessageContaining("0777");
         assertThat(UnixSocket.answers(open.resolve("xpfo.sock"))).isFalse();
+    }
+
+    /**
+     * Only the clients looked above the socket's directory; the service now does too: anybody can rename
+     * a private directory out of a parent they may write to (one that is not sticky) and put theirs there.
+     */
+    @Test
+    void theServiceRefusesToListenBelowADirectoryOthersCanWriteToUnlessItIsSticky() throws Exception {
+        Path open = Files.createDirectory(dir.resolve("open"));
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path below = Files.createDirectory(open.resolve("below"));
+        Files.setPosixFilePermissions(below, PosixFilePermissions.fromString("rwx------"));
+        assertThatThrownBy(() -> Service.start(Services.small(below))).hasMessageContaining("refusing to listen in " + below)
+                .hasMessageContaining(open + " (owner uid " + ServiceSocket.currentUid() + ", mode 0777) is writable by "
+                        + "other users and not sticky");
+        assertThat(UnixSocket.answers(below.resolve("xpfo.sock"))).isFalse();
     }
 }

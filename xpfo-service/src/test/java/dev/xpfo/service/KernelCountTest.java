@@ -1,6 +1,7 @@
 package dev.xpfo.service;
 
 import dev.xpfo.host.MemoryCgroup;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.Test;
 
@@ -11,7 +12,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** What the kernel's count may lag behind is allowed for, however long ago the pages were populated. */
 class KernelCountTest {
-    private static final long PAGE = 4096;
+    private static final long PAGE = PageSize.BYTES;
 
     @Test
     void pagesLeftInAnotherCpusLruBatchAreAllowedForWithNoTimeLimit() throws Exception {

@@ -4,6 +4,7 @@ import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.client.XpfoClient;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.handoff.UnixSocket;
@@ -127,7 +128,7 @@ class KernelCountedLimitsTest {
              XpfoClient client = XpfoClient.connect(dir.resolve("xpfo.sock"))) {
             // Secret memory populated from the service's cgroup behind the stock's back (here by this
             // test, which runs the service in-process): the stock counts 16 MiB, the kernel 56 MiB.
-            long lruBatches = 31L * Runtime.getRuntime().availableProcessors() * 4096;
+            long lruBatches = 31L * Runtime.getRuntime().availableProcessors() * PageSize.BYTES;
             try (XpfoFile outside = XpfoFile.create(40 * MIB)) {
                 outside.populate();
                 // The gate renews its reading of the kernel's count every 250 ms; up to 31 pages per CPU

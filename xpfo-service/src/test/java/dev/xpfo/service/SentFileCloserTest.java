@@ -1,5 +1,6 @@
 package dev.xpfo.service;
 
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +14,7 @@ class SentFileCloserTest {
     private static List<XpfoFile> files(int count) {
         List<XpfoFile> files = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            files.add(XpfoFile.create(4096));
+            files.add(XpfoFile.create(PageSize.BYTES));
         }
         return files;
     }

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.service.testing.Services;
 import dev.xpfo.stock.StockSettings;
@@ -58,20 +60,20 @@ class ServiceTest {
             assertThat(memory.bytes()).isEqualTo(6L << 20);
             assertThat(memory.chunks()).isEqualTo(3);
             MemorySegment segment = memory.segment();
-            for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+            for (long offset = 0; offset < segment.byteSize(); offset += PageSize.BYTES) {
                 segment.set(ValueLayout.JAVA_LONG, offset, offset);
             }
-            for (long offset = 0; offset < segment.byteSize(); offset += 4096) {
+            for (long offset = 0; offset < segment.byteSize(); offset += PageSize.BYTES) {
                 assertThat(segment.get(ValueLayout.JAVA_LONG, offset)).isEqualTo(offset);
             }
             long start = segment.address();
             long end = start + segment.byteSize();
             for (long at = start; at < end; at += Services.CHUNK) {
-                Smaps.Entry chunk = Smaps.find(SELF, at).orElseThrow();
+                MapsEntry chunk = Smaps.find(SELF, at).orElseThrow();
                 assertThat(chunk.isSecretMemory()).as("chunk at %x", at).isTrue();
                 assertThat(chunk.flags()).contains("dd");
             }
-            assertThat(Smaps.find(SELF, start - 4096).orElseThrow().permissions()).startsWith("---p");
+            assertThat(Smaps.find(SELF, start - PageSize.BYTES).orElseThrow().permissions()).startsWith("---p");
             assertThat(Smaps.find(SELF, end).orElseThrow().permissions()).startsWith("---p");
         }
     }

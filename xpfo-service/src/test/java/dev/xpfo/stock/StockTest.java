@@ -2,6 +2,7 @@ package dev.xpfo.stock;
 
 import dev.xpfo.pool.PoolLimitException;
 import dev.xpfo.memory.Mapping;
+import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.PopulateProgress;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
@@ -47,7 +48,7 @@ class StockTest {
             for (XpfoFile file : taken.files()) {
                 assertThat(file.size()).isEqualTo(CHUNK);
                 try (Mapping mapping = file.map()) {
-                    assertThat(mapping.residentPages()).as("every page already populated").isEqualTo(CHUNK / XpfoFile.pageSize());
+                    assertThat(mapping.residentPages()).as("every page already populated").isEqualTo(CHUNK / PageSize.BYTES);
                     assertThat(mapping.segment().get(ValueLayout.JAVA_LONG, CHUNK - 8)).isZero();
                 }
                 file.close();

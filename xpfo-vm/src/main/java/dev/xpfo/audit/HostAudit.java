@@ -4,14 +4,15 @@ import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.host.CoreScheduling;
 import dev.xpfo.host.CoreSchedulingSupport;
 import dev.xpfo.host.CpuExposure;
-import dev.xpfo.host.ProcFiles;
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.ProcessDirectory;
+import dev.xpfo.host.ProcessScanner;
 import dev.xpfo.memory.Bytes;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.vm.QemuCommandLine;
 import dev.xpfo.vm.QemuPreflight;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,7 +50,7 @@ public final class HostAudit {
         List<SecretHolder> holders = new ArrayList<>();
         List<String> notInspected = new ArrayList<>();
         long self = ProcessHandle.current().pid();
-        for (long pid : pids()) {
+        for (long pid : ProcessScanner.pids()) {
             if (pid == self || (me != 0 && realUid(pid) != me)) {
                 continue;
             }
@@ -57,7 +58,7 @@ public final class HostAudit {
             try {
                 read = ProcessMemory.read(pid);
             } catch (ProcessMemory.UnreadableException e) {
-                notInspected.add("pid " + pid + " (" + ProcFiles.read(PROC.resolve(pid + "/comm")).trim() + "): "
+                notInspected.add("pid " + pid + " (" + new ProcessDirectory(pid).name() + "): "
                         + e.getMessage());
                 continue;
             }
@@ -66,7 +67,7 @@ public final class HostAudit {
             }
             ProcessMemory process = read.get();
             Optional<Vmm> vmm = Vmm.of(process.executable());
-            if (vmm.isPresent() && ProcFiles.read(PROC.resolve(pid + "/comm")).startsWith("cleanup/")) {
+            if (vmm.isPresent() && new ProcessDirectory(pid).name().startsWith("cleanup/")) {
                 continue; // QEMU's async-teardown helper shares its parent's memory: not a second VM
             }
             if (vmm.isPresent()) {
@@ -86,7 +87,7 @@ public final class HostAudit {
     }
 
     /** The finding for one VMM process. */
-    private static VmFinding vm(ProcessMemory process, Vmm vmm, CpuExposure cpu) {
+    static VmFinding vm(ProcessMemory process, Vmm vmm, CpuExposure cpu) {
         long secret = process.secretMappedBytes();
         long ram;
         String from;
@@ -95,7 +96,7 @@ public final class HostAudit {
             ram = declared.get();
             from = "its command line";
         } else {
-            ram = process.regions().stream().filter(HostAudit::mayBeGuestRam).mapToLong(Region::bytes).sum();
+            ram = process.regions().stream().filter(region -> mayBeGuestRam(process, region)).mapToLong(MapsEntry::bytes).sum();
             from = "estimated from its mappings (secret memory, memfd and shared files, anonymous mappings of "
                     + Bytes.format(LARGE_ANONYMOUS) + " or more)";
         }
@@ -119,8 +120,8 @@ public final class HostAudit {
         }
     }
 
-    private static boolean mayBeGuestRam(Region region) {
-        return switch (region.kind()) {
+    private static boolean mayBeGuestRam(ProcessMemory process, MapsEntry region) {
+        return switch (process.kind(region)) {
             case SECRET_MEMORY, MEMFD, SHARED_FILE -> region.permissions().startsWith("rw");
             case ANONYMOUS -> region.permissions().startsWith("rw") && region.bytes() >= LARGE_ANONYMOUS;
             case OTHER -> false;
@@ -130,12 +131,13 @@ public final class HostAudit {
     /** The mappings that may hold guest RAM; large anonymous ones only while some guest RAM is unaccounted for. */
     private static List<VmFinding.MappingGroup> groups(ProcessMemory process, boolean withAnonymous) {
         Map<String, VmFinding.MappingGroup> groups = new TreeMap<>();
-        for (Region region : process.regions()) {
-            if (!mayBeGuestRam(region) || (!withAnonymous && region.kind() == Region.Kind.ANONYMOUS)) {
+        for (MapsEntry region : process.regions()) {
+            MappingKind kind = process.kind(region);
+            if (!mayBeGuestRam(process, region) || (!withAnonymous && kind == MappingKind.ANONYMOUS)) {
                 continue;
             }
-            String name = region.name().replace(" (deleted)", "");
-            groups.merge(region.kind() + name, new VmFinding.MappingGroup(region.kind(), name, 1, region.bytes()),
+            String name = region.path().replace(" (deleted)", "");
+            groups.merge(kind + name, new VmFinding.MappingGroup(kind, name, 1, region.bytes()),
                     (a, b) -> new VmFinding.MappingGroup(a.kind(), a.name(), a.count() + 1, a.bytes() + b.bytes()));
         }
         return groups.values().stream().sorted(Comparator.comparing(VmFinding.MappingGroup::kind)).toList();
@@ -150,7 +152,7 @@ public final class HostAudit {
         String smt = cpu.smtActive() ? "" : " (no SMT active: no core is shared anyway)";
         try {
             Set<Long> cookies = new TreeSet<>();
-            for (long thread : threads(pid)) {
+            for (long thread : new ProcessDirectory(pid).threads()) {
                 cookies.add(CoreScheduling.cookie(thread));
             }
             if (cookies.size() > 1) {
@@ -212,31 +214,13 @@ public final class HostAudit {
                 + "(start each with xpfo vm --core-isolate)";
     }
 
-    private static List<Long> threads(long pid) {
-        List<Long> threads = new ArrayList<>();
-        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(PROC.resolve(pid + "/task"))) {
-            tasks.forEach(t -> threads.add(Long.parseLong(t.getFileName().toString())));
-        } catch (IOException e) {
-            threads.add(pid); // exited meanwhile, or unreadable: ask for the main thread, which says which
-        }
-        return threads;
-    }
-
-    private static List<Long> pids() {
-        List<Long> pids = new ArrayList<>();
-        try (DirectoryStream<Path> processes = Files.newDirectoryStream(PROC, "[0-9]*")) {
-            processes.forEach(p -> pids.add(Long.parseLong(p.getFileName().toString())));
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot list /proc", e);
-        }
-        pids.sort(null);
-        return pids;
-    }
-
-    /** The real uid from {@code /proc/PID/status} (the directory's owner is root for non-dumpable processes). */
+    /** The real uid from {@code /proc/PID/status} (the directory's owner is root for non-dumpable processes); -1 if it exited. */
     static int realUid(long pid) {
-        return ProcFiles.field(ProcFiles.read(PROC.resolve(pid + "/status")), "Uid")
-                .map(uids -> Integer.parseInt(uids.split("\\s+")[0])).orElse(-1);
+        try {
+            return new ProcessDirectory(pid).realUid();
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     private static boolean hostPidNamespace() {

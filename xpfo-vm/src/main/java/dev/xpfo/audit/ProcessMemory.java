@@ -1,34 +1,34 @@
 package dev.xpfo.audit;
 
+import dev.xpfo.host.DeviceNumber;
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.OpenFile;
+import dev.xpfo.host.ProcessDirectory;
+import dev.xpfo.host.ProcessScanner;
+import dev.xpfo.host.SecretMemoryFiles;
+
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * A process's memory as {@code /proc} shows it: its mappings and the secret memory files it holds
- * (mapped or only open). Reading another user's process needs root or CAP_SYS_PTRACE.
+ * A process's memory as {@code /proc} shows it ({@link ProcessScanner}): its mappings and the secret
+ * memory files it holds (mapped or only open). Reading another user's process needs root or
+ * CAP_SYS_PTRACE.
  *
- * @param pid         the process
- * @param uid         its real owner ({@code Uid:} in {@code /proc/PID/status})
- * @param executable  the file name of its executable ({@code qemu-system-x86_64})
- * @param commandLine its arguments
- * @param regions     its mappings, in address order
- * @param secretFiles each secret memory file it holds, inode to bytes (a file's size if open, else
- *                    the most of it mapped)
+ * @param pid          the process
+ * @param uid          its real owner ({@code Uid:} in {@code /proc/PID/status})
+ * @param executable   the file name of its executable ({@code qemu-system-x86_64})
+ * @param commandLine  its arguments
+ * @param regions      its mappings, in address order
+ * @param secretFiles  each secret memory file it holds, inode to bytes (a file's size if open, else
+ *                     the most of it mapped)
+ * @param secretDevice the device of this kernel's secret memory files; empty if it has none
  */
-public record ProcessMemory(long pid, int uid, String executable, List<String> commandLine, List<Region> regions,
-                            Map<Long, Long> secretFiles) {
-    private static final Path PROC = Path.of("/proc");
+public record ProcessMemory(long pid, int uid, String executable, List<String> commandLine, List<MapsEntry> regions,
+                            Map<Long, Long> secretFiles, Optional<DeviceNumber> secretDevice) {
 
     /** Why a process could not be read. */
     public static final class UnreadableException extends Exception {
@@ -44,69 +44,47 @@ public record ProcessMemory(long pid, int uid, String executable, List<String> c
      * @throws UnreadableException if this process may not inspect it
      */
     public static Optional<ProcessMemory> read(long pid) throws UnreadableException {
-        Path process = PROC.resolve(Long.toString(pid));
-        try {
-            int uid = HostAudit.realUid(pid);
-            if (uid < 0) {
-                return Optional.empty();
-            }
-            List<String> arguments = Arrays.asList(new String(Files.readAllBytes(process.resolve("cmdline")),
-                    StandardCharsets.ISO_8859_1).split("\0"));
-            List<Region> regions = new ArrayList<>();
-            Map<Long, Long> secret = new HashMap<>();
-            // Bytes, not UTF-8: the kernel prints paths as they are.
-            for (String line : Files.readString(process.resolve("maps"), StandardCharsets.ISO_8859_1).split("\n")) {
-                if (!line.isBlank()) {
-                    Region region = Region.parse(line);
-                    regions.add(region);
-                    if (region.kind() == Region.Kind.SECRET_MEMORY) {
-                        secret.merge(region.inode(), region.bytes(), Math::max);
-                    }
-                }
-            }
-            try (DirectoryStream<Path> fds = Files.newDirectoryStream(process.resolve("fd"))) {
-                for (Path fd : fds) {
-                    try {
-                        if (Files.readSymbolicLink(fd).toString().startsWith("/secretmem")) {
-                            long inode = ((Number) Files.getAttribute(fd, "unix:ino")).longValue();
-                            secret.merge(inode, Files.size(fd), Math::max);
-                        }
-                    } catch (NoSuchFileException e) {
-                        // closed meanwhile
-                    }
-                }
-            }
-            return Optional.of(new ProcessMemory(pid, uid, executable(process, arguments), List.copyOf(arguments),
-                    List.copyOf(regions), Map.copyOf(secret)));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (AccessDeniedException e) {
-            throw new UnreadableException("permission denied reading " + e.getFile());
-        } catch (IOException e) {
-            if (!Files.exists(process)) {
-                return Optional.empty();
-            }
-            throw new UnreadableException(e.toString());
-        }
+        Optional<DeviceNumber> device = SecretMemoryFiles.deviceIfAvailable();
+        return switch (ProcessScanner.read(pid, process -> read(process, device))) {
+            case ProcessScanner.Result.Read<ProcessMemory> read -> Optional.of(read.value());
+            case ProcessScanner.Result.Exited<ProcessMemory> exited -> Optional.empty();
+            case ProcessScanner.Result.Unreadable<ProcessMemory> unreadable -> throw new UnreadableException(unreadable.reason());
+        };
     }
 
-    private static String executable(Path process, List<String> arguments) throws IOException {
-        try {
-            String target = Files.readSymbolicLink(process.resolve("exe")).toString();
-            if (target.endsWith(" (deleted)")) {
-                target = target.substring(0, target.length() - " (deleted)".length());
+    private static ProcessMemory read(ProcessDirectory process, Optional<DeviceNumber> device) throws IOException {
+        int uid = process.realUid();
+        List<String> arguments = process.commandLine();
+        List<MapsEntry> regions = process.maps();
+        List<OpenFile> open = device.isPresent() ? process.secretMemoryFiles(device.get()) : List.of();
+        return of(process.pid(), uid, process.executable(), arguments, regions, open, device);
+    }
+
+    /**
+     * A process with mappings {@code regions} holding open {@code openSecretFiles} (already found to
+     * be secret memory of {@code secretDevice}).
+     */
+    static ProcessMemory of(long pid, int uid, String executable, List<String> commandLine, List<MapsEntry> regions,
+                            List<OpenFile> openSecretFiles, Optional<DeviceNumber> secretDevice) {
+        Map<Long, Long> secret = new HashMap<>();
+        for (MapsEntry region : regions) {
+            if (MappingKind.of(region, secretDevice) == MappingKind.SECRET_MEMORY) {
+                secret.merge(region.inode(), region.bytes(), Math::max);
             }
-            return target.substring(target.lastIndexOf('/') + 1);
-        } catch (AccessDeniedException | NoSuchFileException e) {
-            // Kernel threads have no executable; unreadable ones fall back to what they say they are.
-            String first = arguments.isEmpty() ? "" : arguments.getFirst();
-            return first.isEmpty() ? Files.readString(process.resolve("comm")).trim() : first.substring(first.lastIndexOf('/') + 1);
         }
+        openSecretFiles.forEach(file -> secret.merge(file.inode(), file.size(), Math::max));
+        return new ProcessMemory(pid, uid, executable, List.copyOf(commandLine), List.copyOf(regions), Map.copyOf(secret),
+                secretDevice);
+    }
+
+    /** What backs {@code region}, one of this process's mappings. */
+    public MappingKind kind(MapsEntry region) {
+        return MappingKind.of(region, secretDevice);
     }
 
     /** Bytes of secret memory mapped into this process. */
     public long secretMappedBytes() {
-        return regions.stream().filter(r -> r.kind() == Region.Kind.SECRET_MEMORY).mapToLong(Region::bytes).sum();
+        return regions.stream().filter(r -> kind(r) == MappingKind.SECRET_MEMORY).mapToLong(MapsEntry::bytes).sum();
     }
 
     /** Bytes of secret memory this process holds, each file once, mapped or not. */

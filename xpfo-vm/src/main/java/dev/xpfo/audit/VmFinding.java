@@ -25,11 +25,12 @@ public record VmFinding(long pid, int uid, String vmm, String executable, long g
      * Mappings of one kind and name.
      *
      * @param kind  what backs them
-     * @param name  the file or label ({@code /secretmem}, {@code /memfd:memory-backend-memfd}), empty if anonymous
+     * @param name  the file or label (secret memory's, {@code /memfd:memory-backend-memfd}) without its
+     *              {@code " (deleted)"}, empty if anonymous
      * @param count how many mappings
      * @param bytes their total size
      */
-    public record MappingGroup(Region.Kind kind, String name, int count, long bytes) {
+    public record MappingGroup(MappingKind kind, String name, int count, long bytes) {
     }
 
     public boolean fullyDirectMapFree() {

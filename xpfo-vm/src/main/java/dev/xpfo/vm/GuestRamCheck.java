@@ -1,13 +1,10 @@
 package dev.xpfo.vm;
 
-import dev.xpfo.audit.Region;
+import dev.xpfo.host.DeviceNumber;
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.SecretMemoryFiles;
 import dev.xpfo.memory.Bytes;
 
-import dev.xpfo.memory.XpfoFile;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -35,9 +32,9 @@ record GuestRamCheck(List<String> lines, List<String> problems, long guestRamByt
     }
 
     /**
-     * @param secretDevice the device number of the kernel's secret memory files, as maps prints it
+     * @param secretDevice the device number of the kernel's secret memory files ({@link SecretMemoryFiles#device()})
      */
-    static GuestRamCheck of(QemuRamView view, List<Region> regions, String secretDevice) {
+    static GuestRamCheck of(QemuRamView view, List<MapsEntry> regions, DeviceNumber secretDevice) {
         List<String> lines = new ArrayList<>();
         List<String> problems = new ArrayList<>();
         long guestRam = 0;
@@ -70,7 +67,7 @@ record GuestRamCheck(List<String> lines, List<String> problems, long guestRamByt
             long end = start + block.bytes();
             Coverage coverage = coverage(regions, start, end, secretDevice);
             if (coverage.secretBytes == block.bytes()) {
-                lines.add(what + " at " + span(start, block.bytes()) + ": secret memory (" + Region.SECRET_MEMORY_NAME
+                lines.add(what + " at " + span(start, block.bytes()) + ": secret memory (" + SecretMemoryFiles.NAME
                         + ", device " + secretDevice + ", " + coverage.secretMappings + " mapping"
                         + (coverage.secretMappings == 1 ? "" : "s") + ")");
             } else {
@@ -90,19 +87,6 @@ record GuestRamCheck(List<String> lines, List<String> problems, long guestRamByt
         return new GuestRamCheck(List.copyOf(lines), List.copyOf(problems), guestRam);
     }
 
-    /**
-     * The device number of the kernel's secret memory files (one internal mount for all of them), as
-     * {@code /proc/PID/maps} prints it: read from a secret memory file of this process's own.
-     */
-    static String secretMemoryDevice() throws IOException {
-        try (XpfoFile probe = XpfoFile.open()) {
-            long dev = ((Number) Files.getAttribute(Path.of("/proc/self/fd/" + probe.fd()), "unix:dev")).longValue();
-            long major = ((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL);
-            long minor = (dev & 0xff) | ((dev >>> 12) & ~0xffL);
-            return String.format("%02x:%02x", major, minor);
-        }
-    }
-
     private static final class Coverage {
         long secretBytes;
         int secretMappings;
@@ -110,21 +94,21 @@ record GuestRamCheck(List<String> lines, List<String> problems, long guestRamByt
     }
 
     /** How much of [start, end) secret memory mappings cover, and what else is there. */
-    private static Coverage coverage(List<Region> regions, long start, long end, String secretDevice) {
+    private static Coverage coverage(List<MapsEntry> regions, long start, long end, DeviceNumber secretDevice) {
         Coverage coverage = new Coverage();
-        for (Region region : regions) {
+        for (MapsEntry region : regions) {
             long from = Math.max(start, region.start());
             long to = Math.min(end, region.end());
             if (from >= to) {
                 continue;
             }
-            if (region.isSecretMemory(secretDevice)) {
+            if (SecretMemoryFiles.isSecretMemory(region, secretDevice)) {
                 coverage.secretBytes += to - from;
                 coverage.secretMappings++;
             } else {
-                coverage.others.add(region.name().isEmpty() ? "anonymous memory"
-                        : region.name() + (region.name().startsWith("/secretmem") ? " on device " + region.device()
-                        + ", not the secret memory device " + secretDevice : ""));
+                coverage.others.add(region.path().isEmpty() ? "anonymous memory"
+                        : region.path() + (SecretMemoryFiles.isNamedLikeSecretMemory(region.path()) ? " on device "
+                        + region.device() + ", not the secret memory device " + secretDevice : ""));
             }
         }
         return coverage;

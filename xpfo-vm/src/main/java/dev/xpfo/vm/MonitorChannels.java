@@ -1,14 +1,10 @@
 package dev.xpfo.vm;
 
 import dev.xpfo.client.ServiceSocket;
+import dev.xpfo.handoff.SocketDirectory;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -135,10 +131,9 @@ final class MonitorChannels {
     }
 
     /**
-     * Why the directory holding {@code socket} is not private to this user, if it is not: it must be a
-     * real directory (lstat, not a symbolic link), owned by this user or root, writable by no group or
-     * other user; and no directory above it may be writable by others unless sticky (or they could
-     * rename it away).
+     * Why the directory holding {@code socket} is not private to this user, if it is not
+     * ({@link SocketDirectory}: a real directory of this user's or root's that no group or other user may
+     * write to, below directories nobody else can rename it out of).
      */
     static Optional<String> privateDirectory(String socket) {
         Path parent;
@@ -150,34 +145,8 @@ final class MonitorChannels {
         if (parent == null) {
             return Optional.of("no directory");
         }
-        int me = ServiceSocket.currentUid();
-        try {
-            PosixFileAttributes own = Files.readAttributes(parent, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (own.isSymbolicLink() || !own.isDirectory()) {
-                return Optional.of(parent + " is " + (own.isSymbolicLink() ? "a symbolic link" : "not a directory"));
-            }
-            int owner = (Integer) Files.getAttribute(parent, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            if (owner != me && owner != 0) {
-                return Optional.of(parent + " belongs to uid " + owner);
-            }
-            Set<PosixFilePermission> mode = own.permissions();
-            if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
-                return Optional.of(parent + " is writable by " + (mode.contains(PosixFilePermission.OTHERS_WRITE)
-                        ? "other users" : "its group") + "; chmod 700 it or use a directory of your own");
-            }
-            for (Path above = parent.getParent(); above != null; above = above.getParent()) {
-                PosixFileAttributes a = Files.readAttributes(above, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                int aMode = (Integer) Files.getAttribute(above, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-                boolean sticky = (aMode & 01000) != 0;
-                if (a.isSymbolicLink() || (a.permissions().contains(PosixFilePermission.OTHERS_WRITE)
-                        || a.permissions().contains(PosixFilePermission.GROUP_WRITE)) && !sticky) {
-                    return Optional.of(above + (a.isSymbolicLink() ? " is a symbolic link" : " above it is writable by others"));
-                }
-            }
-        } catch (IOException | UnsupportedOperationException e) {
-            return Optional.of(parent + " cannot be checked: " + e.getMessage());
-        }
-        return Optional.empty();
+        return SocketDirectory.othersCouldListenIn(parent, ServiceSocket.currentUid())
+                .map(why -> why + "; use a directory of your own (chmod 700) below ones nobody else may write to");
     }
 
     private static String notPrivate(String backend) {

@@ -1,9 +1,11 @@
 package dev.xpfo.vm;
 
 import dev.xpfo.audit.ProcessMemory;
-import dev.xpfo.audit.Region;
 import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.host.DeviceNumber;
+import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.ProcFiles;
+import dev.xpfo.host.SecretMemoryFiles;
 import dev.xpfo.memory.Bytes;
 
 import java.io.IOException;
@@ -77,7 +79,7 @@ public final class VmLauncher {
      *                                       secret memory in time (QEMU is stopped then)
      */
     public Process launch(Preflight plan, ProcessBuilder.Redirect output) throws IOException, InterruptedException {
-        String secretDevice = GuestRamCheck.secretMemoryDevice();
+        DeviceNumber secretDevice = SecretMemoryFiles.device();
         Path control = Files.createTempDirectory("xpfo-vm", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwx------")));
         Path qmp = control.resolve("qmp.sock");
@@ -176,10 +178,10 @@ public final class VmLauncher {
     }
 
     /** QEMU's RAM as it reports it, matched against its mappings. */
-    private static GuestRamCheck check(Process qemu, QmpConnection connection, UnixSocket mapsListener, String secretDevice)
+    private static GuestRamCheck check(Process qemu, QmpConnection connection, UnixSocket mapsListener, DeviceNumber secretDevice)
             throws IOException, ProcessMemory.UnreadableException {
         QemuRamView view = QemuRamView.ask(connection);
-        List<Region> regions = mapsFromQemu(mapsListener, qemu.pid());
+        List<MapsEntry> regions = mapsFromQemu(mapsListener, qemu.pid());
         if (regions == null) {
             regions = ProcessMemory.read(qemu.pid()).orElseThrow(() -> new IOException("QEMU exited")).regions();
         }
@@ -191,7 +193,7 @@ public final class VmLauncher {
      * before QEMU's main(), so long queued once QEMU answers QMP); null if none was passed (QEMU
      * without the library): then {@code /proc/PID/maps} is read, which takes a dumpable QEMU or root.
      */
-    private static List<Region> mapsFromQemu(UnixSocket mapsListener, long pid) throws IOException {
+    private static List<MapsEntry> mapsFromQemu(UnixSocket mapsListener, long pid) throws IOException {
         mapsListener.timeouts(Duration.ofMillis(1), Duration.ofMillis(1));
         UnixSocket connection = mapsListener.accept();
         if (connection == null) {
@@ -212,13 +214,11 @@ public final class VmLauncher {
             if (!target.equals("/proc/" + pid + "/maps")) {
                 throw new IOException("QEMU passed " + target + ", not its /proc/" + pid + "/maps");
             }
-            List<Region> regions = new ArrayList<>();
-            for (String line : text.split("\n")) {
-                if (!line.isBlank()) {
-                    regions.add(Region.parse(line));
-                }
+            try {
+                return MapsEntry.parseAll(text);
+            } catch (IllegalArgumentException e) {
+                throw new IOException("QEMU's maps could not be read: " + e.getMessage(), e);
             }
-            return regions;
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.xpfo.vm;
 
-import dev.xpfo.audit.Region;
+import dev.xpfo.host.DeviceNumber;
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.SecretMemoryFiles;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -15,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * look-alike.
  */
 class GuestRamCheckTest {
-    private static final String SECRET_DEVICE = "00:0e";
+    private static final DeviceNumber SECRET_DEVICE = DeviceNumber.parse("00:0e");
     private static final long MIB = 1L << 20;
     private static final long BASE = 0x7f8b97fff000L;
 
@@ -59,10 +61,10 @@ class GuestRamCheckTest {
     @Test
     void guestRamEntirelyInSecretMemoryLetsTheGuestRun() {
         GuestRamCheck check = GuestRamCheck.of(view(), List.of(
-                mapping(BASE, 32 * MIB, Region.SECRET_MEMORY_NAME, SECRET_DEVICE),
-                mapping(BASE + 32 * MIB, 16 * MIB, Region.SECRET_MEMORY_NAME, SECRET_DEVICE),
-                mapping(BASE + 48 * MIB, 16 * MIB, Region.SECRET_MEMORY_NAME, SECRET_DEVICE),
-                mapping(0x7f0000000000L, 256L << 10, "", "00:00")), SECRET_DEVICE);
+                mapping(BASE, 32 * MIB, SecretMemoryFiles.NAME, SECRET_DEVICE),
+                mapping(BASE + 32 * MIB, 16 * MIB, SecretMemoryFiles.NAME, SECRET_DEVICE),
+                mapping(BASE + 48 * MIB, 16 * MIB, SecretMemoryFiles.NAME, SECRET_DEVICE),
+                mapping(0x7f0000000000L, 256L << 10, "", DeviceNumber.parse("00:00"))), SECRET_DEVICE);
         assertThat(check.problems()).isEmpty();
         assertThat(check.guestRamBytes()).isEqualTo(64 * MIB);
         assertThat(check.lines()).contains("guest RAM block 'm1' (32 MiB) at 0x7f8b99fff000-0x7f8b9bfff000: secret memory "
@@ -75,24 +77,24 @@ class GuestRamCheckTest {
 
     @Test
     void aLookAlikeOfSecretMemoryOrAHoleIsNotSecretMemory() {
-        for (Region impostor : List.of(
-                mapping(BASE + 32 * MIB, 32 * MIB, Region.SECRET_MEMORY_NAME, "00:2a"),   // a file called /secretmem, deleted
+        for (MapsEntry impostor : List.of(
+                mapping(BASE + 32 * MIB, 32 * MIB, SecretMemoryFiles.NAME, DeviceNumber.parse("00:2a")),   // a file called /secretmem, deleted
                 mapping(BASE + 32 * MIB, 32 * MIB, "/secretmem-1", SECRET_DEVICE),
-                mapping(BASE + 32 * MIB, 32 * MIB, "/dev/shm/secretmem (deleted)", "00:19"))) {
+                mapping(BASE + 32 * MIB, 32 * MIB, "/dev/shm/secretmem (deleted)", DeviceNumber.parse("00:19")))) {
             GuestRamCheck check = GuestRamCheck.of(view(), List.of(
-                    mapping(BASE, 32 * MIB, Region.SECRET_MEMORY_NAME, SECRET_DEVICE), impostor), SECRET_DEVICE);
-            assertThat(check.protectedAll()).as(impostor.name()).isFalse();
+                    mapping(BASE, 32 * MIB, SecretMemoryFiles.NAME, SECRET_DEVICE), impostor), SECRET_DEVICE);
+            assertThat(check.protectedAll()).as(impostor.path()).isFalse();
             assertThat(check.problems()).singleElement().asString().startsWith("guest RAM block 'm1' (32 MiB): 32 MiB of it is "
-                    + "ordinary memory (" + impostor.name());
+                    + "ordinary memory (" + impostor.path());
         }
-        GuestRamCheck hole = GuestRamCheck.of(view(), List.of(mapping(BASE, 32 * MIB, Region.SECRET_MEMORY_NAME, SECRET_DEVICE),
-                mapping(BASE + 32 * MIB, 31 * MIB, Region.SECRET_MEMORY_NAME, SECRET_DEVICE)), SECRET_DEVICE);
+        GuestRamCheck hole = GuestRamCheck.of(view(), List.of(mapping(BASE, 32 * MIB, SecretMemoryFiles.NAME, SECRET_DEVICE),
+                mapping(BASE + 32 * MIB, 31 * MIB, SecretMemoryFiles.NAME, SECRET_DEVICE)), SECRET_DEVICE);
         assertThat(hole.problems()).singleElement().asString().contains("1 MiB of it is ordinary memory (nothing mapped)");
     }
 
     @Test
     void machineRamOutsideTheBackendsOrABackendWithoutABlockStopsTheGuest() {
-        List<Region> secret = List.of(mapping(BASE, 64 * MIB, Region.SECRET_MEMORY_NAME, SECRET_DEVICE));
+        List<MapsEntry> secret = List.of(mapping(BASE, 64 * MIB, SecretMemoryFiles.NAME, SECRET_DEVICE));
         QemuRamView more = new QemuRamView(view().blocks(), view().memoryBackends(), 128 * MIB);
         assertThat(GuestRamCheck.of(more, secret, SECRET_DEVICE).problems())
                 .anyMatch(p -> p.contains("128 MiB of machine RAM but only 64 MiB on memory backends"));
@@ -112,7 +114,7 @@ class GuestRamCheckTest {
                 Map.of("m0", 32 * MIB, "m1", 32 * MIB), 64 * MIB);
     }
 
-    private static Region mapping(long start, long bytes, String name, String device) {
-        return new Region(start, start + bytes, "rw-s", 1234, name, device);
+    private static MapsEntry mapping(long start, long bytes, String name, DeviceNumber device) {
+        return new MapsEntry(start, start + bytes, "rw-s", 0, device, 1234, name, List.of());
     }
 }

@@ -1,7 +1,8 @@
 package dev.xpfo.vm.testing;
 
+import dev.xpfo.audit.MappingKind;
 import dev.xpfo.audit.ProcessMemory;
-import dev.xpfo.audit.Region;
+import dev.xpfo.host.MapsEntry;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -41,8 +42,8 @@ public record HostView(int secretRegions, int secretReadsFailed, long bytesRead,
         List<String> found = new ArrayList<>();
         ByteBuffer buffer = ByteBuffer.allocate(BLOCK + pattern.length);
         try (FileChannel mem = FileChannel.open(Path.of("/proc", Long.toString(pid), "mem"), StandardOpenOption.READ)) {
-            for (Region region : process.regions()) {
-                boolean isSecret = region.kind() == Region.Kind.SECRET_MEMORY;
+            for (MapsEntry region : process.regions()) {
+                boolean isSecret = process.kind(region) == MappingKind.SECRET_MEMORY;
                 secret += isSecret ? 1 : 0;
                 if (!region.permissions().startsWith("r") && !isSecret) {
                     continue;
@@ -58,7 +59,7 @@ public record HostView(int secretRegions, int secretReadsFailed, long bytesRead,
                     }
                     read += Math.max(0, Math.min(n, BLOCK));
                     if (n > 0 && contains(buffer.array(), n, pattern)) {
-                        found.add(region.name().isEmpty() ? "anonymous at 0x" + Long.toHexString(region.start()) : region.name());
+                        found.add(region.path().isEmpty() ? "anonymous at 0x" + Long.toHexString(region.start()) : region.path());
                         break;
                     }
                 }

@@ -2,6 +2,7 @@ package dev.xpfo.cli;
 
 import dev.xpfo.host.CoreScheduling;
 import dev.xpfo.host.CpuExposure;
+import dev.xpfo.memory.CoreSchedulingUnavailableException;
 import dev.xpfo.memory.NativeCallException;
 import picocli.CommandLine.Option;
 
@@ -33,7 +34,8 @@ final class CoreIsolationOptions {
                     + "hyperthreads");
             return true;
         } catch (NativeCallException e) {
-            if (CoreScheduling.noSmt(e)) {
+            if (e instanceof CoreSchedulingUnavailableException unavailable
+                    && unavailable.reason() == CoreSchedulingUnavailableException.Reason.NO_SMT) {
                 err.println("xpfo " + command + ": core scheduling: " + e.getMessage() + "; starting");
                 return true;
             }

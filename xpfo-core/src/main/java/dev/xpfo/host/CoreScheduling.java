@@ -1,6 +1,5 @@
 package dev.xpfo.host;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.NativeErrors;
@@ -23,44 +22,23 @@ public final class CoreScheduling {
      * Gives this process (every thread of it) a new cookie of its own, so the processes it starts
      * afterwards inherit it.
      *
-     * @throws NativeCallException EINVAL: the kernel is built without {@code CONFIG_SCHED_CORE};
-     *                             ENODEV: no SMT, nothing to isolate; EPERM: not allowed
+     * @throws dev.xpfo.memory.CoreSchedulingUnavailableException the kernel is built without
+     *                             {@code CONFIG_SCHED_CORE}, or there is no SMT and nothing to isolate
+     * @throws NativeCallException EPERM: not allowed
      */
     public static void createCookieForThisProcess() {
         if (Libc.prctl(Libc.PR_SCHED_CORE, Libc.PR_SCHED_CORE_CREATE, 0, Libc.PR_SCHED_CORE_SCOPE_THREAD_GROUP, 0) == 0) {
             return;
         }
-        int errno = Libc.errno();
-        throw NativeErrors.call("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE)", errno, switch (errno) {
-            case Errno.EINVAL -> "this kernel is built without CONFIG_SCHED_CORE, so any other task may run on the "
-                    + "sibling hyperthread of a core this process runs on";
-            case Errno.ENODEV -> "the CPU has no SMT (or it is off): there is no sibling hyperthread to share";
-            case Errno.EPERM -> "not allowed for this process";
-            default -> "the kernel refused core scheduling";
-        }, switch (errno) {
-            case Errno.EINVAL -> "boot a kernel with CONFIG_SCHED_CORE=y; or turn SMT off (boot with nosmt, or "
-                    + "echo off > /sys/devices/system/cpu/smt/control), which removes sibling hyperthreads altogether "
-                    + "(core scheduling stays unavailable then)";
-            case Errno.ENODEV -> "none needed: without SMT no other task can share this process's cores";
-            default -> "";
-        });
-    }
-
-    /** True if {@code e} says the CPU has no SMT (ENODEV): no core is shared, nothing needs isolating. */
-    public static boolean noSmt(NativeCallException e) {
-        return e.errno() == Errno.ENODEV;
-    }
-
-    /** True if {@code e} says the kernel is built without core scheduling (EINVAL). */
-    public static boolean notInKernel(NativeCallException e) {
-        return e.errno() == Errno.EINVAL;
+        throw NativeErrors.coreScheduling("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE)", Libc.errno());
     }
 
     /**
      * The cookie of process (thread) {@code pid}: 0 if it has none, so it may share a core with any
      * task without one.
      *
-     * @throws NativeCallException EINVAL without {@code CONFIG_SCHED_CORE}; ESRCH if it exited; EPERM if
+     * @throws dev.xpfo.memory.CoreSchedulingUnavailableException without {@code CONFIG_SCHED_CORE}
+     * @throws NativeCallException ESRCH if it exited; EPERM if
      *                             this process may not inspect it (needs the same user or CAP_SYS_PTRACE)
      */
     public static long cookie(long pid) {
@@ -70,10 +48,7 @@ public final class CoreScheduling {
                     cookie.address()) == 0) {
                 return cookie.get(JAVA_LONG, 0);
             }
-            int errno = Libc.errno();
-            throw NativeErrors.call("prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, " + pid + ")", errno,
-                    errno == Errno.EINVAL ? "this kernel is built without CONFIG_SCHED_CORE" : "cannot read the cookie",
-                    "");
+            throw NativeErrors.coreScheduling("prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, " + pid + ")", Libc.errno());
         }
     }
 }

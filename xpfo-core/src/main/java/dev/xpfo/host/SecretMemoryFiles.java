@@ -1,9 +1,14 @@
 package dev.xpfo.host;
 
+import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.NativeErrors;
 import dev.xpfo.memory.SecretMemoryUnavailableException;
 import dev.xpfo.memory.XpfoFile;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -63,6 +68,24 @@ public final class SecretMemoryFiles {
     /** True if {@code mapping} is of a secret memory file of this kernel; never on a kernel without secret memory. */
     public static boolean isSecretMemory(MapsEntry mapping) {
         return deviceIfAvailable().map(device -> isSecretMemory(mapping, device)).orElse(false);
+    }
+
+    /**
+     * True if this process's own descriptor {@code fd} is a secret memory file, by the file system the
+     * kernel reports for it ({@code fstatfs}: {@code SECRETMEM_MAGIC}). Needs no secret memory file of
+     * this process's own, so a process whose seccomp filter refuses {@code memfd_secret} can still tell
+     * what it was handed.
+     *
+     * @throws dev.xpfo.memory.NativeCallException if {@code fstatfs} fails ({@code EBADF}: not open)
+     */
+    public static boolean isSecretMemory(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment statfs = arena.allocate(Libc.STATFS_BYTES, 8);
+            if (Libc.fstatfs(fd, statfs) != 0) {
+                throw NativeErrors.call("fstatfs", Libc.errno(), "could not tell what descriptor " + fd + " is");
+            }
+            return statfs.get(ValueLayout.JAVA_LONG, Libc.STATFS_F_TYPE) == Libc.SECRETMEM_MAGIC;
+        }
     }
 
     /** True if the open file {@code file} is a secret memory file whose device is {@code device}. */

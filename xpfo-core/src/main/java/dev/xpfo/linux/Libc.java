@@ -159,6 +159,7 @@ public final class Libc {
     private static final MethodHandle FTRUNCATE = function("ftruncate", intOf(JAVA_INT, JAVA_LONG));
     private static final MethodHandle FALLOCATE = function("fallocate", intOf(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FSTAT = function("fstat", intOf(JAVA_INT, ADDRESS));
+    private static final MethodHandle FSTATFS = function("fstatfs", intOf(JAVA_INT, ADDRESS));
     private static final MethodHandle READ = function("read", longOf(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = function("write", longOf(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle PREAD = function("pread", longOf(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
@@ -278,6 +279,24 @@ public final class Libc {
     public static int fstat(int fd, MemorySegment stat) {
         try {
             return (int) FSTAT.invokeExact(capture(), fd, stat);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /**
+     * {@code struct statfs}: 120 bytes on x86-64 and arm64 alike (the generic 64-bit layout), its
+     * {@code f_type} a {@code long} at offset 0.
+     */
+    public static final long STATFS_BYTES = 120;
+    public static final long STATFS_F_TYPE = 0;
+    /** {@code f_type} of the kernel's secret memory file system ({@code SECRETMEM_MAGIC}, include/uapi/linux/magic.h). */
+    public static final long SECRETMEM_MAGIC = 0x5345434dL;
+
+    /** {@code fstatfs} into a buffer of {@link #STATFS_BYTES}. */
+    public static int fstatfs(int fd, MemorySegment statfs) {
+        try {
+            return (int) FSTATFS.invokeExact(capture(), fd, statfs);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -22,6 +22,7 @@ import java.nio.file.Path;
  *   <tr><td>{@code mlock}</td><td>{@code EAGAIN}, {@code ENOMEM}, {@code EPERM}</td><td>{@link MemlockLimitException}</td></tr>
  *   <tr><td>{@code memfd_secret}</td><td>{@code ENOSYS}, {@code EPERM}</td><td>{@link SecretMemoryUnavailableException}</td></tr>
  *   <tr><td>{@code ftruncate} of a secret memory file</td><td>{@code EINVAL}</td><td>{@link AlreadySizedException}</td></tr>
+ *   <tr><td>{@code prctl(PR_SCHED_CORE)}</td><td>{@code EINVAL}, {@code ENODEV}</td><td>{@link CoreSchedulingUnavailableException}</td></tr>
  *   <tr><td>anything</td><td>anything else</td><td>{@link NativeCallException}</td></tr>
  * </table>
  *
@@ -152,6 +153,30 @@ public final class NativeErrors {
             return new AlreadySizedException(-1, bytes);
         }
         return call("ftruncate", errno, "could not size the secret memory file to " + bytes + " bytes");
+    }
+
+    /**
+     * A core scheduling call ({@code prctl(PR_SCHED_CORE, ...)}).
+     *
+     * @return {@link CoreSchedulingUnavailableException} for {@code EINVAL} (not in this kernel) and
+     * {@code ENODEV} (no SMT), with what that means for the host; {@link NativeCallException} otherwise
+     */
+    public static NativeCallException coreScheduling(String call, int errno) {
+        return switch (errno) {
+            case Errno.EINVAL -> new CoreSchedulingUnavailableException(call, errno,
+                    CoreSchedulingUnavailableException.Reason.NOT_IN_KERNEL,
+                    "this kernel is built without CONFIG_SCHED_CORE, so any other task may run on the sibling hyperthread "
+                            + "of a core this process runs on",
+                    "boot a kernel with CONFIG_SCHED_CORE=y; or turn SMT off (boot with nosmt, or "
+                            + "echo off > /sys/devices/system/cpu/smt/control), which removes sibling hyperthreads altogether "
+                            + "(core scheduling stays unavailable then)");
+            case Errno.ENODEV -> new CoreSchedulingUnavailableException(call, errno,
+                    CoreSchedulingUnavailableException.Reason.NO_SMT,
+                    "the CPU has no SMT (or it is off): there is no sibling hyperthread to share",
+                    "none needed: without SMT no other task can share this process's cores");
+            case Errno.EPERM -> call(call, errno, "not allowed for this process", "");
+            default -> call(call, errno, "the kernel refused core scheduling", "");
+        };
     }
 
     private static String remedyOf(int errno) {

@@ -83,26 +83,21 @@ public final class XpfoFile implements AutoCloseable {
 
     /**
      * Takes ownership of a descriptor received from another process (or inherited), after checking
-     * that it really is a secret memory file: anything else is refused, never silently accepted. A
-     * secret memory file is told by its name and device ({@link SecretMemoryFiles}); the device is
-     * read once from a secret memory file this process makes, so a process that cannot make one (a
-     * seccomp filter refusing {@code memfd_secret}) refuses every descriptor.
+     * that it really is a secret memory file: anything else is refused, never silently accepted. The
+     * kernel says what the descriptor is ({@code fstatfs}: the secret memory file system), so this works
+     * in a process that cannot make secret memory itself (a seccomp filter refusing {@code memfd_secret}).
      *
      * @throws XpfoException if the descriptor is not a secret memory file
      */
     public static XpfoFile adopt(int fd) {
-        OpenFile file;
+        boolean secret;
         try {
-            file = OpenFile.of(Path.of("/proc/self/fd/" + fd));
-        } catch (IOException e) {
+            secret = SecretMemoryFiles.isSecretMemory(fd);
+        } catch (NativeCallException e) {
             throw new XpfoException("descriptor " + fd + " is not open in this process", e);
         }
-        if (!SecretMemoryFiles.isSecretMemory(file)) {
-            // The device is learnt from a secret memory file of this process's own: without one, nothing can be told apart.
-            throw new XpfoException("descriptor " + fd + " is " + file.target() + " on device " + file.device()
-                    + (SecretMemoryFiles.deviceIfAvailable().isPresent() ? ""
-                    : " and this process cannot make a secret memory file to learn the kernel's secret memory device")
-                    + ", not a secret memory file: refusing it");
+        if (!secret) {
+            throw new XpfoException("descriptor " + fd + " is " + target(fd) + ", not a secret memory file: refusing it");
         }
         try (Arena arena = Arena.ofConfined()) {
             Architecture architecture = Architecture.current();
@@ -111,6 +106,15 @@ public final class XpfoFile implements AutoCloseable {
                 throw NativeErrors.call("fstat", Libc.errno(), "could not size descriptor " + fd);
             }
             return new XpfoFile(fd, stat.get(JAVA_LONG, architecture.statOffset("st_size")));
+        }
+    }
+
+    /** What {@code /proc} shows for this process's descriptor {@code fd}, for messages. */
+    private static String target(int fd) {
+        try {
+            return OpenFile.of(Path.of("/proc/self/fd/" + fd)).target();
+        } catch (IOException e) {
+            return "descriptor " + fd;
         }
     }
 

@@ -48,6 +48,20 @@ class NativeErrorsTest {
     }
 
     @Test
+    void coreSchedulingMissingFromTheKernelOrWithoutSmtIsUnavailableWithItsReason() {
+        NativeCallException notBuilt = NativeErrors.coreScheduling("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE)", Errno.EINVAL);
+        assertThat(notBuilt).isInstanceOfSatisfying(CoreSchedulingUnavailableException.class,
+                e -> assertThat(e.reason()).isEqualTo(CoreSchedulingUnavailableException.Reason.NOT_IN_KERNEL));
+        assertThat(notBuilt.getMessage()).startsWith("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE) failed with EINVAL")
+                .contains("CONFIG_SCHED_CORE").contains("Remedy: boot a kernel with CONFIG_SCHED_CORE=y");
+        NativeCallException noSmt = NativeErrors.coreScheduling("prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE)", Errno.ENODEV);
+        assertThat(noSmt).isInstanceOfSatisfying(CoreSchedulingUnavailableException.class,
+                e -> assertThat(e.reason()).isEqualTo(CoreSchedulingUnavailableException.Reason.NO_SMT));
+        assertThat(NativeErrors.coreScheduling("prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, 1)", Errno.EPERM))
+                .isExactlyInstanceOf(NativeCallException.class);
+    }
+
+    @Test
     void otherSocketFailuresStayPlainNativeCallExceptions() {
         NativeCallException e = NativeErrors.socket("bind", Errno.EADDRINUSE, "could not bind /run/x.sock");
         assertThat(e).isExactlyInstanceOf(NativeCallException.class);

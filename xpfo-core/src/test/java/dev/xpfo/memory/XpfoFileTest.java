@@ -4,10 +4,14 @@ import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.FailureInjection;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.testing.SecretMemory;
+import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,6 +19,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** What a user of {@link XpfoFile} relies on: sizing, populating, mapping, closing, and clear errors. */
 class XpfoFileTest {
@@ -175,6 +180,41 @@ class XpfoFileTest {
                     .hasMessageContaining("not a secret memory file: refusing it");
         } finally {
             Libc.close(ordinary);
+        }
+    }
+
+    @Test
+    void adoptNeedsNoSecretMemoryOfItsOwnToTellWhatItWasHanded() {
+        try (XpfoFile handed = XpfoFile.create(PAGE)) {
+            try {
+                // As in a client whose seccomp filter refuses memfd_secret: the kernel's fstatfs still answers.
+                FailureInjection.failMemfdSecret(Errno.EPERM);
+                assertThatThrownBy(XpfoFile::open).isInstanceOf(SecretMemoryUnavailableException.class);
+                assertThat(XpfoFile.adopt(handed.fd()).size()).isEqualTo(PAGE);
+            } finally {
+                FailureInjection.clear();
+            }
+        }
+    }
+
+    @Test
+    void adoptRefusesAFileThatOnlyLooksLikeSecretMemoryInProc() throws Exception {
+        assumeTrue(TestJvm.isRoot(), "making /secretmem takes root");
+        Path decoy = Path.of("/secretmem");
+        assumeTrue(!Files.exists(decoy, LinkOption.NOFOLLOW_LINKS), "/secretmem exists on this machine: not ours to touch");
+        Files.createFile(decoy); // ours: created here, deleted below
+        int fd;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            fd = Libc.open(arena.allocateFrom(decoy.toString()), Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+        } finally {
+            Files.delete(decoy);
+        }
+        try {
+            assertThat(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString()).isEqualTo("/secretmem (deleted)");
+            assertThatThrownBy(() -> XpfoFile.adopt(fd)).isInstanceOf(XpfoException.class)
+                    .hasMessageContaining("not a secret memory file: refusing it");
+        } finally {
+            Libc.close(fd);
         }
     }
 

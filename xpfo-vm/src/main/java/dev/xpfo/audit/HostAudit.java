@@ -8,6 +8,7 @@ import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.host.ProcessScanner;
 import dev.xpfo.memory.Bytes;
+import dev.xpfo.memory.CoreSchedulingUnavailableException;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.vm.QemuCommandLine;
 import dev.xpfo.vm.QemuPreflight;
@@ -163,7 +164,8 @@ public final class HostAudit {
             return new CoreState(cookie, (cookie == 0 ? "no cookie: may share a core's hyperthreads with any task "
                     + "without one" : "cookie 0x" + Long.toHexString(cookie)) + smt);
         } catch (NativeCallException e) {
-            return new CoreState(-1, (CoreScheduling.notInKernel(e)
+            return new CoreState(-1, (e instanceof CoreSchedulingUnavailableException unavailable
+                    && unavailable.reason() == CoreSchedulingUnavailableException.Reason.NOT_IN_KERNEL
                     ? "not available: this kernel is built without CONFIG_SCHED_CORE" : "unknown: " + e.getMessage()) + smt);
         }
     }

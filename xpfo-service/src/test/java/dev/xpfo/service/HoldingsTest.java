@@ -1,7 +1,6 @@
 package dev.xpfo.service;
 
 import dev.xpfo.host.SecretMemoryHolders;
-import dev.xpfo.service.testing.Services;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;

@@ -1,20 +1,20 @@
 package dev.xpfo.bench;
 
+import dev.xpfo.testing.Child;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The C baseline that {@code ./xpfo bench} compares against builds cleanly and does its job. */
 class CBaselineTest {
 
     @Test
     void theCBaselineCompilesWithoutWarningsPopulatesAndMakesSmallSecrets(@TempDir Path dir) throws Exception {
-        assumeTrue(run("cc", "--version").exitCode == 0, "skipped: no C compiler (./xpfo bench installs gcc)");
         Path binary = dir.resolve("memfd_secret_baseline");
         Result compiled = run("cc", "-O2", "-Wall", "-Werror", "-o", binary.toString(),
                 Path.of("src/main/c/memfd_secret_baseline.c").toAbsolutePath().toString());
@@ -33,9 +33,8 @@ class CBaselineTest {
 
     private static Result run(String... command) throws Exception {
         try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            return new Result(process.waitFor(), output);
+            Child.Result result = Child.run(List.of(command), Duration.ofSeconds(60));
+            return new Result(result.exitCode(), result.output());
         } catch (java.io.IOException e) {
             return new Result(-1, e.getMessage());
         }

@@ -1,9 +1,9 @@
 package dev.xpfo.cli;
 
-import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.xpfo.host.SecretMemorySupport;
 import dev.xpfo.service.ServiceSettings;
+import dev.xpfo.testing.SecretMemory;
 import picocli.CommandLine;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +13,6 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The commands an operator runs first, as a script would read them. */
 class CommandsTest {
@@ -53,7 +52,7 @@ class CommandsTest {
 
     @Test
     void checkProvesProtectionAndExitsZero() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        SecretMemory.assumeAvailable();
         CliRun run = run("check", "--json", "--size", "64K");
         JsonNode json = run.json();
         assertThat(json.get("verdict").asText()).as(run.out()).isEqualTo("protected");
@@ -71,7 +70,7 @@ class CommandsTest {
 
     @Test
     void checkPrintsOneLinePerAttemptWithTheErrno() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        SecretMemory.assumeAvailable();
         CliRun run = run("check", "--size", "64K");
         assertThat(run.exitCode()).as(run.out()).isZero();
         assertThat(run.out())
@@ -84,7 +83,7 @@ class CommandsTest {
 
     @Test
     void poolWarmsThenTakesWithoutPopulatingAnything() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        SecretMemory.assumeAvailable();
         CliRun run = run("pool", "--warm", "4M", "--chunk", "1M", "--json");
         assertThat(run.exitCode()).as(run.out()).isZero();
         JsonNode json = run.json();
@@ -98,7 +97,7 @@ class CommandsTest {
 
     @Test
     void poolReportsATakeBeyondTheWarmMemoryAsCold() {
-        assumeTrue(SecretMemorySupport.probe().available(), "skipped: no secret memory here");
+        SecretMemory.assumeAvailable();
         CliRun run = run("pool", "--warm", "2M", "--take", "3M", "--chunk", "1M");
         assertThat(run.exitCode()).as(run.out()).isZero();
         assertThat(run.out()).contains("isolation            DIRECT_MAP_REMOVED")

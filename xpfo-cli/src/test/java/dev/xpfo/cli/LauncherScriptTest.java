@@ -1,5 +1,6 @@
 package dev.xpfo.cli;
 
+import dev.xpfo.testing.Child;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -189,7 +190,7 @@ class LauncherScriptTest {
 
     private Run launch(Map<String, String> environment, String... args) throws Exception {
         Process process = start(environment, "run", args);
-        assertThat(process.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        Child.finish(process, Duration.ofSeconds(120)); // its output goes to files: read below
         return new Run(process.exitValue(), read(dir.resolve("run.out")), read(dir.resolve("run.err")));
     }
 

@@ -1,7 +1,7 @@
 package dev.xpfo.cli;
 
-import dev.xpfo.service.testing.Services;
 import dev.xpfo.service.testing.CClient;
+import dev.xpfo.service.testing.Services;
 import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;

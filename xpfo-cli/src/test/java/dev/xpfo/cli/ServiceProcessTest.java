@@ -1,8 +1,5 @@
 package dev.xpfo.cli;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.service.testing.CClient;
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.XpfoClient;
@@ -10,14 +7,16 @@ import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.XpfoException;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.service.Service;
+import dev.xpfo.service.testing.CClient;
+import dev.xpfo.service.testing.Services;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.RandomAccessFile;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
@@ -81,7 +80,7 @@ class ServiceProcessTest {
             String marker = "xpfo-marker-" + HexFormat.of().formatHex(java.security.SecureRandom.getSeed(8));
             client = new ProcessBuilder(CClient.example().toString(), "--socket", socket.toString(), "--size",
                     Long.toString(4L << 20), "--marker", marker, "--hold", "60").redirectErrorStream(true).start();
-            String line = new BufferedReader(new InputStreamReader(client.getInputStream())).readLine();
+            String line = Child.watch(client).nextLine(Duration.ofSeconds(60));
             assertThat(line).startsWith("pid=");
             Map<String, String> fields = Pattern.compile(" ").splitAsStream(line)
                     .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
@@ -259,12 +258,8 @@ class ServiceProcessTest {
         Files.writeString(socket, "somebody's data");
         Process process = TestJvm.start(Main.class, "serve", "--socket", socket.toString(), "--target", "2M",
                 "--maximum", "8M", "--threads", "1");
-        if (!process.waitFor(60, TimeUnit.SECONDS)) {
-            process.destroyForcibly().waitFor();
-            throw new AssertionError("xpfo serve did not exit within 60 s: it served instead of refusing");
-        }
-        TestJvm.Result serve = new TestJvm.Result(process.exitValue(),
-                new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        // Not exiting within 60 s means it served instead of refusing: Child fails the test with what it printed.
+        Child.Result serve = Child.finish(process, Duration.ofSeconds(60));
         assertThat(serve.exitCode()).as(serve.output()).isEqualTo(2);
         assertThat(serve.output()).startsWith("xpfo serve: refusing to listen on " + socket + ": a regular file is there")
                 .doesNotContain("Exception").doesNotContain("\tat ");

@@ -1,11 +1,11 @@
 package dev.xpfo.cli;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.service.testing.CClient;
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceSocket;
 import dev.xpfo.client.XpfoClient;
+import dev.xpfo.service.testing.CClient;
+import dev.xpfo.service.testing.Services;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -45,15 +46,44 @@ class SystemdUnitsTest {
     }
 
     @Test
-    void theSocketUnitListensWhereClientsLookAndTheServiceHasWhatItNeeds() throws Exception {
-        String socket = Files.readString(UNITS.resolve("xpfo.socket"));
-        String service = Files.readString(UNITS.resolve("xpfo.service"));
-        assertThat(socket).contains("ListenStream=" + Path.of("/run/xpfo/xpfo.sock")).contains("SocketMode=0660");
-        assertThat(ServiceSocket.defaultPath().toString()).satisfiesAnyOf(
-                path -> assertThat(TestJvm.isRoot()).isFalse(),
-                path -> assertThat(path).isIn("/run/xpfo/xpfo.sock", System.getenv(ServiceSocket.ENVIRONMENT)));
-        assertThat(service).contains("ExecStart=/opt/xpfo/xpfo serve").contains("LimitMEMLOCK=infinity")
-                .contains("SuccessExitStatus=143").contains("MemoryAccounting=yes");
+    void theServiceRunsAsUserXpfoAndOnlyUserAndGroupXpfoMayConnect() throws Exception {
+        Map<String, String> socket = settings(UNITS.resolve("xpfo.socket"), "Socket");
+        Map<String, String> service = settings(UNITS.resolve("xpfo.service"), "Service");
+        assertThat(service).containsEntry("User", "xpfo").containsEntry("Group", "xpfo");
+        // The socket: owned by the service's user, connectable by group xpfo only (connect(2) needs write
+        // permission), in a directory anybody may enter.
+        assertThat(socket).containsEntry("ListenStream", "/run/xpfo/xpfo.sock").containsEntry("SocketUser", "xpfo")
+                .containsEntry("SocketGroup", "xpfo").containsEntry("SocketMode", "0660")
+                .containsEntry("DirectoryMode", "0755").containsEntry("Accept", "no");
+        // systemd-sysusers makes that user, with a group of the same name, and no login.
+        assertThat(Files.readAllLines(UNITS.resolve("xpfo.sysusers")))
+                .contains("u xpfo - \"xpfo service\" /nonexistent /usr/sbin/nologin");
+        assertThat(service).containsEntry("ExecStart", "/opt/xpfo/xpfo serve --target 1G")
+                .containsEntry("LimitMEMLOCK", "infinity").containsEntry("SuccessExitStatus", "143")
+                .containsEntry("MemoryAccounting", "yes");
+    }
+
+    @Test
+    void theSocketUnitListensWhereARootClientLooks() throws Exception {
+        // Root's clients look only at the system service's socket; other users' look there once their own is absent.
+        assumeTrue(TestJvm.isRoot(), "skipped: only a root client's default path is the system socket");
+        assumeTrue(System.getenv(ServiceSocket.ENVIRONMENT) == null, "skipped: " + ServiceSocket.ENVIRONMENT + " is set");
+        assertThat(ServiceSocket.defaultPath().toString())
+                .isEqualTo(settings(UNITS.resolve("xpfo.socket"), "Socket").get("ListenStream"));
+    }
+
+    /** The {@code key=value} lines of {@code [section]} of a unit file. */
+    private static Map<String, String> settings(Path unit, String section) throws Exception {
+        Map<String, String> settings = new java.util.HashMap<>();
+        String current = "";
+        for (String line : Files.readAllLines(unit)) {
+            if (line.startsWith("[")) {
+                current = line.substring(1, line.indexOf(']'));
+            } else if (current.equals(section) && !line.startsWith("#") && line.contains("=")) {
+                settings.put(line.substring(0, line.indexOf('=')).trim(), line.substring(line.indexOf('=') + 1).trim());
+            }
+        }
+        return settings;
     }
 
     @Test

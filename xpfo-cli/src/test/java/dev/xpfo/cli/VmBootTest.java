@@ -1,8 +1,5 @@
 package dev.xpfo.cli;
 
-import dev.xpfo.vm.testing.Console;
-import dev.xpfo.vm.testing.HostView;
-import dev.xpfo.vm.testing.Guest;
 import dev.xpfo.audit.AuditReport;
 import dev.xpfo.audit.HostAudit;
 import dev.xpfo.audit.VmFinding;
@@ -10,6 +7,9 @@ import dev.xpfo.stock.StockSettings;
 import dev.xpfo.service.Service;
 import dev.xpfo.service.ServiceSettings;
 import dev.xpfo.testing.TestJvm;
+import dev.xpfo.vm.testing.Console;
+import dev.xpfo.vm.testing.Guest;
+import dev.xpfo.vm.testing.HostView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -151,7 +151,8 @@ public final class IsolationCheck {
         return attempts;
     }
 
-    private CheckReport judge(long resident, String smapsName, List<MappingFlag> flags, List<Attempt> attempts) {
+    /** The verdict on what was seen; package-private so that the tests can give it a leak no kernel here produces. */
+    CheckReport judge(long resident, String smapsName, List<MappingFlag> flags, List<Attempt> attempts) {
         long pages = PageSize.pagesIn(bytes);
         Optional<Attempt> leak = attempts.stream().filter(a -> a.target().equals("secret") && !a.refused()).findFirst();
         Optional<MappingFlag> missing = flags.stream().filter(f -> !f.present()).findFirst();

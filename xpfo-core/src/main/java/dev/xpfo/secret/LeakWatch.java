@@ -3,6 +3,7 @@ package dev.xpfo.secret;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.PhantomReference;
 import java.lang.ref.ReferenceQueue;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * The safety net for secrets never closed: a phantom reference per secret, as {@link java.lang.ref.Cleaner}
@@ -31,6 +32,8 @@ final class LeakWatch {
         final int size;
         final int sizeClass;
         final Stripe stripe;
+        /** Counted down once the cleaner thread has dealt with this secret: tests wait on it instead of sleeping. */
+        final CountDownLatch handled = new CountDownLatch(1);
         Tracked previous;
         Tracked next;
         boolean linked;
@@ -47,13 +50,18 @@ final class LeakWatch {
 
     private static void cleanForever() {
         while (true) {
+            Tracked leaked;
             try {
-                Tracked leaked = (Tracked) QUEUE.remove();
-                leaked.store.release(leaked, true);
+                leaked = (Tracked) QUEUE.remove();
             } catch (InterruptedException e) {
-                // A daemon that must keep running: ignore and wait again.
+                continue; // A daemon that must keep running: ignore and wait again.
+            }
+            try {
+                leaked.store.release(leaked, true);
             } catch (RuntimeException e) {
                 // A closed store or a canary failure was already logged by the store; keep cleaning.
+            } finally {
+                leaked.handled.countDown();
             }
         }
     }

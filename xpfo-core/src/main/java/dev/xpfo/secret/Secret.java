@@ -49,6 +49,11 @@ public final class Secret implements AutoCloseable {
         this.tracked = watch;
     }
 
+    /** The cleaner's reference to this secret (tests wait on it being handled). */
+    LeakWatch.Tracked watch() {
+        return tracked;
+    }
+
     /** The secret's size in bytes. */
     public int size() {
         return size;

@@ -52,7 +52,12 @@ class UnixSocketTest {
     @Test
     void morePeerDescriptorsThanExpectedAreClosedAndReported(@TempDir Path dir) throws Exception {
         Path path = dir.resolve("s");
-        try (UnixSocket listener = UnixSocket.listen(path)) {
+        try (UnixSocket listener = UnixSocket.listen(path); Arena arena = Arena.ofConfined()) {
+            MemorySegment pipe = arena.allocate(JAVA_INT, 2);
+            assertThat(Libc.pipe2(pipe, Libc.O_CLOEXEC)).isZero();
+            int readEnd = pipe.get(JAVA_INT, 0);
+            int writeEnd = pipe.get(JAVA_INT, 4);
+            String pipeFile = dev.xpfo.testing.OpenDescriptors.target(readEnd);
             CompletableFuture<Throwable> outcome = CompletableFuture.supplyAsync(() -> {
                 try (UnixSocket client = UnixSocket.connect(path)) {
                     client.receive(8, 1);
@@ -62,9 +67,15 @@ class UnixSocketTest {
                 }
             });
             try (UnixSocket server = listener.accept()) {
-                server.send(new byte[] {1}, 0, 1, 2);
+                // Three descriptors of the pipe where one is expected: the kernel delivers one and drops two.
+                server.send(new byte[] {1}, readEnd, writeEnd, readEnd);
             }
             assertThat(outcome.get()).isInstanceOf(XpfoException.class).hasMessageContaining("descriptors truncated");
+            // The one that did arrive is closed: only the sender's own two still refer to the pipe.
+            assertThat(dev.xpfo.testing.OpenDescriptors.on(pipeFile)).containsExactly(Math.min(readEnd, writeEnd),
+                    Math.max(readEnd, writeEnd));
+            Libc.close(readEnd);
+            Libc.close(writeEnd);
         }
     }
 

@@ -90,12 +90,35 @@ class IsolationCheckTest {
 
     @Test
     void aReadThatSucceedsOnSecretMemoryMakesTheVerdictExposed() {
-        Attempt leaked = new Attempt("proc_mem", "secret", 0, 4096, true, "pread returned 4096 bytes");
-        assertThat(leaked.refused()).isFalse();
-        Attempt refused = new Attempt("proc_mem", "secret", Errno.EIO, 0, false, "refused");
-        assertThat(refused.refused()).isTrue();
-        Attempt scanFound = new Attempt("scan", "secret", 0, 1 << 20, true, "");
-        assertThat(scanFound.refused()).isFalse();
+        // Everything else as on a protected host: all flags set, every page resident, the control read by all four.
+        IsolationCheck check = new IsolationCheck(4 * PageSize.BYTES);
+        List<MappingFlag> flags = List.of(new MappingFlag("lo", "locked", true), new MappingFlag("dd", "not dumped", true),
+                new MappingFlag("dc", "not copied on fork", true));
+        List<Attempt> refusedEverywhere = attempts(new Attempt("proc_mem", "secret", Errno.EIO, 0, false, "refused"));
+        List<Attempt> oneRead = attempts(new Attempt("proc_mem", "secret", 0, PageSize.BYTES, false,
+                "pread returned " + PageSize.BYTES + " bytes"));
+        List<Attempt> markerFound = attempts(new Attempt("scan", "secret", 0, 1 << 20, true, "found in [heap]"));
+
+        assertThat(check.judge(4, "/secretmem (deleted)", flags, refusedEverywhere).verdict())
+                .as("the same report without the leak").isEqualTo(Verdict.PROTECTED);
+        CheckReport read = check.judge(4, "/secretmem (deleted)", flags, oneRead);
+        assertThat(read.verdict()).isEqualTo(Verdict.EXPOSED);
+        assertThat(read.verdict().exitCode()).isEqualTo(1);
+        assertThat(read.reason()).startsWith("proc_mem reached the secret region: pread returned");
+        CheckReport scan = check.judge(4, "/secretmem (deleted)", flags, markerFound);
+        assertThat(scan.verdict()).isEqualTo(Verdict.EXPOSED);
+        assertThat(scan.reason()).startsWith("scan reached the secret region").endsWith("and the marker was found");
+    }
+
+    /** All four methods on both regions: refused on the secret one and finding the marker in the control, but {@code secret}. */
+    private static List<Attempt> attempts(Attempt secret) {
+        List<Attempt> all = new java.util.ArrayList<>();
+        for (String method : List.of("proc_mem", "process_vm_readv", "ptrace_peekdata", "scan")) {
+            all.add(method.equals(secret.method()) ? secret
+                    : new Attempt(method, "secret", method.equals("scan") ? 0 : Errno.EFAULT, 0, false, "refused"));
+            all.add(new Attempt(method, "control", 0, PageSize.BYTES, true, "read"));
+        }
+        return all;
     }
 
     private static Attempt attempt(CheckReport report, String method, String target) {

@@ -3,13 +3,13 @@ package dev.xpfo.isolation;
 import dev.xpfo.memory.Mapping;
 import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.Child;
 import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -47,11 +47,8 @@ class ProcMemFromShellTest {
     }
 
     private static Read dd(MemorySegment memory, long page) throws Exception {
-        Process dd = new ProcessBuilder("dd", "if=/proc/" + ProcessHandle.current().pid() + "/mem",
-                "bs=" + page, "skip=" + memory.address() / page, "count=1", "status=none").start();
-        byte[] out = dd.getInputStream().readAllBytes();
-        String err = new String(dd.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(dd.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        return new Read(dd.exitValue(), out.length, err);
+        Child.Result dd = Child.run(new ProcessBuilder("dd", "if=/proc/" + ProcessHandle.current().pid() + "/mem",
+                "bs=" + page, "skip=" + memory.address() / page, "count=1", "status=none"), Duration.ofSeconds(30));
+        return new Read(dd.exitCode(), dd.stdout().length, dd.stderr());
     }
 }

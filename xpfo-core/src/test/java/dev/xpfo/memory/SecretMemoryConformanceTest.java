@@ -4,6 +4,7 @@ import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.linux.Architecture;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
+import dev.xpfo.testing.Child;
 import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeEach;
@@ -14,6 +15,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -206,8 +208,8 @@ class SecretMemoryConformanceTest {
                     peer.send(new byte[] {'x', 'p', 'f', 'o'}, file.fd());
                     assertThat(peer.receive(1, 0).data()).containsExactly('k');
                 }
-                String output = new String(child.getInputStream().readAllBytes());
-                assertThat(child.waitFor()).as(output).isZero();
+                String output = Child.finish(child, Duration.ofSeconds(120)).output();
+                assertThat(child.exitValue()).as(output).isZero();
                 assertThat(output).contains("received 1 fd(s) with 'xpfo'")
                         .contains("size " + 4 * PAGE + " resident 4")
                         .contains("word " + Long.toHexString(word));

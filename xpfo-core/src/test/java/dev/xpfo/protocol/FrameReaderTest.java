@@ -1,9 +1,9 @@
 package dev.xpfo.protocol;
 
 import dev.xpfo.client.ErrorCode;
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoFile;
+import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -157,12 +157,33 @@ class FrameReaderTest {
     }
 
     @Test
-    void descriptorsWhereNoneAreAllowedAreClosedAndRefused() {
+    void descriptorsWhereNoneAreAllowedAreClosedAndRefused() throws Exception {
         SecretMemory.assumeAvailable();
+        long inode;
         try (XpfoFile file = XpfoFile.open()) {
+            inode = inode(file.fd());
             peer.send(Messages.status(1).encode(), file.fd());
         }
+        assertThat(descriptorsOnInode(inode)).as("the sender closed its own; the file is in flight").isEmpty();
         assertThatThrownBy(() -> new FrameReader(mine, Protocol.MAX_REQUEST_PAYLOAD, 0).next())
                 .isInstanceOf(ProtocolException.class).hasMessageContaining("descriptors");
+        // The received one too: no descriptor of this process refers to that secret memory file any more.
+        assertThat(descriptorsOnInode(inode)).isEmpty();
+    }
+
+    /** Descriptors of this process on secret memory whose inode is {@code inode}, read from /proc/self/fd. */
+    private static java.util.List<Integer> descriptorsOnInode(long inode) throws Exception {
+        java.util.List<Integer> found = new java.util.ArrayList<>();
+        for (int fd : dev.xpfo.testing.OpenDescriptors.on("/secretmem (deleted)")) {
+            if (inode(fd) == inode) {
+                found.add(fd);
+            }
+        }
+        return found;
+    }
+
+    /** The inode of the file descriptor {@code fd} refers to (stat through /proc follows it to the file). */
+    private static long inode(int fd) throws java.io.IOException {
+        return ((Number) java.nio.file.Files.getAttribute(Path.of("/proc/self/fd/" + fd), "unix:ino")).longValue();
     }
 }

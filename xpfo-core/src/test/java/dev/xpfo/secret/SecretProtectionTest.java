@@ -102,17 +102,17 @@ class SecretProtectionTest {
     @Test
     void closingThePoolFirstClosesTheStoreAndItsSecretsRefuseUse() throws Exception {
         Secret kept = store.copyOf(new byte[] {1, 2, 3});
-        leakOne();
+        Leak leak = leakOne();
         pool.close();
         assertThat(kept.isDestroyed()).isTrue();
         assertThatThrownBy(() -> kept.read(0, new byte[3], 0, 3)).isInstanceOf(dev.xpfo.memory.XpfoClosedException.class);
         assertThatThrownBy(() -> store.allocate(8)).isInstanceOf(dev.xpfo.memory.XpfoClosedException.class);
-        // The leaked secret's cleanup must find the store closed and touch nothing.
-        for (int i = 0; i < 10; i++) {
-            System.gc();
-            Thread.sleep(20);
-        }
+        // The leaked secret's cleanup must find the store closed and touch nothing: wait until the cleaner
+        // has dealt with it, then nothing may have been counted.
+        SecretStats closed = store.stats();
+        awaitCleaner(leak);
         kept.close();
+        assertThat(store.stats()).isEqualTo(closed);
         assertThat(store.stats().leakCleanups()).isZero();
     }
 
@@ -133,21 +133,35 @@ class SecretProtectionTest {
 
     @Test
     void aSecretNeverDestroyedIsWipedByTheCleanerAndCounted() throws Exception {
-        long[] addresses = leakOne();
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (store.stats().leakCleanups() == 0 && System.nanoTime() < deadline) {
-            System.gc();
-            Thread.sleep(20);
-        }
+        Leak leak = leakOne();
+        awaitCleaner(leak);
         assertThat(store.stats().leakCleanups()).isEqualTo(1);
         assertThat(store.stats().liveSecrets()).isZero();
-        assertThat(raw(addresses[0], 64).mismatch(MemorySegment.ofArray(new byte[64]))).isEqualTo(-1);
+        assertThat(raw(leak.address(), 64).mismatch(MemorySegment.ofArray(new byte[64]))).isEqualTo(-1);
     }
 
-    private long[] leakOne() {
+    /** A secret nobody references any more: where its bytes were, and the cleaner's reference to it. */
+    private record Leak(long address, LeakWatch.Tracked watch) {
+    }
+
+    private Leak leakOne() {
         Secret leaked = store.allocate(64);
         leaked.readWrite(view -> view.fill((byte) 0x42));
-        return new long[] {leaked.dataAddress()};
+        return new Leak(leaked.dataAddress(), leaked.watch());
+    }
+
+    /**
+     * Collects garbage until the cleaner thread has dealt with the leaked secret (it counts down the
+     * reference's latch after its attempt, whatever the outcome); gives up after 3,000 collections.
+     */
+    private static void awaitCleaner(Leak leak) throws InterruptedException {
+        for (int i = 0; i < 3000; i++) {
+            System.gc();
+            if (leak.watch().handled.await(10, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                return;
+            }
+        }
+        throw new AssertionError("the leaked secret was not handled by the cleaner after 3,000 collections");
     }
 
     @Test

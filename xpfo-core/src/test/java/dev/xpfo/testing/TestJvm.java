@@ -2,15 +2,14 @@ package dev.xpfo.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -94,13 +93,10 @@ public final class TestJvm {
         return builder.start();
     }
 
+    /** Waits up to 120 s for a child JVM, reading what it prints meanwhile ({@link Child#finish}). */
     private static Result finish(Process process) throws Exception {
-        byte[] output = process.getInputStream().readAllBytes();
-        if (!process.waitFor(120, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("child JVM did not finish in 120 s");
-        }
-        return new Result(process.exitValue(), new String(output, StandardCharsets.UTF_8));
+        Child.Result result = Child.finish(process, Duration.ofSeconds(120));
+        return new Result(result.exitCode(), result.output());
     }
 
     /** The command line that runs {@code main} with {@code args} in a child JVM, for wrapping in another command. */

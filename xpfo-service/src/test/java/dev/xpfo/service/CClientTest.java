@@ -1,9 +1,9 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.service.testing.CClient;
-import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.xpfo.service.testing.CClient;
+import dev.xpfo.service.testing.Services;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

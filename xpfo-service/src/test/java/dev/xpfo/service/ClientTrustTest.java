@@ -1,10 +1,10 @@
 package dev.xpfo.service;
 
 import dev.xpfo.client.ServiceSocket;
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.service.testing.CClient;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
+import dev.xpfo.service.testing.CClient;
+import dev.xpfo.service.testing.Services;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

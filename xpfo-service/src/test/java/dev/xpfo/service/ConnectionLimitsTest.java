@@ -1,8 +1,5 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.service.testing.CClient;
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
@@ -10,15 +7,16 @@ import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.service.testing.CClient;
+import dev.xpfo.service.testing.Services;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -93,13 +91,13 @@ class ConnectionLimitsTest {
                 .withIdleTimeout(Duration.ofSeconds(60));
         Path holder = CClient.program("hold_connections");
         List<Process> hogs = new ArrayList<>();
-        List<BufferedReader> outputs = new ArrayList<>();
+        List<Child.Watch> outputs = new ArrayList<>();
         try (Service service = Services.started(settings)) {
             for (int uid : new int[]{TestJvm.NOBODY, TestJvm.NOBODY - 1}) {
                 Process hog = new ProcessBuilder(CClient.as(uid, holder.toString(), settings.socket().toString(),
                         "2", "200")).redirectErrorStream(true).start();
                 hogs.add(hog);
-                BufferedReader output = new BufferedReader(new InputStreamReader(hog.getInputStream(), StandardCharsets.UTF_8));
+                Child.Watch output = Child.watch(hog);
                 outputs.add(output);
                 assertThat(held(output)).as("connections uid %d kept", uid).isEqualTo(2);
             }
@@ -136,8 +134,8 @@ class ConnectionLimitsTest {
             Process other = new ProcessBuilder(CClient.as(TestJvm.NOBODY, holder.toString(), settings.socket().toString(),
                     "1")).redirectErrorStream(true).start();
             try {
-                BufferedReader output = new BufferedReader(new InputStreamReader(other.getInputStream(), StandardCharsets.UTF_8));
-                assertThat(output.readLine()).startsWith("refused: ").contains("BUSY");
+                Child.Watch output = Child.watch(other);
+                assertThat(output.nextLine(Duration.ofSeconds(60))).startsWith("refused: ").contains("BUSY");
                 assertThat(held(output)).isZero();
             } finally {
                 other.destroyForcibly().waitFor();
@@ -175,15 +173,13 @@ class ConnectionLimitsTest {
     }
 
     /** The first "lost: " line any of the hogs prints (a connection the service closed). */
-    private static String firstLost(List<BufferedReader> outputs) throws Exception {
+    private static String firstLost(List<Child.Watch> outputs) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (System.nanoTime() < deadline) {
-            for (BufferedReader output : outputs) {
-                while (output.ready()) {
-                    String line = output.readLine();
-                    if (line != null && line.startsWith("lost: ")) {
-                        return line;
-                    }
+            for (Child.Watch output : outputs) {
+                java.util.Optional<String> lost = output.printed().lines().filter(line -> line.startsWith("lost: ")).findFirst();
+                if (lost.isPresent()) {
+                    return lost.get();
                 }
             }
             Thread.sleep(50);
@@ -193,19 +189,17 @@ class ConnectionLimitsTest {
 
     /** Reads the hog's "held K" line (it prints the refusal first, if it met one). */
     private static int held(Process hog) throws Exception {
-        return held(new BufferedReader(new InputStreamReader(hog.getInputStream(), StandardCharsets.UTF_8)));
+        return held(Child.watch(hog));
     }
 
-    private static int held(BufferedReader lines) throws Exception {
-        StringBuilder seen = new StringBuilder();
-        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-            seen.append(line).append('\n');
-            Matcher held = Pattern.compile("held (\\d+)").matcher(line);
+    /** Reads lines until "held K"; one not coming within a minute, or the output ending, fails the test. */
+    private static int held(Child.Watch lines) throws Exception {
+        while (true) {
+            Matcher held = Pattern.compile("held (\\d+)").matcher(lines.nextLine(Duration.ofSeconds(60)));
             if (held.matches()) {
                 return Integer.parseInt(held.group(1));
             }
         }
-        throw new AssertionError("hold_connections ended without saying what it held: " + seen);
     }
 
     @Test

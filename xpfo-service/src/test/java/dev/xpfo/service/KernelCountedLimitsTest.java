@@ -1,8 +1,5 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.service.testing.CClient;
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.ServiceException;
 import dev.xpfo.client.ServiceSocket;
@@ -16,15 +13,17 @@ import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.service.testing.CClient;
+import dev.xpfo.service.testing.Services;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -60,7 +59,7 @@ class KernelCountedLimitsTest {
     /** A running park_grants client: its lines as they come, and a way to tell it to go on. */
     private static final class Parker implements AutoCloseable {
         final Process process;
-        final BufferedReader lines;
+        final Child.Watch lines;
         final OutputStream input;
         final List<String> seen = new ArrayList<>();
 
@@ -68,20 +67,22 @@ class KernelCountedLimitsTest {
             process = new ProcessBuilder(CClient.program("park_grants").toString(), socket.toString(), where,
                     Long.toString(bytes), Integer.toString(rounds), Long.toString(patience.toMillis()))
                     .redirectErrorStream(true).start();
-            lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            lines = Child.watch(process);
             input = process.getOutputStream();
         }
 
-        /** Reads lines until one starts with {@code prefix}; returns it. */
-        String until(String prefix) throws IOException {
-            String line;
-            while ((line = lines.readLine()) != null) {
+        /**
+         * Reads lines until one starts with {@code prefix}; returns it. A line not coming within a minute, or
+         * the end of the output, fails the test with what park_grants printed.
+         */
+        String until(String prefix) throws InterruptedException {
+            while (true) {
+                String line = lines.nextLine(Duration.ofSeconds(60));
                 seen.add(line);
                 if (line.startsWith(prefix)) {
                     return line;
                 }
             }
-            throw new AssertionError("park_grants ended before \"" + prefix + "\": " + seen);
         }
 
         void next() throws IOException {
@@ -183,8 +184,9 @@ class KernelCountedLimitsTest {
     void anOrdinaryFileNamedLikeSecretMemoryWithTheSameInodeDoesNotKeepAReleasedGrantCharged() throws Exception {
         assumeTrue(ServiceSocket.currentUid() == 0, "skipped: mounting a tmpfs takes root");
         Path decoys = Files.createTempDirectory(Path.of("/tmp"), "xpfo-decoy");
-        assertThat(new ProcessBuilder("mount", "-t", "tmpfs", "-o", "mode=0755,size=1M,nr_inodes=0", "xpfo-decoy",
-                decoys.toString()).inheritIO().start().waitFor()).isZero();
+        Child.Result mounted = Child.run(List.of("mount", "-t", "tmpfs", "-o", "mode=0755,size=1M,nr_inodes=0", "xpfo-decoy",
+                decoys.toString()), Duration.ofSeconds(30));
+        assertThat(mounted.exitCode()).as(mounted.output()).isZero();
         Process mapper = null;
         try (Service service = TimedServices.scanningOften(settings(16 * MIB, 64 * MIB, 8 * MIB));
              UnixSocket victim = UnixSocket.connect(dir.resolve("xpfo.sock"))) {
@@ -201,7 +203,7 @@ class KernelCountedLimitsTest {
             Path decoy = decoyWithInode(decoys, inode);
             mapper = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
                     CClient.program("map_file").toString(), decoy.toString()).redirectErrorStream(true).start();
-            assertThat(new BufferedReader(new InputStreamReader(mapper.getInputStream())).readLine()).isEqualTo("MAPPED");
+            assertThat(Child.watch(mapper).nextLine(Duration.ofSeconds(30))).isEqualTo("MAPPED");
 
             // The victim really lets go: closes its files, then says RELEASE.
             chunks.closeFds();
@@ -222,7 +224,7 @@ class KernelCountedLimitsTest {
             if (mapper != null) {
                 mapper.destroyForcibly().waitFor();
             }
-            new ProcessBuilder("umount", decoys.toString()).inheritIO().start().waitFor();
+            Child.run(List.of("umount", decoys.toString()), Duration.ofSeconds(30));
             Files.delete(decoys);
         }
     }

@@ -1,17 +1,14 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.Services;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.XpfoException;
-import dev.xpfo.testing.TestJvm;
+import dev.xpfo.service.testing.Services;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

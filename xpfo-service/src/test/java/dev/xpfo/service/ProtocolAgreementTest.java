@@ -1,10 +1,10 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.CClient;
 import dev.xpfo.client.ErrorCode;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameType;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.service.testing.CClient;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;

@@ -1,12 +1,12 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.service.testing.Services;
+import dev.xpfo.testing.SecretMemory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,8 +1,8 @@
 package dev.xpfo.service;
 
+import dev.xpfo.client.ErrorCode;
 import dev.xpfo.service.testing.Services;
 import dev.xpfo.testing.SecretMemory;
-import dev.xpfo.client.ErrorCode;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

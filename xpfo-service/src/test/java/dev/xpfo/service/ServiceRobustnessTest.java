@@ -1,7 +1,5 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.client.GrantedMemory;
 import dev.xpfo.client.XpfoClient;
 import dev.xpfo.handoff.UnixSocket;
@@ -13,14 +11,15 @@ import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameType;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.service.testing.Services;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.SecretMemory;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -240,8 +239,7 @@ class ServiceRobustnessTest {
             long descriptorsBefore = Services.openDescriptors();
             for (String mode : List.of("grant", "header")) {
                 Process child = TestJvm.start(HalfClient.class, mode, settings.socket().toString(), Long.toString(64L << 20));
-                BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream()));
-                assertThat(out.readLine()).as(mode).isEqualTo("sent");
+                assertThat(Child.watch(child).nextLine(Duration.ofSeconds(60))).as(mode).isEqualTo("sent");
                 child.destroyForcibly().waitFor();
             }
             settled(service);

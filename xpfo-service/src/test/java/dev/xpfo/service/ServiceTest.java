@@ -1,7 +1,5 @@
 package dev.xpfo.service;
 
-import dev.xpfo.service.testing.Services;
-import dev.xpfo.testing.SecretMemory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.xpfo.client.GrantedMemory;
@@ -11,7 +9,7 @@ import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.Smaps;
 import dev.xpfo.memory.PageSize;
 import dev.xpfo.memory.XpfoFile;
-import dev.xpfo.testing.TestJvm;
+import dev.xpfo.service.testing.Services;
 import dev.xpfo.stock.StockSettings;
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.client.ErrorCode;
@@ -19,6 +17,9 @@ import dev.xpfo.protocol.Frame;
 import dev.xpfo.protocol.FrameReader;
 import dev.xpfo.protocol.Messages;
 import dev.xpfo.protocol.Protocol;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.SecretMemory;
+import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -288,7 +289,7 @@ class ServiceTest {
             try (UnixSocket from = catcher.accept()) {
                 UnixSocket.Received passed = from.receive(1, Protocol.MAX_FDS_PER_FRAME);
                 assertThat(passed.fds()).hasSize(2);
-                String reply = new java.io.BufferedReader(new java.io.InputStreamReader(passer.getInputStream())).readLine();
+                String reply = Child.watch(passer).nextLine(Duration.ofSeconds(60));
                 assertThat(reply).isEqualTo("RELEASED");
                 assertThat(Services.eventually(Duration.ofSeconds(5), () -> service.quotas().outstandingByUid()
                         .getOrDefault(0, 0L) == 4L << 20)).as("charged again: another process holds the files").isTrue();

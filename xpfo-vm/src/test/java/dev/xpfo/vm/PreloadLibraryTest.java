@@ -1,14 +1,16 @@
 package dev.xpfo.vm;
 
+import dev.xpfo.service.testing.CClient;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.TestJvm;
 import dev.xpfo.vm.testing.Console;
 import dev.xpfo.vm.testing.Guest;
-import dev.xpfo.service.testing.CClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -20,18 +22,14 @@ class PreloadLibraryTest {
 
     @Test
     void aForkWhileGuestRamIsBeingGrantedDoesNotHangTheChild(@TempDir Path directory) throws Exception {
-        Path program = directory.resolve("fork_while_sizing");
-        Guest.run(List.of("cc", "-Wall", "-Werror", "-o", program.toString(),
-                Guest.repository().resolve("xpfo-vm/src/test/c/fork_while_sizing.c").toString(), "-lpthread"), 60);
+        Path program = CClient.program("fork_while_sizing");
 
         ProcessBuilder builder = new ProcessBuilder(program.toString(), directory.resolve("silent.sock").toString())
                 .redirectErrorStream(true);
         builder.environment().put("LD_PRELOAD", Guest.preload().toString());
-        Process run = builder.start();
-        String output = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(run.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(run.exitValue()).as(output).isZero();
-        assertThat(output).contains("child finished");
+        Child.Result run = Child.run(builder, Duration.ofSeconds(30));
+        assertThat(run.exitCode()).as(run.output()).isZero();
+        assertThat(run.output()).contains("child finished");
     }
 
     /**
@@ -42,9 +40,7 @@ class PreloadLibraryTest {
     @Test
     void aProcessOfQemusOwnUserCannotTakeTheGuestRamDescriptor(@TempDir Path directory) throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.xpfo.testing.TestJvm.isRoot(), "needs root to run both as uid 65534");
-        Path thief = directory.resolve("take_guest_ram");
-        Guest.run(List.of("cc", "-Wall", "-Werror", "-I", Guest.repository().resolve("xpfo-service/src/test/c").toString(),
-                "-o", thief.toString(), Guest.repository().resolve("xpfo-vm/src/test/c/take_guest_ram.c").toString()), 60);
+        Path thief = CClient.program("take_guest_ram");
         directory.toFile().setExecutable(true, false);
         Path control = Files.createDirectory(directory.resolve("control"));
         Files.setAttribute(control, "unix:uid", 65534);

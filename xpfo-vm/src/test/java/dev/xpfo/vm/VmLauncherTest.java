@@ -1,7 +1,7 @@
 package dev.xpfo.vm;
 
-import dev.xpfo.vm.testing.Guest;
 import dev.xpfo.host.KvmSupport;
+import dev.xpfo.vm.testing.Guest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,12 +1,13 @@
 package dev.xpfo.service.testing;
 
+import dev.xpfo.testing.Child;
+
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /** The C client under {@code clients/c}, compiled once per test run with the system's cc. */
 public final class CClient {
@@ -54,7 +55,7 @@ public final class CClient {
      * Compiles the test program {@code src/test/c/NAME.c} of the module under test, else the service's
      * (its test headers are on the include path), together with the C client, warnings
      * as errors, into a directory every user can read (the tests run these programs as uid 65534), once
-     * per test run.
+     * per test run: the one way the tests compile their C programs.
      */
     public static synchronized Path program(String name) throws IOException, InterruptedException {
         Path cached = PROGRAMS.get(name);
@@ -72,7 +73,7 @@ public final class CClient {
         }
         Result compiled = run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", sources().toString(),
                 "-I", serviceTests.toString(),
-                "-o", binary.toString(), source.toString(), sources().resolve("xpfo_client.c").toString()));
+                "-o", binary.toString(), source.toString(), sources().resolve("xpfo_client.c").toString(), "-lpthread"));
         if (compiled.exitCode() != 0) {
             throw new AssertionError(name + ".c does not compile:\n" + compiled.output());
         }
@@ -97,15 +98,13 @@ public final class CClient {
         return run(command, 60);
     }
 
-    /** Runs {@code command} (up to {@code seconds}), its output and errors together. */
+    /**
+     * Runs {@code command}, its output and errors together; if it has not ended after {@code seconds}, it
+     * and what it started are killed and the test fails with what it printed ({@link Child}).
+     */
     public static Result run(List<String> command, long seconds) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] output = process.getInputStream().readAllBytes();
-        if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("did not finish: " + command);
-        }
-        return new Result(process.exitValue(), new String(output, StandardCharsets.UTF_8));
+        Child.Result result = Child.run(command, Duration.ofSeconds(seconds));
+        return new Result(result.exitCode(), result.output());
     }
 
     /** Runs the example with {@code args}; as uid 65534 with the given memlock limit if {@code memlock > 0}. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Example and diagnostic for the C client: asks the running xpfo service for memory, writes every
  * page, optionally writes a marker, prints what it got, holds it, releases it.

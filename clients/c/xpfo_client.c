@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* xpfo_client.c: see xpfo_client.h and docs/protocol.md. */
 #define _GNU_SOURCE
 #include "xpfo_client.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * xpfo_client: a C client of the xpfo service (`xpfo serve`), protocol version 1.
  * Specification: docs/protocol.md. One file to compile with your program:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * LD_PRELOAD library that gives QEMU its guest RAM from xpfo: the memory file QEMU creates for a
  * memory-backend-memfd object is replaced by secret memory (out of the kernel's direct map), taken

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The test guest's only program: writes a random marker across all the memory the guest kernel has
  * free, then holds it until the VM is stopped. The host looks for the marker in guest RAM.

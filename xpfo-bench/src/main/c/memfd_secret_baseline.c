@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The C baselines of xpfo's benchmarks: memfd_secret(2) called directly, with nothing in between.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** The {@code xpfo} command: every subcommand, over the library, the service and the VM launcher. */
 module dev.xpfo.cli {
     requires dev.xpfo.core;

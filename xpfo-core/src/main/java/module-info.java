@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * xpfo core: memory removed from the Linux kernel's direct map ({@code memfd_secret(2)}), the warm
  * page pool, secrets, the host probe, the isolation self-check and the Java client of the service.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The xpfo service ({@code xpfo serve}): a warm stock of secret memory files granted to other
  * processes over a Unix socket, with peer credentials, quotas, status and Prometheus metrics.

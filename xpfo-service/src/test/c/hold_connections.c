@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * A user who takes every connection it can: connects to SOCKET up to N times, each time shaking
  * hands (xpfo_connect), and keeps every connection the service accepted. Prints "held K" (and, if a

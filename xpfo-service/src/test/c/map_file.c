@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Maps a file (MAP_SHARED, one page), says "MAPPED", and keeps the mapping until stdin closes: an
  * ordinary process holding an ordinary file, for tests of what a scan takes for secret memory.

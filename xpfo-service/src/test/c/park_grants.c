@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * A hostile client for the service's tests: takes grants, hides their descriptors where no scan of
  * /proc can see them, says RELEASE, and takes more.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The attack the tests try on a process's descriptors: pidfd_open(2) + pidfd_getfd(2), which any process
  * allowed to ptrace the target (root, or the same uid while it is dumpable) may use. No glibc wrappers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * An attacker of the same user as a process: tries to copy each of the process's descriptors named on
  * the command line with pidfd_getfd(2), then to attach to it with ptrace(PTRACE_SEIZE) (detaching at

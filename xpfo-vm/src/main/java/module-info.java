@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The VM launcher ({@code xpfo vm}: QEMU with its guest RAM in secret memory, checked from QEMU's own
  * account before the guest runs), its preflight of QEMU command lines, and the host audit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Run with the QEMU preload library: one thread sizes a guest RAM stand-in while the "service"
  * (a socket that never answers) keeps it waiting; meanwhile the main thread forks, as QEMU does for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The attack on QEMU's guest RAM file: take descriptor FD of process PID with pidfd_getfd(2), as any
  * process of QEMU's user may unless QEMU is non-dumpable, map it and read a page.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.isolation;
 
 /** The outcome of an {@link IsolationCheck}, with the exit code {@code xpfo check} returns for it. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.memory;
 
 /** A size that no secret memory file can have: zero, negative, or more than this machine's memory. */

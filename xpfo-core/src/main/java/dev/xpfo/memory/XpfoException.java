@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.memory;
 
 /** Base of every error xpfo reports; unchecked, so callers catch only what they can act on. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.pool;
 
 /** How well a region of memory is kept from everything but its own process. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.pool;
 
 /** What a pool may do when the kernel cannot give {@link Isolation#DIRECT_MAP_REMOVED} memory. */

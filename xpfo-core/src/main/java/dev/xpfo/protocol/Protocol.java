@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.protocol;
 
 /** The protocol's fixed numbers ({@code docs/protocol.md}). */

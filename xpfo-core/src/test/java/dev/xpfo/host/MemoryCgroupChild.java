@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.host;
 
 /** Joins a memory cgroup of its own if it may, and says what it got (for {@link MemoryCgroupTest}). */

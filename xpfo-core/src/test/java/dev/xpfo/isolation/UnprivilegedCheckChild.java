@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.isolation;
 
 /** Runs the isolation check as whoever starts it and prints the verdict and reason. */

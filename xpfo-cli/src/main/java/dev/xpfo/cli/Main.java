@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.cli;
 
+import dev.xpfo.host.SupportedArchitecture;
+import dev.xpfo.memory.UnsupportedArchitectureException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -27,6 +29,13 @@ public final class Main implements Callable<Integer> {
         // One line per log record (the service logs every grant and refusal), unless the user chose a format.
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+        }
+        try {
+            // Another architecture's system call numbers would run other calls: refuse before any command starts.
+            SupportedArchitecture.requireThisMachine();
+        } catch (UnsupportedArchitectureException e) {
+            System.err.println("xpfo: " + e.getMessage());
+            System.exit(Failures.FAILED);
         }
         System.exit(commandLine().execute(args));
     }

@@ -2,6 +2,8 @@
 package dev.xpfo.cli;
 
 import dev.xpfo.memory.XpfoException;
+import dev.xpfo.testing.Child;
+import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -218,5 +220,15 @@ class CliErrorsTest {
         assertThat(output).doesNotContain("Exception").doesNotContain("\tat ").doesNotContain("at dev.xpfo")
                 .doesNotContain("java.").doesNotContain("picocli.").doesNotContain("dev.xpfo.")
                 .doesNotContainPattern("\\b[a-z]+\\.[a-z]+\\.[A-Z][A-Za-z]+\\b");
+    }
+
+    @Test
+    void anotherArchitectureIsRefusedBeforeAnyCommandStarts() throws Exception {
+        java.util.List<String> command = new java.util.ArrayList<>(TestJvm.command(Main.class, "probe"));
+        command.add(1, "-Dos.arch=riscv64"); // as the JVM reports it on a RISC-V machine
+        Child.Result run = Child.run(command, java.time.Duration.ofSeconds(60));
+        assertThat(run.exitCode()).as(run.output()).isEqualTo(2);
+        assertThat(run.output()).startsWith("xpfo: ").contains("riscv64").contains("x86-64").contains("arm64")
+                .doesNotContain("kernel ").doesNotContain("Exception").doesNotContain("\tat ");
     }
 }

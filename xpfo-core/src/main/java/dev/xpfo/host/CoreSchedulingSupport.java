@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.host;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
+import dev.xpfo.memory.NativeErrors;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -27,15 +27,9 @@ public record CoreSchedulingSupport(boolean available, String reason) {
                 return new CoreSchedulingSupport(true, "prctl(PR_SCHED_CORE) works; this thread's cookie is "
                         + Long.toHexString(cookie.get(JAVA_LONG, 0)));
             }
-            int errno = Libc.errno();
-            return new CoreSchedulingSupport(false, switch (errno) {
-                case Errno.EINVAL -> "prctl(PR_SCHED_CORE) failed with " + Errno.describe(errno)
-                        + ": this kernel is built without CONFIG_SCHED_CORE, so untrusted tasks may share a core's "
-                        + "hyperthreads; use a kernel with CONFIG_SCHED_CORE=y, or disable SMT (nosmt)";
-                case Errno.ENODEV -> "prctl(PR_SCHED_CORE) failed with " + Errno.describe(errno)
-                        + ": the CPU has no SMT (or it is off), so there are no sibling hyperthreads to isolate";
-                default -> "prctl(PR_SCHED_CORE) failed with " + Errno.describe(errno);
-            });
+            // What the refusal means (not in this kernel, no SMT) is the errno map's to say.
+            return new CoreSchedulingSupport(false,
+                    NativeErrors.coreScheduling("prctl(PR_SCHED_CORE)", Libc.errno()).getMessage());
         }
     }
 }

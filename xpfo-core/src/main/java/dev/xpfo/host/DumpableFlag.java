@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.host;
 
-import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.NativeErrors;
@@ -31,11 +30,9 @@ public final class DumpableFlag {
      */
     public static void clearForThisProcess() {
         if (Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-            int errno = Libc.errno();
-            throw NativeErrors.call("prctl(PR_SET_DUMPABLE, 0)", errno,
+            throw NativeErrors.call("prctl(PR_SET_DUMPABLE, 0)", Libc.errno(),
                     "the kernel refused to make this process non-dumpable, so any process of the same user could "
-                            + "ptrace it and copy its descriptors with pidfd_getfd(2)",
-                    errno == Errno.EINVAL ? "run on Linux, where PR_SET_DUMPABLE exists" : "");
+                            + "ptrace it and copy its descriptors with pidfd_getfd(2)");
         }
         if (thisProcessIsDumpable()) {
             throw new XpfoException("prctl(PR_GET_DUMPABLE) still reports this process dumpable after "

@@ -3,8 +3,7 @@ package dev.xpfo.service;
 
 import dev.xpfo.handoff.UnixSocket;
 import dev.xpfo.memory.Bytes;
-import dev.xpfo.memory.CallTimedOutException;
-import dev.xpfo.memory.PeerGoneException;
+import dev.xpfo.memory.NativeCallException;
 import dev.xpfo.memory.XpfoClosedException;
 import dev.xpfo.memory.XpfoFile;
 import dev.xpfo.pool.PoolLimitException;
@@ -154,8 +153,11 @@ final class Connection implements Runnable {
             } catch (XpfoClosedException e) {
                 refuse(frame.requestId(), ErrorCode.SHUTTING_DOWN, "the service is stopping");
                 return;
-            } catch (PeerGoneException | CallTimedOutException e) {
-                return; // the client hung up, or stopped reading for the whole frame timeout: nobody to answer
+            } catch (AnswerNotSent e) {
+                // The client hung up or stopped reading (peer gone, timed out), or the kernel refused the send:
+                // a grant may be half sent, so the connection ends; the client's descriptors are its own.
+                LOG.log(System.Logger.Level.DEBUG, () -> "connection of " + peer + " ended: " + e.getCause().getMessage());
+                return;
             } catch (RuntimeException e) {
                 internal(frame.requestId(), e);
             } finally {
@@ -307,7 +309,12 @@ final class Connection implements Runnable {
                 for (int i = 0; i < count; i++) {
                     fds[i] = files.get(first + i).fd();
                 }
-                socket.send(new Messages.Chunks(grantId, chunk, chunks, first, count).frame(request).encode(), fds);
+                Frame frame = new Messages.Chunks(grantId, chunk, chunks, first, count).frame(request);
+                try {
+                    socket.send(frame.encode(), fds);
+                } catch (NativeCallException e) {
+                    throw new AnswerNotSent(e);
+                }
             }
         } finally {
             // The receiver has its own descriptors now (or, if sending failed, nobody will): keep none. Closed
@@ -384,7 +391,21 @@ final class Connection implements Runnable {
     }
 
     private void send(Frame frame) {
-        socket.send(frame.encode());
+        try {
+            socket.send(frame.encode());
+        } catch (NativeCallException e) {
+            throw new AnswerNotSent(e);
+        }
+    }
+
+    /**
+     * Sending an answer failed, whatever the errno (the peer gone, its timeout, or the kernel refusing the
+     * descriptors): the exchange cannot go on, so the connection ends without a word more.
+     */
+    private static final class AnswerNotSent extends RuntimeException {
+        AnswerNotSent(NativeCallException cause) {
+            super(cause.getMessage(), cause, false, false);
+        }
     }
 
     /**

@@ -117,17 +117,8 @@ class UnixSocketCloseRaceTest {
             assertThat(opened).as("the descriptor connect opened").hasSize(1);
             int fd = opened.iterator().next();
             try (UnixSocket peer = listener.accept()) {
-                AtomicInteger receiverTid = new AtomicInteger();
                 AtomicReference<Object> outcome = new AtomicReference<>();
-                Thread receiver = Thread.ofPlatform().start(() -> {
-                    receiverTid.set(Libc.gettid());
-                    try {
-                        outcome.set(socket.receive(64, 1));
-                    } catch (RuntimeException e) {
-                        outcome.set(e);
-                    }
-                });
-                awaitSleepingInTheKernel(receiver, receiverTid);
+                Thread receiver = blockedReceive(socket, outcome);
                 socket.close();
                 receiver.join(TimeUnit.SECONDS.toMillis(10));
                 boolean woken = !receiver.isAlive();
@@ -147,17 +138,8 @@ class UnixSocketCloseRaceTest {
         try (Arena arena = Arena.ofConfined()) {
             int[] pair = socketPair(arena);
             UnixSocket socket = UnixSocket.adopt(pair[0]);
-            AtomicInteger receiverTid = new AtomicInteger();
             AtomicReference<Object> outcome = new AtomicReference<>();
-            Thread receiver = Thread.ofPlatform().start(() -> {
-                receiverTid.set(Libc.gettid());
-                try {
-                    outcome.set(socket.receive(64, 1));
-                } catch (RuntimeException e) {
-                    outcome.set(e);
-                }
-            });
-            awaitSleepingInTheKernel(receiver, receiverTid);
+            Thread receiver = blockedReceive(socket, outcome);
             socket.close();
             assertThat(descriptorTarget(pair[0])).as("held by the receive in flight").startsWith("socket:");
             assertThat(Libc.write(pair[1], arena.allocateFrom(JAVA_BYTE, MARK), MARK.length)).isEqualTo(MARK.length);
@@ -205,6 +187,21 @@ class UnixSocketCloseRaceTest {
     }
 
     /** Waits until the thread sleeps in the kernel (state S in its /proc stat): blocked in its receive. */
+    /** A thread receiving on {@code socket} (its result or failure into {@code outcome}), once it sleeps in recvmsg. */
+    private static Thread blockedReceive(UnixSocket socket, AtomicReference<Object> outcome) throws Exception {
+        AtomicInteger tid = new AtomicInteger();
+        Thread receiver = Thread.ofPlatform().start(() -> {
+            tid.set(Libc.gettid());
+            try {
+                outcome.set(socket.receive(64, 1));
+            } catch (RuntimeException e) {
+                outcome.set(e);
+            }
+        });
+        awaitSleepingInTheKernel(receiver, tid);
+        return receiver;
+    }
+
     private static void awaitSleepingInTheKernel(Thread thread, AtomicInteger tid) throws IOException {
         while (tid.get() == 0 || !threadState(tid.get()).equals("S")) {
             assertThat(thread.isAlive()).isTrue();

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.libcrypto;
+
+import dev.xpfo.crypto.OpenSslException;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The one place where libcrypto's error queue becomes an exception: every failed call's owner asks
+ * for {@link #failure}, which drains the calling thread's queue (so a later call never reports an
+ * earlier failure).
+ */
+public final class OpenSslErrors {
+    private static final int MESSAGE_BYTES = 256;
+
+    private OpenSslErrors() {
+    }
+
+    /** Drains this thread's error queue into an exception naming {@code call} and what it was doing. */
+    public static OpenSslException failure(String call, String explanation) {
+        return new OpenSslException(call, explanation, drain());
+    }
+
+    /** Empties this thread's error queue, returning libcrypto's messages oldest first. */
+    public static List<String> drain() {
+        List<String> errors = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment text = arena.allocate(MESSAGE_BYTES);
+            for (long error = LibCrypto.errGetError(); error != 0; error = LibCrypto.errGetError()) {
+                LibCrypto.errErrorStringN(error, text, MESSAGE_BYTES);
+                errors.add(text.getString(0));
+            }
+        }
+        return errors;
+    }
+}

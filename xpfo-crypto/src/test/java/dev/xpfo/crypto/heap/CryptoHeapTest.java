@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.heap;
+
+import dev.xpfo.crypto.libcrypto.HeapLibrary;
+import dev.xpfo.crypto.libcrypto.LibCrypto;
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.ProcessDirectory;
+import dev.xpfo.host.SecretMemoryFiles;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** libcrypto's heap, installed in this JVM: where its allocations land and what the allocator promises. */
+class CryptoHeapTest {
+    @BeforeAll
+    static void install() {
+        CryptoHeap.ensureInstalled();
+    }
+
+    @Test
+    void libcryptosAllocationsLieInSecretMemoryThatProcSelfMemCannotRead() throws IOException {
+        MemorySegment block = LibCrypto.cryptoMalloc(200);
+        try {
+            assertThat(block.address()).isNotZero();
+            MapsEntry mapping = mappingOf(block.address());
+            assertThat(SecretMemoryFiles.isSecretMemory(mapping)).as("mapping %s", mapping).isTrue();
+            assertThatThrownBy(() -> readThroughProcSelfMem(block.address())).isInstanceOf(IOException.class)
+                    .hasMessageContaining("Input/output error");
+        } finally {
+            LibCrypto.cryptoFree(block);
+        }
+    }
+
+    @Test
+    void procSelfMemReadsOrdinaryMemory() throws IOException {
+        // the control: the read above fails because of the memory, not because of how it is read
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ordinary = arena.allocate(200);
+            ordinary.set(JAVA_BYTE, 0, (byte) 42);
+            assertThat(readThroughProcSelfMem(ordinary.address())).isEqualTo((byte) 42);
+            assertThat(SecretMemoryFiles.isSecretMemory(mappingOf(ordinary.address()))).isFalse();
+        }
+    }
+
+    @Test
+    void aFreedBlockReadsZero() {
+        for (long size : new long[] {16, 100, 4000, 16384, 40_000}) {
+            MemorySegment block = LibCrypto.cryptoMalloc(size).reinterpret(size);
+            block.fill((byte) 0x5A);
+            LibCrypto.cryptoFree(block);
+            assertThat(block.toArray(JAVA_BYTE)).as("%d bytes after free", size).containsOnly((byte) 0);
+        }
+    }
+
+    @Test
+    void reallocKeepsTheContentsAndWipesWhatItLeaves() {
+        MemorySegment small = HeapLibrary.realloc(MemorySegment.NULL, 24).reinterpret(24);
+        assertThat(small.address()).isNotZero();
+        small.fill((byte) 7);
+        MemorySegment grown = HeapLibrary.realloc(small, 3000).reinterpret(3000);
+        assertThat(grown.address()).isNotEqualTo(small.address());
+        assertThat(grown.asSlice(0, 24).toArray(JAVA_BYTE)).containsOnly((byte) 7);
+        assertThat(small.toArray(JAVA_BYTE)).as("the old block, freed").containsOnly((byte) 0);
+        grown.fill((byte) 9);
+        MemorySegment shrunk = HeapLibrary.realloc(grown, 1000).reinterpret(3000);
+        assertThat(shrunk.address()).isEqualTo(grown.address());
+        assertThat(shrunk.asSlice(1000).toArray(JAVA_BYTE)).as("the tail given up").containsOnly((byte) 0);
+        long before = HeapLibrary.inUseBytes();
+        assertThat(HeapLibrary.realloc(shrunk, 0)).isEqualTo(MemorySegment.NULL);
+        assertThat(HeapLibrary.inUseBytes()).isLessThan(before);
+        assertThat(shrunk.toArray(JAVA_BYTE)).containsOnly((byte) 0);
+    }
+
+    @Test
+    void mallocOfNothingIsNull() {
+        assertThat(HeapLibrary.malloc(0)).isEqualTo(MemorySegment.NULL);
+    }
+
+    @Test
+    void aForeignPointerIsCountedAndNeverWritten() {
+        long foreign = HeapLibrary.foreignFrees();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment notOurs = arena.allocate(64);
+            notOurs.fill((byte) 3);
+            HeapLibrary.free(notOurs);
+            assertThat(HeapLibrary.realloc(notOurs, 128)).isEqualTo(MemorySegment.NULL);
+            assertThat(notOurs.toArray(JAVA_BYTE)).containsOnly((byte) 3);
+        }
+        assertThat(HeapLibrary.foreignFrees() - foreign).isEqualTo(2);
+    }
+
+    @Test
+    void aDoubleFreeIsCountedNotFollowed() {
+        MemorySegment block = HeapLibrary.malloc(32);
+        HeapLibrary.free(block);
+        long foreign = HeapLibrary.foreignFrees();
+        long inUse = HeapLibrary.inUseBytes();
+        HeapLibrary.free(block);
+        assertThat(HeapLibrary.foreignFrees() - foreign).isEqualTo(1);
+        assertThat(HeapLibrary.inUseBytes()).isEqualTo(inUse);
+    }
+
+    @Test
+    void fourThreadsAllocatingAndFreeingLeaveNothingBehind() throws Exception {
+        CryptoHeapStats before = CryptoHeap.stats();
+        try (ExecutorService threads = Executors.newFixedThreadPool(4)) {
+            List<Future<Void>> done = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                int seed = t;
+                done.add(threads.submit((Callable<Void>) () -> churn(seed)));
+            }
+            for (Future<Void> f : done) {
+                f.get();
+            }
+        }
+        CryptoHeapStats after = CryptoHeap.stats();
+        assertThat(after.inUseBytes()).isEqualTo(before.inUseBytes());
+        assertThat(after.foreignFrees()).isEqualTo(before.foreignFrees());
+        assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
+    }
+
+    @Test
+    void mallocTakesAnotherChunkWhenTheArenasAreFull() {
+        CryptoHeapStats before = CryptoHeap.stats();
+        List<MemorySegment> held = new ArrayList<>();
+        try {
+            // more than the chunks hold now: malloc must ask Java for more
+            long wanted = before.arenaBytes() + 4 * 1024 * 1024;
+            for (long got = 0; got < wanted; got += 16 * 1024) {
+                MemorySegment block = HeapLibrary.malloc(16 * 1024);
+                assertThat(block.address()).isNotZero();
+                held.add(block);
+            }
+        } finally {
+            held.forEach(HeapLibrary::free);
+        }
+        CryptoHeapStats after = CryptoHeap.stats();
+        assertThat(after.growRequests()).isGreaterThan(before.growRequests());
+        assertThat(after.arenaBytes()).isGreaterThan(before.arenaBytes());
+        assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
+        assertThat(SecretMemoryFiles.isSecretMemory(mappingOfLastChunk(held))).isTrue();
+    }
+
+    private static MapsEntry mappingOfLastChunk(List<MemorySegment> held) throws RuntimeException {
+        try {
+            return mappingOf(held.getLast().address());
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    private static Void churn(int seed) {
+        Random random = new Random(seed);
+        MemorySegment[] live = new MemorySegment[64];
+        byte[] marks = new byte[live.length];
+        for (int i = 0; i < 20_000; i++) {
+            int slot = random.nextInt(live.length);
+            if (live[slot] != null) {
+                MemorySegment block = live[slot];
+                assertThat(block.get(JAVA_BYTE, 0)).isEqualTo(marks[slot]);
+                assertThat(block.get(JAVA_BYTE, block.byteSize() - 1)).isEqualTo(marks[slot]);
+                HeapLibrary.free(block);
+                live[slot] = null;
+            } else {
+                long size = random.nextInt(10) == 0 ? 16_385 + random.nextInt(30_000) : 1 + random.nextInt(2048);
+                MemorySegment block = LibCrypto.cryptoMalloc(size).reinterpret(size);
+                marks[slot] = (byte) random.nextInt();
+                block.fill(marks[slot]);
+                live[slot] = block;
+            }
+        }
+        for (MemorySegment block : live) {
+            if (block != null) {
+                LibCrypto.cryptoFree(block);
+            }
+        }
+        return null;
+    }
+
+    static MapsEntry mappingOf(long address) throws IOException {
+        return new ProcessDirectory(ProcessHandle.current().pid()).maps().stream()
+                .filter(m -> m.start() <= address && address < m.end())
+                .findFirst().orElseThrow(() -> new AssertionError("no mapping holds 0x" + Long.toHexString(address)));
+    }
+
+    private static byte readThroughProcSelfMem(long address) throws IOException {
+        try (FileChannel mem = FileChannel.open(Path.of("/proc/self/mem"))) {
+            ByteBuffer one = ByteBuffer.allocate(1);
+            mem.read(one, address);
+            return one.get(0);
+        }
+    }
+}

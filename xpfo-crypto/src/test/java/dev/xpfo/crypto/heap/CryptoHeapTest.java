@@ -36,15 +36,17 @@ class CryptoHeapTest {
 
     @Test
     void libcryptosAllocationsLieInSecretMemoryThatProcSelfMemCannotRead() throws IOException {
-        MemorySegment block = LibCrypto.cryptoMalloc(200);
-        try {
-            assertThat(block.address()).isNotZero();
-            MapsEntry mapping = mappingOf(block.address());
-            assertThat(SecretMemoryFiles.isSecretMemory(mapping)).as("mapping %s", mapping).isTrue();
-            assertThatThrownBy(() -> readThroughProcSelfMem(block.address())).isInstanceOf(IOException.class)
-                    .hasMessageContaining("Input/output error");
-        } finally {
-            LibCrypto.cryptoFree(block);
+        for (long size : new long[] {1, 48, 200, 16384, 20_000}) {
+            MemorySegment block = LibCrypto.cryptoMalloc(size);
+            try {
+                assertThat(block.address()).isNotZero();
+                MapsEntry mapping = mappingOf(block.address());
+                assertThat(SecretMemoryFiles.isSecretMemory(mapping)).as("%d bytes in %s", size, mapping).isTrue();
+                assertThatThrownBy(() -> readThroughProcSelfMem(block.address())).as("%d bytes", size)
+                        .isInstanceOf(IOException.class).hasMessageContaining("Input/output error");
+            } finally {
+                LibCrypto.cryptoFree(block);
+            }
         }
     }
 
@@ -62,7 +64,7 @@ class CryptoHeapTest {
     @Test
     void aFreedBlockReadsZero() {
         for (long size : new long[] {16, 100, 4000, 16384, 40_000}) {
-            MemorySegment block = LibCrypto.cryptoMalloc(size).reinterpret(size);
+            MemorySegment block = allocated(LibCrypto.cryptoMalloc(size), size);
             block.fill((byte) 0x5A);
             LibCrypto.cryptoFree(block);
             assertThat(block.toArray(JAVA_BYTE)).as("%d bytes after free", size).containsOnly((byte) 0);
@@ -71,15 +73,14 @@ class CryptoHeapTest {
 
     @Test
     void reallocKeepsTheContentsAndWipesWhatItLeaves() {
-        MemorySegment small = HeapLibrary.realloc(MemorySegment.NULL, 24).reinterpret(24);
-        assertThat(small.address()).isNotZero();
+        MemorySegment small = allocated(HeapLibrary.realloc(MemorySegment.NULL, 24), 24);
         small.fill((byte) 7);
-        MemorySegment grown = HeapLibrary.realloc(small, 3000).reinterpret(3000);
+        MemorySegment grown = allocated(HeapLibrary.realloc(small, 3000), 3000);
         assertThat(grown.address()).isNotEqualTo(small.address());
         assertThat(grown.asSlice(0, 24).toArray(JAVA_BYTE)).containsOnly((byte) 7);
         assertThat(small.toArray(JAVA_BYTE)).as("the old block, freed").containsOnly((byte) 0);
         grown.fill((byte) 9);
-        MemorySegment shrunk = HeapLibrary.realloc(grown, 1000).reinterpret(3000);
+        MemorySegment shrunk = allocated(HeapLibrary.realloc(grown, 1000), 3000);
         assertThat(shrunk.address()).isEqualTo(grown.address());
         assertThat(shrunk.asSlice(1000).toArray(JAVA_BYTE)).as("the tail given up").containsOnly((byte) 0);
         long before = HeapLibrary.inUseBytes();
@@ -180,7 +181,7 @@ class CryptoHeapTest {
                 live[slot] = null;
             } else {
                 long size = random.nextInt(10) == 0 ? 16_385 + random.nextInt(30_000) : 1 + random.nextInt(2048);
-                MemorySegment block = LibCrypto.cryptoMalloc(size).reinterpret(size);
+                MemorySegment block = allocated(LibCrypto.cryptoMalloc(size), size);
                 marks[slot] = (byte) random.nextInt();
                 block.fill(marks[slot]);
                 live[slot] = block;
@@ -192,6 +193,14 @@ class CryptoHeapTest {
             }
         }
         return null;
+    }
+
+    /** The block as a segment of {@code size} bytes; fails (rather than touching address 0) if malloc gave NULL. */
+    private static MemorySegment allocated(MemorySegment block, long size) {
+        if (block.address() == 0) {
+            throw new AssertionError("malloc of " + size + " bytes returned NULL: " + CryptoHeap.stats());
+        }
+        return block.reinterpret(size);
     }
 
     static MapsEntry mappingOf(long address) throws IOException {

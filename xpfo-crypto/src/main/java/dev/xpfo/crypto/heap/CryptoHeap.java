@@ -66,6 +66,11 @@ public final class CryptoHeap {
         } catch (CryptoHeapException e) {
             refusal = e;
             throw e;
+        } catch (RuntimeException | LinkageError e) {
+            // e.g. the allocator's library missing from the jar (built without cc) or not loadable here
+            refusal = new CryptoHeapException("xpfo could not set up libcrypto's secret-memory heap: " + e
+                    + ". Remedy: libcrypto.so.3 (OpenSSL 3) installed, and an xpfo-crypto jar built with a C compiler", e);
+            throw refusal;
         }
     }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.libcrypto;
 
+import dev.xpfo.client.ServiceSocket;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -12,6 +14,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodType;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -75,10 +78,15 @@ public final class HeapLibrary {
             Path directory = Files.createTempDirectory("xpfo-crypto-heap",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Set<PosixFilePermission> mode = Files.getPosixFilePermissions(directory);
+            // the directory's owner must be this process's effective user, from the kernel (not /proc/self's
+            // owner, which is root once the process is non-dumpable)
+            Object owner = Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            Object self = ServiceSocket.currentUid();
             if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)
-                    || !Files.getOwner(directory).getName().equals(System.getProperty("user.name"))) {
+                    || !owner.equals(self) || !Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
                 throw new UnsatisfiedLinkError("refusing to load xpfo's crypto heap from " + directory
-                        + ": somebody else could write that directory (mode " + PosixFilePermissions.toString(mode) + ")");
+                        + ": somebody else could write that directory (mode " + PosixFilePermissions.toString(mode) + ", owner uid "
+                        + owner + ", this process's uid " + self + ")");
             }
             Path library = directory.resolve("libxpfo-crypto-heap.so");
             Files.copy(in, library);

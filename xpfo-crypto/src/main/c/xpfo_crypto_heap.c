@@ -13,7 +13,7 @@
  *
  * Layout: blocks of 16 B .. 16 KiB (powers of two, the grid of dev.xpfo.secret.SizeClasses) carved
  * from 64 KiB runs, one LIFO free list and one lock per class; larger requests get page-rounded spans
- * on a first-fit free list. Every block starts with a 16-byte header; the free lists' links live in
+ * on a first-fit free list kept in address order, neighbours merged. Every block starts with a 16-byte header; the free lists' links live in
  * the headers, so a freed block's contents are all zero (explicit_bzero on every free).
  *
  * No OpenSSL headers: the three signatures are libcrypto's CRYPTO_malloc_fn, CRYPTO_realloc_fn and
@@ -59,7 +59,7 @@ struct size_class {
 static struct arena arenas[MAX_ARENAS];
 static _Atomic int arena_count;
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct header *large_free; /* under arena_lock */
+static struct header *large_free; /* in address order, under arena_lock */
 
 static struct size_class classes[CLASSES];
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
@@ -212,12 +212,12 @@ static void *large_malloc(size_t n) {
             size_t have = (size_t)(f->cls & ~LARGE_BIT) * PAGE;
             if (have >= span) {
                 *link = f->next;
-                if (have > span) { /* split: the tail stays free (already zero) */
+                if (have > span) { /* split: the tail stays free (already zero), in f's place */
                     struct header *rest = (struct header *)((char *)f + span);
                     rest->magic = FREE;
                     rest->cls = LARGE_BIT | (uint32_t)((have - span) / PAGE);
-                    rest->next = large_free;
-                    large_free = rest;
+                    rest->next = *link;
+                    *link = rest;
                 }
                 h = f;
                 break;
@@ -237,6 +237,48 @@ static void *large_malloc(size_t n) {
         if (!grow_by(span, seen)) {
             return NULL;
         }
+    }
+}
+
+static size_t span_bytes(const struct header *h) {
+    return (size_t)(h->cls & ~LARGE_BIT) * PAGE;
+}
+
+/* The index of the arena holding `p`; -1 if none does. */
+static int arena_of(const void *p) {
+    uintptr_t q = (uintptr_t)p;
+    int n = atomic_load_explicit(&arena_count, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        if (q >= (uintptr_t)arenas[i].base && q < (uintptr_t)arenas[i].base + arenas[i].len) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Absorbs `b`, which starts where `a` ends in the same arena, into `a`; b's header is wiped. */
+static void large_merge(struct header *a, struct header *b) {
+    a->cls = LARGE_BIT | (uint32_t)((span_bytes(a) + span_bytes(b)) / PAGE);
+    a->next = b->next;
+    explicit_bzero(b, sizeof(struct header));
+}
+
+/* Puts a wiped span on the large free list in address order, merged with its neighbours. Under arena_lock. */
+static void large_insert(struct header *h) {
+    struct header *prev = NULL;
+    struct header **link = &large_free;
+    while (*link != NULL && *link < h) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    h->next = *link;
+    *link = h;
+    int arena = arena_of(h);
+    if (h->next != NULL && (char *)h + span_bytes(h) == (char *)h->next && arena_of(h->next) == arena) {
+        large_merge(h, h->next);
+    }
+    if (prev != NULL && (char *)prev + span_bytes(prev) == (char *)h && arena_of(prev) == arena) {
+        large_merge(prev, h);
     }
 }
 
@@ -262,8 +304,7 @@ static void release(struct header *h) {
     if (h->cls & LARGE_BIT) {
         pthread_mutex_lock(&arena_lock);
         h->magic = FREE;
-        h->next = large_free;
-        large_free = h;
+        large_insert(h);
         pthread_mutex_unlock(&arena_lock);
     } else {
         struct size_class *sc = &classes[h->cls];

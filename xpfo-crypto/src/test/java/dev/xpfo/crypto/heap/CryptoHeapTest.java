@@ -138,6 +138,28 @@ class CryptoHeapTest {
     }
 
     @Test
+    void freedLargeSpansMergeWithTheirNeighbours() {
+        // 40 spans of 5 pages each, freed: one request of all 200 pages must be able to use them again
+        List<MemorySegment> spans = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            spans.add(allocated(HeapLibrary.malloc(20_000), 20_000));
+        }
+        long low = spans.stream().mapToLong(MemorySegment::address).min().orElseThrow();
+        long high = spans.stream().mapToLong(MemorySegment::address).max().orElseThrow() + 20_000;
+        spans.forEach(HeapLibrary::free);
+        long bytes = 40 * 5 * 4096 - 16;
+        MemorySegment whole = allocated(HeapLibrary.malloc(bytes), bytes);
+        try {
+            // without merging no free span is that big, so the block would come from elsewhere
+            assertThat(whole.address() < high && whole.address() + bytes > low)
+                    .as("0x%x..0x%x overlaps the freed 0x%x..0x%x", whole.address(), whole.address() + bytes, low, high).isTrue();
+            assertThat(whole.toArray(JAVA_BYTE)).as("merged spans, headers included, are zero").containsOnly((byte) 0);
+        } finally {
+            HeapLibrary.free(whole);
+        }
+    }
+
+    @Test
     void mallocTakesAnotherChunkWhenTheArenasAreFull() {
         CryptoHeapStats before = CryptoHeap.stats();
         List<MemorySegment> held = new ArrayList<>();

@@ -14,7 +14,8 @@
  * Layout: blocks of 16 B .. 16 KiB (powers of two, the grid of dev.xpfo.secret.SizeClasses) carved
  * from 64 KiB runs, one LIFO free list and one lock per class; larger requests get page-rounded spans
  * on a first-fit free list kept in address order, neighbours merged. Every block starts with a 16-byte header; the free lists' links live in
- * the headers, so a freed block's contents are all zero (explicit_bzero on every free).
+ * the headers, so a freed block's contents are all zero (explicit_bzero on every free, of the bytes
+ * the caller asked for: the rest of a block is never written and stays zero).
  *
  * No OpenSSL headers: the three signatures are libcrypto's CRYPTO_malloc_fn, CRYPTO_realloc_fn and
  * CRYPTO_free_fn (openssl/crypto.h).
@@ -39,7 +40,10 @@
 struct header {
     uint32_t magic;
     uint32_t cls;   /* a class index, or LARGE_BIT | pages of the whole span */
-    struct header *next; /* the free list's link while free; NULL while live */
+    union {
+        struct header *next; /* the free list's link while free */
+        size_t requested;    /* while live: what the caller may have written, wiped on free */
+    };
 };
 _Static_assert(sizeof(struct header) == 16, "the header keeps blocks 16-byte aligned");
 
@@ -185,7 +189,7 @@ static void *small_malloc(size_t n) {
         if (h != NULL) {
             h->magic = LIVE;
             h->cls = (uint32_t)c;
-            h->next = NULL;
+            h->requested = n;
             atomic_fetch_add_explicit(&stat_in_use_bytes, class_capacity((uint32_t)c), memory_order_relaxed);
             return h + 1;
         }
@@ -230,7 +234,7 @@ static void *large_malloc(size_t n) {
         if (h != NULL) {
             h->magic = LIVE;
             h->cls = LARGE_BIT | (uint32_t)(span / PAGE);
-            h->next = NULL;
+            h->requested = n;
             atomic_fetch_add_explicit(&stat_in_use_bytes, span - sizeof(struct header), memory_order_relaxed);
             return h + 1;
         }
@@ -299,7 +303,7 @@ void *xpfo_heap_malloc(size_t n, const char *file, int line) {
 
 static void release(struct header *h) {
     size_t capacity = capacity_of(h);
-    explicit_bzero(h + 1, capacity);
+    explicit_bzero(h + 1, h->requested);
     atomic_fetch_sub_explicit(&stat_in_use_bytes, capacity, memory_order_relaxed);
     if (h->cls & LARGE_BIT) {
         pthread_mutex_lock(&arena_lock);
@@ -345,16 +349,18 @@ void *xpfo_heap_realloc(void *p, size_t n, const char *file, int line) {
         atomic_fetch_add_explicit(&stat_foreign_frees, 1, memory_order_relaxed);
         return NULL;
     }
-    size_t capacity = capacity_of(h);
-    if (n <= capacity) {
-        explicit_bzero((char *)p + n, capacity - n);
+    if (n <= capacity_of(h)) {
+        if (n < h->requested) {
+            explicit_bzero((char *)p + n, h->requested - n);
+        }
+        h->requested = n;
         return p;
     }
     void *q = xpfo_heap_malloc(n, file, line);
     if (q == NULL) {
         return NULL; /* the old block stays valid, as realloc promises */
     }
-    memcpy(q, p, capacity);
+    memcpy(q, p, h->requested);
     release(h);
     return q;
 }

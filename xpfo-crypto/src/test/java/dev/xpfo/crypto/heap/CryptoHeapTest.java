@@ -90,6 +90,16 @@ class CryptoHeapTest {
     }
 
     @Test
+    void aBlockGrownInPlaceIsWipedWhole() {
+        MemorySegment block = allocated(HeapLibrary.malloc(20), 32);
+        MemorySegment grown = allocated(HeapLibrary.realloc(block, 32), 32);
+        assertThat(grown.address()).as("32 bytes fit the 32-byte class").isEqualTo(block.address());
+        grown.fill((byte) 0x77);
+        HeapLibrary.free(grown);
+        assertThat(grown.toArray(JAVA_BYTE)).containsOnly((byte) 0);
+    }
+
+    @Test
     void mallocOfNothingIsNull() {
         assertThat(HeapLibrary.malloc(0)).isEqualTo(MemorySegment.NULL);
     }

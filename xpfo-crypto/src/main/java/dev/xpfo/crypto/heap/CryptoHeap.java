@@ -5,6 +5,7 @@ import dev.xpfo.crypto.CryptoHeapException;
 import dev.xpfo.crypto.libcrypto.HeapLibrary;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.memory.XpfoException;
+import dev.xpfo.metrics.MetricSource;
 import dev.xpfo.pool.Isolation;
 import dev.xpfo.pool.PagePool;
 import dev.xpfo.pool.PoolSettings;
@@ -78,6 +79,11 @@ public final class CryptoHeap {
     public static CryptoHeapStats stats() {
         return new CryptoHeapStats(HeapLibrary.arenaBytes(), HeapLibrary.inUseBytes(), HeapLibrary.foreignFrees(),
                 HeapLibrary.failedMallocs(), HeapLibrary.growRequests());
+    }
+
+    /** The allocator's counters for a metrics endpoint, read afresh each time. */
+    public static MetricSource metricSource() {
+        return () -> stats().metrics();
     }
 
     private static void install() {

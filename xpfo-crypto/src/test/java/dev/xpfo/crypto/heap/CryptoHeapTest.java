@@ -6,6 +6,7 @@ import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.host.SecretMemoryFiles;
+import dev.xpfo.metrics.Metric;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -97,6 +98,21 @@ class CryptoHeapTest {
         grown.fill((byte) 0x77);
         HeapLibrary.free(grown);
         assertThat(grown.toArray(JAVA_BYTE)).containsOnly((byte) 0);
+    }
+
+    @Test
+    void theMetricsFollowTheAllocator() {
+        MemorySegment block = HeapLibrary.malloc(1000);
+        try {
+            assertThat(CryptoHeap.metricSource().metrics())
+                    .filteredOn(m -> m.name().equals("xpfo_crypto_heap_in_use_bytes")).singleElement()
+                    .extracting(Metric::value).isEqualTo(HeapLibrary.inUseBytes());
+            assertThat(CryptoHeap.metricSource().metrics()).extracting(Metric::name).contains(
+                    "xpfo_crypto_heap_arena_bytes", "xpfo_crypto_heap_foreign_frees_total",
+                    "xpfo_crypto_heap_failed_mallocs_total", "xpfo_crypto_heap_grow_requests_total");
+        } finally {
+            HeapLibrary.free(block);
+        }
     }
 
     @Test

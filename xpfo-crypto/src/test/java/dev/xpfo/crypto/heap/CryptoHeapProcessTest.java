@@ -6,7 +6,9 @@ import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -29,6 +31,15 @@ class CryptoHeapProcessTest {
         assertThat(result.exitCode()).as(result.output()).isEqualTo(3);
         assertThat(result.output()).contains("refused twice: libcrypto was used before xpfo could take over its heap")
                 .contains("CRYPTO_set_mem_functions returned 0").contains("Remedy");
+    }
+
+    @Test
+    void anotherAllocatorHookedIntoLibcryptoIsRefusedNotReplaced() throws Exception {
+        // CRYPTO_set_mem_functions would return 1 over somebody else's hook: only the defaults check sees it
+        TestJvm.Result result = TestJvm.run(HookedByAnother.class);
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(3);
+        assertThat(result.output()).contains("refused: libcrypto was used before xpfo could take over its heap")
+                .contains("CRYPTO_get_mem_functions returned another allocator");
     }
 
     @Test
@@ -83,6 +94,20 @@ class CryptoHeapProcessTest {
                     System.exit(3);
                 }
             }
+        }
+    }
+
+    /** Hooks libc's malloc, realloc and free into libcrypto (as other native code could), then tries to install. */
+    public static final class HookedByAnother {
+        public static void main(String[] args) {
+            SymbolLookup libc = SymbolLookup.libraryLookup("libc.so.6", Arena.global());
+            int set = LibCrypto.cryptoSetMemFunctions(libc.findOrThrow("malloc"), libc.findOrThrow("realloc"),
+                    libc.findOrThrow("free"));
+            if (set != 1) {
+                System.out.println("could not hook: " + set);
+                System.exit(4);
+            }
+            InstallOnly.main(args);
         }
     }
 

@@ -400,4 +400,3 @@ size_t xpfo_heap_in_use_bytes(void) { return atomic_load(&stat_in_use_bytes); }
 uint64_t xpfo_heap_foreign_frees(void) { return atomic_load(&stat_foreign_frees); }
 uint64_t xpfo_heap_failed_mallocs(void) { return atomic_load(&stat_failed_mallocs); }
 uint64_t xpfo_heap_grow_requests(void) { return atomic_load(&stat_grow_requests); }
-int xpfo_heap_arena_count(void) { return atomic_load(&arena_count); }

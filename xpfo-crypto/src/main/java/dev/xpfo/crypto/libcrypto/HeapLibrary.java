@@ -185,22 +185,27 @@ public final class HeapLibrary {
         return MethodType.methodType(int.class, long.class);
     }
 
+    /** {@code xpfo_heap_arena_bytes}: bytes of the chunks handed over. */
     public static long arenaBytes() {
         return stat(ARENA_BYTES);
     }
 
+    /** {@code xpfo_heap_in_use_bytes}: capacity of the live blocks. */
     public static long inUseBytes() {
         return stat(IN_USE_BYTES);
     }
 
+    /** {@code xpfo_heap_foreign_frees}: frees and reallocs of pointers not ours (never written). */
     public static long foreignFrees() {
         return stat(FOREIGN_FREES);
     }
 
+    /** {@code xpfo_heap_failed_mallocs}: allocations that returned NULL. */
     public static long failedMallocs() {
         return stat(FAILED_MALLOCS);
     }
 
+    /** {@code xpfo_heap_grow_requests}: calls of the grow callback. */
     public static long growRequests() {
         return stat(GROW_REQUESTS);
     }

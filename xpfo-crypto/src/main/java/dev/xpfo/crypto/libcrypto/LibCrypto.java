@@ -4,11 +4,14 @@ package dev.xpfo.crypto.libcrypto;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -87,5 +90,248 @@ public final class LibCrypto {
     // ---- keys, signatures, import (keys helper) ----
 
     // ---- ciphers, MACs, key agreement (ciphers helper) ----
+
+    /** {@code EVP_CTRL_AEAD_SET_IVLEN} (evp.h). */
+    public static final int EVP_CTRL_AEAD_SET_IVLEN = 0x9;
+    /** {@code EVP_CTRL_AEAD_GET_TAG} (evp.h). */
+    public static final int EVP_CTRL_AEAD_GET_TAG = 0x10;
+    /** {@code EVP_CTRL_AEAD_SET_TAG} (evp.h). */
+    public static final int EVP_CTRL_AEAD_SET_TAG = 0x11;
+    /** {@code OSSL_PARAM_UTF8_STRING} (core.h). */
+    public static final int OSSL_PARAM_UTF8_STRING = 4;
+    /** {@code OSSL_PARAM_UNMODIFIED} (params.h): {@code return_size} of a parameter nobody set. */
+    public static final long OSSL_PARAM_UNMODIFIED = -1L;
+    /** {@code struct ossl_param_st} (core.h): key, data_type, data, data_size, return_size. */
+    public static final StructLayout OSSL_PARAM = MemoryLayout.structLayout(
+            ADDRESS.withName("key"), JAVA_INT.withName("data_type"), MemoryLayout.paddingLayout(4),
+            ADDRESS.withName("data"), JAVA_LONG.withName("data_size"), JAVA_LONG.withName("return_size"));
+
+    private static final MethodHandle CRYPTO_MALLOC = function("CRYPTO_malloc",
+            FunctionDescriptor.of(ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT));
+
+    /** {@code CRYPTO_malloc}: {@code num} bytes from libcrypto's heap (xpfo's secret memory once installed); NULL on failure. */
+    public static MemorySegment cryptoMalloc(long num, MemorySegment file, int line) {
+        try {
+            return (MemorySegment) CRYPTO_MALLOC.invokeExact(num, file, line);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle CRYPTO_CLEAR_FREE = function("CRYPTO_clear_free",
+            FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT));
+
+    /** {@code CRYPTO_clear_free}: wipes {@code num} bytes at {@code pointer}, then frees it. */
+    public static void cryptoClearFree(MemorySegment pointer, long num, MemorySegment file, int line) {
+        try {
+            CRYPTO_CLEAR_FREE.invokeExact(pointer, num, file, line);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle RAND_PRIV_BYTES = function("RAND_priv_bytes",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+
+    /** {@code RAND_priv_bytes}: {@code num} random bytes from the private DRBG (the one meant for keys); 1 on success. */
+    public static int randPrivBytes(MemorySegment buffer, int num) {
+        try {
+            return (int) RAND_PRIV_BYTES.invokeExact(buffer, num);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_FETCH = function("EVP_MAC_fetch",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_MAC_fetch}: the MAC implementation named {@code algorithm}; NULL if none. */
+    public static MemorySegment evpMacFetch(MemorySegment libctx, MemorySegment algorithm, MemorySegment properties) {
+        try {
+            return (MemorySegment) EVP_MAC_FETCH.invokeExact(libctx, algorithm, properties);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_CTX_NEW = function("EVP_MAC_CTX_new",
+            FunctionDescriptor.of(ADDRESS, ADDRESS));
+
+    /** {@code EVP_MAC_CTX_new}; NULL on failure. */
+    public static MemorySegment evpMacCtxNew(MemorySegment mac) {
+        try {
+            return (MemorySegment) EVP_MAC_CTX_NEW.invokeExact(mac);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_CTX_FREE = function("EVP_MAC_CTX_free",
+            FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_MAC_CTX_free} (wipes the key it holds). */
+    public static void evpMacCtxFree(MemorySegment ctx) {
+        try {
+            EVP_MAC_CTX_FREE.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_INIT = function("EVP_MAC_init",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+
+    /** {@code EVP_MAC_init}: a NULL key re-initialises with the key already set; 1 on success. */
+    public static int evpMacInit(MemorySegment ctx, MemorySegment key, long keyLength, MemorySegment params) {
+        try {
+            return (int) EVP_MAC_INIT.invokeExact(ctx, key, keyLength, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_UPDATE = function("EVP_MAC_update",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code EVP_MAC_update}; 1 on success. */
+    public static int evpMacUpdate(MemorySegment ctx, MemorySegment data, long length) {
+        try {
+            return (int) EVP_MAC_UPDATE.invokeExact(ctx, data, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_FINAL = function("EVP_MAC_final",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code EVP_MAC_final}: writes the MAC and its length ({@code size_t *outLength}); 1 on success. */
+    public static int evpMacFinal(MemorySegment ctx, MemorySegment out, MemorySegment outLength, long outSize) {
+        try {
+            return (int) EVP_MAC_FINAL.invokeExact(ctx, out, outLength, outSize);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_FETCH = function("EVP_CIPHER_fetch",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_CIPHER_fetch}: the cipher named {@code algorithm} (e.g. {@code AES-256-GCM}); NULL if none. */
+    public static MemorySegment evpCipherFetch(MemorySegment libctx, MemorySegment algorithm, MemorySegment properties) {
+        try {
+            return (MemorySegment) EVP_CIPHER_FETCH.invokeExact(libctx, algorithm, properties);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_CTX_NEW = function("EVP_CIPHER_CTX_new",
+            FunctionDescriptor.of(ADDRESS));
+
+    /** {@code EVP_CIPHER_CTX_new}; NULL on failure. */
+    public static MemorySegment evpCipherCtxNew() {
+        try {
+            return (MemorySegment) EVP_CIPHER_CTX_NEW.invokeExact();
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_CTX_FREE = function("EVP_CIPHER_CTX_free",
+            FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_CIPHER_CTX_free} (wipes the key schedule). */
+    public static void evpCipherCtxFree(MemorySegment ctx) {
+        try {
+            EVP_CIPHER_CTX_FREE.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_ENCRYPTINIT_EX2 = function("EVP_EncryptInit_ex2",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_EncryptInit_ex2}: NULL arguments keep what is set; 1 on success. */
+    public static int evpEncryptInitEx2(MemorySegment ctx, MemorySegment cipher, MemorySegment key, MemorySegment iv, MemorySegment params) {
+        try {
+            return (int) EVP_ENCRYPTINIT_EX2.invokeExact(ctx, cipher, key, iv, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_DECRYPTINIT_EX2 = function("EVP_DecryptInit_ex2",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_DecryptInit_ex2}: NULL arguments keep what is set; 1 on success. */
+    public static int evpDecryptInitEx2(MemorySegment ctx, MemorySegment cipher, MemorySegment key, MemorySegment iv, MemorySegment params) {
+        try {
+            return (int) EVP_DECRYPTINIT_EX2.invokeExact(ctx, cipher, key, iv, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_ENCRYPTUPDATE = function("EVP_EncryptUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+
+    /** {@code EVP_EncryptUpdate}: a NULL {@code out} feeds AAD; {@code int *outLength}; 1 on success. */
+    public static int evpEncryptUpdate(MemorySegment ctx, MemorySegment out, MemorySegment outLength, MemorySegment in, int inLength) {
+        try {
+            return (int) EVP_ENCRYPTUPDATE.invokeExact(ctx, out, outLength, in, inLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_DECRYPTUPDATE = function("EVP_DecryptUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+
+    /** {@code EVP_DecryptUpdate}: releases plaintext BEFORE the tag is checked; a NULL {@code out} feeds AAD; 1 on success. */
+    public static int evpDecryptUpdate(MemorySegment ctx, MemorySegment out, MemorySegment outLength, MemorySegment in, int inLength) {
+        try {
+            return (int) EVP_DECRYPTUPDATE.invokeExact(ctx, out, outLength, in, inLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_ENCRYPTFINAL_EX = function("EVP_EncryptFinal_ex",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_EncryptFinal_ex}; 1 on success. */
+    public static int evpEncryptFinalEx(MemorySegment ctx, MemorySegment out, MemorySegment outLength) {
+        try {
+            return (int) EVP_ENCRYPTFINAL_EX.invokeExact(ctx, out, outLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_DECRYPTFINAL_EX = function("EVP_DecryptFinal_ex",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_DecryptFinal_ex}: for AEAD ciphers, checks the tag; 1 if it matches, &lt;= 0 otherwise. */
+    public static int evpDecryptFinalEx(MemorySegment ctx, MemorySegment out, MemorySegment outLength) {
+        try {
+            return (int) EVP_DECRYPTFINAL_EX.invokeExact(ctx, out, outLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_CTX_CTRL = function("EVP_CIPHER_CTX_ctrl",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+
+    /** {@code EVP_CIPHER_CTX_ctrl} (e.g. {@link #EVP_CTRL_AEAD_GET_TAG}); 1 on success. */
+    public static int evpCipherCtxCtrl(MemorySegment ctx, int type, int arg, MemorySegment pointer) {
+        try {
+            return (int) EVP_CIPHER_CTX_CTRL.invokeExact(ctx, type, arg, pointer);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 
 }

@@ -334,4 +334,117 @@ public final class LibCrypto {
         }
     }
 
+    /** {@code EVP_PKEY_EC} (evp.h, = NID_X9_62_id_ecPublicKey). */
+    public static final int EVP_PKEY_EC = 408;
+    /** {@code EVP_PKEY_X25519} (evp.h, = NID_X25519). */
+    public static final int EVP_PKEY_X25519 = 1034;
+
+    private static final MethodHandle EVP_PKEY_CTX_NEW_FROM_PKEY = function("EVP_PKEY_CTX_new_from_pkey",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_CTX_new_from_pkey}: a context holding its own reference to {@code pkey}; NULL on failure. */
+    public static MemorySegment evpPkeyCtxNewFromPkey(MemorySegment libctx, MemorySegment pkey, MemorySegment properties) {
+        try {
+            return (MemorySegment) EVP_PKEY_CTX_NEW_FROM_PKEY.invokeExact(libctx, pkey, properties);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_CTX_FREE = function("EVP_PKEY_CTX_free",
+            FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_PKEY_CTX_free} (drops its key references). */
+    public static void evpPkeyCtxFree(MemorySegment ctx) {
+        try {
+            EVP_PKEY_CTX_FREE.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_DERIVE_INIT = function("EVP_PKEY_derive_init",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+
+    /** {@code EVP_PKEY_derive_init}; 1 on success, &lt;= 0 if the key cannot derive. */
+    public static int evpPkeyDeriveInit(MemorySegment ctx) {
+        try {
+            return (int) EVP_PKEY_DERIVE_INIT.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_DERIVE_SET_PEER = function("EVP_PKEY_derive_set_peer",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_derive_set_peer}: takes its own reference to {@code peer}; 1 on success, &lt;= 0 for a peer of another type or curve. */
+    public static int evpPkeyDeriveSetPeer(MemorySegment ctx, MemorySegment peer) {
+        try {
+            return (int) EVP_PKEY_DERIVE_SET_PEER.invokeExact(ctx, peer);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_DERIVE = function("EVP_PKEY_derive",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_derive}: a NULL {@code key} asks for the length ({@code size_t *keyLength}); 1 on success, &lt;= 0 on failure (e.g. a small-order X25519 peer). */
+    public static int evpPkeyDerive(MemorySegment ctx, MemorySegment key, MemorySegment keyLength) {
+        try {
+            return (int) EVP_PKEY_DERIVE.invokeExact(ctx, key, keyLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle D2I_PUBKEY = function("d2i_PUBKEY",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code d2i_PUBKEY}: an {@code EVP_PKEY} from an X.509 SubjectPublicKeyInfo; {@code input} is a {@code const unsigned char **} it advances; NULL on failure. */
+    public static MemorySegment d2iPubkey(MemorySegment reuse, MemorySegment input, long length) {
+        try {
+            return (MemorySegment) D2I_PUBKEY.invokeExact(reuse, input, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_NEW_RAW_PRIVATE_KEY = function("EVP_PKEY_new_raw_private_key",
+            FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code EVP_PKEY_new_raw_private_key}: an X25519/Ed25519 key from its raw bytes; NULL on failure. */
+    public static MemorySegment evpPkeyNewRawPrivateKey(int type, MemorySegment engine, MemorySegment key, long length) {
+        try {
+            return (MemorySegment) EVP_PKEY_NEW_RAW_PRIVATE_KEY.invokeExact(type, engine, key, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle D2I_PRIVATEKEY = function("d2i_PrivateKey",
+            FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code d2i_PrivateKey}: an {@code EVP_PKEY} of {@code type} from DER; {@code input} is a {@code const unsigned char **} it advances; NULL on failure. */
+    public static MemorySegment d2iPrivateKey(int type, MemorySegment reuse, MemorySegment input, long length) {
+        try {
+            return (MemorySegment) D2I_PRIVATEKEY.invokeExact(type, reuse, input, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    // EVP_PKEY_free is also bound, identically, in the keys helper's section (branch i13-keys): when both
+    // are merged, delete these two members (javac reports them as already defined).
+    private static final MethodHandle EVP_PKEY_FREE = function("EVP_PKEY_free", FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_PKEY_free}: drops one reference; the last one frees (and cleanses) the key. */
+    public static void evpPkeyFree(MemorySegment pkey) {
+        try {
+            EVP_PKEY_FREE.invokeExact(pkey);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 }

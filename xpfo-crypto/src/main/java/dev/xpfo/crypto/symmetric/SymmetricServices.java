@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
+import dev.xpfo.crypto.internal.NativeKey;
+
 import java.security.NoSuchAlgorithmException;
 import java.security.Provider;
 import java.util.List;
@@ -9,14 +11,16 @@ import java.util.function.Supplier;
 
 /**
  * The XPFO provider's symmetric services: {@code KeyGenerator} (AES, ChaCha20, HMAC), {@code Mac}
- * (HmacSHA256/384/512) and {@code Cipher} (AES/GCM/NoPadding, ChaCha20-Poly1305).
+ * (HmacSHA256/384/512), {@code Cipher} (AES/GCM/NoPadding, ChaCha20-Poly1305) and {@code KeyAgreement}
+ * (ECDH, X25519/XDH, with XPFO private keys: {@link NativeKey}).
  * Each service builds its engine directly (the engines' package is not exported, so the JDK could not
  * construct them by reflection), and {@code Mac}/{@code Cipher} declare
- * {@code SupportedKeyClasses=}{@link XpfoSecretKey}: the JDK's delayed provider selection then sends
+ * {@code SupportedKeyClasses=}{@link XpfoSecretKey} (key agreement: {@link NativeKey}): the JDK's delayed provider selection then sends
  * XPFO keys to XPFO wherever it sits in the provider list, and other keys elsewhere.
  */
 public final class SymmetricServices {
     private static final Map<String, String> KEY_CLASSES = Map.of("SupportedKeyClasses", XpfoSecretKey.class.getName());
+    private static final Map<String, String> NATIVE_KEY_CLASSES = Map.of("SupportedKeyClasses", NativeKey.class.getName());
 
     private SymmetricServices() {
     }
@@ -33,7 +37,10 @@ public final class SymmetricServices {
                 service(provider, "Mac", "HmacSHA384", KEY_CLASSES, () -> new XpfoHmac("HmacSHA384")),
                 service(provider, "Mac", "HmacSHA512", KEY_CLASSES, () -> new XpfoHmac("HmacSHA512")),
                 service(provider, "Cipher", "AES/GCM/NoPadding", KEY_CLASSES, () -> new XpfoAeadCipher(XpfoAeadCipher.Aead.AES_GCM)),
-                service(provider, "Cipher", "ChaCha20-Poly1305", KEY_CLASSES, () -> new XpfoAeadCipher(XpfoAeadCipher.Aead.CHACHA20_POLY1305)));
+                service(provider, "Cipher", "ChaCha20-Poly1305", KEY_CLASSES, () -> new XpfoAeadCipher(XpfoAeadCipher.Aead.CHACHA20_POLY1305)),
+                service(provider, "KeyAgreement", "ECDH", NATIVE_KEY_CLASSES, () -> new XpfoKeyAgreement("ECDH")),
+                service(provider, "KeyAgreement", "X25519", NATIVE_KEY_CLASSES, () -> new XpfoKeyAgreement("X25519")),
+                service(provider, "KeyAgreement", "XDH", NATIVE_KEY_CLASSES, () -> new XpfoKeyAgreement("XDH")));
     }
 
     private static Provider.Service service(Provider provider, String type, String algorithm, Map<String, String> attributes,

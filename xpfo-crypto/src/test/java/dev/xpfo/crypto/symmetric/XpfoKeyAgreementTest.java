@@ -24,6 +24,7 @@ import javax.crypto.SecretKey;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** XPFO's ECDH and X25519 agree with SunEC on both sides' secret, and refuse what gives none. */
 class XpfoKeyAgreementTest {
@@ -49,6 +50,33 @@ class XpfoKeyAgreementTest {
         SecretKey premaster = xpfo.generateSecret("TlsPremasterSecret");
         assertThat(premaster.getEncoded()).isEqualTo(secret);
         assertThatThrownBy(xpfo::generateSecret).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** With the XPFO key pair generator (the keys' work, branch i13-keys); skipped where it is not registered. */
+    @ParameterizedTest
+    @CsvSource({"ECDH, EC, secp256r1", "X25519, X25519, X25519"})
+    void agreesWithSunEcWithKeysXpfoGenerated(String agreement, String keyAlgorithm, String curve) throws Exception {
+        assumeTrue(XPFO.getService("KeyPairGenerator", keyAlgorithm) != null, "XPFO has no KeyPairGenerator " + keyAlgorithm + " in this build");
+        KeyPairGenerator generator = KeyPairGenerator.getInstance(keyAlgorithm, XPFO);
+        if (keyAlgorithm.equals("EC")) {
+            generator.initialize(new ECGenParameterSpec(curve));
+        }
+        KeyPair ours = generator.generateKeyPair();
+        KeyPair theirs = pair(keyAlgorithm.equals("EC") ? "EC" : "XDH", curve);
+        Security.addProvider(XPFO);
+        try {
+            KeyAgreement xpfo = KeyAgreement.getInstance(agreement);
+            xpfo.init(ours.getPrivate());
+            assertThat(xpfo.getProvider().getName()).isEqualTo("XPFO");
+            xpfo.doPhase(theirs.getPublic(), true);
+            KeyAgreement jdk = KeyAgreement.getInstance(agreement, "SunEC");
+            jdk.init(theirs.getPrivate());
+            jdk.doPhase(ours.getPublic(), true);
+
+            assertThat(xpfo.generateSecret()).isEqualTo(jdk.generateSecret());
+        } finally {
+            Security.removeProvider("XPFO");
+        }
     }
 
     @Test

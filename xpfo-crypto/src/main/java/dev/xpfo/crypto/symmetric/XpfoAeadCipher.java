@@ -51,6 +51,9 @@ public final class XpfoAeadCipher extends CipherSpi {
     private static final Map<String, MemorySegment> FETCHED = new ConcurrentHashMap<>();
     private static final int DEFAULT_IV_BYTES = 12;
     private static final int FULL_TAG_BYTES = 16;
+    /** Encryption's plaintext goes through the work buffer in pieces of at most this size. */
+    private static final int CHUNK_BYTES = 64 * 1024;
+    private static final int MIN_WORK_BYTES = 4096;
 
     /** The two AEADs: their JCA name, the key algorithm they take, and their libcrypto name by key size. */
     enum Aead {
@@ -84,6 +87,15 @@ public final class XpfoAeadCipher extends CipherSpi {
     private boolean needsNewIv;
     private XpfoSecretKey lastEncryptionKey;
     private byte[] lastEncryptionIv;
+    /** The context's key, direction and IV length: an init that changes only the IV does not re-key. */
+    private XpfoSecretKey keyedWith;
+    private boolean keyedToEncrypt;
+    private int keyedIvBytes;
+    /** Where plaintext is handled (libcrypto's heap; wiped after each use); grows as needed. */
+    private CryptoBuffer work;
+    /** Per-instance native scratch for EVP's {@code int *outl} and a tag to check. */
+    private final MemorySegment written = Arena.ofAuto().allocate(JAVA_INT);
+    private final MemorySegment tagSegment = Arena.ofAuto().allocate(FULL_TAG_BYTES);
     /** Decryption's ciphertext (public), held back until doFinal can check the tag. */
     private final ByteArrayOutputStream ciphertext = new ByteArrayOutputStream();
 
@@ -234,10 +246,18 @@ public final class XpfoAeadCipher extends CipherSpi {
                     : "Matching key and nonce from previous initialization");
         }
         initialised = false;
-        keyContext(encrypt, newKey, newIv);
         this.encrypting = encrypt;
-        this.key = newKey;
         this.iv = newIv;
+        if (newKey == keyedWith && encrypt == keyedToEncrypt && newIv.length == keyedIvBytes) {
+            restart(); // same key schedule: only the IV changes (EVP_*Init_ex2 with NULL cipher and key)
+        } else {
+            keyedWith = null;
+            keyContext(encrypt, newKey, newIv);
+            keyedWith = newKey;
+            keyedToEncrypt = encrypt;
+            keyedIvBytes = newIv.length;
+        }
+        this.key = newKey;
         this.tagBytes = newTagBytes;
         if (encrypt) {
             lastEncryptionKey = newKey;
@@ -397,48 +417,59 @@ public final class XpfoAeadCipher extends CipherSpi {
         }
     }
 
-    /** Encrypts; on {@code last}, appends the tag and requires a new IV before the next encryption. */
+    /**
+     * Encrypts; on {@code last}, appends the tag and requires a new IV before the next encryption. The
+     * plaintext is copied, a chunk at a time, into the work buffer in libcrypto's heap and encrypted
+     * there in place (which EVP allows), so no plaintext lingers in ordinary native memory.
+     */
     private byte[] encrypt(byte[] input, int offset, int len, boolean last) {
         int length = input == null ? 0 : len;
-        int tail = last ? tagBytes : 0;
-        byte[] result = new byte[length + tail];
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment written = arena.allocate(JAVA_INT);
-            MemorySegment out = arena.allocate(Math.max(1, length + FULL_TAG_BYTES));
-            int produced = 0;
-            if (length > 0) {
-                dataStarted = true;
-                try (CryptoBuffer plaintext = CryptoBuffer.allocate(length)) {
-                    MemorySegment.copy(input, offset, plaintext.segment(), JAVA_BYTE, 0, length);
-                    if (LibCrypto.evpEncryptUpdate(ctx(), out, written, plaintext.segment(), length) != 1) {
-                        throw OpenSslErrors.failure("EVP_EncryptUpdate", aead.jcaName);
-                    }
-                }
-                produced = written.get(JAVA_INT, 0);
-            }
-            if (last) {
-                if (LibCrypto.evpEncryptFinalEx(ctx(), out.asSlice(produced), written) != 1) {
-                    throw OpenSslErrors.failure("EVP_EncryptFinal_ex", aead.jcaName);
-                }
-                produced += written.get(JAVA_INT, 0);
-                if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_GET_TAG, tagBytes, out.asSlice(produced)) != 1) {
-                    throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not read " + aead.jcaName + "'s tag");
-                }
-                produced += tagBytes;
-                needsNewIv = true;
-            }
-            if (produced != result.length) {
-                throw new IllegalStateException(aead.jcaName + " produced " + produced + " bytes, expected " + result.length);
-            }
-            MemorySegment.copy(out, JAVA_BYTE, 0, result, 0, produced);
-            return result;
+        byte[] result = new byte[length + (last ? tagBytes : 0)];
+        int produced = 0;
+        if (length > 0) {
+            dataStarted = true;
         }
+        for (int done = 0; done < length; done += CHUNK_BYTES) {
+            int chunk = Math.min(CHUNK_BYTES, length - done);
+            MemorySegment work = work(chunk);
+            MemorySegment.copy(input, offset + done, work, JAVA_BYTE, 0, chunk);
+            try {
+                if (LibCrypto.evpEncryptUpdate(ctx(), work, written, work, chunk) != 1) {
+                    throw OpenSslErrors.failure("EVP_EncryptUpdate", aead.jcaName);
+                }
+                int out = written.get(JAVA_INT, 0);
+                MemorySegment.copy(work, JAVA_BYTE, 0, result, produced, out);
+                produced += out;
+            } finally {
+                work.asSlice(0, chunk).fill((byte) 0);
+            }
+        }
+        if (last) {
+            MemorySegment work = work(FULL_TAG_BYTES);
+            if (LibCrypto.evpEncryptFinalEx(ctx(), work, written) != 1) {
+                throw OpenSslErrors.failure("EVP_EncryptFinal_ex", aead.jcaName);
+            }
+            if (written.get(JAVA_INT, 0) != 0) {
+                throw new IllegalStateException(aead.jcaName + " produced " + written.get(JAVA_INT, 0) + " bytes at the end, expected none");
+            }
+            if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_GET_TAG, tagBytes, work) != 1) {
+                throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not read " + aead.jcaName + "'s tag");
+            }
+            MemorySegment.copy(work, JAVA_BYTE, 0, result, produced, tagBytes);
+            produced += tagBytes;
+            needsNewIv = true;
+        }
+        if (produced != result.length) {
+            throw new IllegalStateException(aead.jcaName + " produced " + produced + " bytes, expected " + result.length);
+        }
+        return result;
     }
 
     /**
-     * Decrypts everything buffered into libcrypto's heap, checks the tag, and only then copies the
-     * plaintext out; on a mismatch the plaintext is wiped and {@link AEADBadTagException} thrown. Either
-     * way the cipher is back at its initial state (same key and IV), as the JDK's is.
+     * Decrypts everything buffered, in place in the work buffer in libcrypto's heap, checks the tag, and
+     * only then copies the plaintext out; either way the work buffer is wiped, and on a mismatch
+     * {@link AEADBadTagException} is thrown. The cipher is then back at its initial state (same key and
+     * IV), as the JDK's is.
      */
     private byte[] decrypt() throws AEADBadTagException {
         byte[] all = ciphertext.toByteArray();
@@ -447,29 +478,43 @@ public final class XpfoAeadCipher extends CipherSpi {
                 throw new AEADBadTagException("Input data too short to contain an expected tag length of " + tagBytes + " bytes");
             }
             int length = all.length - tagBytes;
-            try (Arena arena = Arena.ofConfined(); CryptoBuffer plaintext = CryptoBuffer.allocate(Math.max(1, length + FULL_TAG_BYTES))) {
-                MemorySegment in = arena.allocateFrom(JAVA_BYTE, all);
-                MemorySegment written = arena.allocate(JAVA_INT);
+            MemorySegment work = work(Math.max(length, tagBytes));
+            try {
                 int produced = 0;
                 if (length > 0) {
-                    if (LibCrypto.evpDecryptUpdate(ctx(), plaintext.segment(), written, in, length) != 1) {
+                    MemorySegment.copy(all, 0, work, JAVA_BYTE, 0, length);
+                    if (LibCrypto.evpDecryptUpdate(ctx(), work, written, work, length) != 1) {
                         throw OpenSslErrors.failure("EVP_DecryptUpdate", aead.jcaName);
                     }
                     produced = written.get(JAVA_INT, 0);
                 }
-                if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_TAG, tagBytes, in.asSlice(length)) != 1) {
+                MemorySegment.copy(all, length, tagSegment, JAVA_BYTE, 0, tagBytes);
+                if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_TAG, tagBytes, tagSegment) != 1) {
                     throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not set " + aead.jcaName + "'s tag");
                 }
-                if (LibCrypto.evpDecryptFinalEx(ctx(), plaintext.segment().asSlice(produced), written) != 1) {
+                if (LibCrypto.evpDecryptFinalEx(ctx(), work.asSlice(produced), written) != 1) {
                     OpenSslErrors.drain();
                     throw new AEADBadTagException("Tag mismatch");
                 }
                 produced += written.get(JAVA_INT, 0);
-                return plaintext.segment().asSlice(0, produced).toArray(JAVA_BYTE);
+                return work.asSlice(0, produced).toArray(JAVA_BYTE);
+            } finally {
+                work.asSlice(0, Math.max(length, tagBytes)).fill((byte) 0);
             }
         } finally {
             restart();
         }
+    }
+
+    /** The work buffer in libcrypto's heap, at least {@code bytes} long (grown by replacing it, the old one wiped). */
+    private MemorySegment work(int bytes) {
+        if (work == null || work.size() < bytes) {
+            if (work != null) {
+                work.close();
+            }
+            work = CryptoBuffer.allocate(Math.max(bytes, MIN_WORK_BYTES));
+        }
+        return work.segment();
     }
 
     private MemorySegment ctx() {

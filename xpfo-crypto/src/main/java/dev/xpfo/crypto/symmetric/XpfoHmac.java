@@ -32,8 +32,16 @@ public final class XpfoHmac extends MacSpi {
     private final String algorithm;
     private final String digest;
     private final int length;
+    private static final int CHUNK_BYTES = 64 * 1024;
+    private static final int MIN_WORK_BYTES = 4096;
+
     private final Context context;
     private boolean keyed;
+    /** The message's way into libcrypto (libcrypto's heap, wiped after each update); grows as needed. */
+    private CryptoBuffer work;
+    /** Per-instance native scratch for the MAC and its length. */
+    private final MemorySegment macOut = Arena.ofAuto().allocate(64);
+    private final MemorySegment macLength = Arena.ofAuto().allocate(JAVA_LONG);
 
     XpfoHmac(String algorithm) {
         this.algorithm = algorithm;
@@ -107,17 +115,26 @@ public final class XpfoHmac extends MacSpi {
         engineUpdate(new byte[] {input}, 0, 1);
     }
 
+    /** The message goes through a work buffer in libcrypto's heap, a chunk at a time, wiped after each. */
     @Override
     protected void engineUpdate(byte[] input, int offset, int len) {
         requireKey();
-        if (len == 0) {
-            return;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment in = arena.allocate(len);
-            MemorySegment.copy(input, offset, in, JAVA_BYTE, 0, len);
-            if (LibCrypto.evpMacUpdate(ctx(), in, len) != 1) {
-                throw OpenSslErrors.failure("EVP_MAC_update", algorithm);
+        for (int done = 0; done < len; done += CHUNK_BYTES) {
+            int chunk = Math.min(CHUNK_BYTES, len - done);
+            if (work == null || work.size() < chunk) {
+                if (work != null) {
+                    work.close();
+                }
+                work = CryptoBuffer.allocate(Math.max(chunk, MIN_WORK_BYTES));
+            }
+            MemorySegment in = work.segment();
+            MemorySegment.copy(input, offset + done, in, JAVA_BYTE, 0, chunk);
+            try {
+                if (LibCrypto.evpMacUpdate(ctx(), in, chunk) != 1) {
+                    throw OpenSslErrors.failure("EVP_MAC_update", algorithm);
+                }
+            } finally {
+                in.asSlice(0, chunk).fill((byte) 0);
             }
         }
     }
@@ -132,16 +149,12 @@ public final class XpfoHmac extends MacSpi {
     @Override
     protected byte[] engineDoFinal() {
         requireKey();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(length);
-            MemorySegment written = arena.allocate(JAVA_LONG);
-            if (LibCrypto.evpMacFinal(ctx(), out, written, length) != 1) {
-                throw OpenSslErrors.failure("EVP_MAC_final", algorithm);
-            }
-            byte[] mac = out.asSlice(0, written.get(JAVA_LONG, 0)).toArray(JAVA_BYTE);
-            engineReset();
-            return mac;
+        if (LibCrypto.evpMacFinal(ctx(), macOut, macLength, length) != 1) {
+            throw OpenSslErrors.failure("EVP_MAC_final", algorithm);
         }
+        byte[] mac = macOut.asSlice(0, macLength.get(JAVA_LONG, 0)).toArray(JAVA_BYTE);
+        engineReset();
+        return mac;
     }
 
     /** Starts a new MAC with the same key: {@code EVP_MAC_init} with a NULL key keeps the one it holds. */

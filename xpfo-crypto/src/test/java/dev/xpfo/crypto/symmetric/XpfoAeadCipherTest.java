@@ -177,7 +177,10 @@ class XpfoAeadCipherTest {
         byte[] other = nonce.clone();
         other[11] = 1;
         cipher.init(Cipher.ENCRYPT_MODE, key, spec(transformation, other));
-        assertThat(cipher.doFinal(new byte[3])).hasSize(19);
+        byte[] reused = cipher.doFinal(new byte[3]);
+        Cipher fresh = Cipher.getInstance(transformation, XPFO);
+        fresh.init(Cipher.ENCRYPT_MODE, key, spec(transformation, other));
+        assertThat(reused).hasSize(19).isEqualTo(fresh.doFinal(new byte[3]));
     }
 
     @Test

@@ -7,6 +7,7 @@ import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
 import java.security.InvalidAlgorithmParameterException;
 import java.security.InvalidKeyException;
 import java.security.Key;
@@ -40,6 +41,7 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
     private final String algorithm;
     private final String keyAlgorithm;
     private Context context;
+    private Cleaner.Cleanable contextCleanable;
     private CryptoBuffer secret;
 
     XpfoKeyAgreement(String algorithm) {
@@ -79,7 +81,7 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
             }
             release();
             context = created;
-            CryptoBuffer.CLEANER.register(this, created);
+            contextCleanable = CryptoBuffer.CLEANER.register(this, created);
         } finally {
             LibCrypto.evpPkeyFree(pkey);
         }
@@ -214,8 +216,9 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
     private void release() {
         wipeSecret();
         if (context != null) {
-            context.run();
+            contextCleanable.clean();
             context = null;
+            contextCleanable = null;
         }
     }
 

@@ -106,13 +106,13 @@ public final class LibCrypto {
             ADDRESS.withName("key"), JAVA_INT.withName("data_type"), MemoryLayout.paddingLayout(4),
             ADDRESS.withName("data"), JAVA_LONG.withName("data_size"), JAVA_LONG.withName("return_size"));
 
-    private static final MethodHandle CRYPTO_MALLOC = function("CRYPTO_malloc",
+    private static final MethodHandle CRYPTO_ZALLOC = function("CRYPTO_zalloc",
             FunctionDescriptor.of(ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT));
 
-    /** {@code CRYPTO_malloc}: {@code num} bytes from libcrypto's heap (xpfo's secret memory once installed); NULL on failure. */
-    public static MemorySegment cryptoMalloc(long num, MemorySegment file, int line) {
+    /** {@code CRYPTO_zalloc}, the body of {@code OPENSSL_zalloc}: {@code num} zeroed bytes from libcrypto's heap (xpfo's secret memory once installed); NULL on failure. */
+    public static MemorySegment cryptoZalloc(long num, MemorySegment file, int line) {
         try {
-            return (MemorySegment) CRYPTO_MALLOC.invokeExact(num, file, line);
+            return (MemorySegment) CRYPTO_ZALLOC.invokeExact(num, file, line);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 
 /**
- * Bytes in libcrypto's own heap ({@code CRYPTO_malloc}), which xpfo's allocator serves from secret
+ * Zeroed bytes in libcrypto's own heap ({@code CRYPTO_zalloc}), which xpfo's allocator serves from secret
  * memory: key material and the plaintext a cipher holds back are kept here, never in a {@code byte[]}.
  * {@link #close} wipes and frees them ({@code CRYPTO_clear_free}); a buffer nobody closed is wiped and
  * freed when it becomes unreachable. Not thread-safe: its owner serialises use and close.
@@ -33,9 +33,9 @@ final class CryptoBuffer implements AutoCloseable {
         if (size <= 0) {
             throw new IllegalArgumentException("a libcrypto buffer needs at least one byte, not " + size);
         }
-        MemorySegment address = LibCrypto.cryptoMalloc(size, FILE, 0);
+        MemorySegment address = LibCrypto.cryptoZalloc(size, FILE, 0);
         if (address.equals(MemorySegment.NULL)) {
-            throw OpenSslErrors.failure("CRYPTO_malloc", "could not allocate " + size + " bytes in libcrypto's heap");
+            throw OpenSslErrors.failure("CRYPTO_zalloc", "could not allocate " + size + " bytes in libcrypto's heap");
         }
         return new CryptoBuffer(address, size);
     }

@@ -16,7 +16,6 @@ import java.security.SecureRandom;
 import java.security.spec.AlgorithmParameterSpec;
 import java.security.spec.InvalidParameterSpecException;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -523,7 +522,7 @@ public final class XpfoAeadCipher extends CipherSpi {
 
     @Override
     public String toString() {
-        return "XpfoAeadCipher[" + aead.jcaName.toLowerCase(Locale.ROOT) + (key == null ? "" : ", " + key) + "]";
+        return "XpfoAeadCipher[" + aead.jcaName + (key == null ? "" : ", " + key) + "]";
     }
 
     /** Frees the EVP_CIPHER_CTX (which wipes its key schedule) when the Cipher becomes unreachable. */

@@ -505,6 +505,11 @@ public final class XpfoAeadCipher extends CipherSpi {
         }
     }
 
+    /** The work buffer as it is now, or {@code null} before the first use: for tests that check it is wiped. */
+    MemorySegment workBuffer() {
+        return work == null ? null : work.segment();
+    }
+
     /** The work buffer in libcrypto's heap, at least {@code bytes} long (grown by replacing it, the old one wiped). */
     private MemorySegment work(int bytes) {
         if (work == null || work.size() < bytes) {

@@ -13,6 +13,7 @@ import java.security.InvalidKeyException;
 import java.security.Provider;
 import java.security.Security;
 import java.security.spec.AlgorithmParameterSpec;
+import java.util.Arrays;
 import java.util.Random;
 
 import javax.crypto.AEADBadTagException;
@@ -23,6 +24,7 @@ import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -160,6 +162,28 @@ class XpfoAeadCipherTest {
 
         decrypt.updateAAD(new byte[] {7});
         assertThat(decrypt.doFinal(ciphertext)).isEqualTo(plaintext);
+    }
+
+    /** The plaintext decrypted before the tag check is wiped, whether the tag matched or not. */
+    @Test
+    void decryptedPlaintextIsWipedFromTheWorkBufferAfterAFailedAndASuccessfulCheck() throws Exception {
+        XpfoSecretKey key = XpfoSecretKey.importForTest("AES", new byte[16]);
+        GCMParameterSpec params = new GCMParameterSpec(128, new byte[12]);
+        byte[] plaintext = new byte[64];
+        Arrays.fill(plaintext, (byte) 0x5a);
+        Cipher encrypt = Cipher.getInstance(GCM, XPFO);
+        encrypt.init(Cipher.ENCRYPT_MODE, key, params);
+        byte[] ciphertext = encrypt.doFinal(plaintext);
+        byte[] tampered = ciphertext.clone();
+        tampered[ciphertext.length - 1] ^= 1;
+        XpfoAeadCipher decrypt = new XpfoAeadCipher(XpfoAeadCipher.Aead.AES_GCM);
+        decrypt.engineInit(Cipher.DECRYPT_MODE, key, params, null);
+
+        assertThatThrownBy(() -> decrypt.engineDoFinal(tampered, 0, tampered.length)).isInstanceOf(AEADBadTagException.class);
+        assertThat(decrypt.workBuffer().toArray(JAVA_BYTE)).containsOnly(0);
+
+        assertThat(decrypt.engineDoFinal(ciphertext, 0, ciphertext.length)).isEqualTo(plaintext);
+        assertThat(decrypt.workBuffer().toArray(JAVA_BYTE)).containsOnly(0);
     }
 
     @ParameterizedTest

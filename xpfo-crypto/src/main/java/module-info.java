@@ -9,6 +9,7 @@
 module dev.xpfo.crypto {
     requires dev.xpfo.core;
 
+    exports dev.xpfo.crypto.symmetric;
     exports dev.xpfo.crypto;
 
     provides java.security.Provider with dev.xpfo.crypto.XpfoProvider;

@@ -18,5 +18,6 @@ public final class XpfoProvider extends Provider {
         // ---- services: keys and signatures (keys helper) ----
 
         // ---- services: ciphers, MACs, key agreement, secret key generators (ciphers helper) ----
+        dev.xpfo.crypto.symmetric.SymmetricServices.of(this).forEach(this::putService);
     }
 }

@@ -4,7 +4,9 @@ package dev.xpfo.crypto.libcrypto;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
@@ -158,4 +160,360 @@ public final class LibCrypto {
 
     // ---- ciphers, MACs, key agreement (ciphers helper) ----
 
+    /** {@code EVP_CTRL_AEAD_SET_IVLEN} (evp.h). */
+    public static final int EVP_CTRL_AEAD_SET_IVLEN = 0x9;
+    /** {@code EVP_CTRL_AEAD_GET_TAG} (evp.h). */
+    public static final int EVP_CTRL_AEAD_GET_TAG = 0x10;
+    /** {@code EVP_CTRL_AEAD_SET_TAG} (evp.h). */
+    public static final int EVP_CTRL_AEAD_SET_TAG = 0x11;
+    /** {@code OSSL_PARAM_UTF8_STRING} (core.h). */
+    public static final int OSSL_PARAM_UTF8_STRING = 4;
+    /** {@code OSSL_PARAM_UNMODIFIED} (params.h): {@code return_size} of a parameter nobody set. */
+    public static final long OSSL_PARAM_UNMODIFIED = -1L;
+    /** {@code struct ossl_param_st} (core.h): key, data_type, data, data_size, return_size. */
+    public static final StructLayout OSSL_PARAM = MemoryLayout.structLayout(
+            ADDRESS.withName("key"), JAVA_INT.withName("data_type"), MemoryLayout.paddingLayout(4),
+            ADDRESS.withName("data"), JAVA_LONG.withName("data_size"), JAVA_LONG.withName("return_size"));
+
+    private static final MethodHandle CRYPTO_ZALLOC = function("CRYPTO_zalloc",
+            FunctionDescriptor.of(ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT));
+
+    /** {@code CRYPTO_zalloc}, the body of {@code OPENSSL_zalloc}: {@code num} zeroed bytes from libcrypto's heap (xpfo's secret memory once installed); NULL on failure. */
+    public static MemorySegment cryptoZalloc(long num, MemorySegment file, int line) {
+        try {
+            return (MemorySegment) CRYPTO_ZALLOC.invokeExact(num, file, line);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle CRYPTO_CLEAR_FREE = function("CRYPTO_clear_free",
+            FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT));
+
+    /** {@code CRYPTO_clear_free}: wipes {@code num} bytes at {@code pointer}, then frees it. */
+    public static void cryptoClearFree(MemorySegment pointer, long num, MemorySegment file, int line) {
+        try {
+            CRYPTO_CLEAR_FREE.invokeExact(pointer, num, file, line);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle RAND_PRIV_BYTES = function("RAND_priv_bytes",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+
+    /** {@code RAND_priv_bytes}: {@code num} random bytes from the private DRBG (the one meant for keys); 1 on success. */
+    public static int randPrivBytes(MemorySegment buffer, int num) {
+        try {
+            return (int) RAND_PRIV_BYTES.invokeExact(buffer, num);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_FETCH = function("EVP_MAC_fetch",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_MAC_fetch}: the MAC implementation named {@code algorithm}; NULL if none. */
+    public static MemorySegment evpMacFetch(MemorySegment libctx, MemorySegment algorithm, MemorySegment properties) {
+        try {
+            return (MemorySegment) EVP_MAC_FETCH.invokeExact(libctx, algorithm, properties);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_CTX_NEW = function("EVP_MAC_CTX_new",
+            FunctionDescriptor.of(ADDRESS, ADDRESS));
+
+    /** {@code EVP_MAC_CTX_new}; NULL on failure. */
+    public static MemorySegment evpMacCtxNew(MemorySegment mac) {
+        try {
+            return (MemorySegment) EVP_MAC_CTX_NEW.invokeExact(mac);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_CTX_FREE = function("EVP_MAC_CTX_free",
+            FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_MAC_CTX_free} (wipes the key it holds). */
+    public static void evpMacCtxFree(MemorySegment ctx) {
+        try {
+            EVP_MAC_CTX_FREE.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_INIT = function("EVP_MAC_init",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+
+    /** {@code EVP_MAC_init}: a NULL key re-initialises with the key already set; 1 on success. */
+    public static int evpMacInit(MemorySegment ctx, MemorySegment key, long keyLength, MemorySegment params) {
+        try {
+            return (int) EVP_MAC_INIT.invokeExact(ctx, key, keyLength, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_UPDATE = function("EVP_MAC_update",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code EVP_MAC_update}; 1 on success. */
+    public static int evpMacUpdate(MemorySegment ctx, MemorySegment data, long length) {
+        try {
+            return (int) EVP_MAC_UPDATE.invokeExact(ctx, data, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_FINAL = function("EVP_MAC_final",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code EVP_MAC_final}: writes the MAC and its length ({@code size_t *outLength}); 1 on success. */
+    public static int evpMacFinal(MemorySegment ctx, MemorySegment out, MemorySegment outLength, long outSize) {
+        try {
+            return (int) EVP_MAC_FINAL.invokeExact(ctx, out, outLength, outSize);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_FETCH = function("EVP_CIPHER_fetch",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_CIPHER_fetch}: the cipher named {@code algorithm} (e.g. {@code AES-256-GCM}); NULL if none. */
+    public static MemorySegment evpCipherFetch(MemorySegment libctx, MemorySegment algorithm, MemorySegment properties) {
+        try {
+            return (MemorySegment) EVP_CIPHER_FETCH.invokeExact(libctx, algorithm, properties);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_CTX_NEW = function("EVP_CIPHER_CTX_new",
+            FunctionDescriptor.of(ADDRESS));
+
+    /** {@code EVP_CIPHER_CTX_new}; NULL on failure. */
+    public static MemorySegment evpCipherCtxNew() {
+        try {
+            return (MemorySegment) EVP_CIPHER_CTX_NEW.invokeExact();
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_CTX_FREE = function("EVP_CIPHER_CTX_free",
+            FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_CIPHER_CTX_free} (wipes the key schedule). */
+    public static void evpCipherCtxFree(MemorySegment ctx) {
+        try {
+            EVP_CIPHER_CTX_FREE.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_ENCRYPTINIT_EX2 = function("EVP_EncryptInit_ex2",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_EncryptInit_ex2}: NULL arguments keep what is set; 1 on success. */
+    public static int evpEncryptInitEx2(MemorySegment ctx, MemorySegment cipher, MemorySegment key, MemorySegment iv, MemorySegment params) {
+        try {
+            return (int) EVP_ENCRYPTINIT_EX2.invokeExact(ctx, cipher, key, iv, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_DECRYPTINIT_EX2 = function("EVP_DecryptInit_ex2",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_DecryptInit_ex2}: NULL arguments keep what is set; 1 on success. */
+    public static int evpDecryptInitEx2(MemorySegment ctx, MemorySegment cipher, MemorySegment key, MemorySegment iv, MemorySegment params) {
+        try {
+            return (int) EVP_DECRYPTINIT_EX2.invokeExact(ctx, cipher, key, iv, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_ENCRYPTUPDATE = function("EVP_EncryptUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+
+    /** {@code EVP_EncryptUpdate}: a NULL {@code out} feeds AAD; {@code int *outLength}; 1 on success. */
+    public static int evpEncryptUpdate(MemorySegment ctx, MemorySegment out, MemorySegment outLength, MemorySegment in, int inLength) {
+        try {
+            return (int) EVP_ENCRYPTUPDATE.invokeExact(ctx, out, outLength, in, inLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_DECRYPTUPDATE = function("EVP_DecryptUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+
+    /** {@code EVP_DecryptUpdate}: releases plaintext BEFORE the tag is checked; a NULL {@code out} feeds AAD; 1 on success. */
+    public static int evpDecryptUpdate(MemorySegment ctx, MemorySegment out, MemorySegment outLength, MemorySegment in, int inLength) {
+        try {
+            return (int) EVP_DECRYPTUPDATE.invokeExact(ctx, out, outLength, in, inLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_ENCRYPTFINAL_EX = function("EVP_EncryptFinal_ex",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_EncryptFinal_ex}; 1 on success. */
+    public static int evpEncryptFinalEx(MemorySegment ctx, MemorySegment out, MemorySegment outLength) {
+        try {
+            return (int) EVP_ENCRYPTFINAL_EX.invokeExact(ctx, out, outLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_DECRYPTFINAL_EX = function("EVP_DecryptFinal_ex",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_DecryptFinal_ex}: for AEAD ciphers, checks the tag; 1 if it matches, &lt;= 0 otherwise. */
+    public static int evpDecryptFinalEx(MemorySegment ctx, MemorySegment out, MemorySegment outLength) {
+        try {
+            return (int) EVP_DECRYPTFINAL_EX.invokeExact(ctx, out, outLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_CTX_CTRL = function("EVP_CIPHER_CTX_ctrl",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+
+    /** {@code EVP_CIPHER_CTX_ctrl} (e.g. {@link #EVP_CTRL_AEAD_GET_TAG}); 1 on success. */
+    public static int evpCipherCtxCtrl(MemorySegment ctx, int type, int arg, MemorySegment pointer) {
+        try {
+            return (int) EVP_CIPHER_CTX_CTRL.invokeExact(ctx, type, arg, pointer);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_EC} (evp.h, = NID_X9_62_id_ecPublicKey). */
+    public static final int EVP_PKEY_EC = 408;
+    /** {@code EVP_PKEY_X25519} (evp.h, = NID_X25519). */
+    public static final int EVP_PKEY_X25519 = 1034;
+
+    private static final MethodHandle EVP_PKEY_CTX_NEW_FROM_PKEY = function("EVP_PKEY_CTX_new_from_pkey",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_CTX_new_from_pkey}: a context holding its own reference to {@code pkey}; NULL on failure. */
+    public static MemorySegment evpPkeyCtxNewFromPkey(MemorySegment libctx, MemorySegment pkey, MemorySegment properties) {
+        try {
+            return (MemorySegment) EVP_PKEY_CTX_NEW_FROM_PKEY.invokeExact(libctx, pkey, properties);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_CTX_FREE = function("EVP_PKEY_CTX_free",
+            FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_PKEY_CTX_free} (drops its key references). */
+    public static void evpPkeyCtxFree(MemorySegment ctx) {
+        try {
+            EVP_PKEY_CTX_FREE.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_DERIVE_INIT = function("EVP_PKEY_derive_init",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+
+    /** {@code EVP_PKEY_derive_init}; 1 on success, &lt;= 0 if the key cannot derive. */
+    public static int evpPkeyDeriveInit(MemorySegment ctx) {
+        try {
+            return (int) EVP_PKEY_DERIVE_INIT.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_DERIVE_SET_PEER = function("EVP_PKEY_derive_set_peer",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_derive_set_peer}: takes its own reference to {@code peer}; 1 on success, &lt;= 0 for a peer of another type or curve. */
+    public static int evpPkeyDeriveSetPeer(MemorySegment ctx, MemorySegment peer) {
+        try {
+            return (int) EVP_PKEY_DERIVE_SET_PEER.invokeExact(ctx, peer);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_DERIVE = function("EVP_PKEY_derive",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_derive}: a NULL {@code key} asks for the length ({@code size_t *keyLength}); 1 on success, &lt;= 0 on failure (e.g. a small-order X25519 peer). */
+    public static int evpPkeyDerive(MemorySegment ctx, MemorySegment key, MemorySegment keyLength) {
+        try {
+            return (int) EVP_PKEY_DERIVE.invokeExact(ctx, key, keyLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle D2I_PUBKEY = function("d2i_PUBKEY",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code d2i_PUBKEY}: an {@code EVP_PKEY} from an X.509 SubjectPublicKeyInfo; {@code input} is a {@code const unsigned char **} it advances; NULL on failure. */
+    public static MemorySegment d2iPubkey(MemorySegment reuse, MemorySegment input, long length) {
+        try {
+            return (MemorySegment) D2I_PUBKEY.invokeExact(reuse, input, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_NEW_RAW_PRIVATE_KEY = function("EVP_PKEY_new_raw_private_key",
+            FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code EVP_PKEY_new_raw_private_key}: an X25519/Ed25519 key from its raw bytes; NULL on failure. */
+    public static MemorySegment evpPkeyNewRawPrivateKey(int type, MemorySegment engine, MemorySegment key, long length) {
+        try {
+            return (MemorySegment) EVP_PKEY_NEW_RAW_PRIVATE_KEY.invokeExact(type, engine, key, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle D2I_PRIVATEKEY = function("d2i_PrivateKey",
+            FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code d2i_PrivateKey}: an {@code EVP_PKEY} of {@code type} from DER; {@code input} is a {@code const unsigned char **} it advances; NULL on failure. */
+    public static MemorySegment d2iPrivateKey(int type, MemorySegment reuse, MemorySegment input, long length) {
+        try {
+            return (MemorySegment) D2I_PRIVATEKEY.invokeExact(type, reuse, input, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    // EVP_PKEY_free is also bound, identically, in the keys helper's section (branch i13-keys): when both
+    // are merged, delete these two members (javac reports them as already defined).
+    private static final MethodHandle EVP_PKEY_FREE = function("EVP_PKEY_free", FunctionDescriptor.ofVoid(ADDRESS));
+
+    /** {@code EVP_PKEY_free}: drops one reference; the last one frees (and cleanses) the key. */
+    public static void evpPkeyFree(MemorySegment pkey) {
+        try {
+            EVP_PKEY_FREE.invokeExact(pkey);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 }

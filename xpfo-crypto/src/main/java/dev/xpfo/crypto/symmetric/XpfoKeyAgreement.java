@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.symmetric;
+
+import dev.xpfo.crypto.internal.NativeKey;
+import dev.xpfo.crypto.libcrypto.LibCrypto;
+import dev.xpfo.crypto.libcrypto.OpenSslErrors;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
+import java.security.InvalidAlgorithmParameterException;
+import java.security.InvalidKeyException;
+import java.security.Key;
+import java.security.NoSuchAlgorithmException;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.spec.AlgorithmParameterSpec;
+import java.util.Arrays;
+
+import javax.crypto.KeyAgreementSpi;
+import javax.crypto.SecretKey;
+import javax.crypto.ShortBufferException;
+import javax.crypto.spec.SecretKeySpec;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * {@code KeyAgreement} "ECDH" and "X25519" ("XDH") through libcrypto's {@code EVP_PKEY_derive}, with an
+ * XPFO private key ({@link NativeKey}: its {@code EVP_PKEY} in secret memory; "EC" for ECDH, "XDH"
+ * for X25519) and a standard JDK public key of the peer (decoded from its X.509 encoding with
+ * {@code d2i_PUBKEY}). Two parties only: {@code doPhase} must be the last phase. Like the JDK's XDH,
+ * the secret is computed in {@code doPhase}, so a peer that gives no secret (another curve, an X25519
+ * point of small order) is refused there with {@link InvalidKeyException}. The secret waits in
+ * libcrypto's heap until {@code generateSecret} hands it out (as the caller asks: a {@code byte[]} or
+ * a {@code SecretKeySpec}), then is wiped.
+ */
+public final class XpfoKeyAgreement extends KeyAgreementSpi {
+    private final String algorithm;
+    private final String keyAlgorithm;
+    private Context context;
+    private Cleaner.Cleanable contextCleanable;
+    private CryptoBuffer secret;
+
+    XpfoKeyAgreement(String algorithm) {
+        this.algorithm = algorithm;
+        this.keyAlgorithm = switch (algorithm) {
+            case "ECDH" -> "EC";
+            case "X25519", "XDH" -> "XDH";
+            default -> throw new IllegalArgumentException("no XPFO key agreement " + algorithm);
+        };
+    }
+
+    @Override
+    protected void engineInit(Key key, SecureRandom random) throws InvalidKeyException {
+        if (!(key instanceof NativeKey nativeKey) || !(key instanceof PrivateKey)) {
+            throw new InvalidKeyException("XPFO's " + algorithm + " takes only XPFO private keys (from XPFO's KeyPairGenerator), not "
+                    + (key == null ? "null" : key.getClass().getName()));
+        }
+        if (!key.getAlgorithm().equals(keyAlgorithm)) {
+            throw new InvalidKeyException(algorithm + " needs an " + keyAlgorithm + " key, not " + key.getAlgorithm());
+        }
+        MemorySegment pkey;
+        try {
+            pkey = nativeKey.newReference();
+        } catch (IllegalStateException e) {
+            throw new InvalidKeyException(e.getMessage(), e);
+        }
+        try {
+            MemorySegment ctx = LibCrypto.evpPkeyCtxNewFromPkey(MemorySegment.NULL, pkey, MemorySegment.NULL);
+            if (ctx.equals(MemorySegment.NULL)) {
+                throw OpenSslErrors.failure("EVP_PKEY_CTX_new_from_pkey", "could not create a context for " + algorithm);
+            }
+            Context created = new Context(ctx.address());
+            if (LibCrypto.evpPkeyDeriveInit(ctx) != 1) {
+                created.run();
+                throw new InvalidKeyException(algorithm + " cannot derive with this key: "
+                        + OpenSslErrors.failure("EVP_PKEY_derive_init", algorithm).getMessage());
+            }
+            release();
+            context = created;
+            contextCleanable = CryptoBuffer.CLEANER.register(this, created);
+        } finally {
+            LibCrypto.evpPkeyFree(pkey);
+        }
+    }
+
+    @Override
+    protected void engineInit(Key key, AlgorithmParameterSpec params, SecureRandom random)
+            throws InvalidKeyException, InvalidAlgorithmParameterException {
+        if (params != null) {
+            throw new InvalidAlgorithmParameterException(algorithm + " takes no parameters");
+        }
+        engineInit(key, random);
+    }
+
+    @Override
+    protected Key engineDoPhase(Key key, boolean lastPhase) throws InvalidKeyException {
+        if (context == null) {
+            throw new IllegalStateException(algorithm + " is not initialised");
+        }
+        if (!lastPhase) {
+            throw new IllegalStateException(algorithm + " has two parties: doPhase must be the last phase");
+        }
+        if (!(key instanceof PublicKey) || !"X.509".equals(key.getFormat()) || key.getEncoded() == null) {
+            throw new InvalidKeyException(algorithm + " needs the peer's public key with an X.509 encoding, not "
+                    + (key == null ? "null" : key.getClass().getName()));
+        }
+        MemorySegment peer = decodePeer(key.getEncoded());
+        try {
+            if (LibCrypto.evpPkeyDeriveSetPeer(ctx(), peer) != 1) {
+                throw new InvalidKeyException("the peer's key does not fit " + algorithm + " with this private key: "
+                        + OpenSslErrors.failure("EVP_PKEY_derive_set_peer", algorithm).getMessage());
+            }
+        } finally {
+            LibCrypto.evpPkeyFree(peer);
+        }
+        wipeSecret();
+        secret = derive();
+        return null;
+    }
+
+    private MemorySegment decodePeer(byte[] encoded) throws InvalidKeyException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment der = arena.allocateFrom(JAVA_BYTE, encoded);
+            MemorySegment cursor = arena.allocate(ADDRESS);
+            cursor.set(ADDRESS, 0, der);
+            MemorySegment peer = LibCrypto.d2iPubkey(MemorySegment.NULL, cursor, encoded.length);
+            if (peer.equals(MemorySegment.NULL)) {
+                throw new InvalidKeyException("libcrypto cannot read the peer's public key: "
+                        + OpenSslErrors.failure("d2i_PUBKEY", algorithm).getMessage());
+            }
+            return peer;
+        }
+    }
+
+    private CryptoBuffer derive() throws InvalidKeyException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment length = arena.allocate(JAVA_LONG);
+            if (LibCrypto.evpPkeyDerive(ctx(), MemorySegment.NULL, length) != 1) {
+                throw new InvalidKeyException(algorithm + " derived no secret: " + OpenSslErrors.failure("EVP_PKEY_derive", algorithm).getMessage());
+            }
+            CryptoBuffer buffer = CryptoBuffer.allocate(length.get(JAVA_LONG, 0));
+            if (LibCrypto.evpPkeyDerive(ctx(), buffer.segment(), length) != 1) {
+                buffer.close();
+                throw new InvalidKeyException(algorithm + " derived no secret (the peer's point is not usable): "
+                        + OpenSslErrors.failure("EVP_PKEY_derive", algorithm).getMessage());
+            }
+            if (length.get(JAVA_LONG, 0) != buffer.size()) {
+                buffer.close();
+                throw new IllegalStateException(algorithm + " derived " + length.get(JAVA_LONG, 0) + " bytes, announced " + buffer.size());
+            }
+            return buffer;
+        }
+    }
+
+    @Override
+    protected byte[] engineGenerateSecret() {
+        CryptoBuffer taken = takeSecret();
+        try {
+            return taken.segment().toArray(JAVA_BYTE);
+        } finally {
+            taken.close();
+        }
+    }
+
+    @Override
+    protected int engineGenerateSecret(byte[] sharedSecret, int offset) throws ShortBufferException {
+        if (secret == null) {
+            throw new IllegalStateException(algorithm + ": doPhase has not run");
+        }
+        if (sharedSecret.length - offset < secret.size()) {
+            throw new ShortBufferException("the secret needs " + secret.size() + " bytes");
+        }
+        CryptoBuffer taken = takeSecret();
+        try {
+            MemorySegment.copy(taken.segment(), JAVA_BYTE, 0, sharedSecret, offset, (int) taken.size());
+            return (int) taken.size();
+        } finally {
+            taken.close();
+        }
+    }
+
+    /** "TlsPremasterSecret" or "Generic": a {@code SecretKeySpec} (a copy in the Java heap, as asked). */
+    @Override
+    protected SecretKey engineGenerateSecret(String secretAlgorithm) throws NoSuchAlgorithmException {
+        if (!secretAlgorithm.equals("TlsPremasterSecret") && !secretAlgorithm.equalsIgnoreCase("Generic")) {
+            throw new NoSuchAlgorithmException(algorithm + " gives secrets as TlsPremasterSecret or Generic, not " + secretAlgorithm);
+        }
+        byte[] bytes = engineGenerateSecret();
+        try {
+            return new SecretKeySpec(bytes, secretAlgorithm);
+        } finally {
+            Arrays.fill(bytes, (byte) 0);
+        }
+    }
+
+    private CryptoBuffer takeSecret() {
+        if (secret == null) {
+            throw new IllegalStateException(algorithm + ": doPhase has not run");
+        }
+        CryptoBuffer taken = secret;
+        secret = null;
+        return taken;
+    }
+
+    private void wipeSecret() {
+        if (secret != null) {
+            secret.close();
+            secret = null;
+        }
+    }
+
+    private void release() {
+        wipeSecret();
+        if (context != null) {
+            contextCleanable.clean();
+            context = null;
+            contextCleanable = null;
+        }
+    }
+
+    private MemorySegment ctx() {
+        return MemorySegment.ofAddress(context.address);
+    }
+
+    /** Frees the EVP_PKEY_CTX (and its references to the keys) once, by release or by the cleaner. */
+    private static final class Context implements Runnable {
+        private final long address;
+        private boolean freed;
+
+        Context(long address) {
+            this.address = address;
+        }
+
+        @Override
+        public synchronized void run() {
+            if (!freed) {
+                freed = true;
+                LibCrypto.evpPkeyCtxFree(MemorySegment.ofAddress(address));
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.symmetric;
+
+import dev.xpfo.crypto.XpfoProvider;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.security.InvalidAlgorithmParameterException;
+import java.security.InvalidKeyException;
+import java.security.Provider;
+import java.security.Security;
+import java.security.spec.AlgorithmParameterSpec;
+import java.util.Arrays;
+import java.util.Random;
+
+import javax.crypto.AEADBadTagException;
+import javax.crypto.Cipher;
+import javax.crypto.KeyGenerator;
+import javax.crypto.SecretKey;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.IvParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * XPFO's AES-GCM and ChaCha20-Poly1305 compute the NIST vectors, interoperate with SunJCE both ways,
+ * release no plaintext before the tag is checked, and refuse what the JDK refuses.
+ */
+class XpfoAeadCipherTest {
+    private static final Provider XPFO = new XpfoProvider();
+    private static final String GCM = "AES/GCM/NoPadding";
+    private static final String CHACHA = "ChaCha20-Poly1305";
+
+    /** The GCM specification's (McGrew and Viega, as used by NIST's CAVP) test cases 2, 3, 4 and 14; ciphertext then tag. */
+    @ParameterizedTest
+    @CsvSource({
+        "00000000000000000000000000000000, 000000000000000000000000, '', 00000000000000000000000000000000, "
+                + "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
+        "feffe9928665731c6d6a8f9467308308, cafebabefacedbaddecaf888, '', "
+                + "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255, "
+                + "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091473f5985"
+                + "4d5c2af327cd64a62cf35abd2ba6fab4",
+        "feffe9928665731c6d6a8f9467308308, cafebabefacedbaddecaf888, feedfacedeadbeeffeedfacedeadbeefabaddad2, "
+                + "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39, "
+                + "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091"
+                + "5bc94fbc3221a5db94fae95ae7121a47",
+        "0000000000000000000000000000000000000000000000000000000000000000, 000000000000000000000000, '', 00000000000000000000000000000000, "
+                + "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919",
+    })
+    void gcmKnownAnswers(String key, String iv, String aad, String plaintext, String expected) throws Exception {
+        XpfoSecretKey xpfoKey = XpfoSecretKey.importForTest("AES", Hex.bytes(key));
+        Cipher encrypt = Cipher.getInstance(GCM, XPFO);
+        encrypt.init(Cipher.ENCRYPT_MODE, xpfoKey, new GCMParameterSpec(128, Hex.bytes(iv)));
+        encrypt.updateAAD(Hex.bytes(aad));
+        assertThat(Hex.hex(encrypt.doFinal(Hex.bytes(plaintext)))).isEqualTo(expected);
+
+        Cipher decrypt = Cipher.getInstance(GCM, XPFO);
+        decrypt.init(Cipher.DECRYPT_MODE, xpfoKey, new GCMParameterSpec(128, Hex.bytes(iv)));
+        decrypt.updateAAD(Hex.bytes(aad));
+        assertThat(Hex.hex(decrypt.doFinal(Hex.bytes(expected)))).isEqualTo(plaintext);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"AES/GCM/NoPadding, AES, 16", "AES/GCM/NoPadding, AES, 32", "ChaCha20-Poly1305, ChaCha20, 32"})
+    void interoperatesWithSunJceBothWays(String transformation, String keyAlgorithm, int keyBytes) throws Exception {
+        Random random = new Random(keyBytes);
+        byte[] key = new byte[keyBytes];
+        random.nextBytes(key);
+        XpfoSecretKey xpfoKey = XpfoSecretKey.importForTest(keyAlgorithm, key);
+        SecretKeySpec jdkKey = new SecretKeySpec(key, keyAlgorithm);
+        byte[] aad = new byte[37];
+        random.nextBytes(aad);
+        for (int length : new int[] {0, 1, 15, 16, 17, 1024, 16 * 1024 + 3}) {
+            byte[] plaintext = new byte[length];
+            random.nextBytes(plaintext);
+            byte[] nonce = new byte[12];
+            random.nextBytes(nonce);
+
+            Cipher xpfo = Cipher.getInstance(transformation, XPFO);
+            xpfo.init(Cipher.ENCRYPT_MODE, xpfoKey, spec(transformation, nonce));
+            xpfo.updateAAD(aad);
+            byte[] first = xpfo.update(plaintext, 0, length / 3);
+            byte[] rest = xpfo.doFinal(plaintext, length / 3, length - length / 3);
+            byte[] ciphertext = concat(first, rest);
+            assertThat(ciphertext).hasSize(length + 16);
+
+            Cipher jdk = Cipher.getInstance(transformation, "SunJCE");
+            jdk.init(Cipher.DECRYPT_MODE, jdkKey, spec(transformation, nonce));
+            jdk.updateAAD(aad);
+            assertThat(jdk.doFinal(ciphertext)).as("SunJCE decrypts XPFO's, %d bytes", length).isEqualTo(plaintext);
+
+            byte[] otherNonce = nonce.clone();
+            otherNonce[0] ^= 1;
+            jdk.init(Cipher.ENCRYPT_MODE, jdkKey, spec(transformation, otherNonce));
+            jdk.updateAAD(aad);
+            byte[] fromJdk = jdk.doFinal(plaintext);
+            xpfo.init(Cipher.DECRYPT_MODE, xpfoKey, spec(transformation, otherNonce));
+            xpfo.updateAAD(aad);
+            assertThat(xpfo.doFinal(fromJdk)).as("XPFO decrypts SunJCE's, %d bytes", length).isEqualTo(plaintext);
+        }
+    }
+
+    @Test
+    void gcmWithAShortTagAndANonStandardIvMatchesSunJce() throws Exception {
+        byte[] key = new byte[16];
+        byte[] iv = Hex.bytes("00112233445566778899aabbccddeeff0011");
+        byte[] plaintext = "shorter tag, longer iv".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        Cipher xpfo = Cipher.getInstance(GCM, XPFO);
+        xpfo.init(Cipher.ENCRYPT_MODE, XpfoSecretKey.importForTest("AES", key), new GCMParameterSpec(96, iv));
+        Cipher jdk = Cipher.getInstance(GCM, "SunJCE");
+        jdk.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(96, iv));
+
+        assertThat(xpfo.doFinal(plaintext)).isEqualTo(jdk.doFinal(plaintext)).hasSize(plaintext.length + 12);
+    }
+
+    /** The trap: libcrypto's EVP_DecryptUpdate releases plaintext before the tag is checked. */
+    @ParameterizedTest
+    @ValueSource(strings = {GCM, CHACHA})
+    void decryptionReleasesNoPlaintextBeforeTheTagIsChecked(String transformation) throws Exception {
+        SecretKey key = KeyGenerator.getInstance(keyAlgorithm(transformation), XPFO).generateKey();
+        byte[] nonce = new byte[12];
+        Cipher encrypt = Cipher.getInstance(transformation, XPFO);
+        encrypt.init(Cipher.ENCRYPT_MODE, key, spec(transformation, nonce));
+        byte[] ciphertext = encrypt.doFinal(new byte[64]);
+
+        Cipher decrypt = Cipher.getInstance(transformation, XPFO);
+        decrypt.init(Cipher.DECRYPT_MODE, key, spec(transformation, nonce));
+        byte[] early = decrypt.update(ciphertext, 0, ciphertext.length - 16);
+        assertThat(early == null ? new byte[0] : early).isEmpty();
+        assertThat(decrypt.doFinal(ciphertext, ciphertext.length - 16, 16)).isEqualTo(new byte[64]);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {GCM, CHACHA})
+    void aTamperedTagCiphertextOrAadIsRejectedAndTheCipherStaysUsable(String transformation) throws Exception {
+        SecretKey key = KeyGenerator.getInstance(keyAlgorithm(transformation), XPFO).generateKey();
+        byte[] nonce = new byte[12];
+        byte[] plaintext = new byte[100];
+        Cipher encrypt = Cipher.getInstance(transformation, XPFO);
+        encrypt.init(Cipher.ENCRYPT_MODE, key, spec(transformation, nonce));
+        encrypt.updateAAD(new byte[] {7});
+        byte[] ciphertext = encrypt.doFinal(plaintext);
+        Cipher decrypt = Cipher.getInstance(transformation, XPFO);
+        decrypt.init(Cipher.DECRYPT_MODE, key, spec(transformation, nonce));
+
+        for (int position : new int[] {ciphertext.length - 1, 0, 50}) {
+            byte[] tampered = ciphertext.clone();
+            tampered[position] ^= 1;
+            decrypt.updateAAD(new byte[] {7});
+            assertThat(decrypt.update(tampered)).isNullOrEmpty();
+            assertThatThrownBy(() -> decrypt.doFinal()).isInstanceOf(AEADBadTagException.class);
+        }
+        decrypt.updateAAD(new byte[] {8});
+        assertThatThrownBy(() -> decrypt.doFinal(ciphertext)).isInstanceOf(AEADBadTagException.class);
+        assertThatThrownBy(() -> decrypt.doFinal(new byte[15])).isInstanceOf(AEADBadTagException.class);
+
+        decrypt.updateAAD(new byte[] {7});
+        assertThat(decrypt.doFinal(ciphertext)).isEqualTo(plaintext);
+    }
+
+    /** The plaintext decrypted before the tag check is wiped, whether the tag matched or not. */
+    @Test
+    void decryptedPlaintextIsWipedFromTheWorkBufferAfterAFailedAndASuccessfulCheck() throws Exception {
+        XpfoSecretKey key = XpfoSecretKey.importForTest("AES", new byte[16]);
+        GCMParameterSpec params = new GCMParameterSpec(128, new byte[12]);
+        byte[] plaintext = new byte[64];
+        Arrays.fill(plaintext, (byte) 0x5a);
+        Cipher encrypt = Cipher.getInstance(GCM, XPFO);
+        encrypt.init(Cipher.ENCRYPT_MODE, key, params);
+        byte[] ciphertext = encrypt.doFinal(plaintext);
+        byte[] tampered = ciphertext.clone();
+        tampered[ciphertext.length - 1] ^= 1;
+        XpfoAeadCipher decrypt = new XpfoAeadCipher(XpfoAeadCipher.Aead.AES_GCM);
+        decrypt.engineInit(Cipher.DECRYPT_MODE, key, params, null);
+
+        assertThatThrownBy(() -> decrypt.engineDoFinal(tampered, 0, tampered.length)).isInstanceOf(AEADBadTagException.class);
+        assertThat(decrypt.workBuffer().toArray(JAVA_BYTE)).containsOnly(0);
+
+        assertThat(decrypt.engineDoFinal(ciphertext, 0, ciphertext.length)).isEqualTo(plaintext);
+        assertThat(decrypt.workBuffer().toArray(JAVA_BYTE)).containsOnly(0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {GCM, CHACHA})
+    void encryptingTwiceWithTheSameKeyAndIvIsRefusedLikeTheJdk(String transformation) throws Exception {
+        SecretKey key = KeyGenerator.getInstance(keyAlgorithm(transformation), XPFO).generateKey();
+        byte[] nonce = new byte[12];
+        Cipher cipher = Cipher.getInstance(transformation, XPFO);
+        cipher.init(Cipher.ENCRYPT_MODE, key, spec(transformation, nonce));
+        cipher.doFinal(new byte[3]);
+
+        assertThatThrownBy(() -> cipher.doFinal(new byte[3])).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> cipher.init(Cipher.ENCRYPT_MODE, key, spec(transformation, nonce)))
+                .isInstanceOf(InvalidAlgorithmParameterException.class);
+        byte[] other = nonce.clone();
+        other[11] = 1;
+        cipher.init(Cipher.ENCRYPT_MODE, key, spec(transformation, other));
+        byte[] reused = cipher.doFinal(new byte[3]);
+        Cipher fresh = Cipher.getInstance(transformation, XPFO);
+        fresh.init(Cipher.ENCRYPT_MODE, key, spec(transformation, other));
+        assertThat(reused).hasSize(19).isEqualTo(fresh.doFinal(new byte[3]));
+    }
+
+    @Test
+    void encryptionWithoutParametersDrawsARandomIvThatDecryptionCanUse() throws Exception {
+        SecretKey key = KeyGenerator.getInstance("AES", XPFO).generateKey();
+        Cipher encrypt = Cipher.getInstance(GCM, XPFO);
+        encrypt.init(Cipher.ENCRYPT_MODE, key);
+        byte[] ciphertext = encrypt.doFinal(new byte[] {1, 2, 3});
+        Cipher again = Cipher.getInstance(GCM, XPFO);
+        again.init(Cipher.ENCRYPT_MODE, key);
+
+        assertThat(encrypt.getIV()).hasSize(12).isNotEqualTo(again.getIV());
+        Cipher decrypt = Cipher.getInstance(GCM, XPFO);
+        decrypt.init(Cipher.DECRYPT_MODE, key, encrypt.getParameters());
+        assertThat(decrypt.doFinal(ciphertext)).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void aadAfterDataIsRefused() throws Exception {
+        Cipher cipher = Cipher.getInstance(GCM, XPFO);
+        cipher.init(Cipher.ENCRYPT_MODE, KeyGenerator.getInstance("AES", XPFO).generateKey(), new GCMParameterSpec(128, new byte[12]));
+        cipher.update(new byte[5]);
+
+        assertThatThrownBy(() -> cipher.updateAAD(new byte[1])).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void wrongKeysAreRefusedClearly() throws Exception {
+        Cipher gcm = Cipher.getInstance(GCM, XPFO);
+        GCMParameterSpec params = new GCMParameterSpec(128, new byte[12]);
+
+        assertThatThrownBy(() -> gcm.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(new byte[16], "AES"), params))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("takes only XPFO secret keys");
+        assertThatThrownBy(() -> gcm.init(Cipher.ENCRYPT_MODE, KeyGenerator.getInstance("HmacSHA256", XPFO).generateKey(), params))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("needs an AES key");
+        assertThatThrownBy(() -> Cipher.getInstance(CHACHA, XPFO).init(Cipher.ENCRYPT_MODE,
+                KeyGenerator.getInstance("AES", XPFO).generateKey(), new IvParameterSpec(new byte[12])))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("needs an ChaCha20 key");
+        SecretKey destroyed = KeyGenerator.getInstance("AES", XPFO).generateKey();
+        destroyed.destroy();
+        assertThatThrownBy(() -> gcm.init(Cipher.ENCRYPT_MODE, destroyed, params))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("destroyed");
+        assertThatThrownBy(() -> gcm.init(Cipher.DECRYPT_MODE, KeyGenerator.getInstance("AES", XPFO).generateKey()))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("needs the IV");
+    }
+
+    /** Delayed provider selection: XPFO last in the list still gets XPFO keys, and only those. */
+    @Test
+    void xpfoKeysGoToXpfoWhereverItSitsAndOtherKeysElsewhere() throws Exception {
+        SecretKey xpfoKey = KeyGenerator.getInstance("AES", XPFO).generateKey();
+        Security.addProvider(XPFO);
+        try {
+            Cipher forXpfoKey = Cipher.getInstance(GCM);
+            forXpfoKey.init(Cipher.ENCRYPT_MODE, xpfoKey, new GCMParameterSpec(128, new byte[12]));
+            assertThat(forXpfoKey.getProvider().getName()).isEqualTo("XPFO");
+
+            Cipher forJdkKey = Cipher.getInstance(GCM);
+            forJdkKey.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(new byte[16], "AES"), new GCMParameterSpec(128, new byte[12]));
+            assertThat(forJdkKey.getProvider().getName()).isEqualTo("SunJCE");
+        } finally {
+            Security.removeProvider("XPFO");
+        }
+    }
+
+    private static String keyAlgorithm(String transformation) {
+        return transformation.equals(GCM) ? "AES" : "ChaCha20";
+    }
+
+    private static AlgorithmParameterSpec spec(String transformation, byte[] nonce) {
+        return transformation.equals(GCM) ? new GCMParameterSpec(128, nonce) : new IvParameterSpec(nonce);
+    }
+
+    private static byte[] concat(byte[] first, byte[] rest) {
+        byte[] a = first == null ? new byte[0] : first;
+        byte[] all = new byte[a.length + rest.length];
+        System.arraycopy(a, 0, all, 0, a.length);
+        System.arraycopy(rest, 0, all, a.length, rest.length);
+        return all;
+    }
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.symmetric;
+
+import dev.xpfo.crypto.XpfoProvider;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.security.InvalidKeyException;
+import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PublicKey;
+import java.security.Provider;
+import java.security.Security;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.NamedParameterSpec;
+import java.security.spec.X509EncodedKeySpec;
+import java.util.HexFormat;
+
+import javax.crypto.KeyAgreement;
+import javax.crypto.SecretKey;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** XPFO's ECDH and X25519 agree with SunEC on both sides' secret, and refuse what gives none. */
+class XpfoKeyAgreementTest {
+    private static final Provider XPFO = new XpfoProvider();
+
+    @ParameterizedTest
+    @CsvSource({"ECDH, EC, secp256r1, 32", "ECDH, EC, secp384r1, 48", "X25519, XDH, X25519, 32", "XDH, XDH, X25519, 32"})
+    void agreesWithSunEcOnBothSides(String agreement, String keyAlgorithm, String curve, int secretBytes) throws Exception {
+        KeyPair ours = pair(keyAlgorithm, curve);
+        KeyPair theirs = pair(keyAlgorithm, curve);
+
+        KeyAgreement xpfo = KeyAgreement.getInstance(agreement, XPFO);
+        xpfo.init(new JdkKeyInLibcrypto(ours.getPrivate()));
+        assertThat(xpfo.doPhase(theirs.getPublic(), true)).isNull();
+        byte[] secret = xpfo.generateSecret();
+
+        KeyAgreement jdk = KeyAgreement.getInstance(agreement, "SunEC");
+        jdk.init(theirs.getPrivate());
+        jdk.doPhase(ours.getPublic(), true);
+        assertThat(secret).hasSize(secretBytes).isEqualTo(jdk.generateSecret());
+
+        xpfo.doPhase(theirs.getPublic(), true);
+        SecretKey premaster = xpfo.generateSecret("TlsPremasterSecret");
+        assertThat(premaster.getEncoded()).isEqualTo(secret);
+        assertThatThrownBy(xpfo::generateSecret).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** With the XPFO key pair generator (the keys' work, branch i13-keys); skipped where it is not registered. */
+    @ParameterizedTest
+    @CsvSource({"ECDH, EC, secp256r1", "X25519, X25519, X25519"})
+    void agreesWithSunEcWithKeysXpfoGenerated(String agreement, String keyAlgorithm, String curve) throws Exception {
+        assumeTrue(XPFO.getService("KeyPairGenerator", keyAlgorithm) != null, "XPFO has no KeyPairGenerator " + keyAlgorithm + " in this build");
+        KeyPairGenerator generator = KeyPairGenerator.getInstance(keyAlgorithm, XPFO);
+        if (keyAlgorithm.equals("EC")) {
+            generator.initialize(new ECGenParameterSpec(curve));
+        }
+        KeyPair ours = generator.generateKeyPair();
+        KeyPair theirs = pair(keyAlgorithm.equals("EC") ? "EC" : "XDH", curve);
+        Security.addProvider(XPFO);
+        try {
+            KeyAgreement xpfo = KeyAgreement.getInstance(agreement);
+            xpfo.init(ours.getPrivate());
+            assertThat(xpfo.getProvider().getName()).isEqualTo("XPFO");
+            xpfo.doPhase(theirs.getPublic(), true);
+            KeyAgreement jdk = KeyAgreement.getInstance(agreement, "SunEC");
+            jdk.init(theirs.getPrivate());
+            jdk.doPhase(ours.getPublic(), true);
+
+            assertThat(xpfo.generateSecret()).isEqualTo(jdk.generateSecret());
+        } finally {
+            Security.removeProvider("XPFO");
+        }
+    }
+
+    @Test
+    void anX25519PeerOfSmallOrderIsRefusedAsTheJdkRefusesIt() throws Exception {
+        KeyAgreement xpfo = KeyAgreement.getInstance("X25519", XPFO);
+        xpfo.init(new JdkKeyInLibcrypto(pair("XDH", "X25519").getPrivate()));
+        // SubjectPublicKeyInfo of X25519 (OID 1.3.101.110) with the all-zero point.
+        PublicKey zero = KeyFactory.getInstance("XDH").generatePublic(new X509EncodedKeySpec(
+                HexFormat.of().parseHex("302a300506032b656e032100" + "00".repeat(32))));
+
+        assertThatThrownBy(() -> xpfo.doPhase(zero, true)).isInstanceOf(InvalidKeyException.class);
+    }
+
+    @Test
+    void aPeerOnAnotherCurveIsRefused() throws Exception {
+        KeyAgreement xpfo = KeyAgreement.getInstance("ECDH", XPFO);
+        xpfo.init(new JdkKeyInLibcrypto(pair("EC", "secp256r1").getPrivate()));
+
+        assertThatThrownBy(() -> xpfo.doPhase(pair("EC", "secp384r1").getPublic(), true)).isInstanceOf(InvalidKeyException.class);
+    }
+
+    @Test
+    void keysThatAreNotXpfoKeysOrOfTheWrongTypeAreRefusedClearly() throws Exception {
+        KeyAgreement ecdh = KeyAgreement.getInstance("ECDH", XPFO);
+
+        assertThatThrownBy(() -> ecdh.init(pair("EC", "secp256r1").getPrivate()))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("takes only XPFO private keys");
+        assertThatThrownBy(() -> ecdh.init(new JdkKeyInLibcrypto(pair("XDH", "X25519").getPrivate())))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("needs an EC key");
+        assertThatThrownBy(() -> ecdh.doPhase(pair("EC", "secp256r1").getPublic(), true)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** Delayed provider selection: XPFO last in the list still gets XPFO keys, and JDK keys stay with SunEC. */
+    @Test
+    void xpfoKeysGoToXpfoWhereverItSits() throws Exception {
+        Security.addProvider(XPFO);
+        try {
+            for (String[] kind : new String[][] {{"ECDH", "EC", "secp256r1"}, {"X25519", "XDH", "X25519"}}) {
+                KeyAgreement forXpfoKey = KeyAgreement.getInstance(kind[0]);
+                forXpfoKey.init(new JdkKeyInLibcrypto(pair(kind[1], kind[2]).getPrivate()));
+                assertThat(forXpfoKey.getProvider().getName()).isEqualTo("XPFO");
+
+                KeyAgreement forJdkKey = KeyAgreement.getInstance(kind[0]);
+                forJdkKey.init(pair(kind[1], kind[2]).getPrivate());
+                assertThat(forJdkKey.getProvider().getName()).isEqualTo("SunEC");
+            }
+        } finally {
+            Security.removeProvider("XPFO");
+        }
+    }
+
+    private static KeyPair pair(String algorithm, String curve) throws Exception {
+        KeyPairGenerator generator = KeyPairGenerator.getInstance(algorithm, "SunEC");
+        generator.initialize(algorithm.equals("EC") ? new ECGenParameterSpec(curve) : new NamedParameterSpec(curve));
+        return generator.generateKeyPair();
+    }
+}

@@ -10,6 +10,7 @@ module dev.xpfo.crypto {
     requires dev.xpfo.core;
 
     exports dev.xpfo.crypto;
+    exports dev.xpfo.crypto.keys;
 
     provides java.security.Provider with dev.xpfo.crypto.XpfoProvider;
 }

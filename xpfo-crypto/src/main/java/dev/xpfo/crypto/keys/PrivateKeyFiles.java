@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.keys;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 import dev.xpfo.memory.SecretFileContents;
@@ -37,8 +38,10 @@ public final class PrivateKeyFiles {
      * @throws InvalidKeyException if the file holds no private key libcrypto can parse, an encrypted
      *     one, or a key type XPFO does not support (libcrypto's own errors in the message)
      * @throws dev.xpfo.memory.NativeCallException if the file cannot be read ({@code open}, {@code read} and errno)
+     * @throws IllegalStateException if libcrypto's secret-memory heap cannot be installed
      */
     public static XpfoPrivateKey read(Path path) throws InvalidKeyException {
+        CryptoHeap.ensureInstalled(); // callable without the provider: libcrypto must not allocate before the hook
         try (SecretFileContents file = SecretFileContents.read(path, MAXIMUM_BYTES)) {
             MemorySegment contents = file.contents();
             long start = firstNonWhitespace(contents);

@@ -49,7 +49,12 @@ public class DigestSignature extends XpfoSignature {
 
     /** Initialises the native context for a new signature; subclasses add padding. */
     MemorySegment begin() throws SignatureException {
-        return context.begin(key, digest);
+        return context.begin(key, digest, reusesContext());
+    }
+
+    /** Whether a context that signed with the same key and digest may be re-initialised in place. */
+    boolean reusesContext() {
+        return true;
     }
 
     private void ensureStarted() throws SignatureException {

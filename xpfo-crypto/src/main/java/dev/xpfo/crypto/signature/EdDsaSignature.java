@@ -39,7 +39,7 @@ public final class EdDsaSignature extends XpfoSignature {
         requireSigning();
         byte[] tbs = message.toByteArray();
         message.reset();
-        context.begin(key, MemorySegment.NULL);
+        context.begin(key, MemorySegment.NULL, true);
         return context.signOneShot(tbs);
     }
 }

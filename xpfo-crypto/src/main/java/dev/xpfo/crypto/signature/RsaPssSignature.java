@@ -68,6 +68,12 @@ public final class RsaPssSignature extends DigestSignature {
         }
     }
 
+    /** PSS settings live in the context's EVP_PKEY_CTX: always start afresh and set them again. */
+    @Override
+    boolean reusesContext() {
+        return false;
+    }
+
     @Override
     MemorySegment begin() throws SignatureException {
         if (spec == null) {

@@ -58,6 +58,7 @@ public final class PrivateKeyFiles {
                 throw new InvalidKeyException(path + " holds no private key libcrypto can parse: "
                         + OpenSslErrors.failure("read private key", "parsing " + path).getMessage());
             }
+            LibCrypto.errClearError(); // decoders tried on the way may have queued errors: never report them later
             return KeyAdoption.adopt(pkey);
         }
     }

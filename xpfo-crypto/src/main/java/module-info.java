@@ -11,6 +11,7 @@ module dev.xpfo.crypto {
 
     exports dev.xpfo.crypto.symmetric;
     exports dev.xpfo.crypto;
+    exports dev.xpfo.crypto.keys;
 
     provides java.security.Provider with dev.xpfo.crypto.XpfoProvider;
 }

@@ -58,6 +58,8 @@ public final class Libc {
     public static final int MADV_DONTFORK = 10;
     public static final int MADV_DONTDUMP = 16;
     public static final int MADV_WIPEONFORK = 18;
+
+    public static final int POSIX_FADV_DONTNEED = 4;
     public static final int MADV_POPULATE_WRITE = 23;
 
     public static final int RLIMIT_MEMLOCK = 8;
@@ -163,6 +165,7 @@ public final class Libc {
     private static final MethodHandle FSTATFS = function("fstatfs", intOf(JAVA_INT, ADDRESS));
     private static final MethodHandle READ = function("read", longOf(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = function("write", longOf(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle POSIX_FADVISE = function("posix_fadvise", intOf(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle PREAD = function("pread", longOf(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PWRITE = function("pwrite", longOf(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle MMAP = function("mmap",
@@ -314,6 +317,15 @@ public final class Libc {
     public static long write(int fd, MemorySegment buffer, long count) {
         try {
             return (long) WRITE.invokeExact(capture(), fd, buffer, count);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code posix_fadvise}: returns 0 or the error number itself (it does not set errno). */
+    public static int posixFadvise(int fd, long offset, long length, int advice) {
+        try {
+            return (int) POSIX_FADVISE.invokeExact(capture(), fd, offset, length, advice);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -16,6 +16,7 @@ public final class XpfoProvider extends Provider {
         super(NAME, "0.1", "xpfo: OpenSSL libcrypto with its whole heap out of the kernel's direct map");
         CryptoHeap.ensureInstalled();
         // ---- services: keys and signatures (keys helper) ----
+        dev.xpfo.crypto.keys.KeyServices.of(this).forEach(this::putService);
 
         // ---- services: ciphers, MACs, key agreement, secret key generators (ciphers helper) ----
         dev.xpfo.crypto.symmetric.SymmetricServices.of(this).forEach(this::putService);

@@ -157,6 +157,242 @@ public final class LibCrypto {
     }
 
     // ---- keys, signatures, import (keys helper) ----
+    private static final MethodHandle EVP_PKEY_Q_KEYGEN = function("EVP_PKEY_Q_keygen",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(3));
+    private static final MethodHandle EVP_PKEY_Q_KEYGEN_NAMED = function("EVP_PKEY_Q_keygen",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(3));
+    private static final MethodHandle EVP_PKEY_Q_KEYGEN_SIZED = function("EVP_PKEY_Q_keygen",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG), Linker.Option.firstVariadicArg(3));
+    private static final MethodHandle EVP_PKEY_FREE = function("EVP_PKEY_free", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle EVP_PKEY_UP_REF = function("EVP_PKEY_up_ref", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle EVP_PKEY_IS_A = function("EVP_PKEY_is_a", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle I2D_PUBKEY = function("i2d_PUBKEY", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle CRYPTO_FREE = function("CRYPTO_free", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle EVP_MD_CTX_NEW = function("EVP_MD_CTX_new", FunctionDescriptor.of(ADDRESS));
+    private static final MethodHandle EVP_MD_CTX_FREE = function("EVP_MD_CTX_free", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle EVP_MD_CTX_RESET = function("EVP_MD_CTX_reset", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle EVP_DIGEST_SIGN_INIT_EX = function("EVP_DigestSignInit_ex",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle EVP_DIGEST_SIGN_UPDATE = function("EVP_DigestSignUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVP_DIGEST_SIGN_FINAL = function("EVP_DigestSignFinal",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle EVP_DIGEST_SIGN = function("EVP_DigestSign",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVP_PKEY_CTX_SET_RSA_PADDING = function("EVP_PKEY_CTX_set_rsa_padding",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle EVP_PKEY_CTX_SET_RSA_MGF1_MD_NAME = function("EVP_PKEY_CTX_set_rsa_mgf1_md_name",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle EVP_PKEY_CTX_SET_RSA_PSS_SALTLEN = function("EVP_PKEY_CTX_set_rsa_pss_saltlen",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle D2I_AUTO_PRIVATE_KEY = function("d2i_AutoPrivateKey",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle BIO_NEW_MEM_BUF = function("BIO_new_mem_buf", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle BIO_FREE = function("BIO_free", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle PEM_READ_BIO_PRIVATE_KEY = function("PEM_read_bio_PrivateKey",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code RSA_PKCS1_PSS_PADDING} of {@code <openssl/rsa.h>}. */
+    public static final int RSA_PKCS1_PSS_PADDING = 6;
+
+    /** {@code EVP_PKEY_Q_keygen(libctx, propq, type)} with no further argument (Ed25519, X25519); NULL on failure. */
+    public static MemorySegment evpPkeyQKeygen(MemorySegment libctx, MemorySegment propq, MemorySegment type) {
+        try {
+            return (MemorySegment) EVP_PKEY_Q_KEYGEN.invokeExact(libctx, propq, type);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_Q_keygen(libctx, propq, "EC", curve)}; NULL on failure. */
+    public static MemorySegment evpPkeyQKeygenNamed(MemorySegment libctx, MemorySegment propq, MemorySegment type, MemorySegment name) {
+        try {
+            return (MemorySegment) EVP_PKEY_Q_KEYGEN_NAMED.invokeExact(libctx, propq, type, name);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_Q_keygen(libctx, propq, "RSA", (size_t) bits)}; NULL on failure. */
+    public static MemorySegment evpPkeyQKeygenSized(MemorySegment libctx, MemorySegment propq, MemorySegment type, long bits) {
+        try {
+            return (MemorySegment) EVP_PKEY_Q_KEYGEN_SIZED.invokeExact(libctx, propq, type, bits);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_free}: drops one reference; the last one frees (and cleanses) the key. */
+    public static void evpPkeyFree(MemorySegment pkey) {
+        try {
+            EVP_PKEY_FREE.invokeExact(pkey);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_up_ref}: 1 on success. */
+    public static int evpPkeyUpRef(MemorySegment pkey) {
+        try {
+            return (int) EVP_PKEY_UP_REF.invokeExact(pkey);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_is_a}: 1 if the key is of type {@code name}. */
+    public static int evpPkeyIsA(MemorySegment pkey, MemorySegment name) {
+        try {
+            return (int) EVP_PKEY_IS_A.invokeExact(pkey, name);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code i2d_PUBKEY(pkey, &out)}: the SubjectPublicKeyInfo's length, or &lt;= 0; {@code *out} is libcrypto's. */
+    public static int i2dPubkey(MemorySegment pkey, MemorySegment out) {
+        try {
+            return (int) I2D_PUBKEY.invokeExact(pkey, out);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code CRYPTO_free(ptr, file, line)}: the body of {@code OPENSSL_free}. */
+    public static void cryptoFree(MemorySegment ptr, MemorySegment file, int line) {
+        try {
+            CRYPTO_FREE.invokeExact(ptr, file, line);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_MD_CTX_new}; NULL on failure. */
+    public static MemorySegment evpMdCtxNew() {
+        try {
+            return (MemorySegment) EVP_MD_CTX_NEW.invokeExact();
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_MD_CTX_free}. */
+    public static void evpMdCtxFree(MemorySegment ctx) {
+        try {
+            EVP_MD_CTX_FREE.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_MD_CTX_reset}: releases the context's key and digest state; 1 on success. */
+    public static int evpMdCtxReset(MemorySegment ctx) {
+        try {
+            return (int) EVP_MD_CTX_RESET.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_DigestSignInit_ex(ctx, &pctx, mdname, libctx, props, pkey, params)}: 1 on success. */
+    public static int evpDigestSignInitEx(MemorySegment ctx, MemorySegment pctxOut, MemorySegment mdName, MemorySegment libctx,
+                                          MemorySegment props, MemorySegment pkey, MemorySegment params) {
+        try {
+            return (int) EVP_DIGEST_SIGN_INIT_EX.invokeExact(ctx, pctxOut, mdName, libctx, props, pkey, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_DigestSignUpdate}: 1 on success. */
+    public static int evpDigestSignUpdate(MemorySegment ctx, MemorySegment data, long count) {
+        try {
+            return (int) EVP_DIGEST_SIGN_UPDATE.invokeExact(ctx, data, count);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_DigestSignFinal(ctx, sig, &siglen)}: with {@code sig} NULL, the maximum length; 1 on success. */
+    public static int evpDigestSignFinal(MemorySegment ctx, MemorySegment sig, MemorySegment sigLen) {
+        try {
+            return (int) EVP_DIGEST_SIGN_FINAL.invokeExact(ctx, sig, sigLen);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_DigestSign(ctx, sig, &siglen, tbs, tbslen)}: one-shot (the only form EdDSA has); 1 on success. */
+    public static int evpDigestSign(MemorySegment ctx, MemorySegment sig, MemorySegment sigLen, MemorySegment tbs, long tbsLen) {
+        try {
+            return (int) EVP_DIGEST_SIGN.invokeExact(ctx, sig, sigLen, tbs, tbsLen);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_CTX_set_rsa_padding}: &gt; 0 on success. */
+    public static int evpPkeyCtxSetRsaPadding(MemorySegment pctx, int padding) {
+        try {
+            return (int) EVP_PKEY_CTX_SET_RSA_PADDING.invokeExact(pctx, padding);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, mdname, props)}: &gt; 0 on success. */
+    public static int evpPkeyCtxSetRsaMgf1MdName(MemorySegment pctx, MemorySegment mdName, MemorySegment props) {
+        try {
+            return (int) EVP_PKEY_CTX_SET_RSA_MGF1_MD_NAME.invokeExact(pctx, mdName, props);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_CTX_set_rsa_pss_saltlen}: &gt; 0 on success. */
+    public static int evpPkeyCtxSetRsaPssSaltlen(MemorySegment pctx, int saltLen) {
+        try {
+            return (int) EVP_PKEY_CTX_SET_RSA_PSS_SALTLEN.invokeExact(pctx, saltLen);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code d2i_AutoPrivateKey(NULL, &p, len)}: a key from DER (PKCS#8 or traditional); NULL on failure. */
+    public static MemorySegment d2iAutoPrivateKey(MemorySegment out, MemorySegment cursor, long length) {
+        try {
+            return (MemorySegment) D2I_AUTO_PRIVATE_KEY.invokeExact(out, cursor, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code BIO_new_mem_buf(buf, len)}: a read-only BIO over {@code buf}, no copy; NULL on failure. */
+    public static MemorySegment bioNewMemBuf(MemorySegment buffer, int length) {
+        try {
+            return (MemorySegment) BIO_NEW_MEM_BUF.invokeExact(buffer, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code BIO_free}: 1 on success. */
+    public static int bioFree(MemorySegment bio) {
+        try {
+            return (int) BIO_FREE.invokeExact(bio);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code PEM_read_bio_PrivateKey(bio, NULL, cb, u)}: NULL on failure. */
+    public static MemorySegment pemReadBioPrivateKey(MemorySegment bio, MemorySegment out, MemorySegment callback, MemorySegment user) {
+        try {
+            return (MemorySegment) PEM_READ_BIO_PRIVATE_KEY.invokeExact(bio, out, callback, user);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 
     // ---- ciphers, MACs, key agreement (ciphers helper) ----
 

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.keys;
+
+import dev.xpfo.crypto.signature.DigestSignature;
+import dev.xpfo.crypto.signature.EdDsaSignature;
+import dev.xpfo.crypto.signature.RsaPssSignature;
+
+import java.security.InvalidParameterException;
+import java.security.Provider;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The XPFO provider's services for private keys: key pair generators and signatures. Every
+ * signature lists {@code SupportedKeyClasses = XpfoPrivateKey}, so the JDK's delayed provider
+ * selection sends operations on XPFO keys to XPFO, and only those, wherever XPFO sits in the
+ * provider list. Verification is not registered: public keys are standard JDK keys, verified by the
+ * JDK's providers.
+ */
+public final class KeyServices {
+    private static final Map<String, String> XPFO_KEYS_ONLY = Map.of("SupportedKeyClasses", XpfoPrivateKey.class.getName());
+
+    private KeyServices() {
+    }
+
+    /** The services to register in {@code provider}. */
+    public static List<Provider.Service> of(Provider provider) {
+        List<Provider.Service> services = new ArrayList<>();
+        services.add(generator(provider, "EC", List.of(), XpfoKeyPairGenerator.Kind.EC));
+        services.add(generator(provider, "Ed25519", List.of("EdDSA"), XpfoKeyPairGenerator.Kind.ED25519));
+        services.add(generator(provider, "X25519", List.of("XDH"), XpfoKeyPairGenerator.Kind.X25519));
+        services.add(generator(provider, "RSA", List.of(), XpfoKeyPairGenerator.Kind.RSA));
+        for (String digest : List.of("SHA256", "SHA384", "SHA512")) {
+            services.add(signature(provider, digest + "withECDSA", List.of(), DigestSignature.class, () -> DigestSignature.ecdsa(digest)));
+            services.add(signature(provider, digest + "withRSA", List.of(), DigestSignature.class, () -> DigestSignature.rsa(digest)));
+        }
+        services.add(signature(provider, "Ed25519", List.of("EdDSA"), EdDsaSignature.class, EdDsaSignature::new));
+        services.add(signature(provider, "RSASSA-PSS", List.of(), RsaPssSignature.class, RsaPssSignature::new));
+        return services;
+    }
+
+    private static Provider.Service generator(Provider provider, String algorithm, List<String> aliases, XpfoKeyPairGenerator.Kind kind) {
+        return new SpiService(provider, "KeyPairGenerator", algorithm, XpfoKeyPairGenerator.class, aliases, Map.of(),
+                () -> new XpfoKeyPairGenerator(kind));
+    }
+
+    private static Provider.Service signature(Provider provider, String algorithm, List<String> aliases, Class<?> spi, Supplier<?> factory) {
+        return new SpiService(provider, "Signature", algorithm, spi, aliases, XPFO_KEYS_ONLY, factory);
+    }
+
+    /** A service built by a factory, not by reflection (its classes are not exported). */
+    private static final class SpiService extends Provider.Service {
+        private final Supplier<?> factory;
+
+        SpiService(Provider provider, String type, String algorithm, Class<?> spi, List<String> aliases,
+                   Map<String, String> attributes, Supplier<?> factory) {
+            super(provider, type, algorithm, spi.getName(), aliases, attributes);
+            this.factory = factory;
+        }
+
+        @Override
+        public Object newInstance(Object constructorParameter) {
+            if (constructorParameter != null) {
+                throw new InvalidParameterException(getType() + " " + getAlgorithm() + " takes no constructor parameter");
+            }
+            return factory.get();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.signature;
+
+import dev.xpfo.crypto.keys.XpfoRsaPrivateKey;
+import dev.xpfo.crypto.libcrypto.LibCrypto;
+import dev.xpfo.crypto.libcrypto.OpenSslErrors;
+
+import java.lang.foreign.MemorySegment;
+import java.security.AlgorithmParameters;
+import java.security.GeneralSecurityException;
+import java.security.InvalidAlgorithmParameterException;
+import java.security.ProviderException;
+import java.security.SignatureException;
+import java.security.spec.AlgorithmParameterSpec;
+import java.security.spec.MGF1ParameterSpec;
+import java.security.spec.PSSParameterSpec;
+import java.util.Set;
+
+/**
+ * {@code RSASSA-PSS} with the parameters of a {@link PSSParameterSpec} (as JSSE passes them to
+ * {@code initSign(key, spec, random)}): digest, MGF1 digest and an explicit salt length. Like SunRsaSign,
+ * it refuses to sign before it has parameters.
+ */
+public final class RsaPssSignature extends DigestSignature {
+    private static final Set<String> DIGESTS = Set.of("SHA-256", "SHA-384", "SHA-512", "SHA-224", "SHA-1",
+            "SHA-512/224", "SHA-512/256");
+    private PSSParameterSpec spec;
+    private MemorySegment mgfDigest;
+
+    public RsaPssSignature() {
+        super("RSASSA-PSS", null, XpfoRsaPrivateKey.class, "RSA");
+    }
+
+    @Override
+    protected void engineSetParameter(AlgorithmParameterSpec params) throws InvalidAlgorithmParameterException {
+        if (!(params instanceof PSSParameterSpec pss)) {
+            throw new InvalidAlgorithmParameterException("RSASSA-PSS takes a PSSParameterSpec");
+        }
+        if (pss.getTrailerField() != PSSParameterSpec.TRAILER_FIELD_BC) {
+            throw new InvalidAlgorithmParameterException("only the trailer field 1 is supported");
+        }
+        if (!"MGF1".equalsIgnoreCase(pss.getMGFAlgorithm()) || !(pss.getMGFParameters() instanceof MGF1ParameterSpec mgf)) {
+            throw new InvalidAlgorithmParameterException("only MGF1 is supported, not " + pss.getMGFAlgorithm());
+        }
+        if (!DIGESTS.contains(pss.getDigestAlgorithm()) || !DIGESTS.contains(mgf.getDigestAlgorithm())) {
+            throw new InvalidAlgorithmParameterException("unsupported digest " + pss.getDigestAlgorithm() + " / MGF1 " + mgf.getDigestAlgorithm());
+        }
+        if (pss.getSaltLength() < 0) {
+            throw new InvalidAlgorithmParameterException("negative salt length");
+        }
+        spec = pss;
+        digest(pss.getDigestAlgorithm());
+        mgfDigest = context.string(mgf.getDigestAlgorithm());
+        restart();
+    }
+
+    @Override
+    protected AlgorithmParameters engineGetParameters() {
+        if (spec == null) {
+            return null;
+        }
+        try {
+            AlgorithmParameters parameters = AlgorithmParameters.getInstance("RSASSA-PSS");
+            parameters.init(spec);
+            return parameters;
+        } catch (GeneralSecurityException e) {
+            throw new ProviderException("the JDK cannot represent " + spec, e);
+        }
+    }
+
+    /** PSS settings live in the context's EVP_PKEY_CTX: always start afresh and set them again. */
+    @Override
+    boolean reusesContext() {
+        return false;
+    }
+
+    @Override
+    MemorySegment begin() throws SignatureException {
+        if (spec == null) {
+            throw new SignatureException("RSASSA-PSS needs its parameters: call setParameter(PSSParameterSpec) first");
+        }
+        MemorySegment pkeyCtx = super.begin();
+        if (LibCrypto.evpPkeyCtxSetRsaPadding(pkeyCtx, LibCrypto.RSA_PKCS1_PSS_PADDING) <= 0) {
+            throw new SignatureException(OpenSslErrors.failure("EVP_PKEY_CTX_set_rsa_padding", "choosing PSS"));
+        }
+        if (LibCrypto.evpPkeyCtxSetRsaMgf1MdName(pkeyCtx, mgfDigest, MemorySegment.NULL) <= 0) {
+            throw new SignatureException(OpenSslErrors.failure("EVP_PKEY_CTX_set_rsa_mgf1_md_name", "choosing the MGF1 digest"));
+        }
+        if (LibCrypto.evpPkeyCtxSetRsaPssSaltlen(pkeyCtx, spec.getSaltLength()) <= 0) {
+            throw new SignatureException(OpenSslErrors.failure("EVP_PKEY_CTX_set_rsa_pss_saltlen", "setting the salt length"));
+        }
+        return pkeyCtx;
+    }
+}

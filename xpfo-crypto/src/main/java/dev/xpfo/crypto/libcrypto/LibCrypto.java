@@ -167,7 +167,6 @@ public final class LibCrypto {
     private static final MethodHandle EVP_PKEY_UP_REF = function("EVP_PKEY_up_ref", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle EVP_PKEY_IS_A = function("EVP_PKEY_is_a", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle I2D_PUBKEY = function("i2d_PUBKEY", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle CRYPTO_FREE = function("CRYPTO_free", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT));
     private static final MethodHandle EVP_MD_CTX_NEW = function("EVP_MD_CTX_new", FunctionDescriptor.of(ADDRESS));
     private static final MethodHandle EVP_MD_CTX_FREE = function("EVP_MD_CTX_free", FunctionDescriptor.ofVoid(ADDRESS));
     private static final MethodHandle EVP_MD_CTX_RESET = function("EVP_MD_CTX_reset", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -735,19 +734,6 @@ public final class LibCrypto {
     public static MemorySegment d2iPrivateKey(int type, MemorySegment reuse, MemorySegment input, long length) {
         try {
             return (MemorySegment) D2I_PRIVATEKEY.invokeExact(type, reuse, input, length);
-        } catch (Throwable t) {
-            throw linkFailure(t);
-        }
-    }
-
-    // EVP_PKEY_free is also bound, identically, in the keys helper's section (branch i13-keys): when both
-    // are merged, delete these two members (javac reports them as already defined).
-    private static final MethodHandle EVP_PKEY_FREE = function("EVP_PKEY_free", FunctionDescriptor.ofVoid(ADDRESS));
-
-    /** {@code EVP_PKEY_free}: drops one reference; the last one frees (and cleanses) the key. */
-    public static void evpPkeyFree(MemorySegment pkey) {
-        try {
-            EVP_PKEY_FREE.invokeExact(pkey);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -5,6 +5,8 @@ import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.keys.PrivateKeyFiles;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;
 import dev.xpfo.crypto.symmetric.XpfoSecretKey;
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.memory.SecretFileContents;
 import dev.xpfo.secret.Secret;
 import dev.xpfo.secret.SecretStore;
@@ -192,25 +194,24 @@ class KeyProtectionTest {
 
         /** Every readable mapping in /proc/PID/maps, read through /proc/PID/mem; a mapping that refuses is counted. */
         void scanProcess(long pid) throws IOException {
-            List<String> maps = Files.readAllLines(Path.of("/proc", Long.toString(pid), "maps"));
+            List<MapsEntry> maps = new ProcessDirectory(pid).maps(); // xpfo's one maps parser
             try (FileChannel mem = new RandomAccessFile("/proc/" + pid + "/mem", "r").getChannel()) {
-                for (String line : maps) {
-                    String[] fields = line.trim().split("\\s+", 6);
-                    if (fields[1].charAt(0) != 'r') {
+                for (MapsEntry mapping : maps) {
+                    if (mapping.permissions().charAt(0) != 'r') {
                         continue;
                     }
-                    String[] range = fields[0].split("-");
-                    long start = Long.parseUnsignedLong(range[0], 16);
-                    long end = Long.parseUnsignedLong(range[1], 16);
+                    String line = mapping.toString();
+                    long start = mapping.start();
+                    long end = mapping.end();
                     if (start < 0) { // [vsyscall], above what a file offset can address
-                        refused.add(line.trim() + " (not addressable)");
+                        refused.add(line + " (not addressable)");
                         continue;
                     }
                     try {
-                        scan(line.trim(), (buffer, position) -> mem.read(buffer, position), start, end);
+                        scan(line, (buffer, position) -> mem.read(buffer, position), start, end);
                         mappingsRead++;
                     } catch (IOException e) {
-                        refused.add(line.trim() + " (" + e.getMessage() + ")");
+                        refused.add(line + " (" + e.getMessage() + ")");
                     }
                 }
             }

@@ -1,17 +1,183 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.heap;
 
+import dev.xpfo.crypto.CryptoHeapException;
+import dev.xpfo.crypto.libcrypto.HeapLibrary;
+import dev.xpfo.crypto.libcrypto.LibCrypto;
+import dev.xpfo.memory.XpfoException;
+import dev.xpfo.metrics.MetricSource;
+import dev.xpfo.pool.Isolation;
+import dev.xpfo.pool.PagePool;
+import dev.xpfo.pool.PoolSettings;
+import dev.xpfo.pool.Region;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
 /**
- * Owner of libcrypto's heap: installs xpfo's native allocator (secret-memory chunks) with
- * {@code CRYPTO_set_mem_functions} before libcrypto's first allocation. PLACEHOLDER of the skeleton:
- * the heap helper replaces this class; nothing may use libcrypto until it does.
+ * Owner of libcrypto's heap: once per process, points {@code CRYPTO_set_mem_functions} at xpfo's
+ * native allocator ({@link HeapLibrary}), whose memory is secret-memory chunks of a {@link PagePool}
+ * (out of the kernel's direct map), before libcrypto's first allocation.
+ *
+ * <p>Installing proves that every pointer libcrypto will ever free came from our allocator:
+ * {@code CRYPTO_get_mem_functions} still returns libcrypto's own defaults (nobody hooked it before),
+ * {@code CRYPTO_set_mem_functions} returns 1 (libcrypto has not allocated on its default path yet) and
+ * reading back returns ours; libcrypto's secure heap (an mmap arena still in the direct map, outside
+ * the hook) must be off. Then {@code OPENSSL_init_crypto(NO_ATEXIT | NO_LOAD_CONFIG)}: no cleanup at
+ * exit while other threads may still be inside libcrypto, and no openssl.cnf that could load engines.
+ *
+ * <p>Chunks given to the allocator are never returned or unmapped: libcrypto frees into them from
+ * thread-exit destructors, after the JVM is gone. Only malloc's slow path calls back into Java for
+ * another chunk, and a shutdown hook clears that callback.
+ *
+ * <p>Any refusal throws {@link CryptoHeapException}, now and on every later call: libcrypto never runs
+ * on the ordinary heap.
  */
 public final class CryptoHeap {
+    private static final List<Region> CHUNKS = new CopyOnWriteArrayList<>();
+    private static PagePool pool;
+    private static boolean installed;
+    private static CryptoHeapException refusal;
+
     private CryptoHeap() {
     }
 
-    /** Installs the allocator once, or refuses; never lets libcrypto run on the ordinary heap. */
-    public static void ensureInstalled() {
-        throw new IllegalStateException("libcrypto's secret-memory heap is not built yet");
+    /**
+     * Installs the allocator once, or refuses; never lets libcrypto run on the ordinary heap.
+     *
+     * @throws CryptoHeapException if libcrypto was used (or hooked) before, its secure heap is on, secret
+     *                             memory is unavailable, or the memlock limit cannot hold a chunk; the
+     *                             same refusal on every later call
+     */
+    public static synchronized void ensureInstalled() {
+        if (installed) {
+            return;
+        }
+        if (refusal != null) {
+            throw new CryptoHeapException(refusal.getMessage(), refusal);
+        }
+        try {
+            install();
+            installed = true;
+        } catch (CryptoHeapException e) {
+            refusal = e;
+            throw e;
+        } catch (RuntimeException | LinkageError e) {
+            // e.g. the allocator's library missing from the jar (built without cc) or not loadable here
+            refusal = new CryptoHeapException("xpfo could not set up libcrypto's secret-memory heap: " + e
+                    + ". Remedy: libcrypto.so.3 (OpenSSL 3) installed, and an xpfo-crypto jar built with a C compiler", e);
+            throw refusal;
+        }
+    }
+
+    /** What the allocator holds now. */
+    public static CryptoHeapStats stats() {
+        return new CryptoHeapStats(HeapLibrary.arenaBytes(), HeapLibrary.inUseBytes(), HeapLibrary.foreignFrees(),
+                HeapLibrary.failedMallocs(), HeapLibrary.growRequests());
+    }
+
+    /** The allocator's counters for a metrics endpoint, read afresh each time. */
+    public static MetricSource metricSource() {
+        return () -> stats().metrics();
+    }
+
+    private static void install() {
+        MemorySegment malloc = LibCrypto.address("CRYPTO_malloc");
+        MemorySegment realloc = LibCrypto.address("CRYPTO_realloc");
+        MemorySegment free = LibCrypto.address("CRYPTO_free");
+        if (!current().equals(List.of(malloc.address(), realloc.address(), free.address()))) {
+            throw usedBefore("CRYPTO_get_mem_functions returned another allocator than libcrypto's own: something in this "
+                    + "process installed one before xpfo");
+        }
+        if (LibCrypto.cryptoSecureMallocInitialized() != 0) {
+            throw new CryptoHeapException("libcrypto's secure heap is initialised (CRYPTO_secure_malloc_init): it keeps "
+                    + "private keys in an mmap arena that is still in the kernel's direct map, outside xpfo's allocator. "
+                    + "Remedy: do not initialise OpenSSL's secure heap in a process that uses the XPFO provider");
+        }
+        addChunk(firstChunk());
+        if (LibCrypto.cryptoSetMemFunctions(HeapLibrary.mallocAddress(), HeapLibrary.reallocAddress(),
+                HeapLibrary.freeAddress()) != 1) {
+            throw usedBefore("CRYPTO_set_mem_functions returned 0: libcrypto has already allocated on its own heap");
+        }
+        if (!current().equals(List.of(HeapLibrary.mallocAddress().address(), HeapLibrary.reallocAddress().address(),
+                HeapLibrary.freeAddress().address()))) {
+            throw usedBefore("CRYPTO_get_mem_functions does not return xpfo's allocator after CRYPTO_set_mem_functions");
+        }
+        try {
+            HeapLibrary.setGrow(HeapLibrary.growCallback(MethodHandles.lookup().findStatic(CryptoHeap.class, "grow",
+                    HeapLibrary.growType())));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("CryptoHeap.grow is missing", e);
+        }
+        // after this the JVM cannot run upcalls: allocations then come from free space or fail with NULL
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> HeapLibrary.setGrow(MemorySegment.NULL)));
+        if (LibCrypto.opensslInitCrypto(LibCrypto.OPENSSL_INIT_NO_ATEXIT | LibCrypto.OPENSSL_INIT_NO_LOAD_CONFIG,
+                MemorySegment.NULL) != 1) {
+            throw new CryptoHeapException("OPENSSL_init_crypto failed with xpfo's allocator installed ("
+                    + stats() + "). Remedy: raise the memlock limit (ulimit -l) so xpfo can take more secret memory");
+        }
+        if (LibCrypto.cryptoSecureMallocInitialized() != 0) {
+            throw new CryptoHeapException("libcrypto's secure heap became initialised during OPENSSL_init_crypto: its "
+                    + "mmap arena is in the kernel's direct map. Remedy: do not initialise OpenSSL's secure heap");
+        }
+    }
+
+    private static List<Long> current() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cells = arena.allocate(ADDRESS, 3);
+            LibCrypto.cryptoGetMemFunctions(cells, cells.asSlice(ADDRESS.byteSize()), cells.asSlice(2 * ADDRESS.byteSize()));
+            return List.of(cells.getAtIndex(ADDRESS, 0).address(), cells.getAtIndex(ADDRESS, 1).address(),
+                    cells.getAtIndex(ADDRESS, 2).address());
+        }
+    }
+
+    private static CryptoHeapException usedBefore(String what) {
+        return new CryptoHeapException("libcrypto was used before xpfo could take over its heap (" + what + "), so keys "
+                + "would land on the ordinary heap; the XPFO provider refuses to run. Remedy: make the XPFO provider the "
+                + "first user of libcrypto in this process (load it before netty-tcnative, PKCS#11 modules or other native "
+                + "code using OpenSSL)");
+    }
+
+    private static Region firstChunk() {
+        try {
+            pool = PagePool.open(PoolSettings.defaults());
+            if (pool.isolation() != Isolation.DIRECT_MAP_REMOVED) {
+                throw new CryptoHeapException("xpfo's pool for libcrypto's heap is " + pool.isolation()
+                        + ", not out of the kernel's direct map. Remedy: a kernel with memfd_secret (secretmem.enable=1)");
+            }
+            return pool.take(pool.chunkBytes());
+        } catch (CryptoHeapException e) {
+            throw e;
+        } catch (XpfoException e) {
+            throw new CryptoHeapException("libcrypto's heap needs secret memory and cannot get it: " + e.getMessage()
+                    + ". Remedy: a kernel with memfd_secret, and a memlock limit (ulimit -l, systemd LimitMEMLOCK=) of at "
+                    + "least " + (PoolSettings.DEFAULT_CHUNK_BYTES >> 20) + " MiB for this user", e);
+        }
+    }
+
+    private static void addChunk(Region chunk) {
+        MemorySegment memory = chunk.segment();
+        if (HeapLibrary.addChunk(memory, memory.byteSize()) != 0) {
+            chunk.close();
+            throw new CryptoHeapException("xpfo's crypto heap refused a chunk of " + memory.byteSize()
+                    + " bytes (its table of 64 chunks is full)");
+        }
+        CHUNKS.add(chunk); // for good: the allocator may free into it after the JVM is gone
+    }
+
+    /** The allocator's grow callback, an upcall from malloc's slow path: 1 if a chunk was added. Never throws. */
+    private static int grow(long minimumBytes) {
+        try {
+            long bytes = Math.max(pool.chunkBytes(), (minimumBytes + pool.chunkBytes() - 1) / pool.chunkBytes() * pool.chunkBytes());
+            addChunk(pool.take(bytes));
+            return 1;
+        } catch (Throwable t) {
+            return 0; // an exception escaping an upcall would end the JVM; malloc returns NULL instead
+        }
     }
 }

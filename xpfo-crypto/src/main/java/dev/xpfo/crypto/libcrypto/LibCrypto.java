@@ -84,6 +84,75 @@ public final class LibCrypto {
     }
 
     // ---- the heap: CRYPTO_{get,set}_mem_functions, OPENSSL_init_crypto, secure heap (heap helper) ----
+    /** {@code OPENSSL_INIT_NO_ATEXIT}: no {@code atexit(OPENSSL_cleanup)} (other threads may still be in libcrypto). */
+    public static final long OPENSSL_INIT_NO_ATEXIT = 0x00080000L;
+    /** {@code OPENSSL_INIT_NO_LOAD_CONFIG}: no openssl.cnf (it could load engines allocating outside our heap). */
+    public static final long OPENSSL_INIT_NO_LOAD_CONFIG = 0x00000080L;
+
+    private static final MethodHandle CRYPTO_GET_MEM_FUNCTIONS = function("CRYPTO_get_mem_functions",
+            FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle CRYPTO_SET_MEM_FUNCTIONS = function("CRYPTO_set_mem_functions",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle OPENSSL_INIT_CRYPTO = function("OPENSSL_init_crypto",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle CRYPTO_SECURE_MALLOC_INITIALIZED = function("CRYPTO_secure_malloc_initialized",
+            FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle CRYPTO_MALLOC = function("CRYPTO_malloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT));
+    private static final MethodHandle CRYPTO_FREE = function("CRYPTO_free", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT));
+
+    /** {@code CRYPTO_get_mem_functions}: writes the current malloc, realloc and free pointers into the three cells. */
+    public static void cryptoGetMemFunctions(MemorySegment malloc, MemorySegment realloc, MemorySegment free) {
+        try {
+            CRYPTO_GET_MEM_FUNCTIONS.invokeExact(malloc, realloc, free);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code CRYPTO_set_mem_functions}: 1 if set; 0 once libcrypto has allocated on its default path. */
+    public static int cryptoSetMemFunctions(MemorySegment malloc, MemorySegment realloc, MemorySegment free) {
+        try {
+            return (int) CRYPTO_SET_MEM_FUNCTIONS.invokeExact(malloc, realloc, free);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code OPENSSL_init_crypto(opts, settings)}: 1 on success. */
+    public static int opensslInitCrypto(long options, MemorySegment settings) {
+        try {
+            return (int) OPENSSL_INIT_CRYPTO.invokeExact(options, settings);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code CRYPTO_secure_malloc_initialized}: 1 if libcrypto's secure heap (outside our hook) is on. */
+    public static int cryptoSecureMallocInitialized() {
+        try {
+            return (int) CRYPTO_SECURE_MALLOC_INITIALIZED.invokeExact();
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code CRYPTO_malloc(num, file, line)}, the body of {@code OPENSSL_malloc}: through the installed hook. */
+    public static MemorySegment cryptoMalloc(long bytes) {
+        try {
+            return (MemorySegment) CRYPTO_MALLOC.invokeExact(bytes, MemorySegment.NULL, 0);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code CRYPTO_free(ptr, file, line)}, the body of {@code OPENSSL_free}. */
+    public static void cryptoFree(MemorySegment block) {
+        try {
+            CRYPTO_FREE.invokeExact(block, MemorySegment.NULL, 0);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 
     // ---- keys, signatures, import (keys helper) ----
     private static final MethodHandle EVP_PKEY_Q_KEYGEN = function("EVP_PKEY_Q_keygen",

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.heap;
+
+import dev.xpfo.crypto.CryptoHeapException;
+import dev.xpfo.crypto.libcrypto.LibCrypto;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** libcrypto's heap over a whole process's life: installing, refusing, and exiting. */
+class CryptoHeapProcessTest {
+    @Test
+    void aProcessThatUsedLibcryptoOnItsHeapExitsNormally() throws Exception {
+        // libcrypto frees per-thread state from thread-exit destructors and at exit, after the JVM
+        // detached the thread: a Java allocator would abort here ("Could not attach thread for upcall")
+        TestJvm.Result result = TestJvm.run(UseAndExit.class);
+        assertThat(result.output()).contains("used libcrypto");
+        assertThat(result.exitCode()).as(result.output()).isZero();
+    }
+
+    @Test
+    void libcryptoUsedBeforeInstallingIsRefused() throws Exception {
+        TestJvm.Result result = TestJvm.run(AllocateFirst.class);
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(3);
+        assertThat(result.output()).contains("refused twice: libcrypto was used before xpfo could take over its heap")
+                .contains("CRYPTO_set_mem_functions returned 0").contains("Remedy");
+    }
+
+    @Test
+    void anotherAllocatorHookedIntoLibcryptoIsRefusedNotReplaced() throws Exception {
+        // CRYPTO_set_mem_functions would return 1 over somebody else's hook: only the defaults check sees it
+        TestJvm.Result result = TestJvm.run(HookedByAnother.class);
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(3);
+        assertThat(result.output()).contains("refused: libcrypto was used before xpfo could take over its heap")
+                .contains("CRYPTO_get_mem_functions returned another allocator");
+    }
+
+    @Test
+    void anOrdinaryUserWithATinyMemlockLimitIsRefusedClearly() throws Exception {
+        TestJvm.Result result = TestJvm.runUnprivileged(64 * 1024, InstallOnly.class);
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(3);
+        assertThat(result.output()).contains("refused: libcrypto's heap needs secret memory and cannot get it")
+                .contains("memlock");
+    }
+
+    /** Installs, has libcrypto allocate on this and other threads (which then end), and returns from main. */
+    public static final class UseAndExit {
+        public static void main(String[] args) throws Exception {
+            CryptoHeap.ensureInstalled();
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    LibCrypto.errClearError(); // creates this thread's error state in our heap
+                    for (int i = 0; i < 1000; i++) {
+                        LibCrypto.cryptoFree(LibCrypto.cryptoMalloc(1 + i * 37L % 20_000));
+                    }
+                }));
+            }
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            LibCrypto.errClearError(); // the main thread's error state too, freed when it ends after the JVM
+            MemorySegment kept = LibCrypto.cryptoMalloc(4096); // left for the exit
+            CryptoHeapStats stats = CryptoHeap.stats();
+            if (kept.address() == 0 || stats.inUseBytes() == 0 || stats.foreignFrees() != 0) {
+                System.out.println("unexpected: " + stats);
+                System.exit(4);
+            }
+            System.out.println("used libcrypto: " + stats);
+        }
+    }
+
+    /** Lets libcrypto allocate on its own heap, then tries to install. */
+    public static final class AllocateFirst {
+        public static void main(String[] args) {
+            LibCrypto.cryptoFree(LibCrypto.cryptoMalloc(16));
+            try {
+                CryptoHeap.ensureInstalled();
+                System.out.println("installed after libcrypto had allocated");
+                System.exit(4);
+            } catch (CryptoHeapException first) {
+                try {
+                    CryptoHeap.ensureInstalled();
+                    System.out.println("installed on the second try");
+                    System.exit(4);
+                } catch (CryptoHeapException again) {
+                    System.out.println("refused twice: " + again.getMessage());
+                    System.exit(3);
+                }
+            }
+        }
+    }
+
+    /** Hooks libc's malloc, realloc and free into libcrypto (as other native code could), then tries to install. */
+    public static final class HookedByAnother {
+        public static void main(String[] args) {
+            SymbolLookup libc = SymbolLookup.libraryLookup("libc.so.6", Arena.global());
+            int set = LibCrypto.cryptoSetMemFunctions(libc.findOrThrow("malloc"), libc.findOrThrow("realloc"),
+                    libc.findOrThrow("free"));
+            if (set != 1) {
+                System.out.println("could not hook: " + set);
+                System.exit(4);
+            }
+            InstallOnly.main(args);
+        }
+    }
+
+    /** Installs, and says how that ended. */
+    public static final class InstallOnly {
+        public static void main(String[] args) {
+            try {
+                CryptoHeap.ensureInstalled();
+                System.out.println("installed: " + CryptoHeap.stats());
+            } catch (CryptoHeapException e) {
+                System.out.println("refused: " + e.getMessage());
+                System.exit(3);
+            }
+        }
+    }
+}

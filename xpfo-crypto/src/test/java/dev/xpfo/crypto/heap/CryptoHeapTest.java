@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.xpfo.crypto.heap;
+
+import dev.xpfo.crypto.libcrypto.HeapLibrary;
+import dev.xpfo.crypto.libcrypto.LibCrypto;
+import dev.xpfo.host.MapsEntry;
+import dev.xpfo.host.ProcessDirectory;
+import dev.xpfo.host.SecretMemoryFiles;
+import dev.xpfo.metrics.Metric;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** libcrypto's heap, installed in this JVM: where its allocations land and what the allocator promises. */
+class CryptoHeapTest {
+    @BeforeAll
+    static void install() {
+        CryptoHeap.ensureInstalled();
+    }
+
+    @Test
+    void libcryptosAllocationsLieInSecretMemoryThatProcSelfMemCannotRead() throws IOException {
+        for (long size : new long[] {1, 48, 200, 16384, 20_000}) {
+            MemorySegment block = LibCrypto.cryptoMalloc(size);
+            try {
+                assertThat(block.address()).isNotZero();
+                MapsEntry mapping = mappingOf(block.address());
+                assertThat(SecretMemoryFiles.isSecretMemory(mapping)).as("%d bytes in %s", size, mapping).isTrue();
+                assertThatThrownBy(() -> readThroughProcSelfMem(block.address())).as("%d bytes", size)
+                        .isInstanceOf(IOException.class).hasMessageContaining("Input/output error");
+            } finally {
+                LibCrypto.cryptoFree(block);
+            }
+        }
+    }
+
+    @Test
+    void procSelfMemReadsOrdinaryMemory() throws IOException {
+        // the control: the read above fails because of the memory, not because of how it is read
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ordinary = arena.allocate(200);
+            ordinary.set(JAVA_BYTE, 0, (byte) 42);
+            assertThat(readThroughProcSelfMem(ordinary.address())).isEqualTo((byte) 42);
+            assertThat(SecretMemoryFiles.isSecretMemory(mappingOf(ordinary.address()))).isFalse();
+        }
+    }
+
+    @Test
+    void aFreedBlockReadsZero() {
+        for (long size : new long[] {16, 100, 4000, 16384, 40_000}) {
+            MemorySegment block = allocated(LibCrypto.cryptoMalloc(size), size);
+            block.fill((byte) 0x5A);
+            LibCrypto.cryptoFree(block);
+            assertThat(block.toArray(JAVA_BYTE)).as("%d bytes after free", size).containsOnly((byte) 0);
+        }
+    }
+
+    @Test
+    void reallocKeepsTheContentsAndWipesWhatItLeaves() {
+        MemorySegment small = allocated(HeapLibrary.realloc(MemorySegment.NULL, 24), 24);
+        small.fill((byte) 7);
+        MemorySegment grown = allocated(HeapLibrary.realloc(small, 3000), 3000);
+        assertThat(grown.address()).isNotEqualTo(small.address());
+        assertThat(grown.asSlice(0, 24).toArray(JAVA_BYTE)).containsOnly((byte) 7);
+        assertThat(small.toArray(JAVA_BYTE)).as("the old block, freed").containsOnly((byte) 0);
+        grown.fill((byte) 9);
+        MemorySegment shrunk = allocated(HeapLibrary.realloc(grown, 1000), 3000);
+        assertThat(shrunk.address()).isEqualTo(grown.address());
+        assertThat(shrunk.asSlice(1000).toArray(JAVA_BYTE)).as("the tail given up").containsOnly((byte) 0);
+        long before = HeapLibrary.inUseBytes();
+        assertThat(HeapLibrary.realloc(shrunk, 0)).isEqualTo(MemorySegment.NULL);
+        assertThat(HeapLibrary.inUseBytes()).isLessThan(before);
+        assertThat(shrunk.toArray(JAVA_BYTE)).containsOnly((byte) 0);
+    }
+
+    @Test
+    void aBlockGrownInPlaceIsWipedWhole() {
+        MemorySegment block = allocated(HeapLibrary.malloc(20), 32);
+        MemorySegment grown = allocated(HeapLibrary.realloc(block, 32), 32);
+        assertThat(grown.address()).as("32 bytes fit the 32-byte class").isEqualTo(block.address());
+        grown.fill((byte) 0x77);
+        HeapLibrary.free(grown);
+        assertThat(grown.toArray(JAVA_BYTE)).containsOnly((byte) 0);
+    }
+
+    @Test
+    void theMetricsFollowTheAllocator() {
+        MemorySegment block = HeapLibrary.malloc(1000);
+        try {
+            assertThat(CryptoHeap.metricSource().metrics())
+                    .filteredOn(m -> m.name().equals("xpfo_crypto_heap_in_use_bytes")).singleElement()
+                    .extracting(Metric::value).isEqualTo(HeapLibrary.inUseBytes());
+            assertThat(CryptoHeap.metricSource().metrics()).extracting(Metric::name).contains(
+                    "xpfo_crypto_heap_arena_bytes", "xpfo_crypto_heap_foreign_frees_total",
+                    "xpfo_crypto_heap_failed_mallocs_total", "xpfo_crypto_heap_grow_requests_total");
+        } finally {
+            HeapLibrary.free(block);
+        }
+    }
+
+    @Test
+    void mallocOfNothingIsNull() {
+        assertThat(HeapLibrary.malloc(0)).isEqualTo(MemorySegment.NULL);
+    }
+
+    @Test
+    void aForeignPointerIsCountedAndNeverWritten() {
+        long foreign = HeapLibrary.foreignFrees();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment notOurs = arena.allocate(64);
+            notOurs.fill((byte) 3);
+            HeapLibrary.free(notOurs);
+            assertThat(HeapLibrary.realloc(notOurs, 128)).isEqualTo(MemorySegment.NULL);
+            assertThat(notOurs.toArray(JAVA_BYTE)).containsOnly((byte) 3);
+        }
+        assertThat(HeapLibrary.foreignFrees() - foreign).isEqualTo(2);
+    }
+
+    @Test
+    void aDoubleFreeIsCountedNotFollowed() {
+        MemorySegment block = HeapLibrary.malloc(32);
+        HeapLibrary.free(block);
+        long foreign = HeapLibrary.foreignFrees();
+        long inUse = HeapLibrary.inUseBytes();
+        HeapLibrary.free(block);
+        assertThat(HeapLibrary.foreignFrees() - foreign).isEqualTo(1);
+        assertThat(HeapLibrary.inUseBytes()).isEqualTo(inUse);
+    }
+
+    @Test
+    void fourThreadsAllocatingAndFreeingLeaveNothingBehind() throws Exception {
+        CryptoHeapStats before = CryptoHeap.stats();
+        try (ExecutorService threads = Executors.newFixedThreadPool(4)) {
+            List<Future<Void>> done = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                int seed = t;
+                done.add(threads.submit((Callable<Void>) () -> churn(seed)));
+            }
+            for (Future<Void> f : done) {
+                f.get();
+            }
+        }
+        CryptoHeapStats after = CryptoHeap.stats();
+        assertThat(after.inUseBytes()).isEqualTo(before.inUseBytes());
+        assertThat(after.foreignFrees()).isEqualTo(before.foreignFrees());
+        assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
+    }
+
+    @Test
+    void freedLargeSpansMergeWithTheirNeighbours() {
+        // 40 spans of 5 pages each, freed: one request of all 200 pages must be able to use them again
+        List<MemorySegment> spans = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            spans.add(allocated(HeapLibrary.malloc(20_000), 20_000));
+        }
+        long low = spans.stream().mapToLong(MemorySegment::address).min().orElseThrow();
+        long high = spans.stream().mapToLong(MemorySegment::address).max().orElseThrow() + 20_000;
+        spans.forEach(HeapLibrary::free);
+        long bytes = 40 * 5 * 4096 - 16;
+        MemorySegment whole = allocated(HeapLibrary.malloc(bytes), bytes);
+        try {
+            // without merging no free span is that big, so the block would come from elsewhere
+            assertThat(whole.address() < high && whole.address() + bytes > low)
+                    .as("0x%x..0x%x overlaps the freed 0x%x..0x%x", whole.address(), whole.address() + bytes, low, high).isTrue();
+            assertThat(whole.toArray(JAVA_BYTE)).as("merged spans, headers included, are zero").containsOnly((byte) 0);
+        } finally {
+            HeapLibrary.free(whole);
+        }
+    }
+
+    @Test
+    void mallocTakesAnotherChunkWhenTheArenasAreFull() {
+        CryptoHeapStats before = CryptoHeap.stats();
+        List<MemorySegment> held = new ArrayList<>();
+        try {
+            // more than the chunks hold now: malloc must ask Java for more
+            long wanted = before.arenaBytes() + 4 * 1024 * 1024;
+            for (long got = 0; got < wanted; got += 16 * 1024) {
+                MemorySegment block = HeapLibrary.malloc(16 * 1024);
+                assertThat(block.address()).isNotZero();
+                held.add(block);
+            }
+        } finally {
+            held.forEach(HeapLibrary::free);
+        }
+        CryptoHeapStats after = CryptoHeap.stats();
+        assertThat(after.growRequests()).isGreaterThan(before.growRequests());
+        assertThat(after.arenaBytes()).isGreaterThan(before.arenaBytes());
+        assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
+        assertThat(SecretMemoryFiles.isSecretMemory(mappingOfLastChunk(held))).isTrue();
+    }
+
+    private static MapsEntry mappingOfLastChunk(List<MemorySegment> held) throws RuntimeException {
+        try {
+            return mappingOf(held.getLast().address());
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    private static Void churn(int seed) {
+        Random random = new Random(seed);
+        MemorySegment[] live = new MemorySegment[64];
+        byte[] marks = new byte[live.length];
+        for (int i = 0; i < 20_000; i++) {
+            int slot = random.nextInt(live.length);
+            if (live[slot] != null) {
+                MemorySegment block = live[slot];
+                assertThat(block.get(JAVA_BYTE, 0)).isEqualTo(marks[slot]);
+                assertThat(block.get(JAVA_BYTE, block.byteSize() - 1)).isEqualTo(marks[slot]);
+                HeapLibrary.free(block);
+                live[slot] = null;
+            } else {
+                long size = random.nextInt(10) == 0 ? 16_385 + random.nextInt(30_000) : 1 + random.nextInt(2048);
+                MemorySegment block = allocated(LibCrypto.cryptoMalloc(size), size);
+                marks[slot] = (byte) random.nextInt();
+                block.fill(marks[slot]);
+                live[slot] = block;
+            }
+        }
+        for (MemorySegment block : live) {
+            if (block != null) {
+                LibCrypto.cryptoFree(block);
+            }
+        }
+        return null;
+    }
+
+    /** The block as a segment of {@code size} bytes; fails (rather than touching address 0) if malloc gave NULL. */
+    private static MemorySegment allocated(MemorySegment block, long size) {
+        if (block.address() == 0) {
+            throw new AssertionError("malloc of " + size + " bytes returned NULL: " + CryptoHeap.stats());
+        }
+        return block.reinterpret(size);
+    }
+
+    static MapsEntry mappingOf(long address) throws IOException {
+        return new ProcessDirectory(ProcessHandle.current().pid()).maps().stream()
+                .filter(m -> m.start() <= address && address < m.end())
+                .findFirst().orElseThrow(() -> new AssertionError("no mapping holds 0x" + Long.toHexString(address)));
+    }
+
+    private static byte readThroughProcSelfMem(long address) throws IOException {
+        try (FileChannel mem = FileChannel.open(Path.of("/proc/self/mem"))) {
+            ByteBuffer one = ByteBuffer.allocate(1);
+            mem.read(one, address);
+            return one.get(0);
+        }
+    }
+}

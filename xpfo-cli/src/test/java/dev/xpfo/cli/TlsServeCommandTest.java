@@ -2,6 +2,7 @@
 package dev.xpfo.cli;
 
 import dev.xpfo.testing.Child;
+import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -10,6 +11,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -123,5 +125,19 @@ class TlsServeCommandTest {
         assertThat(result.output()).startsWith("xpfo tls-serve: cannot load").contains("is not for the private key")
                 .doesNotContain("Exception").doesNotContain("\tat ");
         assertThat(otherCertificate).exists();
+    }
+
+    @Test
+    void anOrdinaryUserWithoutMemlockRoomIsRefusedClearlyNotServedFromOrdinaryMemory() throws Exception {
+        Path[] files = selfSigned(List.of("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"));
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (Path file : files) {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+        }
+        TestJvm.Result result = TestJvm.runUnprivileged(64 * 1024, Main.class, "tls-serve", "--key", files[0].toString(),
+                "--cert", files[1].toString(), "--port", "0");
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(2);
+        assertThat(result.output()).startsWith("xpfo tls-serve: libcrypto's heap needs secret memory")
+                .contains("memlock").doesNotContain("listening").doesNotContain("Exception").doesNotContain("\tat ");
     }
 }

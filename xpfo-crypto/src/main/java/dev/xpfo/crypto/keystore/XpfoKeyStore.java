@@ -34,9 +34,11 @@ import java.util.List;
  * {@link #engineGetEntry} accepts a null protection parameter (the JDK's default demands a password).
  */
 public final class XpfoKeyStore extends KeyStoreSpi {
-    private String alias;
-    private KeyStore.PrivateKeyEntry entry;
-    private Date loaded;
+    /** What was loaded, replaced as a whole: key managers read it from every handshake's thread. */
+    private record Loaded(String alias, KeyStore.PrivateKeyEntry entry, long millis) {
+    }
+
+    private volatile Loaded loaded;
 
     @Override
     public void engineLoad(KeyStore.LoadStoreParameter parameter) throws IOException, CertificateException {
@@ -64,9 +66,7 @@ public final class XpfoKeyStore extends KeyStoreSpi {
             throw new CertificateException("the certificate chain " + files.certificatePath() + " does not fit the key " + files.keyPath() + ": " + e.getMessage(), e);
         }
         release();
-        alias = files.alias();
-        entry = loadedEntry;
-        loaded = new Date();
+        loaded = new Loaded(files.alias(), loadedEntry, System.currentTimeMillis());
     }
 
     private static List<X509Certificate> certificates(XpfoKeyStoreParameter files) throws IOException, CertificateException {
@@ -90,43 +90,48 @@ public final class XpfoKeyStore extends KeyStoreSpi {
     }
 
     private void release() {
-        if (entry != null) {
-            ((XpfoPrivateKey) entry.getPrivateKey()).destroy();
-        }
-        alias = null;
-        entry = null;
+        Loaded previous = loaded;
         loaded = null;
+        if (previous != null) {
+            ((XpfoPrivateKey) previous.entry().getPrivateKey()).destroy();
+        }
     }
 
-    private boolean holds(String name) {
-        return entry != null && alias.equals(name);
+    /** The entry under {@code name}, or null. */
+    private KeyStore.PrivateKeyEntry entry(String name) {
+        Loaded now = loaded;
+        return now != null && now.alias().equals(name) ? now.entry() : null;
     }
 
     /** The key, whatever the password (the file was unencrypted). */
     @Override
     public Key engineGetKey(String name, char[] password) {
-        return holds(name) ? entry.getPrivateKey() : null;
+        KeyStore.PrivateKeyEntry entry = entry(name);
+        return entry == null ? null : entry.getPrivateKey();
     }
 
     /** The entry, whatever the protection parameter, null included. */
     @Override
     public KeyStore.Entry engineGetEntry(String name, KeyStore.ProtectionParameter protection) {
-        return holds(name) ? entry : null;
+        return entry(name);
     }
 
     @Override
     public Certificate[] engineGetCertificateChain(String name) {
-        return holds(name) ? entry.getCertificateChain() : null;
+        KeyStore.PrivateKeyEntry entry = entry(name);
+        return entry == null ? null : entry.getCertificateChain();
     }
 
     @Override
     public Certificate engineGetCertificate(String name) {
-        return holds(name) ? entry.getCertificate() : null;
+        KeyStore.PrivateKeyEntry entry = entry(name);
+        return entry == null ? null : entry.getCertificate();
     }
 
     @Override
     public Date engineGetCreationDate(String name) {
-        return holds(name) ? new Date(loaded.getTime()) : null;
+        Loaded now = loaded;
+        return now != null && now.alias().equals(name) ? new Date(now.millis()) : null;
     }
 
     @Override
@@ -155,22 +160,23 @@ public final class XpfoKeyStore extends KeyStoreSpi {
 
     @Override
     public Enumeration<String> engineAliases() {
-        return Collections.enumeration(entry == null ? List.of() : List.of(alias));
+        Loaded now = loaded;
+        return Collections.enumeration(now == null ? List.of() : List.of(now.alias()));
     }
 
     @Override
     public boolean engineContainsAlias(String name) {
-        return holds(name);
+        return entry(name) != null;
     }
 
     @Override
     public int engineSize() {
-        return entry == null ? 0 : 1;
+        return loaded == null ? 0 : 1;
     }
 
     @Override
     public boolean engineIsKeyEntry(String name) {
-        return holds(name);
+        return entry(name) != null;
     }
 
     @Override
@@ -180,7 +186,8 @@ public final class XpfoKeyStore extends KeyStoreSpi {
 
     @Override
     public String engineGetCertificateAlias(Certificate certificate) {
-        return entry != null && entry.getCertificate().equals(certificate) ? alias : null;
+        Loaded now = loaded;
+        return now != null && now.entry().getCertificate().equals(certificate) ? now.alias() : null;
     }
 
     /** Refused: the key never leaves secret memory, so there is nothing to write. */

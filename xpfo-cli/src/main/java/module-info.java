@@ -4,6 +4,7 @@ module dev.xpfo.cli {
     requires dev.xpfo.core;
     requires dev.xpfo.service;
     requires dev.xpfo.vm;
+    requires dev.xpfo.crypto;
     requires info.picocli;
     requires me.tongfei.progressbar;
     requires com.fasterxml.jackson.databind;

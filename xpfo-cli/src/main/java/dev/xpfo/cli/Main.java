@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 @Command(name = "xpfo", mixinStandardHelpOptions = true, version = "xpfo 0.1.0",
         description = "Memory the Linux kernel does not map: removed from the direct map with memfd_secret(2).",
         subcommands = {ServeCommand.class, AllocCommand.class, StatusCommand.class, ProbeCommand.class,
-                CheckCommand.class, PoolCommand.class, VmCommand.class, RunCommand.class, AuditCommand.class,
+                CheckCommand.class, PoolCommand.class, VmCommand.class, RunCommand.class, AuditCommand.class, TlsServeCommand.class,
                 CommandLine.HelpCommand.class},
         exitCodeListHeading = "Exit codes (check, probe, audit, vm and run add their own, see their --help):%n",
         exitCodeList = {" 0:done",

@@ -18,6 +18,9 @@ public final class XpfoProvider extends Provider {
         // ---- services: keys and signatures (keys helper) ----
         dev.xpfo.crypto.keys.KeyServices.of(this).forEach(this::putService);
 
+        // ---- services: the XPFO key store (tls helper) ----
+        dev.xpfo.crypto.keystore.KeyStoreServices.of(this).forEach(this::putService);
+
         // ---- services: ciphers, MACs, key agreement, secret key generators (ciphers helper) ----
         dev.xpfo.crypto.symmetric.SymmetricServices.of(this).forEach(this::putService);
     }

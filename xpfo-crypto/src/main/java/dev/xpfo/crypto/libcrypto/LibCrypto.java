@@ -167,6 +167,7 @@ public final class LibCrypto {
     private static final MethodHandle EVP_PKEY_UP_REF = function("EVP_PKEY_up_ref", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle EVP_PKEY_IS_A = function("EVP_PKEY_is_a", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle I2D_PUBKEY = function("i2d_PUBKEY", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    // CRYPTO_free: bound once, in the heap section above (CRYPTO_FREE).
     private static final MethodHandle EVP_MD_CTX_NEW = function("EVP_MD_CTX_new", FunctionDescriptor.of(ADDRESS));
     private static final MethodHandle EVP_MD_CTX_FREE = function("EVP_MD_CTX_free", FunctionDescriptor.ofVoid(ADDRESS));
     private static final MethodHandle EVP_MD_CTX_RESET = function("EVP_MD_CTX_reset", FunctionDescriptor.of(JAVA_INT, ADDRESS));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.cli;
 
+import dev.xpfo.crypto.testing.SelfSignedFiles;
 import dev.xpfo.testing.Child;
 import dev.xpfo.testing.TestJvm;
 import org.junit.jupiter.api.Test;
@@ -32,16 +33,12 @@ class TlsServeCommandTest {
     @TempDir
     Path directory;
 
-    private Path[] selfSigned(List<String> newKey) throws Exception {
-        Path key = directory.resolve("key.pem");
-        Path certificate = directory.resolve("cert.pem");
-        List<String> command = new ArrayList<>(List.of("openssl", "req", "-x509"));
-        command.addAll(newKey);
-        command.addAll(List.of("-nodes", "-keyout", key.toString(), "-out", certificate.toString(), "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2"));
-        Child.Result made = Child.run(command, TIMEOUT);
-        assertThat(made.exitCode()).as(made.stderr()).isZero();
-        return new Path[] {key, certificate};
+    private int made;
+
+    /** A key and its self-signed certificate in this test's directory: {key, certificate}. */
+    private Path[] selfSigned(String type) throws Exception {
+        SelfSignedFiles files = SelfSignedFiles.make(directory, "server" + made++, type);
+        return new Path[] {files.key(), files.certificate()};
     }
 
     /** {@code xpfo tls-serve} in a child JVM with native access for the core and the crypto module. */
@@ -56,12 +53,7 @@ class TlsServeCommandTest {
     @ParameterizedTest
     @ValueSource(strings = {"ec", "ed25519", "rsa"})
     void curlAndOpensslCompleteHandshakesAndSeeTheLoadedCertificate(String type) throws Exception {
-        List<String> newKey = switch (type) {
-            case "ec" -> List.of("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256");
-            case "ed25519" -> List.of("-newkey", "ed25519");
-            default -> List.of("-newkey", "rsa:2048");
-        };
-        Path[] files = selfSigned(newKey);
+        Path[] files = selfSigned(type);
         Process server = tlsServe("--key", files[0].toString(), "--cert", files[1].toString(), "--port", "0");
         try {
             Child.Watch watch = Child.watch(server);
@@ -98,7 +90,7 @@ class TlsServeCommandTest {
 
     @Test
     void badOptionsAreUsageErrorsBeforeAnythingStarts() throws Exception {
-        Path[] files = selfSigned(List.of("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"));
+        Path[] files = selfSigned("ec");
         CliRun missing = CliRun.of("tls-serve", "--key", directory.resolve("absent.pem").toString(), "--cert", files[1].toString());
         assertThat(missing.exitCode()).isEqualTo(2);
         assertThat(missing.out()).startsWith("xpfo tls-serve: cannot read " + directory.resolve("absent.pem")).doesNotContain("Exception");
@@ -115,10 +107,10 @@ class TlsServeCommandTest {
 
     @Test
     void aCertificateOfAnotherKeyIsRefusedWithoutAStackTrace() throws Exception {
-        Path[] one = selfSigned(List.of("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"));
+        Path[] one = selfSigned("ec");
         Path otherCertificate = Files.move(one[1], directory.resolve("one.cert.pem"));
         Path key = Files.move(one[0], directory.resolve("one.key.pem"));
-        Path[] other = selfSigned(List.of("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"));
+        Path[] other = selfSigned("ec");
         Process server = tlsServe("--key", key.toString(), "--cert", other[1].toString(), "--port", "0");
         Child.Result result = Child.finish(server, TIMEOUT);
         assertThat(result.exitCode()).as(result.output()).isEqualTo(2);
@@ -129,7 +121,7 @@ class TlsServeCommandTest {
 
     @Test
     void anOrdinaryUserWithoutMemlockRoomIsRefusedClearlyNotServedFromOrdinaryMemory() throws Exception {
-        Path[] files = selfSigned(List.of("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"));
+        Path[] files = selfSigned("ec");
         Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
         for (Path file : files) {
             Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));

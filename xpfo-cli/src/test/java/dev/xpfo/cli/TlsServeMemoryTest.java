@@ -3,6 +3,7 @@ package dev.xpfo.cli;
 
 import dev.xpfo.isolation.ChildJvm;
 import dev.xpfo.isolation.ReadAttempts;
+import dev.xpfo.crypto.testing.SelfSignedFiles;
 import dev.xpfo.testing.Child;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,13 +55,11 @@ class TlsServeMemoryTest {
 
     @Test
     void theServersPrivateScalarIsInNoReadableMappingAfterAThousandHandshakes() throws Exception {
-        Path key = directory.resolve("key.pem");
-        Path certificatePath = directory.resolve("cert.pem");
-        Child.Result made = Child.run(List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", key.toString(), "-out", certificatePath.toString(), "-subj", "/CN=localhost", "-days", "2"), TIMEOUT);
-        assertThat(made.exitCode()).as(made.stderr()).isZero();
-        byte[] scalar = scalar(key);
-        byte[] littleEndian = reversed(scalar);
+        SelfSignedFiles files = SelfSignedFiles.make(directory, "server", SelfSignedFiles.Type.EC_P256);
+        Path key = files.key();
+        Path certificatePath = files.certificate();
+        byte[] scalar = files.ecScalar();
+        byte[] littleEndian = SelfSignedFiles.reversed(scalar);
         X509Certificate certificate;
         try (InputStream in = Files.newInputStream(certificatePath)) {
             certificate = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
@@ -77,7 +76,7 @@ class TlsServeMemoryTest {
             assertThat(listening.matches()).as(watch.printed()).isTrue();
             int port = Integer.parseInt(listening.group(1));
 
-            SSLContext client = trusting(certificate);
+            SSLContext client = files.trustingClient();
             for (int i = 0; i < HANDSHAKES; i++) {
                 get(client, port, i % 2 == 0 ? "TLSv1.3" : "TLSv1.2");
             }
@@ -88,36 +87,6 @@ class TlsServeMemoryTest {
         } finally {
             Child.killTree(server);
         }
-    }
-
-    private static byte[] scalar(Path pem) throws Exception {
-        String body = Files.readString(pem).replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
-        ECPrivateKey key = (ECPrivateKey) KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(Base64.getDecoder().decode(body)));
-        byte[] s = key.getS().toByteArray();
-        byte[] fixed = new byte[32];
-        int n = Math.min(32, s.length);
-        System.arraycopy(s, s.length - n, fixed, 32 - n, n);
-        assertThat(new BigInteger(1, fixed)).isEqualTo(key.getS());
-        return fixed;
-    }
-
-    private static byte[] reversed(byte[] bytes) {
-        byte[] out = new byte[bytes.length];
-        for (int i = 0; i < bytes.length; i++) {
-            out[i] = bytes[bytes.length - 1 - i];
-        }
-        return out;
-    }
-
-    private static SSLContext trusting(X509Certificate certificate) throws Exception {
-        KeyStore trusted = KeyStore.getInstance("PKCS12");
-        trusted.load(null, null);
-        trusted.setCertificateEntry("server", certificate);
-        TrustManagerFactory factory = TrustManagerFactory.getInstance("PKIX");
-        factory.init(trusted);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, factory.getTrustManagers(), null);
-        return context;
     }
 
     /** One full handshake (the session is invalidated, so none is resumed) and one page. */

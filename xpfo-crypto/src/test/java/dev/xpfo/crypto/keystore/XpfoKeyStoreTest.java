@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.keystore;
 
+import dev.xpfo.crypto.testing.SelfSignedFiles;
+
 import dev.xpfo.crypto.XpfoKeyStoreParameter;
 import dev.xpfo.crypto.XpfoProvider;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;

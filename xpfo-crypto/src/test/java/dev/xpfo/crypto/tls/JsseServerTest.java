@@ -4,7 +4,7 @@ package dev.xpfo.crypto.tls;
 import dev.xpfo.crypto.XpfoKeyStoreParameter;
 import dev.xpfo.crypto.XpfoProvider;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;
-import dev.xpfo.crypto.keystore.SelfSignedFiles;
+import dev.xpfo.crypto.testing.SelfSignedFiles;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -84,17 +84,6 @@ class JsseServerTest {
         return new Server(context, keys, (X509KeyManager) factory.getKeyManagers()[0]);
     }
 
-    private static SSLContext trusting(X509Certificate certificate) throws Exception {
-        KeyStore trusted = KeyStore.getInstance("PKCS12");
-        trusted.load(null, null);
-        trusted.setCertificateEntry("server", certificate);
-        TrustManagerFactory factory = TrustManagerFactory.getInstance("PKIX");
-        factory.init(trusted);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, factory.getTrustManagers(), null);
-        return context;
-    }
-
     /** One connection: the client sends a line, the server answers it; the client's session is returned. */
     private static javax.net.ssl.SSLSession exchange(SSLContext server, SSLContext client, String protocol) throws Exception {
         try (SSLServerSocket listening = (SSLServerSocket) server.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -136,7 +125,7 @@ class JsseServerTest {
         String alias = server.manager().getServerAliases(type == SelfSignedFiles.Type.EC_P256 ? "EC" : type == SelfSignedFiles.Type.ED25519 ? "EdDSA" : "RSA", null)[0];
         assertThat(server.manager().getPrivateKey(alias)).isInstanceOf(XpfoPrivateKey.class).isSameAs(server.keys().getKey("xpfo", null));
 
-        javax.net.ssl.SSLSession session = exchange(server.context(), trusting(files.readCertificate()), protocol);
+        javax.net.ssl.SSLSession session = exchange(server.context(), files.trustingClient(), protocol);
 
         assertThat(session.getProtocol()).isEqualTo(protocol);
         assertThat(session.getPeerCertificates()).containsExactly(files.readCertificate());
@@ -146,7 +135,7 @@ class JsseServerTest {
     void withoutXpfoInTheProviderListTheServerCannotSign() throws Exception {
         SelfSignedFiles files = SelfSignedFiles.make(directory, "server", SelfSignedFiles.Type.EC_P256);
         Server server = server(files);
-        SSLContext client = trusting(files.readCertificate());
+        SSLContext client = files.trustingClient();
         Security.removeProvider(XpfoProvider.NAME);
         try {
             assertThatThrownBy(() -> exchange(server.context(), client, "TLSv1.3")).isInstanceOf(SSLException.class).hasMessageContaining("internal_error");

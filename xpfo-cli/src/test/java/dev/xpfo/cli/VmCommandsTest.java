@@ -174,8 +174,14 @@ class VmCommandsTest {
             String me = "pid " + ProcessHandle.current().pid() + " ";
 
             TestJvm.Result root = TestJvm.run(Main.class, "audit");
-            assertThat(root.output()).contains("scope: the whole host (run as root)")
-                    .contains(me).contains("(uid 0): 2 MiB in 1 file, 0 B of it mapped");
+            assertThat(root.output()).contains("scope: the whole host (run as root)");
+            // This JVM may hold other secret memory besides the file above (left by earlier tests in this JVM):
+            // the audit must count this process with at least that file.
+            java.util.regex.Matcher mine = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(me)
+                    + "\\S+ \\(uid 0\\): (\\d+) MiB in (\\d+) files?,").matcher(root.output());
+            assertThat(mine.find()).as(root.output()).isTrue();
+            assertThat(Long.parseLong(mine.group(1))).isGreaterThanOrEqualTo(2);
+            assertThat(Integer.parseInt(mine.group(2))).isGreaterThanOrEqualTo(1);
 
             TestJvm.Result user = TestJvm.runUnprivileged(8L << 20, Main.class, "audit");
             assertThat(user.output()).contains("scope: only uid " + TestJvm.NOBODY + "'s own processes (not root")

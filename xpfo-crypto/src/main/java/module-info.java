@@ -4,7 +4,8 @@
  * memory (out of the kernel's direct map) by a native allocator, so that private and secret keys
  * never touch the Java heap or the direct map.
  *
- * <p>Needs {@code --enable-native-access=dev.xpfo.core,dev.xpfo.crypto}.
+ * <p>Needs {@code --enable-native-access=dev.xpfo.core,dev.xpfo.crypto}. Use it with
+ * {@code Security.addProvider(new XpfoProvider())}: it is not offered to {@link java.util.ServiceLoader}.
  */
 module dev.xpfo.crypto {
     requires dev.xpfo.core;
@@ -13,5 +14,8 @@ module dev.xpfo.crypto {
     exports dev.xpfo.crypto;
     exports dev.xpfo.crypto.keys;
 
-    provides java.security.Provider with dev.xpfo.crypto.XpfoProvider;
+    // Not "provides java.security.Provider": the JDK instantiates every provider a ServiceLoader offers
+    // while it looks up providers configured by name (SunPKCS11, XMLDSig, ...), so any JCA or TLS use in
+    // the process would install libcrypto's secret-memory heap (2 MiB of locked memory) or log its
+    // refusal. Applications construct XpfoProvider themselves.
 }

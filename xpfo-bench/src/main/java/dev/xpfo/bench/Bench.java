@@ -23,7 +23,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "xpfo bench", mixinStandardHelpOptions = true,
         description = {"Benchmarks xpfo side by side with its baselines: raw memfd_secret from C, anonymous memory, "
-                + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool), grant (xpfo serve and its clients), vm (QEMU boots with guest RAM from xpfo)."})
+                + "libsodium, the Java heap.", "Suites: populate (XpfoFile), small (Secret), bulk (PagePool), grant (xpfo serve and its clients), vm (QEMU boots with guest RAM from xpfo), "
+                + "crypto (the XPFO provider against the JDK, ACCP and BouncyCastle; not in the default, run it with --suites crypto)."})
 public final class Bench implements Callable<Integer> {
     static final long PAGE = PageSize.BYTES;
 
@@ -69,6 +70,10 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--vm-ram", defaultValue = "512M", description = "Guest RAM of the vm suite (default: ${DEFAULT-VALUE}).")
     String vmRam;
 
+    @Option(names = "--crypto-millis", defaultValue = "200",
+            description = "Time per row per round in the crypto suite, milliseconds; the warm-up calibrates each row's operation count to it (default: ${DEFAULT-VALUE}).")
+    long cryptoMillis;
+
     @Option(names = "--c-baseline", required = true, paramLabel = "BINARY", description = "The compiled C baseline.")
     Path cBaseline;
 
@@ -88,6 +93,7 @@ public final class Bench implements Callable<Integer> {
                 case "populate" -> new PopulateSuite(bytes, c).run(results, rounds);
                 case "small" -> new SmallSecretsSuite(smallOps, slowOps, c).run(results, rounds);
                 case "bulk" -> new BulkSuite(bytes).run(results, rounds);
+                case "crypto" -> new CryptoSuite(cryptoMillis).run(results, rounds);
                 case "grant" -> new GrantSuite(Bytes.roundUp(Bytes.parse(grantSize), 2L << 20), rateGrants).run(results, rounds);
                 case "vm" -> {
                     if (vmGuest == null || vmPreload == null || !Files.exists(vmGuest.resolve("vmlinuz"))
@@ -99,7 +105,7 @@ public final class Bench implements Callable<Integer> {
                     }
                 }
                 default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                        "unknown suite '" + suite + "': choose from populate, small, bulk, grant, vm");
+                        "unknown suite '" + suite + "': choose from populate, small, bulk, grant, vm, crypto");
             }
         }
         results.print(System.out);
@@ -111,6 +117,7 @@ public final class Bench implements Callable<Integer> {
         settings.put("slow_ops", slowOps);
         settings.put("grant_size", grantSize);
         settings.put("vm_ram", vmRam);
+        settings.put("crypto_millis", cryptoMillis);
         settings.put("cpus", Runtime.getRuntime().availableProcessors());
         if (json != null) {
             results.writeJson(json, settings);

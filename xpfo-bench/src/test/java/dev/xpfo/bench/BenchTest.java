@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -68,5 +69,37 @@ class BenchTest {
         byte[] png = Files.readAllBytes(dir.resolve("chart.png"));
         assertThat(png).startsWith(0x89, 'P', 'N', 'G');
         assertThat(Files.readString(dir.resolve("chart.svg"))).contains("<svg").hasSizeGreaterThan(10_000);
+    }
+
+    @Test
+    void theCryptoSuiteMeasuresEveryProviderSideBySideOrSaysWhyNot(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("crypto.json");
+        // The suite needs no C baseline; the option is required, so any path does.
+        int exit = new CommandLine(new Bench()).execute("--c-baseline", dir.resolve("unused").toString(),
+                "--suites", "crypto", "--rounds", "1", "--crypto-millis", "5", "--json", json.toString());
+        assertThat(exit).isZero();
+
+        JsonNode results = new ObjectMapper().readTree(json.toFile());
+        String accp = CryptoSuite.accpProblem();
+        for (String operation : CryptoSuite.OPERATIONS) {
+            for (String provider : CryptoSuite.PROVIDERS) {
+                String row = "crypto." + operation + "." + provider;
+                if (provider.equals("accp") && accp != null) {
+                    assertThat(results.at("/skipped/" + row).asText()).as(row).contains("Corretto").contains(accp);
+                } else if (Set.of("crypto.x25519_agree.accp", "crypto.chacha20_poly1305_1k.accp").contains(row)) {
+                    // ACCP 2.5.0 offers neither: the row says so instead of vanishing.
+                    assertThat(results.at("/skipped/" + row).asText()).as(row).contains("NoSuchAlgorithmException");
+                } else if (row.equals("crypto.ecdsa_p256_verify.xpfo")) {
+                    // XPFO signs only; verification stays with the JDK, and the row says why it is missing.
+                    assertThat(results.at("/skipped/" + row).asText()).as(row).contains("xpfo cannot do ecdsa_p256_verify");
+                } else {
+                    assertThat(results.at("/rows/" + row + "/median").asDouble()).as(row).isPositive();
+                    assertThat(results.at("/rows/" + row + "/unit").asText()).as(row).isEqualTo("ns/op");
+                }
+            }
+            assertThat(results.get("ratios").has("crypto." + operation + ".xpfo/jdk (speed)")).as(operation)
+                    .isEqualTo(!operation.equals("ecdsa_p256_verify"));
+        }
+        assertThat(results.get("verdicts").toString()).contains("crypto: signatures at least 3x the JDK");
     }
 }

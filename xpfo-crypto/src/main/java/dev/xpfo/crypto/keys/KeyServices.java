@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.keys;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.signature.DigestSignature;
 import dev.xpfo.crypto.signature.EdDsaSignature;
 import dev.xpfo.crypto.signature.RsaPssSignature;
@@ -27,6 +28,7 @@ public final class KeyServices {
 
     /** The services to register in {@code provider}. */
     public static List<Provider.Service> of(Provider provider) {
+        CryptoHeap.ensureInstalled(); // public: its engines may run before any XpfoProvider exists
         List<Provider.Service> services = new ArrayList<>();
         services.add(generator(provider, "EC", List.of(), XpfoKeyPairGenerator.Kind.EC));
         services.add(generator(provider, "Ed25519", List.of("EdDSA"), XpfoKeyPairGenerator.Kind.ED25519));

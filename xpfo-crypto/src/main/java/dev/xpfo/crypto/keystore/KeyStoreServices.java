@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.keystore;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import java.security.InvalidParameterException;
 import java.security.Provider;
 import java.util.List;
@@ -13,6 +14,7 @@ public final class KeyStoreServices {
 
     /** The services to register in {@code provider}. */
     public static List<Provider.Service> of(Provider provider) {
+        CryptoHeap.ensureInstalled(); // public: its engines may run before any XpfoProvider exists
         return List.of(new KeyStoreService(provider));
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.internal.NativeKey;
 
 import java.security.NoSuchAlgorithmException;
@@ -27,6 +28,7 @@ public final class SymmetricServices {
 
     /** The services to register in {@code provider}. */
     public static List<Provider.Service> of(Provider provider) {
+        CryptoHeap.ensureInstalled(); // public: its engines may run before any XpfoProvider exists
         return List.of(
                 service(provider, "KeyGenerator", "AES", Map.of(), () -> new XpfoKeyGenerator("AES")),
                 service(provider, "KeyGenerator", "ChaCha20", Map.of(), () -> new XpfoKeyGenerator("ChaCha20")),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 import dev.xpfo.secret.Secret;
@@ -57,10 +58,13 @@ public final class XpfoSecretKey implements SecretKey {
      *
      * @throws IllegalArgumentException for another algorithm or an AES or ChaCha20 key of another size
      * @throws IllegalStateException if {@code secret} is destroyed
+     * @throws dev.xpfo.crypto.CryptoHeapException if libcrypto's secret-memory heap cannot be installed
      */
     public static XpfoSecretKey fromSecret(Secret secret, String algorithm) {
         Objects.requireNonNull(secret, "secret");
         checkedAlgorithm(algorithm, secret.size());
+        // Callable before any XpfoProvider exists: libcrypto's first allocation must find its heap installed.
+        CryptoHeap.ensureInstalled();
         CryptoBuffer material = CryptoBuffer.allocate(secret.size());
         try {
             secret.readOnly(view -> material.segment().copyFrom(view));

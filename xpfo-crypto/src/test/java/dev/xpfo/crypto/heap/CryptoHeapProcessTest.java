@@ -17,6 +17,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** libcrypto's heap over a whole process's life: installing, refusing, and exiting. */
 class CryptoHeapProcessTest {
     /**
+     * A key made from a {@code Secret} before any XPFO provider exists (the public
+     * {@code XpfoSecretKey.fromSecret}) installs libcrypto's heap first: its bytes never reach the
+     * ordinary heap, and the provider made afterwards works.
+     */
+    @Test
+    void aKeyMadeBeforeTheProviderStillLivesInTheHeap() throws Exception {
+        TestJvm.Result result = TestJvm.run(KeyBeforeProvider.class);
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output()).contains("key made first: XpfoSecretKey[AES, 256 bits]; provider XPFO");
+    }
+
+    /**
      * In a JVM of its own, where nothing else uses libcrypto (in the test JVM other tests' cleaners free
      * libcrypto objects meanwhile): 4 threads x 20,000 allocations and frees leave the bytes in use,
      * foreign frees and failed allocations as they were.
@@ -160,6 +172,18 @@ class CryptoHeapProcessTest {
                 System.exit(1);
             }
             System.out.println("in use before and after: " + after.inUseBytes() + " bytes");
+        }
+    }
+
+    /** fromSecret first, then the provider. */
+    static final class KeyBeforeProvider {
+        public static void main(String[] args) {
+            try (dev.xpfo.secret.SecretStore store = dev.xpfo.secret.SecretStore.open();
+                 dev.xpfo.secret.Secret secret = store.allocate(32)) {
+                secret.readWrite(view -> view.fill((byte) 7));
+                dev.xpfo.crypto.symmetric.XpfoSecretKey key = dev.xpfo.crypto.symmetric.XpfoSecretKey.fromSecret(secret, "AES");
+                System.out.println("key made first: " + key + "; provider " + new dev.xpfo.crypto.XpfoProvider().getName());
+            }
         }
     }
 }

@@ -11,7 +11,7 @@
  * has gone, where an upcall aborts the process. So free and realloc never call Java; only malloc's slow
  * path may ask Java for another chunk, through a callback Java clears at shutdown.
  *
- * Layout: blocks of 16 B .. 16 KiB (powers of two, the grid of dev.xpfo.secret.SizeClasses) carved
+ * Layout: blocks of 16 B .. 8 KiB (10 powers of two) carved
  * from 64 KiB runs, one LIFO free list and one lock per class; larger requests get page-rounded spans
  * on a first-fit free list kept in address order, neighbours merged. Every block starts with a 16-byte header; the free lists' links live in
  * the headers, so a freed block's contents are all zero (explicit_bzero on every free, of the bytes

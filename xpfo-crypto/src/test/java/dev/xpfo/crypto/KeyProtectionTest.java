@@ -5,6 +5,7 @@ import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.keys.PrivateKeyFiles;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;
 import dev.xpfo.crypto.symmetric.XpfoSecretKey;
+import dev.xpfo.crypto.testing.SelfSignedFiles;
 import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.memory.SecretFileContents;
@@ -132,21 +133,13 @@ class KeyProtectionTest {
         }
     }
 
-    /** A P-256 key made by openssl (its scalar and public key read back from openssl) and a random AES-256 key. */
+    /** A P-256 key made by openssl (its scalar read back by the JDK, its public key by openssl) and a random AES-256 key. */
     private record KnownKeys(Path pem, Path aesFile, byte[] scalar, byte[] reversedScalar, byte[] aes, byte[] control) {
         static KnownKeys create(Path dir) throws Exception {
-            Path pem = dir.resolve("key.pem");
-            openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", pem.toString());
-            String text = new String(openssl("pkey", "-in", pem.toString(), "-text", "-noout"), StandardCharsets.US_ASCII);
-            String hex = text.substring(text.indexOf("priv:") + 5, text.indexOf("pub:")).replaceAll("[^0-9a-fA-F]", "");
-            byte[] raw = HexFormat.of().parseHex(hex);
-            byte[] scalar = new byte[32]; // openssl prints a leading 00 when the top bit is set, fewer bytes when it is 0
-            int n = Math.min(raw.length, 32);
-            System.arraycopy(raw, raw.length - n, scalar, 32 - n, n);
-            byte[] reversed = new byte[32];
-            for (int i = 0; i < 32; i++) {
-                reversed[i] = scalar[31 - i];
-            }
+            SelfSignedFiles files = SelfSignedFiles.make(dir, "known", SelfSignedFiles.Type.EC_P256);
+            Path pem = files.key();
+            byte[] scalar = files.ecScalar();
+            byte[] reversed = SelfSignedFiles.reversed(scalar);
             byte[] publicDer = openssl("pkey", "-in", pem.toString(), "-pubout", "-outform", "DER");
             byte[] aes = new byte[32];
             new SecureRandom().nextBytes(aes);

@@ -15,6 +15,7 @@ import java.security.ProviderException;
 import java.security.SecureRandom;
 import java.security.spec.AlgorithmParameterSpec;
 import java.security.spec.ECGenParameterSpec;
+import java.security.spec.ECParameterSpec;
 import java.security.spec.NamedParameterSpec;
 import java.security.spec.RSAKeyGenParameterSpec;
 import java.util.Locale;
@@ -66,14 +67,19 @@ final class XpfoKeyPairGenerator extends KeyPairGeneratorSpi {
     public void initialize(AlgorithmParameterSpec params, SecureRandom random) throws InvalidAlgorithmParameterException {
         switch (kind) {
             case EC -> {
-                if (!(params instanceof ECGenParameterSpec spec)) {
-                    throw new InvalidAlgorithmParameterException("XPFO EC key generation takes an ECGenParameterSpec (secp256r1, secp384r1)");
-                }
-                String name = CURVES.get(spec.getName().toLowerCase(Locale.ROOT));
-                if (name == null) {
-                    throw new InvalidAlgorithmParameterException("XPFO EC keys are on secp256r1 or secp384r1, not " + spec.getName());
-                }
-                curve = name;
+                curve = switch (params) {
+                    case ECGenParameterSpec spec -> {
+                        String name = CURVES.get(spec.getName().toLowerCase(Locale.ROOT));
+                        if (name == null) {
+                            throw new InvalidAlgorithmParameterException("XPFO EC keys are on secp256r1 or secp384r1, not " + spec.getName());
+                        }
+                        yield name;
+                    }
+                    case ECParameterSpec spec -> StandardCurves.nameOf(spec).orElseThrow(() -> new InvalidAlgorithmParameterException(
+                            "XPFO EC keys are on secp256r1 or secp384r1, and these parameters are neither: " + spec));
+                    case null, default -> throw new InvalidAlgorithmParameterException(
+                            "XPFO EC key generation takes an ECGenParameterSpec (secp256r1, secp384r1) or those curves' ECParameterSpec");
+                };
             }
             case RSA -> {
                 if (!(params instanceof RSAKeyGenParameterSpec spec)) {

@@ -5,16 +5,20 @@ import dev.xpfo.crypto.XpfoProvider;
 import org.junit.jupiter.api.Test;
 
 import java.math.BigInteger;
+import java.security.AlgorithmParameters;
 import java.security.InvalidAlgorithmParameterException;
 import java.security.InvalidParameterException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.Provider;
+import java.security.SecureRandom;
+import java.security.Security;
 import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.EdECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.interfaces.XECPublicKey;
 import java.security.spec.ECGenParameterSpec;
+import java.security.spec.ECParameterSpec;
 import java.security.spec.NamedParameterSpec;
 import java.security.spec.RSAKeyGenParameterSpec;
 
@@ -38,6 +42,43 @@ class XpfoKeyPairGeneratorTest {
         KeyPair keys = generator.generateKeyPair();
         assertThat(fieldSize(keys)).isEqualTo(384);
         assertThat(((XpfoEcPrivateKey) keys.getPrivate()).getParams()).isEqualTo(((ECPublicKey) keys.getPublic()).getParams());
+    }
+
+    /** JSSE asks for its ephemeral ECDHE keys with the curve's parameters, not its name. */
+    @Test
+    void ecKeysForTheCurvesParametersAsJsseGivesThem() throws Exception {
+        KeyPairGenerator generator = KeyPairGenerator.getInstance("EC", XPFO);
+        generator.initialize(jdkParameters("secp256r1"));
+        assertThat(fieldSize(generator.generateKeyPair())).isEqualTo(256);
+        generator.initialize(jdkParameters("secp384r1"));
+        assertThat(fieldSize(generator.generateKeyPair())).isEqualTo(384);
+        assertThatThrownBy(() -> generator.initialize(jdkParameters("secp521r1")))
+                .isInstanceOf(InvalidAlgorithmParameterException.class).hasMessageContaining("neither");
+        ECParameterSpec p256 = jdkParameters("secp256r1");
+        ECParameterSpec otherGenerator = new ECParameterSpec(p256.getCurve(), jdkParameters("secp256r1").getGenerator(),
+                p256.getOrder().subtract(BigInteger.TWO), p256.getCofactor());
+        assertThatThrownBy(() -> generator.initialize(otherGenerator)).isInstanceOf(InvalidAlgorithmParameterException.class);
+    }
+
+    /** What JSSE does for an ECDHE key share: with XPFO first, the ephemeral private key is XPFO's. */
+    @Test
+    void xpfoFirstInTheListMakesJssesEphemeralEcKeys() throws Exception {
+        Security.insertProviderAt(new XpfoProvider(), 1);
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+            generator.initialize(jdkParameters("secp256r1"), new SecureRandom());
+            KeyPair keys = generator.generateKeyPair();
+            assertThat(generator.getProvider().getName()).isEqualTo(XpfoProvider.NAME);
+            assertThat(keys.getPrivate()).isInstanceOf(XpfoEcPrivateKey.class);
+        } finally {
+            Security.removeProvider(XpfoProvider.NAME);
+        }
+    }
+
+    private static ECParameterSpec jdkParameters(String curve) throws Exception {
+        AlgorithmParameters parameters = AlgorithmParameters.getInstance("EC", "SunEC");
+        parameters.init(new ECGenParameterSpec(curve));
+        return parameters.getParameterSpec(ECParameterSpec.class);
     }
 
     @Test

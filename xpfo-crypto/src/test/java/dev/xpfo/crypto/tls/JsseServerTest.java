@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -31,6 +32,7 @@ import java.util.stream.Stream;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
@@ -86,6 +88,11 @@ class JsseServerTest {
 
     /** One connection: the client sends a line, the server answers it; the client's session is returned. */
     private static javax.net.ssl.SSLSession exchange(SSLContext server, SSLContext client, String protocol) throws Exception {
+        return exchange(server, client, protocol, null);
+    }
+
+    /** As above, the client offering only {@code namedGroups} for the key exchange (null: the defaults). */
+    private static javax.net.ssl.SSLSession exchange(SSLContext server, SSLContext client, String protocol, String[] namedGroups) throws Exception {
         try (SSLServerSocket listening = (SSLServerSocket) server.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
                 try (SSLSocket accepted = (SSLSocket) listening.accept()) {
@@ -103,6 +110,11 @@ class JsseServerTest {
             try (SSLSocket socket = (SSLSocket) client.getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), listening.getLocalPort())) {
                 socket.setSoTimeout(30_000);
                 socket.setEnabledProtocols(new String[] {protocol});
+                if (namedGroups != null) {
+                    SSLParameters parameters = socket.getSSLParameters();
+                    parameters.setNamedGroups(namedGroups);
+                    socket.setSSLParameters(parameters);
+                }
                 OutputStream out = socket.getOutputStream();
                 out.write("client\n".getBytes(StandardCharsets.US_ASCII));
                 out.flush();
@@ -129,6 +141,26 @@ class JsseServerTest {
 
         assertThat(session.getProtocol()).isEqualTo(protocol);
         assertThat(session.getPeerCertificates()).containsExactly(files.readCertificate());
+    }
+
+    /**
+     * With XPFO first, JSSE's ephemeral key shares on P-256 and P-384 are XPFO keys (its generator accepts the
+     * curve parameters JSSE passes) and their agreement is XPFO's ECDH with the peer's JDK public key.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"secp256r1", "secp384r1", "x25519"})
+    void withXpfoFirstTheEphemeralKeySharesWorkToo(String group) throws Exception {
+        SelfSignedFiles files = SelfSignedFiles.make(directory, "server", SelfSignedFiles.Type.EC_P256);
+        Server server = server(files);
+        Security.removeProvider(XpfoProvider.NAME);
+        Security.insertProviderAt(XPFO, 1);
+        try {
+            javax.net.ssl.SSLSession session = exchange(server.context(), files.trustingClient(), "TLSv1.3", new String[] {group});
+            assertThat(session.getPeerCertificates()).containsExactly(files.readCertificate());
+        } finally {
+            Security.removeProvider(XpfoProvider.NAME);
+            Security.addProvider(XPFO);
+        }
     }
 
     @Test

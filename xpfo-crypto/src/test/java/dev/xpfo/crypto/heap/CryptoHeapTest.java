@@ -7,6 +7,7 @@ import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.host.SecretMemoryFiles;
 import dev.xpfo.metrics.Metric;
+import dev.xpfo.pool.PoolSettings;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -109,7 +110,8 @@ class CryptoHeapTest {
                     .extracting(Metric::value).isEqualTo(HeapLibrary.inUseBytes());
             assertThat(CryptoHeap.metricSource().metrics()).extracting(Metric::name).contains(
                     "xpfo_crypto_heap_arena_bytes", "xpfo_crypto_heap_foreign_frees_total",
-                    "xpfo_crypto_heap_failed_mallocs_total", "xpfo_crypto_heap_grow_requests_total");
+                    "xpfo_crypto_heap_failed_mallocs_total", "xpfo_crypto_heap_grow_requests_total",
+                    "xpfo_crypto_heap_unused_bytes", "xpfo_crypto_heap_refills_ahead_total", "xpfo_crypto_heap_refill_failures_total");
         } finally {
             HeapLibrary.free(block);
         }
@@ -167,32 +169,58 @@ class CryptoHeapTest {
     }
 
     @Test
-    void mallocTakesAnotherChunkWhenTheArenasAreFull() {
+    void mallocAsksForAChunkWhenNoArenaCanHoldTheBlock() throws IOException {
+        // bigger than a pool chunk: no refill ahead (one chunk each) can serve it, only malloc's grow upcall
+        CryptoHeapStats before = CryptoHeap.stats();
+        long bytes = PoolSettings.DEFAULT_CHUNK_BYTES + 1;
+        MemorySegment block = allocated(HeapLibrary.malloc(bytes), bytes);
+        try {
+            CryptoHeapStats after = CryptoHeap.stats();
+            assertThat(after.growRequests()).isGreaterThan(before.growRequests());
+            assertThat(after.arenaBytes()).isGreaterThanOrEqualTo(before.arenaBytes() + 2 * PoolSettings.DEFAULT_CHUNK_BYTES);
+            assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
+            assertThat(SecretMemoryFiles.isSecretMemory(mappingOf(block.address() + bytes - 1))).isTrue();
+        } finally {
+            HeapLibrary.free(block);
+        }
+    }
+
+    /**
+     * Allocating two chunks' worth past what the arenas hold: whenever the uncarved bytes fall below the
+     * low watermark, the refill thread adds a chunk before malloc has to ask (this test waits for it before
+     * the next block, so the outcome does not depend on who is faster). No grow request, and every byte
+     * the arenas gained is a refill's chunk.
+     */
+    @Test
+    void allocatingPastTheChunksIsServedByRefillsAheadWithoutMallocAsking() throws InterruptedException {
+        long watermark = HeapLibrary.lowWatermark();
+        assertThat(watermark).as("refill ahead is on").isPositive();
+        awaitRefilled(watermark, CryptoHeap.stats());
         CryptoHeapStats before = CryptoHeap.stats();
         List<MemorySegment> held = new ArrayList<>();
         try {
-            // more than the chunks hold now: malloc must ask Java for more
-            long wanted = before.arenaBytes() + 4 * 1024 * 1024;
-            for (long got = 0; got < wanted; got += 16 * 1024) {
-                MemorySegment block = HeapLibrary.malloc(16 * 1024);
-                assertThat(block.address()).isNotZero();
-                held.add(block);
+            long bytes = 20_000; // a 5-page span carved from an arena (no freed span of 5 pages is left: see below)
+            for (long got = 0; got < before.arenaBytes() + 2 * PoolSettings.DEFAULT_CHUNK_BYTES; got += bytes) {
+                held.add(allocated(HeapLibrary.malloc(bytes), bytes));
+                awaitRefilled(watermark, before);
             }
         } finally {
             held.forEach(HeapLibrary::free);
         }
         CryptoHeapStats after = CryptoHeap.stats();
-        assertThat(after.growRequests()).isGreaterThan(before.growRequests());
-        assertThat(after.arenaBytes()).isGreaterThan(before.arenaBytes());
+        assertThat(after.refillsAhead() - before.refillsAhead()).isGreaterThanOrEqualTo(2);
+        assertThat(after.growRequests()).as("malloc never had to ask").isEqualTo(before.growRequests());
+        assertThat(after.arenaBytes() - before.arenaBytes())
+                .isEqualTo((after.refillsAhead() - before.refillsAhead()) * PoolSettings.DEFAULT_CHUNK_BYTES);
         assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
-        assertThat(SecretMemoryFiles.isSecretMemory(mappingOfLastChunk(held))).isTrue();
+        assertThat(after.refillFailures()).isEqualTo(before.refillFailures());
     }
 
-    private static MapsEntry mappingOfLastChunk(List<MemorySegment> held) throws RuntimeException {
-        try {
-            return mappingOf(held.getLast().address());
-        } catch (IOException e) {
-            throw new RuntimeException(e);
+    /** Waits (no deadline: the test's timeout is the limit) until the refill thread has lifted the uncarved bytes again. */
+    private static void awaitRefilled(long watermark, CryptoHeapStats start) throws InterruptedException {
+        while (HeapLibrary.unusedBytes() < watermark) {
+            assertThat(CryptoHeap.stats().refillFailures()).as("refills that failed").isEqualTo(start.refillFailures());
+            Thread.sleep(1);
         }
     }
 

@@ -211,9 +211,11 @@ static void maybe_refill(void) {
     }
     int fd = atomic_load(&refill_fd);
     uint64_t one = 1;
+    int saved = errno; /* a malloc that succeeds leaves errno as it was */
     if (fd < 0 || write(fd, &one, sizeof one) != (ssize_t)sizeof one) {
         atomic_store(&refill_pending, 0); /* nobody to wake: the upcall stays the way to grow */
     }
+    errno = saved;
 }
 
 /*

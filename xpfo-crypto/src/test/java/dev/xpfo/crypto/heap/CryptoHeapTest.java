@@ -92,6 +92,25 @@ class CryptoHeapTest {
     }
 
     @Test
+    void reallocOfALargeSpanMovesItWhole() {
+        MemorySegment span = allocated(HeapLibrary.malloc(20_000), 20_000);
+        span.fill((byte) 0x31);
+        MemorySegment bigger = allocated(HeapLibrary.realloc(span, 300_000), 300_000);
+        assertThat(bigger.asSlice(0, 20_000).toArray(JAVA_BYTE)).containsOnly((byte) 0x31);
+        assertThat(span.toArray(JAVA_BYTE)).as("the span it left").containsOnly((byte) 0);
+        bigger.fill((byte) 0x32);
+        MemorySegment smaller = allocated(HeapLibrary.realloc(bigger, 100), 300_000);
+        assertThat(smaller.address()).as("a shrink stays in place").isEqualTo(bigger.address());
+        assertThat(smaller.asSlice(0, 100).toArray(JAVA_BYTE)).containsOnly((byte) 0x32);
+        assertThat(smaller.asSlice(100).toArray(JAVA_BYTE)).as("the tail given up").containsOnly((byte) 0);
+        MemorySegment small = allocated(HeapLibrary.realloc(smaller, 300_001), 300_001);
+        assertThat(small.asSlice(0, 100).toArray(JAVA_BYTE)).containsOnly((byte) 0x32);
+        assertThat(small.address()).as("300,001 bytes fit the 74-page span").isEqualTo(smaller.address());
+        HeapLibrary.free(small);
+        assertThat(small.toArray(JAVA_BYTE)).containsOnly((byte) 0);
+    }
+
+    @Test
     void aBlockGrownInPlaceIsWipedWhole() {
         MemorySegment block = allocated(HeapLibrary.malloc(20), 32);
         MemorySegment grown = allocated(HeapLibrary.realloc(block, 32), 32);

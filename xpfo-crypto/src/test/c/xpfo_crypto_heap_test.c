@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Races and process edges of libcrypto's allocator that need threads or fork() without a JVM:
- * compiled together with xpfo_crypto_heap.c and run by dev.xpfo.crypto.heap.NativeHeapTest (also under
- * -fsanitize=thread and -fsanitize=address when the compiler has them). Prints "ok NAME" per case and
+ * concurrent double frees, a grow callback that allocates, closing growth, fork(), refill ahead.
+ * Compiled together with xpfo_crypto_heap.c and run by dev.xpfo.crypto.heap.NativeHeapTest (also under
+ * -fsanitize=thread and -fsanitize=address,undefined). Prints "ok NAME" per case and
  * exits 0; any failure prints "FAIL NAME: why" and exits 1. Chunks here are ordinary memory: the
  * allocator's logic does not depend on where they come from.
  */
@@ -27,6 +28,10 @@ void xpfo_heap_close_grow(void);
 size_t xpfo_heap_in_use_bytes(void);
 uint64_t xpfo_heap_foreign_frees(void);
 uint64_t xpfo_heap_grow_requests(void);
+int xpfo_heap_set_low_watermark(size_t bytes);
+int xpfo_heap_await_refill(void);
+size_t xpfo_heap_unused_bytes(void);
+size_t xpfo_heap_arena_bytes(void);
 
 #define CHUNK ((size_t)2 << 20)
 
@@ -266,7 +271,47 @@ static void fork_while_allocating(int forks) {
     printf("ok %s (%d forks)\n", name, forks);
 }
 
-/* Usage: xpfo_crypto_heap_test [FORKS [CASE]]; CASE is double-free, nested-grow, fork or close (default: all). */
+/* ---- refill ahead: below the watermark malloc wakes the refill thread, which adds a chunk ---- */
+#define MARK ((size_t)512 * 1024)
+static _Atomic int refills;
+
+static void *refiller(void *unused) {
+    (void)unused;
+    while (xpfo_heap_await_refill() == 1) {
+        if (xpfo_heap_unused_bytes() < MARK) {
+            add(CHUNK);
+            atomic_fetch_add(&refills, 1);
+        }
+    }
+    return NULL;
+}
+
+static void refill_ahead(void) {
+    const char *name = "refill ahead";
+    if (xpfo_heap_set_low_watermark(MARK) != 0) {
+        fail(name, "set_low_watermark");
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, refiller, NULL);
+    pthread_detach(t); /* blocked in read(2) until the process ends */
+    size_t arena = xpfo_heap_arena_bytes();
+    uint64_t requests = xpfo_heap_grow_requests();
+    for (size_t got = 0; got < arena + 3 * CHUNK; got += 64 * 1024) {
+        while (xpfo_heap_unused_bytes() < MARK) {
+            usleep(1000); /* the refill thread's turn: malloc never has to ask */
+        }
+        if (xpfo_heap_malloc(64 * 1024 - 64, NULL, 0) == NULL) {
+            fail(name, "an allocation failed");
+        }
+    }
+    if (atomic_load(&refills) < 3 || xpfo_heap_grow_requests() != requests
+            || xpfo_heap_arena_bytes() != arena + (size_t)atomic_load(&refills) * CHUNK) {
+        fail(name, "the chunks did not come from refills ahead");
+    }
+    printf("ok %s (%d refills)\n", name, atomic_load(&refills));
+}
+
+/* Usage: xpfo_crypto_heap_test [FORKS [CASE]]; CASE is double-free, nested-grow, fork, close or refill (default: all). */
 int main(int argc, char **argv) {
     int forks = argc > 1 ? atoi(argv[1]) : 200;
     const char *only = argc > 2 ? argv[2] : "all";
@@ -286,6 +331,9 @@ int main(int argc, char **argv) {
     }
     if (all || strcmp(only, "close") == 0) {
         close_waits_for_callers();
+    }
+    if (all || strcmp(only, "refill") == 0) {
+        refill_ahead();
     }
     return 0;
 }

@@ -33,6 +33,13 @@
  * (no Java, no lock) and a Java thread blocked in xpfo_heap_await_refill adds a chunk, so the upcall
  * stays the last resort.
  *
+ * Exiting threads: libcrypto frees (and may allocate) from its thread-specific data destructor, after
+ * the JVM has detached the thread, where an upcall aborts the process ("Could not attach thread for
+ * upcall"). Each allocating thread registers a destructor of its own (a pthread key created at the first
+ * chunk or malloc, before OPENSSL_init_crypto creates libcrypto's key: glibc runs destructors in key
+ * order, so ours runs first); from then on that thread's mallocs never call Java, they use what is left
+ * or get NULL.
+ *
  * fork(): the child inherits the locks as they were; pthread_atfork handlers take every lock around
  * fork and, in the child (which has no JVM threads), clear the callback and the refill, so the child's
  * allocations come from what is left or fail, and never call a JVM that is not there.
@@ -108,6 +115,15 @@ static _Atomic uint64_t stat_failed_mallocs;
 static _Atomic uint64_t stat_grow_requests;
 static _Atomic size_t stat_carved_bytes; /* bump-allocated from the arenas, under arena_lock */
 
+/* This thread: 0 not seen, 1 allocating (exit destructor registered), 2 exiting (destructors running). */
+static _Thread_local int thread_phase;
+static pthread_key_t exit_key;
+
+static void thread_exiting(void *unused) {
+    (void)unused;
+    thread_phase = 2;
+}
+
 static void fork_prepare(void) {
     for (int i = 0; i < CLASSES; i++) {
         pthread_mutex_lock(&classes[i].lock);
@@ -135,6 +151,7 @@ static void init_classes(void) {
     for (int i = 0; i < CLASSES; i++) {
         pthread_mutex_init(&classes[i].lock, NULL);
     }
+    pthread_key_create(&exit_key, thread_exiting);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -225,6 +242,9 @@ static void maybe_refill(void) {
 static int grow_by(size_t bytes, size_t arena_bytes_seen) {
     if (atomic_load(&stat_arena_bytes) != arena_bytes_seen) {
         return 1; /* another thread or the refill thread grew it meanwhile: try again */
+    }
+    if (thread_phase == 2) {
+        return 0; /* an exiting thread: the JVM has let go of it, an upcall would abort */
     }
     atomic_fetch_add(&grow_callers, 1);
     grow_fn g = atomic_load(&grow);
@@ -383,6 +403,10 @@ void *xpfo_heap_malloc(size_t n, const char *file, int line) {
         return NULL;
     }
     pthread_once(&classes_once, init_classes);
+    if (thread_phase == 0) {
+        thread_phase = 1;
+        pthread_setspecific(exit_key, &exit_key); /* any non-NULL value: glibc then calls thread_exiting */
+    }
     void *p = n <= MAX_SMALL ? small_malloc(n) : large_malloc(n);
     if (p == NULL) {
         atomic_fetch_add_explicit(&stat_failed_mallocs, 1, memory_order_relaxed);

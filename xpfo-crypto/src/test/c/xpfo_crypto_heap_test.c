@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Races and process edges of libcrypto's allocator that need threads or fork() without a JVM:
- * concurrent double frees, a grow callback that allocates, closing growth, fork(), refill ahead.
+ * concurrent double frees, a grow callback that allocates, fork(), thread-exit destructors that
+ * allocate, closing growth, refill ahead.
  * Compiled together with xpfo_crypto_heap.c and run by dev.xpfo.crypto.heap.NativeHeapTest (also under
  * -fsanitize=thread and -fsanitize=address,undefined). Prints "ok NAME" per case and
  * exits 0; any failure prints "FAIL NAME: why" and exits 1. Chunks here are ordinary memory: the
@@ -148,6 +149,45 @@ static void grow_callback_may_allocate(void) {
         fail(name, "an allocation failed");
     }
     xpfo_heap_free(p, NULL, 0);
+    printf("ok %s\n", name);
+}
+
+/* ---- a thread's exit destructors allocating: never a call into Java (the JVM has let go of the thread) ---- */
+static pthread_key_t late_key;
+static _Atomic int exit_grow_calls;
+static void *_Atomic exit_block = (void *)1;
+
+static int exit_counting_grow(size_t bytes, size_t seen) {
+    (void)bytes;
+    (void)seen;
+    atomic_fetch_add(&exit_grow_calls, 1);
+    return 0;
+}
+
+static void late_destructor(void *unused) {
+    (void)unused;
+    /* what libcrypto's thread-stop destructor does, needing a chunk */
+    atomic_store(&exit_block, xpfo_heap_malloc(16 * CHUNK, NULL, 0));
+}
+
+static void *exiting_thread(void *unused) {
+    (void)unused;
+    xpfo_heap_free(xpfo_heap_malloc(100, NULL, 0), NULL, 0);
+    pthread_setspecific(late_key, &late_key);
+    return NULL;
+}
+
+static void thread_exit_never_calls_java(void) {
+    const char *name = "exiting threads never call the callback";
+    /* created after the allocator's key, as libcrypto's is */
+    pthread_key_create(&late_key, late_destructor);
+    xpfo_heap_set_grow(exit_counting_grow);
+    pthread_t t;
+    pthread_create(&t, NULL, exiting_thread, NULL);
+    pthread_join(t, NULL);
+    if (atomic_load(&exit_block) != NULL || atomic_load(&exit_grow_calls) != 0) {
+        fail(name, "the callback was called from a thread-exit destructor");
+    }
     printf("ok %s\n", name);
 }
 
@@ -311,7 +351,7 @@ static void refill_ahead(void) {
     printf("ok %s (%d refills)\n", name, atomic_load(&refills));
 }
 
-/* Usage: xpfo_crypto_heap_test [FORKS [CASE]]; CASE is double-free, nested-grow, fork, close or refill (default: all). */
+/* Usage: xpfo_crypto_heap_test [FORKS [CASE]]; CASE is double-free, nested-grow, fork, thread-exit, close or refill (default: all). */
 int main(int argc, char **argv) {
     int forks = argc > 1 ? atoi(argv[1]) : 200;
     const char *only = argc > 2 ? argv[2] : "all";
@@ -328,6 +368,9 @@ int main(int argc, char **argv) {
         /* before closing: the child must not call a callback that is still set in the parent */
         xpfo_heap_set_grow(counting_grow);
         fork_while_allocating(forks);
+    }
+    if (all || strcmp(only, "thread-exit") == 0) {
+        thread_exit_never_calls_java();
     }
     if (all || strcmp(only, "close") == 0) {
         close_waits_for_callers();

@@ -38,7 +38,8 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
  * eventfd, without calling Java) that adds a chunk. The last resort is malloc's slow path calling back
  * into Java for a chunk (an upcall, holding no lock). A shutdown hook closes that callback and waits for
  * the threads inside it: afterwards no thread calls the upcall stub, and an allocation that finds no room
- * fails (libcrypto reports a malloc failure; it never falls back to libc's malloc). {@link Runtime#halt}
+ * fails (libcrypto reports a malloc failure; it never falls back to libc's malloc). Nor does malloc call
+ * Java from a thread's exit destructors (after the JVM detached the thread) or in a forked child. {@link Runtime#halt}
  * skips shutdown hooks: a native thread allocating past the last chunk after a halt could still call the
  * stub of a JVM that is gone.
  *

@@ -20,6 +20,8 @@
  * Frees race safely: a block leaves LIVE by one compare-and-swap of its header's magic, so of two
  * threads freeing the same block exactly one wipes and lists it; the other is counted as a foreign free
  * and touches nothing (a double free would otherwise list the block twice and hand it to two owners).
+ * What no allocator can catch from the pointer alone: a second free that arrives after the block was
+ * handed out again looks like its new owner's free.
  *
  * Growing (the grow protocol): malloc's slow path asks Java for a chunk through an upcall stub, holding
  * no lock: free and other mallocs never wait for Java, and an upcall that itself allocates cannot

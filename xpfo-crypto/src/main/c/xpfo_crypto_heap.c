@@ -17,15 +17,48 @@
  * the headers, so a freed block's contents are all zero (explicit_bzero on every free, of the bytes
  * the caller asked for: the rest of a block is never written and stays zero).
  *
+ * Frees race safely: a block leaves LIVE by one compare-and-swap of its header's magic, so of two
+ * threads freeing the same block exactly one wipes and lists it; the other is counted as a foreign free
+ * and touches nothing (a double free would otherwise list the block twice and hand it to two owners).
+ * What no allocator can catch from the pointer alone: a second free that arrives after the block was
+ * handed out again looks like its new owner's free.
+ *
+ * Growing (the grow protocol): malloc's slow path asks Java for a chunk through an upcall stub, holding
+ * no lock: free and other mallocs never wait for Java, and an upcall that itself allocates cannot
+ * deadlock. A caller first announces itself (grow_callers++), then loads the callback, calls it, and
+ * leaves (grow_callers--). xpfo_heap_close_grow (Java's shutdown hook) clears the callback and then
+ * waits until grow_callers is 0: every thread that loaded the old pointer has returned from Java before
+ * the JVM goes, and every later caller loads NULL (both sides are sequentially consistent, so a caller
+ * whose announcement the closer did not see must see the NULL). After that a malloc with no free block
+ * and no arena room returns NULL, libcrypto reports a malloc failure: never libc's malloc.
+ * Ahead of need: when the arenas' uncarved bytes fall below a low watermark, malloc writes to an eventfd
+ * (no Java, no lock) and a Java thread blocked in xpfo_heap_await_refill adds a chunk, so the upcall
+ * stays the last resort.
+ *
+ * Exiting threads: libcrypto frees (and may allocate) from its thread-specific data destructor, after
+ * the JVM has detached the thread, where an upcall aborts the process ("Could not attach thread for
+ * upcall"). Each allocating thread registers a destructor of its own (a pthread key created at the first
+ * chunk or malloc, before OPENSSL_init_crypto creates libcrypto's key: glibc runs destructors in key
+ * order, so ours runs first); from then on that thread's mallocs never call Java, they use what is left
+ * or get NULL.
+ *
+ * fork(): the child inherits the locks as they were; pthread_atfork handlers take every lock around
+ * fork and, in the child (which has no JVM threads), clear the callback and the refill, so the child's
+ * allocations come from what is left or fail, and never call a JVM that is not there.
+ *
  * No OpenSSL headers: the three signatures are libcrypto's CRYPTO_malloc_fn, CRYPTO_realloc_fn and
  * CRYPTO_free_fn (openssl/crypto.h).
  */
 #define _DEFAULT_SOURCE
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define CLASSES 10
 #define MIN_SHIFT 4
@@ -38,7 +71,7 @@
 #define LARGE_BIT 0x80000000u
 
 struct header {
-    uint32_t magic;
+    _Atomic uint32_t magic; /* LIVE -> FREE by compare-and-swap only: one free wins */
     uint32_t cls;   /* a class index, or LARGE_BIT | pages of the whole span */
     union {
         struct header *next; /* the free list's link while free */
@@ -68,19 +101,60 @@ static struct header *large_free; /* in address order, under arena_lock */
 static struct size_class classes[CLASSES];
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
 
-static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic(int (*)(size_t)) grow;
+typedef int (*grow_fn)(size_t bytes, size_t arena_bytes_seen);
+static _Atomic(grow_fn) grow;
+static _Atomic unsigned grow_callers; /* threads between announcing an upcall and returning from it */
+static _Atomic int grow_closed;       /* set for good by xpfo_heap_close_grow (and in a forked child) */
+
+static _Atomic size_t low_watermark;  /* 0: no refill ahead */
+static _Atomic int refill_fd = -1;    /* an eventfd Java's refill thread reads */
+static _Atomic int refill_pending;    /* one wake-up outstanding */
 
 static _Atomic size_t stat_arena_bytes;
 static _Atomic size_t stat_in_use_bytes;
 static _Atomic uint64_t stat_foreign_frees;
 static _Atomic uint64_t stat_failed_mallocs;
 static _Atomic uint64_t stat_grow_requests;
+static _Atomic size_t stat_carved_bytes; /* bump-allocated from the arenas, under arena_lock */
+
+/* This thread: 0 not seen, 1 allocating (exit destructor registered), 2 exiting (destructors running). */
+static _Thread_local int thread_phase;
+static pthread_key_t exit_key;
+
+static void thread_exiting(void *unused) {
+    (void)unused;
+    thread_phase = 2;
+}
+
+static void fork_prepare(void) {
+    for (int i = 0; i < CLASSES; i++) {
+        pthread_mutex_lock(&classes[i].lock);
+    }
+    pthread_mutex_lock(&arena_lock); /* the order malloc takes them in: class, then arena */
+}
+
+static void fork_parent(void) {
+    pthread_mutex_unlock(&arena_lock);
+    for (int i = CLASSES - 1; i >= 0; i--) {
+        pthread_mutex_unlock(&classes[i].lock);
+    }
+}
+
+static void fork_child(void) {
+    /* no JVM threads here: never call the upcall stub or wait for a refill thread */
+    atomic_store(&grow_closed, 1);
+    atomic_store(&grow, NULL);
+    atomic_store(&grow_callers, 0);
+    atomic_store(&low_watermark, 0);
+    fork_parent();
+}
 
 static void init_classes(void) {
     for (int i = 0; i < CLASSES; i++) {
         pthread_mutex_init(&classes[i].lock, NULL);
     }
+    pthread_key_create(&exit_key, thread_exiting);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static size_t class_capacity(uint32_t cls) {
@@ -110,6 +184,7 @@ static char *arena_take(size_t bytes) {
         if (a->len - a->used >= bytes) {
             char *p = a->base + a->used;
             a->used += bytes;
+            atomic_fetch_add_explicit(&stat_carved_bytes, bytes, memory_order_relaxed);
             return p;
         }
     }
@@ -124,7 +199,7 @@ static struct header *own_live(void *p) {
         uintptr_t base = (uintptr_t)arenas[i].base;
         if (q >= base + sizeof(struct header) && q < base + arenas[i].len && (q & 15) == 0) {
             struct header *h = (struct header *)(q - sizeof(struct header));
-            if (h->magic != LIVE) {
+            if (atomic_load_explicit(&h->magic, memory_order_acquire) != LIVE) {
                 return NULL;
             }
             if (!(h->cls & LARGE_BIT) && h->cls >= CLASSES) {
@@ -136,21 +211,51 @@ static struct header *own_live(void *p) {
     return NULL;
 }
 
-/* Asks Java for a chunk of at least `bytes`; 1 if one was added. Only while the JVM runs. */
-static int grow_by(size_t bytes, size_t arena_bytes_seen) {
-    pthread_mutex_lock(&grow_lock);
-    int ok;
-    if (atomic_load(&stat_arena_bytes) != arena_bytes_seen) {
-        ok = 1; /* another thread grew it meanwhile: try again */
-    } else {
-        int (*g)(size_t) = atomic_load(&grow);
-        ok = 0;
-        if (g != NULL) {
-            atomic_fetch_add_explicit(&stat_grow_requests, 1, memory_order_relaxed);
-            ok = g(bytes) == 1;
-        }
+/* Arena bytes not carved yet (free-list blocks not counted): what the low watermark watches. */
+static size_t unused_bytes(void) {
+    size_t carved = atomic_load(&stat_carved_bytes); /* first: it only grows, and never past the arenas */
+    size_t arena = atomic_load(&stat_arena_bytes);
+    return arena > carved ? arena - carved : 0;
+}
+
+/* Wakes Java's refill thread once when the uncarved bytes are below the low watermark. No Java, no lock. */
+static void maybe_refill(void) {
+    size_t mark = atomic_load_explicit(&low_watermark, memory_order_relaxed);
+    if (mark == 0 || unused_bytes() >= mark) {
+        return;
     }
-    pthread_mutex_unlock(&grow_lock);
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&refill_pending, &expected, 1)) {
+        return;
+    }
+    int fd = atomic_load(&refill_fd);
+    uint64_t one = 1;
+    int saved = errno; /* a malloc that succeeds leaves errno as it was */
+    if (fd < 0 || write(fd, &one, sizeof one) != (ssize_t)sizeof one) {
+        atomic_store(&refill_pending, 0); /* nobody to wake: the upcall stays the way to grow */
+    }
+    errno = saved;
+}
+
+/*
+ * Asks Java for a chunk of at least `bytes`; 1 if the heap grew (by this call or another thread since
+ * `arena_bytes_seen`). Holds no lock. See the grow protocol at the top: announce, load, call, leave.
+ */
+static int grow_by(size_t bytes, size_t arena_bytes_seen) {
+    if (atomic_load(&stat_arena_bytes) != arena_bytes_seen) {
+        return 1; /* another thread or the refill thread grew it meanwhile: try again */
+    }
+    if (thread_phase == 2) {
+        return 0; /* an exiting thread: the JVM has let go of it, an upcall would abort */
+    }
+    atomic_fetch_add(&grow_callers, 1);
+    grow_fn g = atomic_load(&grow);
+    int ok = 0;
+    if (g != NULL) {
+        atomic_fetch_add_explicit(&stat_grow_requests, 1, memory_order_relaxed);
+        ok = g(bytes, arena_bytes_seen) == 1;
+    }
+    atomic_fetch_sub(&grow_callers, 1);
     return ok;
 }
 
@@ -162,6 +267,7 @@ static void *small_malloc(size_t n) {
         size_t seen = atomic_load(&stat_arena_bytes);
         pthread_mutex_lock(&sc->lock);
         struct header *h = sc->free_list;
+        int carved = 0;
         if (h != NULL) {
             sc->free_list = h->next;
         } else {
@@ -174,6 +280,7 @@ static void *small_malloc(size_t n) {
                     r = arena_take(run);
                 }
                 pthread_mutex_unlock(&arena_lock);
+                carved = 1;
                 if (r != NULL) {
                     /* the rest of the old run is lost to this class: at most one block */
                     sc->run = r;
@@ -186,10 +293,13 @@ static void *small_malloc(size_t n) {
             }
         }
         pthread_mutex_unlock(&sc->lock);
+        if (carved) {
+            maybe_refill();
+        }
         if (h != NULL) {
-            h->magic = LIVE;
             h->cls = (uint32_t)c;
             h->requested = n;
+            atomic_store_explicit(&h->magic, LIVE, memory_order_release);
             atomic_fetch_add_explicit(&stat_in_use_bytes, class_capacity((uint32_t)c), memory_order_relaxed);
             return h + 1;
         }
@@ -231,10 +341,11 @@ static void *large_malloc(size_t n) {
             h = (struct header *)arena_take(span);
         }
         pthread_mutex_unlock(&arena_lock);
+        maybe_refill();
         if (h != NULL) {
-            h->magic = LIVE;
             h->cls = LARGE_BIT | (uint32_t)(span / PAGE);
             h->requested = n;
+            atomic_store_explicit(&h->magic, LIVE, memory_order_release);
             atomic_fetch_add_explicit(&stat_in_use_bytes, span - sizeof(struct header), memory_order_relaxed);
             return h + 1;
         }
@@ -294,6 +405,10 @@ void *xpfo_heap_malloc(size_t n, const char *file, int line) {
         return NULL;
     }
     pthread_once(&classes_once, init_classes);
+    if (thread_phase == 0) {
+        thread_phase = 1;
+        pthread_setspecific(exit_key, &exit_key); /* any non-NULL value: glibc then calls thread_exiting */
+    }
     void *p = n <= MAX_SMALL ? small_malloc(n) : large_malloc(n);
     if (p == NULL) {
         atomic_fetch_add_explicit(&stat_failed_mallocs, 1, memory_order_relaxed);
@@ -301,26 +416,35 @@ void *xpfo_heap_malloc(size_t n, const char *file, int line) {
     return p;
 }
 
+/* Takes a live block for freeing: 1 for exactly one caller; 0 if it was not live (a double free). */
+static int claim(struct header *h) {
+    uint32_t live = LIVE;
+    return atomic_compare_exchange_strong(&h->magic, &live, FREE);
+}
+
+/* Wipes a block this thread claimed and puts it on its free list. */
 static void release(struct header *h) {
     size_t capacity = capacity_of(h);
     explicit_bzero(h + 1, h->requested);
     atomic_fetch_sub_explicit(&stat_in_use_bytes, capacity, memory_order_relaxed);
     if (h->cls & LARGE_BIT) {
         pthread_mutex_lock(&arena_lock);
-        h->magic = FREE;
         large_insert(h);
         pthread_mutex_unlock(&arena_lock);
     } else {
         struct size_class *sc = &classes[h->cls];
         pthread_mutex_lock(&sc->lock);
-        h->magic = FREE;
         h->next = sc->free_list;
         sc->free_list = h;
         pthread_mutex_unlock(&sc->lock);
     }
 }
 
-/* CRYPTO_free_fn. Never calls Java. A pointer that is not a live block of ours is counted, not touched. */
+/*
+ * CRYPTO_free_fn. Never calls Java, takes no lock Java holds: works from thread-exit destructors and after
+ * the JVM is gone. A pointer that is not a live block of ours (foreign, or freed already, even by a
+ * thread freeing it at the same moment) is counted, not touched.
+ */
 void xpfo_heap_free(void *p, const char *file, int line) {
     (void)file;
     (void)line;
@@ -328,8 +452,8 @@ void xpfo_heap_free(void *p, const char *file, int line) {
         return;
     }
     struct header *h = own_live(p);
-    if (h == NULL) {
-        atomic_fetch_add_explicit(&stat_foreign_frees, 1, memory_order_relaxed);
+    if (h == NULL || !claim(h)) {
+        atomic_fetch_add(&stat_foreign_frees, 1);
         return;
     }
     release(h);
@@ -346,7 +470,7 @@ void *xpfo_heap_realloc(void *p, size_t n, const char *file, int line) {
     }
     struct header *h = own_live(p);
     if (h == NULL) {
-        atomic_fetch_add_explicit(&stat_foreign_frees, 1, memory_order_relaxed);
+        atomic_fetch_add(&stat_foreign_frees, 1);
         return NULL;
     }
     if (n <= capacity_of(h)) {
@@ -361,6 +485,10 @@ void *xpfo_heap_realloc(void *p, size_t n, const char *file, int line) {
         return NULL; /* the old block stays valid, as realloc promises */
     }
     memcpy(q, p, h->requested);
+    if (!claim(h)) { /* freed by another thread meanwhile: the caller's bug; leave it to that free */
+        atomic_fetch_add(&stat_foreign_frees, 1);
+        return q;
+    }
     release(h);
     return q;
 }
@@ -386,13 +514,80 @@ int xpfo_heap_add_chunk(void *base, size_t len) {
     atomic_store_explicit(&arena_count, n + 1, memory_order_release);
     atomic_fetch_add(&stat_arena_bytes, arenas[n].len);
     pthread_mutex_unlock(&arena_lock);
+    maybe_refill(); /* still below the watermark (a chunk smaller than it): ask again */
     return 0;
 }
 
-/* The callback malloc's slow path calls for another chunk (returns 1 if it added one); NULL clears it. */
-void xpfo_heap_set_grow(int (*g)(size_t)) {
-    /* no waiting for a thread inside the old callback: at shutdown that could hang the JVM's exit */
+/*
+ * The callback malloc's slow path calls for another chunk: int g(size_t bytes, size_t arena_bytes_seen),
+ * 1 if the heap grew. 0 on success, -1 if NULL or after xpfo_heap_close_grow (growing stays closed).
+ */
+int xpfo_heap_set_grow(grow_fn g) {
+    if (g == NULL || atomic_load(&grow_closed)) {
+        return -1;
+    }
     atomic_store(&grow, g);
+    if (atomic_load(&grow_closed)) { /* closed meanwhile: the closer may not have seen g */
+        atomic_store(&grow, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Closes growing for good: clears the callback, then waits until no thread is between loading it and
+ * returning from it. After this returns no thread enters the upcall stub again (so none can call it
+ * after the JVM has gone). Call it from a Java thread, never from inside the callback.
+ */
+void xpfo_heap_close_grow(void) {
+    atomic_store(&grow_closed, 1);
+    atomic_store(&grow, NULL);
+    while (atomic_load(&grow_callers) != 0) {
+        sched_yield();
+    }
+}
+
+/*
+ * Turns on refill ahead of need: when the uncarved arena bytes fall below `bytes`, malloc wakes the
+ * thread blocked in xpfo_heap_await_refill. 0, or -1 with errno if eventfd fails.
+ */
+int xpfo_heap_set_low_watermark(size_t bytes) {
+    pthread_once(&classes_once, init_classes);
+    if (atomic_load(&refill_fd) < 0) {
+        int fd = eventfd(0, EFD_CLOEXEC);
+        if (fd < 0) {
+            return -1;
+        }
+        int none = -1;
+        if (!atomic_compare_exchange_strong(&refill_fd, &none, fd)) {
+            close(fd);
+        }
+    }
+    atomic_store(&low_watermark, bytes);
+    maybe_refill();
+    return 0;
+}
+
+/*
+ * Blocks until malloc asks for a refill (the uncarved bytes fell below the low watermark). 1 then (the
+ * request is taken: a later fall below asks again), -1 with errno if there is no watermark or read fails.
+ */
+int xpfo_heap_await_refill(void) {
+    int fd = atomic_load(&refill_fd);
+    if (fd < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t count;
+    ssize_t got;
+    do {
+        got = read(fd, &count, sizeof count);
+    } while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)sizeof count) {
+        return -1;
+    }
+    atomic_store(&refill_pending, 0);
+    return 1;
 }
 
 size_t xpfo_heap_arena_bytes(void) { return atomic_load(&stat_arena_bytes); }
@@ -400,3 +595,5 @@ size_t xpfo_heap_in_use_bytes(void) { return atomic_load(&stat_in_use_bytes); }
 uint64_t xpfo_heap_foreign_frees(void) { return atomic_load(&stat_foreign_frees); }
 uint64_t xpfo_heap_failed_mallocs(void) { return atomic_load(&stat_failed_mallocs); }
 uint64_t xpfo_heap_grow_requests(void) { return atomic_load(&stat_grow_requests); }
+size_t xpfo_heap_unused_bytes(void) { return unused_bytes(); }
+size_t xpfo_heap_low_watermark(void) { return atomic_load(&low_watermark); }

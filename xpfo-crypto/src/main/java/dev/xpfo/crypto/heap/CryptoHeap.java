@@ -16,6 +16,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 
@@ -32,29 +33,57 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
  * exit while other threads may still be inside libcrypto, and no openssl.cnf that could load engines.
  *
  * <p>Chunks given to the allocator are never returned or unmapped: libcrypto frees into them from
- * thread-exit destructors, after the JVM is gone. Only malloc's slow path calls back into Java for
- * another chunk, and a shutdown hook clears that callback.
+ * thread-exit destructors, after the JVM is gone. Growing ahead of need: when the arenas' uncarved bytes
+ * fall below a low watermark (a quarter of a pool chunk), malloc wakes a daemon thread (through an
+ * eventfd, without calling Java) that adds a chunk. The last resort is malloc's slow path calling back
+ * into Java for a chunk (an upcall, holding no lock). A shutdown hook closes that callback and waits for
+ * the threads inside it: afterwards no thread calls the upcall stub, and an allocation that finds no room
+ * fails (libcrypto reports a malloc failure; it never falls back to libc's malloc). Nor does malloc call
+ * Java from a thread's exit destructors (after the JVM detached the thread) or in a forked child. {@link Runtime#halt}
+ * skips shutdown hooks: a native thread allocating past the last chunk after a halt could still call the
+ * stub of a JVM that is gone.
  *
  * <p>Any refusal throws {@link CryptoHeapException}, now and on every later call: libcrypto never runs
- * on the ordinary heap.
+ * on the ordinary heap. Once installed, {@link #ensureInstalled()} also refuses whenever libcrypto's
+ * secure heap has been initialised since (it would take private key material and nonces out of the
+ * hook, into an arena in the direct map): key generation, import and signing call it first.
  */
 public final class CryptoHeap {
     private static final List<Region> CHUNKS = new CopyOnWriteArrayList<>();
+    /** Taken while adding a chunk (grow upcall or refill thread): one chunk for one shortage, not one per thread. */
+    private static final Object GROWING = new Object();
+    private static final AtomicLong REFILLS_AHEAD = new AtomicLong();
+    private static final AtomicLong REFILL_FAILURES = new AtomicLong();
     private static PagePool pool;
-    private static boolean installed;
+    private static long lowWatermark;
+    private static volatile boolean installed;
     private static CryptoHeapException refusal;
 
     private CryptoHeap() {
     }
 
     /**
-     * Installs the allocator once, or refuses; never lets libcrypto run on the ordinary heap.
+     * Installs the allocator once, or refuses; never lets libcrypto run on the ordinary heap. Once
+     * installed, each call checks (one downcall) that libcrypto's secure heap is still off: call it before
+     * libcrypto creates or uses private key material.
      *
-     * @throws CryptoHeapException if libcrypto was used (or hooked) before, its secure heap is on, secret
-     *                             memory is unavailable, or the memlock limit cannot hold a chunk; the
-     *                             same refusal on every later call
+     * @throws CryptoHeapException if libcrypto was used (or hooked) before, its secure heap is on (now or
+     *                             since installing), secret memory is unavailable, or the memlock limit
+     *                             cannot hold a chunk; an install refusal is repeated on every later call
      */
-    public static synchronized void ensureInstalled() {
+    public static void ensureInstalled() {
+        if (!installed) {
+            installOnce();
+        }
+        if (LibCrypto.cryptoSecureMallocInitialized() != 0) {
+            throw new CryptoHeapException("libcrypto's secure heap was initialised after xpfo installed its heap "
+                    + "(CRYPTO_secure_malloc_init): libcrypto would put private keys and signing nonces in its mmap arena, "
+                    + "which is in the kernel's direct map, outside xpfo's allocator; XPFO refuses to create, import or use "
+                    + "keys. Remedy: do not initialise OpenSSL's secure heap in a process that uses the XPFO provider");
+        }
+    }
+
+    private static synchronized void installOnce() {
         if (installed) {
             return;
         }
@@ -77,8 +106,9 @@ public final class CryptoHeap {
 
     /** What the allocator holds now. */
     public static CryptoHeapStats stats() {
-        return new CryptoHeapStats(HeapLibrary.arenaBytes(), HeapLibrary.inUseBytes(), HeapLibrary.foreignFrees(),
-                HeapLibrary.failedMallocs(), HeapLibrary.growRequests());
+        return new CryptoHeapStats(HeapLibrary.arenaBytes(), HeapLibrary.inUseBytes(), HeapLibrary.unusedBytes(),
+                HeapLibrary.foreignFrees(), HeapLibrary.failedMallocs(), HeapLibrary.growRequests(), REFILLS_AHEAD.get(),
+                REFILL_FAILURES.get());
     }
 
     /** The allocator's counters for a metrics endpoint, read afresh each time. */
@@ -109,13 +139,17 @@ public final class CryptoHeap {
             throw usedBefore("CRYPTO_get_mem_functions does not return xpfo's allocator after CRYPTO_set_mem_functions");
         }
         try {
-            HeapLibrary.setGrow(HeapLibrary.growCallback(MethodHandles.lookup().findStatic(CryptoHeap.class, "grow",
-                    HeapLibrary.growType())));
+            if (HeapLibrary.setGrow(HeapLibrary.growCallback(MethodHandles.lookup().findStatic(CryptoHeap.class, "grow",
+                    HeapLibrary.growType()))) != 0) {
+                throw new IllegalStateException("xpfo_heap_set_grow refused the grow callback");
+            }
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("CryptoHeap.grow is missing", e);
         }
-        // after this the JVM cannot run upcalls: allocations then come from free space or fail with NULL
-        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> HeapLibrary.setGrow(MemorySegment.NULL)));
+        // after the hook no thread enters the upcall stub (the JVM is going): allocations then come from
+        // free space or fail with NULL. The hook waits for threads inside the callback, which only takes a chunk.
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("xpfo-crypto-heap-close").unstarted(HeapLibrary::closeGrow));
+        startRefill(pool.chunkBytes() / 4);
         if (LibCrypto.opensslInitCrypto(LibCrypto.OPENSSL_INIT_NO_ATEXIT | LibCrypto.OPENSSL_INIT_NO_LOAD_CONFIG,
                 MemorySegment.NULL) != 1) {
             throw new CryptoHeapException("OPENSSL_init_crypto failed with xpfo's allocator installed ("
@@ -170,14 +204,52 @@ public final class CryptoHeap {
         CHUNKS.add(chunk); // for good: the allocator may free into it after the JVM is gone
     }
 
-    /** The allocator's grow callback, an upcall from malloc's slow path: 1 if a chunk was added. Never throws. */
-    private static int grow(long minimumBytes) {
+    /**
+     * The allocator's grow callback, an upcall from malloc's slow path (the last resort: the refill thread
+     * normally adds chunks first): 1 if the heap grew since the caller looked ({@code arenaBytesSeen}),
+     * by this call or another. Never throws.
+     */
+    private static int grow(long minimumBytes, long arenaBytesSeen) {
         try {
-            long bytes = Math.max(pool.chunkBytes(), (minimumBytes + pool.chunkBytes() - 1) / pool.chunkBytes() * pool.chunkBytes());
-            addChunk(pool.take(bytes));
-            return 1;
+            synchronized (GROWING) {
+                if (HeapLibrary.arenaBytes() != arenaBytesSeen) {
+                    return 1; // another thread added a chunk while this one waited: malloc tries again
+                }
+                long bytes = Math.max(pool.chunkBytes(), (minimumBytes + pool.chunkBytes() - 1) / pool.chunkBytes() * pool.chunkBytes());
+                addChunk(pool.take(bytes));
+                return 1;
+            }
         } catch (Throwable t) {
             return 0; // an exception escaping an upcall would end the JVM; malloc returns NULL instead
+        }
+    }
+
+    /** Turns on refill ahead of need below {@code watermark} uncarved bytes, served by a daemon thread. */
+    private static void startRefill(long watermark) {
+        lowWatermark = watermark;
+        Thread refill = Thread.ofPlatform().daemon().name("xpfo-crypto-heap-refill").unstarted(CryptoHeap::refillLoop);
+        if (HeapLibrary.setLowWatermark(watermark) != 0) {
+            throw new CryptoHeapException("xpfo_heap_set_low_watermark failed: eventfd errno " + HeapLibrary.errno()
+                    + ". Remedy: raise the open-file limit (ulimit -n)");
+        }
+        refill.start();
+    }
+
+    /** The refill thread: blocked in C until malloc's uncarved bytes fall below the watermark, then adds a chunk. */
+    private static void refillLoop() {
+        while (HeapLibrary.awaitRefill() == 1) {
+            synchronized (GROWING) {
+                if (HeapLibrary.unusedBytes() >= lowWatermark) {
+                    continue; // a grow upcall added one meanwhile
+                }
+                try {
+                    addChunk(pool.take(pool.chunkBytes()));
+                    REFILLS_AHEAD.incrementAndGet();
+                } catch (RuntimeException e) {
+                    // e.g. the memlock limit: malloc's upcall will try again when it really needs memory
+                    REFILL_FAILURES.incrementAndGet();
+                }
+            }
         }
     }
 }

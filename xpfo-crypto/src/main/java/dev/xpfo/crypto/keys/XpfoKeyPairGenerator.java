@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.keys;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 
@@ -112,6 +113,7 @@ final class XpfoKeyPairGenerator extends KeyPairGeneratorSpi {
 
     @Override
     public KeyPair generateKeyPair() {
+        CryptoHeap.ensureInstalled(); // refuses if libcrypto's secure heap (direct map) came up since installing
         MemorySegment pkey;
         try (Arena arena = Arena.ofConfined()) {
             pkey = switch (kind) {

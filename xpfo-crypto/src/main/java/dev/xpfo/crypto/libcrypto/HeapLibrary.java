@@ -9,10 +9,13 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodType;
+import java.lang.invoke.VarHandle;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -55,6 +58,20 @@ public final class HeapLibrary {
 
     private static MethodHandle function(String name, FunctionDescriptor descriptor) {
         return LINKER.downcallHandle(symbol(name), descriptor);
+    }
+
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final ThreadLocal<MemorySegment> CAPTURED = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
+
+    /** A function whose errno is captured per call (read it with {@link #errno()}); the capture cell comes first. */
+    private static MethodHandle functionWithErrno(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(symbol(name), descriptor, Linker.Option.captureCallState("errno"));
+    }
+
+    /** The errno of this thread's last call of a function that sets it ({@link #setLowWatermark}, {@link #awaitRefill}). */
+    public static int errno() {
+        return (int) ERRNO.get(CAPTURED.get(), 0L);
     }
 
     /** The resource name of the library for this JVM's architecture. */
@@ -108,7 +125,13 @@ public final class HeapLibrary {
     private static final MethodHandle FREE = function("xpfo_heap_free", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT));
     // ---- what Java drives ----
     private static final MethodHandle ADD_CHUNK = function("xpfo_heap_add_chunk", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle SET_GROW = function("xpfo_heap_set_grow", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle SET_GROW = function("xpfo_heap_set_grow", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle CLOSE_GROW = function("xpfo_heap_close_grow", FunctionDescriptor.ofVoid());
+    private static final MethodHandle SET_LOW_WATERMARK = functionWithErrno("xpfo_heap_set_low_watermark",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final MethodHandle AWAIT_REFILL = functionWithErrno("xpfo_heap_await_refill", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle UNUSED_BYTES = function("xpfo_heap_unused_bytes", FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle LOW_WATERMARK = function("xpfo_heap_low_watermark", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle ARENA_BYTES = function("xpfo_heap_arena_bytes", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle IN_USE_BYTES = function("xpfo_heap_in_use_bytes", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle FOREIGN_FREES = function("xpfo_heap_foreign_frees", FunctionDescriptor.of(JAVA_LONG));
@@ -166,10 +189,26 @@ public final class HeapLibrary {
         }
     }
 
-    /** {@code xpfo_heap_set_grow}: the {@code int (*)(size_t)} malloc calls for another chunk; NULL clears it. */
-    public static void setGrow(MemorySegment callback) {
+    /**
+     * {@code xpfo_heap_set_grow}: the {@code int (*)(size_t bytes, size_t arena_bytes_seen)} malloc's slow
+     * path calls for another chunk. 0, or -1 for NULL or once {@link #closeGrow} has run (closing is for good).
+     */
+    public static int setGrow(MemorySegment callback) {
         try {
-            SET_GROW.invokeExact(callback);
+            return (int) SET_GROW.invokeExact(callback);
+        } catch (Throwable t) {
+            throw LibCrypto.linkFailure(t);
+        }
+    }
+
+    /**
+     * {@code xpfo_heap_close_grow}: clears the grow callback for good and returns once no thread is between
+     * loading it and returning from it, so none calls the upcall stub again (after the JVM is gone).
+     * Blocks while a thread is inside the callback: never call it from the callback.
+     */
+    public static void closeGrow() {
+        try {
+            CLOSE_GROW.invokeExact();
         } catch (Throwable t) {
             throw LibCrypto.linkFailure(t);
         }
@@ -177,12 +216,47 @@ public final class HeapLibrary {
 
     /** An upcall stub for {@link #setGrow}, in {@link Arena#global()} (a freed stub could be called later). */
     public static MemorySegment growCallback(MethodHandle target) {
-        return LINKER.upcallStub(target, FunctionDescriptor.of(JAVA_INT, JAVA_LONG), Arena.global());
+        return LINKER.upcallStub(target, FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), Arena.global());
     }
 
-    /** The method type a grow callback's target has: {@code int grow(long minimumBytes)}. */
+    /** The method type a grow callback's target has: {@code int grow(long minimumBytes, long arenaBytesSeen)}. */
     public static MethodType growType() {
-        return MethodType.methodType(int.class, long.class);
+        return MethodType.methodType(int.class, long.class, long.class);
+    }
+
+    /**
+     * {@code xpfo_heap_set_low_watermark}: when the uncarved arena bytes fall below {@code bytes}, malloc
+     * wakes the thread in {@link #awaitRefill} (through an eventfd, no Java). 0, or -1 with {@link #errno()}
+     * ({@code eventfd}: EMFILE, ENFILE, ENOMEM).
+     */
+    public static int setLowWatermark(long bytes) {
+        try {
+            return (int) SET_LOW_WATERMARK.invokeExact(CAPTURED.get(), bytes);
+        } catch (Throwable t) {
+            throw LibCrypto.linkFailure(t);
+        }
+    }
+
+    /**
+     * {@code xpfo_heap_await_refill}: blocks until malloc asks for a refill ahead of need; 1 then, or -1
+     * with {@link #errno()} (EINVAL: no watermark set).
+     */
+    public static int awaitRefill() {
+        try {
+            return (int) AWAIT_REFILL.invokeExact(CAPTURED.get());
+        } catch (Throwable t) {
+            throw LibCrypto.linkFailure(t);
+        }
+    }
+
+    /** {@code xpfo_heap_unused_bytes}: arena bytes not carved into blocks yet (what the low watermark watches). */
+    public static long unusedBytes() {
+        return stat(UNUSED_BYTES);
+    }
+
+    /** {@code xpfo_heap_low_watermark}: the refill threshold in bytes; 0 if refill ahead is off. */
+    public static long lowWatermark() {
+        return stat(LOW_WATERMARK);
     }
 
     /** {@code xpfo_heap_arena_bytes}: bytes of the chunks handed over. */

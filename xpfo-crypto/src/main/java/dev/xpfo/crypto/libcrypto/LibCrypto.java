@@ -156,6 +156,22 @@ public final class LibCrypto {
         }
     }
 
+    private static final MethodHandle CRYPTO_SECURE_MALLOC_INIT = function("CRYPTO_secure_malloc_init",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+
+    /**
+     * {@code CRYPTO_secure_malloc_init(size, minsize)}: turns on libcrypto's secure heap, an mmap arena in the
+     * kernel's direct map that bypasses xpfo's allocator; 1 on success. xpfo never calls it: it exists so
+     * tests can show that {@code CryptoHeap} refuses once some other code has.
+     */
+    public static int cryptoSecureMallocInit(long size, long minimumSize) {
+        try {
+            return (int) CRYPTO_SECURE_MALLOC_INIT.invokeExact(size, minimumSize);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
     // ---- keys, signatures, import (keys helper) ----
     private static final MethodHandle EVP_PKEY_Q_KEYGEN = function("EVP_PKEY_Q_keygen",
             FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(3));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.signature;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;
 
 import java.security.InvalidAlgorithmParameterException;
@@ -42,6 +43,7 @@ abstract class XpfoSignature extends SignatureSpi {
                     + (privateKey == null ? "null" : privateKey.getAlgorithm() + " key " + privateKey.getClass().getName()));
         }
         XpfoPrivateKey candidate = keyClass.cast(privateKey);
+        CryptoHeap.ensureInstalled(); // signing nonces are secure BIGNUMs: none in the secure heap's arena
         if (candidate.isDestroyed()) {
             throw new InvalidKeyException("the XPFO key was destroyed");
         }

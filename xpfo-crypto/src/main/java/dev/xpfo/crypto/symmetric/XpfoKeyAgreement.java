@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
+import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.internal.NativeKey;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
@@ -62,6 +63,7 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
         if (!key.getAlgorithm().equals(keyAlgorithm)) {
             throw new InvalidKeyException(algorithm + " needs an " + keyAlgorithm + " key, not " + key.getAlgorithm());
         }
+        CryptoHeap.ensureInstalled(); // no secure heap (direct map) for the shared secret's BIGNUMs
         MemorySegment pkey;
         try {
             pkey = nativeKey.newReference();

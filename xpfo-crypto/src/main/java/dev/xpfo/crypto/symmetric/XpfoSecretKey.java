@@ -43,6 +43,7 @@ public final class XpfoSecretKey implements SecretKey {
 
     /** A new key of {@code bytes} random bytes from libcrypto's private DRBG ({@code RAND_priv_bytes}), written straight into libcrypto's heap. */
     static XpfoSecretKey generate(String algorithm, int bytes) {
+        CryptoHeap.ensureInstalled(); // refuses if libcrypto's secure heap (direct map) came up since installing
         CryptoBuffer material = CryptoBuffer.allocate(bytes);
         if (LibCrypto.randPrivBytes(material.segment(), bytes) != 1) {
             material.close();

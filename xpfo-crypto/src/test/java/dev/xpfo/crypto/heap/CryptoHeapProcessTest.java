@@ -74,6 +74,71 @@ class CryptoHeapProcessTest {
                 .contains("memlock");
     }
 
+    /**
+     * libcrypto's secure heap turned on after xpfo installed its heap (by other native code, say): its
+     * arena is in the direct map and takes private BIGNUMs (keys, signing nonces) out of the hook. Key
+     * generation of each kind, signing with a key made before, and key agreement are refused, saying why.
+     */
+    @Test
+    void theSecureHeapTurnedOnAfterInstallingIsRefusedForEveryNewKeyAndSignature() throws Exception {
+        TestJvm.Result result = TestJvm.run(SecureHeapAfterInstall.class);
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(3);
+        assertThat(result.output()).contains("before: EC key, signature, AES key")
+                .contains("EC key pair refused: libcrypto's secure heap was initialised after xpfo installed its heap")
+                .contains("AES key refused: libcrypto's secure heap").contains("signing refused: libcrypto's secure heap")
+                .contains("ECDH refused: libcrypto's secure heap").contains("Remedy");
+    }
+
+    /** Makes a key and signs, turns libcrypto's secure heap on, then tries again; exit 3 if everything was refused. */
+    public static final class SecureHeapAfterInstall {
+        public static void main(String[] args) throws Exception {
+            java.security.Provider xpfo = new dev.xpfo.crypto.XpfoProvider();
+            java.security.KeyPairGenerator ec = java.security.KeyPairGenerator.getInstance("EC", xpfo);
+            java.security.KeyPair pair = ec.generateKeyPair();
+            java.security.Signature signature = java.security.Signature.getInstance("SHA256withECDSA", xpfo);
+            signature.initSign(pair.getPrivate());
+            signature.update(new byte[] {1, 2, 3});
+            signature.sign();
+            javax.crypto.KeyGenerator aes = javax.crypto.KeyGenerator.getInstance("AES", xpfo);
+            aes.generateKey();
+            System.out.println("before: EC key, signature, AES key");
+            if (LibCrypto.cryptoSecureMallocInit(1 << 16, 32) != 1 || LibCrypto.cryptoSecureMallocInitialized() != 1) {
+                System.out.println("could not turn the secure heap on");
+                System.exit(5);
+            }
+            int refused = 0;
+            refused += refused("EC key pair", ec::generateKeyPair);
+            refused += refused("AES key", aes::generateKey);
+            refused += refused("signing", () -> {
+                java.security.Signature again = java.security.Signature.getInstance("SHA256withECDSA", xpfo);
+                again.initSign(pair.getPrivate());
+                again.update(new byte[] {1, 2, 3});
+                return again.sign();
+            });
+            refused += refused("ECDH", () -> {
+                javax.crypto.KeyAgreement agreement = javax.crypto.KeyAgreement.getInstance("ECDH", xpfo);
+                agreement.init(pair.getPrivate());
+                agreement.doPhase(pair.getPublic(), true);
+                return agreement.generateSecret();
+            });
+            System.exit(refused == 4 ? 3 : 4);
+        }
+
+        private static int refused(String what, java.util.concurrent.Callable<?> action) {
+            try {
+                action.call();
+                System.out.println(what + " went ahead with the secure heap on");
+                return 0;
+            } catch (CryptoHeapException e) {
+                System.out.println(what + " refused: " + e.getMessage());
+                return 1;
+            } catch (Exception e) {
+                System.out.println(what + " failed otherwise: " + e);
+                return 0;
+            }
+        }
+    }
+
     /** Installs, has libcrypto allocate on this and other threads (which then end), and returns from main. */
     public static final class UseAndExit {
         public static void main(String[] args) throws Exception {

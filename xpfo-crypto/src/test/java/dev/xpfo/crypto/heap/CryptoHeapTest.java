@@ -7,6 +7,7 @@ import dev.xpfo.host.MapsEntry;
 import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.host.SecretMemoryFiles;
 import dev.xpfo.metrics.Metric;
+import dev.xpfo.pool.PoolSettings;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -91,6 +92,25 @@ class CryptoHeapTest {
     }
 
     @Test
+    void reallocOfALargeSpanMovesItWhole() {
+        MemorySegment span = allocated(HeapLibrary.malloc(20_000), 20_000);
+        span.fill((byte) 0x31);
+        MemorySegment bigger = allocated(HeapLibrary.realloc(span, 300_000), 300_000);
+        assertThat(bigger.asSlice(0, 20_000).toArray(JAVA_BYTE)).containsOnly((byte) 0x31);
+        assertThat(span.toArray(JAVA_BYTE)).as("the span it left").containsOnly((byte) 0);
+        bigger.fill((byte) 0x32);
+        MemorySegment smaller = allocated(HeapLibrary.realloc(bigger, 100), 300_000);
+        assertThat(smaller.address()).as("a shrink stays in place").isEqualTo(bigger.address());
+        assertThat(smaller.asSlice(0, 100).toArray(JAVA_BYTE)).containsOnly((byte) 0x32);
+        assertThat(smaller.asSlice(100).toArray(JAVA_BYTE)).as("the tail given up").containsOnly((byte) 0);
+        MemorySegment small = allocated(HeapLibrary.realloc(smaller, 300_001), 300_001);
+        assertThat(small.asSlice(0, 100).toArray(JAVA_BYTE)).containsOnly((byte) 0x32);
+        assertThat(small.address()).as("300,001 bytes fit the 74-page span").isEqualTo(smaller.address());
+        HeapLibrary.free(small);
+        assertThat(small.toArray(JAVA_BYTE)).containsOnly((byte) 0);
+    }
+
+    @Test
     void aBlockGrownInPlaceIsWipedWhole() {
         MemorySegment block = allocated(HeapLibrary.malloc(20), 32);
         MemorySegment grown = allocated(HeapLibrary.realloc(block, 32), 32);
@@ -109,7 +129,8 @@ class CryptoHeapTest {
                     .extracting(Metric::value).isEqualTo(HeapLibrary.inUseBytes());
             assertThat(CryptoHeap.metricSource().metrics()).extracting(Metric::name).contains(
                     "xpfo_crypto_heap_arena_bytes", "xpfo_crypto_heap_foreign_frees_total",
-                    "xpfo_crypto_heap_failed_mallocs_total", "xpfo_crypto_heap_grow_requests_total");
+                    "xpfo_crypto_heap_failed_mallocs_total", "xpfo_crypto_heap_grow_requests_total",
+                    "xpfo_crypto_heap_unused_bytes", "xpfo_crypto_heap_refills_ahead_total", "xpfo_crypto_heap_refill_failures_total");
         } finally {
             HeapLibrary.free(block);
         }
@@ -167,32 +188,58 @@ class CryptoHeapTest {
     }
 
     @Test
-    void mallocTakesAnotherChunkWhenTheArenasAreFull() {
+    void mallocAsksForAChunkWhenNoArenaCanHoldTheBlock() throws IOException {
+        // bigger than a pool chunk: no refill ahead (one chunk each) can serve it, only malloc's grow upcall
+        CryptoHeapStats before = CryptoHeap.stats();
+        long bytes = PoolSettings.DEFAULT_CHUNK_BYTES + 1;
+        MemorySegment block = allocated(HeapLibrary.malloc(bytes), bytes);
+        try {
+            CryptoHeapStats after = CryptoHeap.stats();
+            assertThat(after.growRequests()).isGreaterThan(before.growRequests());
+            assertThat(after.arenaBytes()).isGreaterThanOrEqualTo(before.arenaBytes() + 2 * PoolSettings.DEFAULT_CHUNK_BYTES);
+            assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
+            assertThat(SecretMemoryFiles.isSecretMemory(mappingOf(block.address() + bytes - 1))).isTrue();
+        } finally {
+            HeapLibrary.free(block);
+        }
+    }
+
+    /**
+     * Allocating two chunks' worth past what the arenas hold: whenever the uncarved bytes fall below the
+     * low watermark, the refill thread adds a chunk before malloc has to ask (this test waits for it before
+     * the next block, so the outcome does not depend on who is faster). No grow request, and every byte
+     * the arenas gained is a refill's chunk.
+     */
+    @Test
+    void allocatingPastTheChunksIsServedByRefillsAheadWithoutMallocAsking() throws InterruptedException {
+        long watermark = HeapLibrary.lowWatermark();
+        assertThat(watermark).as("refill ahead is on").isPositive();
+        awaitRefilled(watermark, CryptoHeap.stats());
         CryptoHeapStats before = CryptoHeap.stats();
         List<MemorySegment> held = new ArrayList<>();
         try {
-            // more than the chunks hold now: malloc must ask Java for more
-            long wanted = before.arenaBytes() + 4 * 1024 * 1024;
-            for (long got = 0; got < wanted; got += 16 * 1024) {
-                MemorySegment block = HeapLibrary.malloc(16 * 1024);
-                assertThat(block.address()).isNotZero();
-                held.add(block);
+            long bytes = 20_000; // a 5-page span carved from an arena (no freed span of 5 pages is left: see below)
+            for (long got = 0; got < before.arenaBytes() + 2 * PoolSettings.DEFAULT_CHUNK_BYTES; got += bytes) {
+                held.add(allocated(HeapLibrary.malloc(bytes), bytes));
+                awaitRefilled(watermark, before);
             }
         } finally {
             held.forEach(HeapLibrary::free);
         }
         CryptoHeapStats after = CryptoHeap.stats();
-        assertThat(after.growRequests()).isGreaterThan(before.growRequests());
-        assertThat(after.arenaBytes()).isGreaterThan(before.arenaBytes());
+        assertThat(after.refillsAhead() - before.refillsAhead()).isGreaterThanOrEqualTo(2);
+        assertThat(after.growRequests()).as("malloc never had to ask").isEqualTo(before.growRequests());
+        assertThat(after.arenaBytes() - before.arenaBytes())
+                .isEqualTo((after.refillsAhead() - before.refillsAhead()) * PoolSettings.DEFAULT_CHUNK_BYTES);
         assertThat(after.failedMallocs()).isEqualTo(before.failedMallocs());
-        assertThat(SecretMemoryFiles.isSecretMemory(mappingOfLastChunk(held))).isTrue();
+        assertThat(after.refillFailures()).isEqualTo(before.refillFailures());
     }
 
-    private static MapsEntry mappingOfLastChunk(List<MemorySegment> held) throws RuntimeException {
-        try {
-            return mappingOf(held.getLast().address());
-        } catch (IOException e) {
-            throw new RuntimeException(e);
+    /** Waits (no deadline: the test's timeout is the limit) until the refill thread has lifted the uncarved bytes again. */
+    private static void awaitRefilled(long watermark, CryptoHeapStats start) throws InterruptedException {
+        while (HeapLibrary.unusedBytes() < watermark) {
+            assertThat(CryptoHeap.stats().refillFailures()).as("refills that failed").isEqualTo(start.refillFailures());
+            Thread.sleep(1);
         }
     }
 

@@ -89,6 +89,17 @@ final class SignContext {
      * the allocations of a fresh initialisation); otherwise it is reset first, as another key needs.
      */
     MemorySegment begin(NativeKey key, MemorySegment mdName, boolean reusable, Purpose purpose) throws SignatureException {
+        try {
+            if (reusable && key == boundKey && purpose == boundPurpose && mdName.equals(boundDigest)) {
+                requireLive(key); // the context holds its own reference to the key: no new one needed
+                if (init(purpose, MemorySegment.NULL, MemorySegment.NULL) == 1) {
+                    return pkeyCtxCell.get(ADDRESS, 0);
+                }
+                OpenSslErrors.drain(); // a refused in-place re-initialisation: start afresh
+            }
+        } finally {
+            Reference.reachabilityFence(this);
+        }
         MemorySegment reference;
         try {
             reference = key.newReference(); // also the check that the key was not destroyed
@@ -97,11 +108,6 @@ final class SignContext {
             throw new SignatureException(e.getMessage(), e);
         }
         try {
-            if (reusable && key == boundKey && purpose == boundPurpose && mdName.equals(boundDigest)
-                    && init(purpose, MemorySegment.NULL, MemorySegment.NULL) == 1) {
-                return pkeyCtxCell.get(ADDRESS, 0);
-            }
-            OpenSslErrors.drain(); // a refused in-place re-initialisation: start afresh
             reset();
             if (init(purpose, mdName, reference) != 1) {
                 throw new SignatureException(OpenSslErrors.failure(purpose == Purpose.SIGN ? "EVP_DigestSignInit_ex" : "EVP_DigestVerifyInit_ex",

@@ -211,6 +211,40 @@ class XpfoVerificationTest {
     }
 
     @Test
+    void theSameKeyObjectIsReadOnceAndAnotherOneAgain() throws Exception {
+        KeyPair keys = jdkKeys("EC", "secp256r1");
+        byte[] signature = jdkSigns("SHA256withECDSA", keys, MESSAGE);
+        int[] reads = new int[1];
+        PublicKey counted = new PublicKey() {
+            @Override
+            public String getAlgorithm() {
+                return "EC";
+            }
+
+            @Override
+            public String getFormat() {
+                return "X.509";
+            }
+
+            @Override
+            public byte[] getEncoded() {
+                reads[0]++;
+                return keys.getPublic().getEncoded();
+            }
+        };
+        Signature verifier = Signature.getInstance("SHA256withECDSA", XPFO);
+        for (int i = 0; i < 5; i++) {
+            verifier.initVerify(counted);
+            verifier.update(MESSAGE);
+            assertThat(verifier.verify(signature)).isTrue();
+        }
+        assertThat(reads[0]).as("encodings read for five verifications with one key object").isEqualTo(1);
+        verifier.initVerify(keys.getPublic());
+        verifier.initVerify(counted);
+        assertThat(reads[0]).as("another key in between: read again").isEqualTo(2);
+    }
+
+    @Test
     void oneSignatureObjectSignsThenVerifiesThenSignsAgain() throws Exception {
         KeyPair keys = XpfoSignatureTest.xpfoKeys("EC", "secp256r1");
         Signature signature = Signature.getInstance("SHA256withECDSA", XPFO);

@@ -17,8 +17,11 @@ import java.util.function.Supplier;
  * The XPFO provider's services for private keys: key pair generators and signatures. Every
  * signature lists {@code SupportedKeyClasses = XpfoPrivateKey}, so the JDK's delayed provider
  * selection sends operations on XPFO keys to XPFO, and only those, wherever XPFO sits in the
- * provider list. Verification is not registered: public keys are standard JDK keys, verified by the
- * JDK's providers.
+ * provider list. The same services verify with ordinary public keys, but only for a caller that asks
+ * for XPFO by name ({@code Signature.getInstance(alg, xpfo)}, which the JDK hands the SPI without
+ * consulting {@code SupportedKeyClasses}) or whose {@code Signature} delayed selection already bound
+ * to XPFO: a public key never matches {@code SupportedKeyClasses}, so {@code Signature.getInstance(alg)}
+ * with XPFO first in the list still verifies with the JDK's providers.
  */
 public final class KeyServices {
     private static final Map<String, String> XPFO_KEYS_ONLY = Map.of("SupportedKeyClasses", XpfoPrivateKey.class.getName());

@@ -410,6 +410,76 @@ public final class LibCrypto {
         }
     }
 
+    // verification (d2i_PUBKEY is bound once, in the key agreement section below)
+    private static final MethodHandle EVP_DIGEST_VERIFY_INIT_EX = function("EVP_DigestVerifyInit_ex",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle EVP_DIGEST_VERIFY_UPDATE = function("EVP_DigestVerifyUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVP_DIGEST_VERIFY_FINAL = function("EVP_DigestVerifyFinal",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVP_DIGEST_VERIFY = function("EVP_DigestVerify",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVP_PKEY_GET_SIZE = function("EVP_PKEY_get_size", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle EVP_MD_CTX_SET_FLAGS = function("EVP_MD_CTX_set_flags", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
+
+    /** {@code EVP_MD_CTX_FLAG_FINALISE} of {@code <openssl/evp.h>}: a final call may consume the context instead of copying it. */
+    public static final int EVP_MD_CTX_FLAG_FINALISE = 0x0200;
+
+    /** {@code EVP_DigestVerifyInit_ex(ctx, &pctx, mdname, libctx, props, pkey, params)}: 1 on success. */
+    public static int evpDigestVerifyInitEx(MemorySegment ctx, MemorySegment pctxOut, MemorySegment mdName, MemorySegment libctx,
+                                            MemorySegment props, MemorySegment pkey, MemorySegment params) {
+        try {
+            return (int) EVP_DIGEST_VERIFY_INIT_EX.invokeExact(ctx, pctxOut, mdName, libctx, props, pkey, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_DigestVerifyUpdate}: 1 on success. */
+    public static int evpDigestVerifyUpdate(MemorySegment ctx, MemorySegment data, long count) {
+        try {
+            return (int) EVP_DIGEST_VERIFY_UPDATE.invokeExact(ctx, data, count);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_DigestVerifyFinal(ctx, sig, siglen)}: 1 valid, 0 invalid, negative on an error (a malformed signature). */
+    public static int evpDigestVerifyFinal(MemorySegment ctx, MemorySegment sig, long sigLen) {
+        try {
+            return (int) EVP_DIGEST_VERIFY_FINAL.invokeExact(ctx, sig, sigLen);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen)}: one-shot (EdDSA); 1 valid, 0 invalid, negative on an error. */
+    public static int evpDigestVerify(MemorySegment ctx, MemorySegment sig, long sigLen, MemorySegment tbs, long tbsLen) {
+        try {
+            return (int) EVP_DIGEST_VERIFY.invokeExact(ctx, sig, sigLen, tbs, tbsLen);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_get_size}: the largest signature the key makes (an RSA key's modulus bytes); 0 or less if unknown. */
+    public static int evpPkeyGetSize(MemorySegment pkey) {
+        try {
+            return (int) EVP_PKEY_GET_SIZE.invokeExact(pkey);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_MD_CTX_set_flags(ctx, flags)}. */
+    public static void evpMdCtxSetFlags(MemorySegment ctx, int flags) {
+        try {
+            EVP_MD_CTX_SET_FLAGS.invokeExact(ctx, flags);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
     // ---- ciphers, MACs, key agreement (ciphers helper) ----
 
     /** {@code EVP_CTRL_AEAD_SET_IVLEN} (evp.h). */

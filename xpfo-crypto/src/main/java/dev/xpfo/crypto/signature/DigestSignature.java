@@ -7,35 +7,46 @@ import dev.xpfo.crypto.keys.XpfoRsaPrivateKey;
 
 import java.lang.foreign.MemorySegment;
 import java.security.SignatureException;
+import java.util.List;
 
 /**
  * Hash-then-sign signatures with streaming updates: {@code SHAnnnwithECDSA} (DER {@code
  * ECDSA-Sig-Value}, as the JDK's) and {@code SHAnnnwithRSA} (PKCS#1 v1.5, libcrypto's default).
+ * Verification answers as SunEC and SunRsaSign do: false for a wrong signature, and a
+ * {@link SignatureException} for one that cannot be a signature of the key (malformed DER, an RSA
+ * signature of another length than the modulus).
  */
 public class DigestSignature extends XpfoSignature {
     private final String keyName;
+    private final List<String> verificationTypes;
     private MemorySegment digest;
     private boolean started;
 
-    DigestSignature(String algorithm, String digest, Class<? extends XpfoPrivateKey> keyClass, String keyName) {
+    DigestSignature(String algorithm, String digest, Class<? extends XpfoPrivateKey> keyClass, String keyName, List<String> verificationTypes) {
         super(algorithm, keyClass);
         this.keyName = keyName;
+        this.verificationTypes = verificationTypes;
         this.digest = digest == null ? MemorySegment.NULL : context.string(digest);
     }
 
     /** SHA256withECDSA, SHA384withECDSA, SHA512withECDSA. */
     public static DigestSignature ecdsa(String digest) {
-        return new DigestSignature(digest + "withECDSA", digest, XpfoEcPrivateKey.class, "EC");
+        return new DigestSignature(digest + "withECDSA", digest, XpfoEcPrivateKey.class, "EC", List.of("EC"));
     }
 
     /** SHA256withRSA, SHA384withRSA, SHA512withRSA. */
     public static DigestSignature rsa(String digest) {
-        return new DigestSignature(digest + "withRSA", digest, XpfoRsaPrivateKey.class, "RSA");
+        return new DigestSignature(digest + "withRSA", digest, XpfoRsaPrivateKey.class, "RSA", List.of("RSA"));
     }
 
     @Override
     String expectedKey() {
         return keyName;
+    }
+
+    @Override
+    List<String> verificationKeyTypes() {
+        return verificationTypes;
     }
 
     void digest(String name) {
@@ -47,9 +58,9 @@ public class DigestSignature extends XpfoSignature {
         started = false;
     }
 
-    /** Initialises the native context for a new signature; subclasses add padding. */
+    /** Initialises the native context for a new signature or verification; subclasses add padding. */
     MemorySegment begin() throws SignatureException {
-        return context.begin(key, digest, reusesContext());
+        return context.begin(key, digest, reusesContext(), purpose);
     }
 
     /** Whether a context that signed with the same key and digest may be re-initialised in place. */
@@ -58,7 +69,7 @@ public class DigestSignature extends XpfoSignature {
     }
 
     private void ensureStarted() throws SignatureException {
-        requireSigning();
+        requireInitialised();
         if (!started) {
             begin();
             started = true;
@@ -73,8 +84,23 @@ public class DigestSignature extends XpfoSignature {
 
     @Override
     protected byte[] engineSign() throws SignatureException {
+        requireSigning();
         ensureStarted();
         started = false;
-        return context.finish();
+        return context.finish(key);
+    }
+
+    @Override
+    protected boolean engineVerify(byte[] sigBytes) throws SignatureException {
+        requireVerifying();
+        boolean hashed = started;
+        started = false; // whatever happens, the next update starts a new message
+        if ("RSA".equals(keyName) && sigBytes.length != verificationKey().size()) {
+            throw new SignatureException("Bad signature length: got " + sigBytes.length + " but was expecting " + verificationKey().size());
+        }
+        if (!hashed) {
+            begin(); // an empty message
+        }
+        return context.verifyFinish(sigBytes);
     }
 }

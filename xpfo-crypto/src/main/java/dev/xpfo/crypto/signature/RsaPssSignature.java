@@ -14,12 +14,14 @@ import java.security.SignatureException;
 import java.security.spec.AlgorithmParameterSpec;
 import java.security.spec.MGF1ParameterSpec;
 import java.security.spec.PSSParameterSpec;
+import java.util.List;
 import java.util.Set;
 
 /**
  * {@code RSASSA-PSS} with the parameters of a {@link PSSParameterSpec} (as JSSE passes them to
  * {@code initSign(key, spec, random)}): digest, MGF1 digest and an explicit salt length. Like SunRsaSign,
- * it refuses to sign before it has parameters.
+ * it refuses to sign or verify before it has parameters. Verification takes "RSA" and "RSASSA-PSS"
+ * public keys and checks exactly the salt length of the parameters.
  */
 public final class RsaPssSignature extends DigestSignature {
     private static final Set<String> DIGESTS = Set.of("SHA-256", "SHA-384", "SHA-512", "SHA-224", "SHA-1",
@@ -28,7 +30,7 @@ public final class RsaPssSignature extends DigestSignature {
     private MemorySegment mgfDigest;
 
     public RsaPssSignature() {
-        super("RSASSA-PSS", null, XpfoRsaPrivateKey.class, "RSA");
+        super("RSASSA-PSS", null, XpfoRsaPrivateKey.class, "RSA", List.of("RSA", "RSA-PSS"));
     }
 
     @Override

@@ -2,6 +2,7 @@
 package dev.xpfo.crypto.signature;
 
 import dev.xpfo.crypto.heap.CryptoHeap;
+import dev.xpfo.crypto.internal.NativeKey;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;
 
 import java.security.InvalidAlgorithmParameterException;
@@ -13,18 +14,33 @@ import java.security.SecureRandom;
 import java.security.SignatureException;
 import java.security.SignatureSpi;
 import java.security.spec.AlgorithmParameterSpec;
+import java.util.List;
 
 /**
  * Common ground of the XPFO signatures: signing with {@link XpfoPrivateKey}s only (of the one key
- * class the algorithm takes); verification is left to the JDK's providers, which hold only public
- * keys. The native context is initialised lazily at the first update, and again after each
- * signature (the JCA's "reset to the state after initSign").
+ * class the algorithm takes), and verifying with ordinary public keys of any provider (read into
+ * libcrypto by {@link VerificationKey}). The native context is initialised lazily at the first
+ * update, and again after each signature or verification (the JCA's "reset to the state after
+ * init").
+ *
+ * <p>Verification is reached by asking for XPFO by name ({@code Signature.getInstance(alg, xpfo)}):
+ * the services list only XPFO private keys as {@code SupportedKeyClasses}, so the JDK's delayed
+ * provider selection never picks XPFO for a public key. A {@code Signature} that delayed selection
+ * bound to XPFO (by signing with an XPFO key) verifies with XPFO too.
+ *
+ * <p>The last public key is kept with its {@code EVP_PKEY}: verifying again with the same key object
+ * (by identity) does not read it again.
  */
 abstract class XpfoSignature extends SignatureSpi {
     private final String algorithm;
     private final Class<? extends XpfoPrivateKey> keyClass;
-    final SignContext context = new SignContext(this);
-    XpfoPrivateKey key;
+    final SignContext context = new SignContext();
+    /** The key of the current operation: an XPFO private key or a read public key; null before init. */
+    NativeKey key;
+    /** What the current operation is; null before init. */
+    SignContext.Purpose purpose;
+    private PublicKey lastPublicKey;
+    private VerificationKey lastVerificationKey;
 
     XpfoSignature(String algorithm, Class<? extends XpfoPrivateKey> keyClass) {
         this.algorithm = algorithm;
@@ -33,7 +49,14 @@ abstract class XpfoSignature extends SignatureSpi {
 
     @Override
     protected void engineInitVerify(PublicKey publicKey) throws InvalidKeyException {
-        throw new InvalidKeyException("XPFO's " + algorithm + " signs with XPFO private keys; verify with the JDK's providers");
+        VerificationKey candidate = publicKey != null && publicKey == lastPublicKey
+                ? lastVerificationKey
+                : VerificationKey.read(publicKey, algorithm, "an " + expectedKey(), verificationKeyTypes()); // an EC, Ed25519, RSA
+        lastPublicKey = publicKey;
+        lastVerificationKey = candidate;
+        key = candidate;
+        purpose = SignContext.Purpose.VERIFY;
+        restart();
     }
 
     @Override
@@ -47,8 +70,10 @@ abstract class XpfoSignature extends SignatureSpi {
         if (candidate.isDestroyed()) {
             throw new InvalidKeyException("the XPFO key was destroyed");
         }
-        context.reset();
+        // No reset here: the context notices another key at its next begin, and re-initialises in
+        // place (cheaply) for the same key, as a server signing with one key again and again does.
         key = candidate;
+        purpose = SignContext.Purpose.SIGN;
         restart();
     }
 
@@ -65,23 +90,38 @@ abstract class XpfoSignature extends SignatureSpi {
     /** The key's algorithm as a person says it: "EC", "Ed25519", "RSA". */
     abstract String expectedKey();
 
-    /** Forget the message so far; the next update starts a new signature. */
+    /** The libcrypto key types ({@code EVP_PKEY_is_a}) this algorithm verifies with. */
+    abstract List<String> verificationKeyTypes();
+
+    /** Forget the message so far; the next update starts a new signature or verification. */
     abstract void restart();
 
     void requireSigning() throws SignatureException {
-        if (key == null) {
-            throw new SignatureException("not initialised for signing (XPFO verifies nothing: use the JDK's providers)");
+        if (purpose != SignContext.Purpose.SIGN) {
+            throw new SignatureException("not initialised for signing");
         }
+    }
+
+    void requireVerifying() throws SignatureException {
+        if (purpose != SignContext.Purpose.VERIFY) {
+            throw new SignatureException("not initialised for verification");
+        }
+    }
+
+    void requireInitialised() throws SignatureException {
+        if (purpose == null) {
+            throw new SignatureException("not initialised");
+        }
+    }
+
+    /** The public key of the current verification. */
+    VerificationKey verificationKey() {
+        return (VerificationKey) key;
     }
 
     @Override
     protected void engineUpdate(byte b) throws SignatureException {
         engineUpdate(new byte[] {b}, 0, 1);
-    }
-
-    @Override
-    protected boolean engineVerify(byte[] sigBytes) throws SignatureException {
-        throw new SignatureException("XPFO does not verify: use the JDK's providers");
     }
 
     @Override

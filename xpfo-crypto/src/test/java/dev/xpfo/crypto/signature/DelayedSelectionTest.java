@@ -67,6 +67,50 @@ class DelayedSelectionTest {
         assertThat(signerOf("SHA256withRSA", jdkKeys("RSA", "SunRsaSign"))).isEqualTo("SunRsaSign");
     }
 
+    private static String verifierOf(String algorithm, KeyPair keys, byte[] signature) throws Exception {
+        Signature verifier = Signature.getInstance(algorithm);
+        verifier.initVerify(keys.getPublic());
+        verifier.update(MESSAGE);
+        assertThat(verifier.verify(signature)).isTrue();
+        return verifier.getProvider().getName();
+    }
+
+    /**
+     * XPFO verifies, but only when asked by name: a public key matches no {@code SupportedKeyClasses},
+     * so delayed selection passes XPFO by even when it is first, for the JDK's own keys and for the
+     * public halves of XPFO key pairs (JDK objects) alike.
+     */
+    @Test
+    void xpfoFirstInTheListLeavesVerificationToTheJdk() throws Exception {
+        Security.insertProviderAt(new XpfoProvider(), 1);
+        KeyPair xpfoEc = XpfoSignatureTest.xpfoKeys("EC", "secp256r1");
+        assertThat(verifierOf("SHA256withECDSA", xpfoEc, XpfoSignatureTest.xpfoSigns("SHA256withECDSA", xpfoEc, MESSAGE, null))).isEqualTo("SunEC");
+        KeyPair jdkEc = jdkKeys("EC", "SunEC");
+        Signature jdkSigner = Signature.getInstance("SHA256withECDSA", "SunEC");
+        jdkSigner.initSign(jdkEc.getPrivate());
+        jdkSigner.update(MESSAGE);
+        assertThat(verifierOf("SHA256withECDSA", jdkEc, jdkSigner.sign())).isEqualTo("SunEC");
+        KeyPair xpfoEd = XpfoSignatureTest.xpfoKeys("Ed25519", "-");
+        assertThat(verifierOf("Ed25519", xpfoEd, XpfoSignatureTest.xpfoSigns("Ed25519", xpfoEd, MESSAGE, null))).isEqualTo("SunEC");
+        KeyPair xpfoRsa = XpfoSignatureTest.xpfoKeys("RSA", "2048");
+        assertThat(verifierOf("SHA256withRSA", xpfoRsa, XpfoSignatureTest.xpfoSigns("SHA256withRSA", xpfoRsa, MESSAGE, null))).isEqualTo("SunRsaSign");
+    }
+
+    /** A {@code Signature} that delayed selection bound to XPFO (an XPFO key signed) verifies with XPFO. */
+    @Test
+    void aSignatureBoundToXpfoBySigningVerifiesWithXpfo() throws Exception {
+        Security.addProvider(new XpfoProvider());
+        KeyPair keys = XpfoSignatureTest.xpfoKeys("EC", "secp256r1");
+        Signature signature = Signature.getInstance("SHA256withECDSA");
+        signature.initSign(keys.getPrivate());
+        signature.update(MESSAGE);
+        byte[] signed = signature.sign();
+        signature.initVerify(keys.getPublic());
+        signature.update(MESSAGE);
+        assertThat(signature.verify(signed)).isTrue();
+        assertThat(signature.getProvider().getName()).isEqualTo("XPFO");
+    }
+
     @Test
     void xpfoFirstInTheListLeavesJdkKeysToTheJdk() throws Exception {
         Security.insertProviderAt(new XpfoProvider(), 1);

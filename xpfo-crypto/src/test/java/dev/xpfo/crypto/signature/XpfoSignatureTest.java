@@ -20,6 +20,7 @@ import java.security.spec.MGF1ParameterSpec;
 import java.security.spec.PSSParameterSpec;
 import java.util.Arrays;
 import java.util.Random;
+import javax.security.auth.Destroyable;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -27,7 +28,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * XPFO signs, the JDK's providers (SunEC, SunRsaSign) verify: every algorithm, short and long
  * messages, several signatures per init, a context reused across keys; tampered signatures and
- * other messages are rejected; wrong keys are refused.
+ * other messages are rejected; wrong keys are refused. Verification by XPFO: {@link XpfoVerificationTest}.
  */
 class XpfoSignatureTest {
     private static final Provider XPFO = new XpfoProvider();
@@ -194,8 +195,38 @@ class XpfoSignatureTest {
         KeyPair jdkKeys = jdk.generateKeyPair();
         assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initSign(jdkKeys.getPrivate()))
                 .isInstanceOf(InvalidKeyException.class).hasMessageContaining("XPFO EC");
-        assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initVerify(jdkKeys.getPublic()))
-                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("JDK");
+        assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initVerify(rsa.getPublic()))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("verifies with an EC public key").hasMessageContaining("RSA");
+        assertThatThrownBy(() -> Signature.getInstance("Ed25519", XPFO).initVerify(jdkKeys.getPublic()))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("verifies with an Ed25519 public key").hasMessageContaining("EC");
+        assertThatThrownBy(() -> Signature.getInstance("SHA256withRSA", XPFO).initVerify(ed.getPublic()))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("verifies with an RSA public key");
+        assertThatThrownBy(() -> Signature.getInstance("RSASSA-PSS", XPFO).initVerify(ec.getPublic()))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("RSA public key");
+        assertThatThrownBy(() -> Signature.getInstance("Ed25519", XPFO).initVerify(x25519.getPublic()))
+                .isInstanceOf(InvalidKeyException.class).hasMessageContaining("XDH");
+    }
+
+    /**
+     * Review L4: the context holds its own reference to the key's EVP_PKEY, so a signature under way
+     * when the key is destroyed could still complete with the destroyed key's material.
+     */
+    @ParameterizedTest
+    @CsvSource({"SHA256withECDSA, EC, secp256r1", "Ed25519, Ed25519, -", "SHA256withRSA, RSA, 2048"})
+    void aKeyDestroyedAfterInitSignStopsTheSignatureUnderWay(String algorithm, String keyAlgorithm, String curveOrSize) throws Exception {
+        KeyPair keys = xpfoKeys(keyAlgorithm, curveOrSize);
+        Signature signer = Signature.getInstance(algorithm, XPFO);
+        signer.initSign(keys.getPrivate());
+        signer.update(MESSAGE);
+        assertThat(jdkVerifies(algorithm, keys.getPublic(), MESSAGE, signer.sign(), null)).isTrue();
+        signer.update(MESSAGE); // the next signature is under way
+        ((Destroyable) keys.getPrivate()).destroy();
+        assertThatThrownBy(signer::sign).isInstanceOf(SignatureException.class).hasMessageContaining("destroyed");
+        assertThatThrownBy(() -> {
+            signer.update(MESSAGE);
+            signer.sign();
+        }).isInstanceOf(SignatureException.class).hasMessageContaining("destroyed");
+        assertThatThrownBy(() -> signer.initSign(keys.getPrivate())).isInstanceOf(InvalidKeyException.class).hasMessageContaining("destroyed");
     }
 
     @Test

@@ -39,6 +39,8 @@ public final class MemorySearch {
 
     private final Map<String, byte[]> needles;
     private final int overlap;
+    private final String[][] namesByFirstByte = new String[256][];
+    private final byte[][][] needlesByFirstByte = new byte[256][][];
     private final Map<String, List<Hit>> hits = new LinkedHashMap<>();
     private final List<Refusal> refusals = new ArrayList<>();
     private long bytesRead;
@@ -53,6 +55,16 @@ public final class MemorySearch {
         this.needles = new LinkedHashMap<>(needles);
         this.overlap = needles.values().stream().mapToInt(n -> n.length).max().orElse(1) - 1;
         needles.keySet().forEach(name -> hits.put(name, new ArrayList<>()));
+        needles.forEach((name, needle) -> {
+            String[] names = namesByFirstByte[needle[0] & 0xff];
+            names = names == null ? new String[1] : Arrays.copyOf(names, names.length + 1);
+            names[names.length - 1] = name;
+            namesByFirstByte[needle[0] & 0xff] = names;
+            byte[][] same = needlesByFirstByte[needle[0] & 0xff];
+            same = same == null ? new byte[1][] : Arrays.copyOf(same, same.length + 1);
+            same[same.length - 1] = needle;
+            needlesByFirstByte[needle[0] & 0xff] = same;
+        });
     }
 
     /** Where a needle was found: a mapping and the address there, or (in a file) the offset. */
@@ -214,12 +226,20 @@ public final class MemorySearch {
             long valid = carried + n;
             byte[] haystack = buffer.asSlice(0, valid).toArray(JAVA_BYTE);
             long base = at - carried;
-            for (Map.Entry<String, byte[]> needle : needles.entrySet()) {
-                // Only occurrences that end in the new bytes: one wholly in the carried bytes was found last time.
-                int from = (int) Math.max(0, carried - needle.getValue().length + 1);
-                for (int i = indexOf(haystack, haystack.length, needle.getValue(), from); i >= 0;
-                     i = indexOf(haystack, haystack.length, needle.getValue(), i + 1)) {
-                    hits.get(needle.getKey()).add(new Hit(needle.getKey(), mapping, base + i));
+            // One pass for all needles: at each byte, only the needles starting with it are compared. Only
+            // occurrences that end in the new bytes count: one wholly in the carried bytes was found last time.
+            for (int i = 0; i < haystack.length; i++) {
+                String[] names = namesByFirstByte[haystack[i] & 0xff];
+                if (names == null) {
+                    continue;
+                }
+                byte[][] candidates = needlesByFirstByte[haystack[i] & 0xff];
+                for (int c = 0; c < candidates.length; c++) {
+                    byte[] needle = candidates[c];
+                    if (i + needle.length <= haystack.length && i + needle.length > carried
+                            && Arrays.equals(haystack, i, i + needle.length, needle, 0, needle.length)) {
+                        hits.get(names[c]).add(new Hit(names[c], mapping, base + i));
+                    }
                 }
             }
             bytesRead += n;

@@ -36,11 +36,16 @@ class MemorySearchTest {
         int across = CHUNK - NEEDLE.length / 2;
         System.arraycopy(NEEDLE, 0, contents, across, NEEDLE.length);
         System.arraycopy(NEEDLE, 0, contents, 2 * CHUNK + 5, NEEDLE.length);
+        // wholly in the bytes carried from the first chunk into the second: still one hit, not two
+        byte[] shortNeedle = "short".getBytes();
+        int carried = 2 * CHUNK - 10;
+        System.arraycopy(shortNeedle, 0, contents, carried, shortNeedle.length);
         Path file = Files.write(dir.resolve("dump"), contents);
 
-        MemorySearch.Result result = MemorySearch.file(file, Map.of("needle", NEEDLE, "absent", "not-there".getBytes()));
+        MemorySearch.Result result = MemorySearch.file(file, Map.of("needle", NEEDLE, "short", shortNeedle, "absent", "not-there".getBytes()));
 
         assertThat(result.hits("needle")).extracting(MemorySearch.Hit::address).containsExactly((long) across, 2L * CHUNK + 5);
+        assertThat(result.hits("short")).extracting(MemorySearch.Hit::address).containsExactly((long) carried);
         assertThat(result.found("absent")).isFalse();
         assertThat(result.bytesRead()).isEqualTo(contents.length);
     }

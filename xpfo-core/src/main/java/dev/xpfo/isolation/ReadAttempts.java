@@ -174,8 +174,12 @@ public final class ReadAttempts {
      * show up here.
      */
     private void scan() {
-        Map<String, byte[]> markers = new LinkedHashMap<>();
-        regions.forEach(r -> markers.put(r.name(), r.marker()));
+        Map<String, byte[]> markers = new LinkedHashMap<>(); // by index: two regions may share a name
+        for (int i = 0; i < regions.size(); i++) {
+            if (regions.get(i).marker().length > 0) { // an empty marker is never found, as contains() says
+                markers.put(Integer.toString(i), regions.get(i).marker());
+            }
+        }
         MemorySearch.Result result;
         try {
             result = MemorySearch.process(pid, markers);
@@ -187,9 +191,11 @@ public final class ReadAttempts {
             return;
         }
         String refusals = result.refusals().isEmpty() ? "" : ", first: " + result.refusals().getFirst();
-        for (Region region : regions) {
-            report("scan", region.name(), 0, result.bytesRead(), result.found(region.name()), "read " + result.mappingsRead()
-                    + " mappings (" + result.bytesRead() + " bytes), " + result.refusals().size() + " refused" + refusals);
+        String detail = "read " + result.mappingsRead() + " mappings (" + result.bytesRead() + " bytes), "
+                + result.refusals().size() + " refused" + refusals;
+        for (int i = 0; i < regions.size(); i++) {
+            String key = Integer.toString(i);
+            report("scan", regions.get(i).name(), 0, result.bytesRead(), markers.containsKey(key) && result.found(key), detail);
         }
     }
 

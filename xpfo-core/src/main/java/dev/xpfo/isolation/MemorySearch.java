@@ -127,8 +127,10 @@ public final class MemorySearch {
         public String toString() {
             StringBuilder text = new StringBuilder().append("read ").append(mappingsRead).append(" mappings (")
                     .append(bytesRead).append(" bytes), ").append(refusals.size()).append(" refused ").append(refusals);
+            // the first few places of each needle: a control such as a certificate is in the heap hundreds of times
             hits.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> text.append("; ").append(e.getKey())
-                    .append(e.getValue().isEmpty() ? " not found" : " found: " + e.getValue()));
+                    .append(e.getValue().isEmpty() ? " not found" : " found " + e.getValue().size() + " times: "
+                            + e.getValue().subList(0, Math.min(3, e.getValue().size())) + (e.getValue().size() > 3 ? " ..." : "")));
             return text.toString();
         }
     }

@@ -125,8 +125,13 @@ public final class MemorySearch {
 
         @Override
         public String toString() {
-            StringBuilder text = new StringBuilder().append("read ").append(mappingsRead).append(" mappings (")
-                    .append(bytesRead).append(" bytes), ").append(refusals.size()).append(" refused ").append(refusals);
+            StringBuilder text = new StringBuilder();
+            if (mappingsRead == 0 && refusals.isEmpty()) { // a file
+                text.append("read ").append(bytesRead).append(" bytes");
+            } else {
+                text.append("read ").append(mappingsRead).append(" mappings (").append(bytesRead).append(" bytes), ")
+                        .append(refusals.size()).append(" refused ").append(refusals);
+            }
             // the first few places of each needle: a control such as a certificate is in the heap hundreds of times
             hits.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> text.append("; ").append(e.getKey())
                     .append(e.getValue().isEmpty() ? " not found" : " found " + e.getValue().size() + " times: "

@@ -129,6 +129,8 @@ final class TlsServeCommand implements Callable<Integer> {
     private static void answer(SSLSocket connection, String algorithm) {
         try (connection) {
             connection.setSoTimeout(READ_TIMEOUT_MILLIS);
+            // Each handshake flight and the page go out at once, not held back by Nagle until the client's delayed ACK.
+            connection.setTcpNoDelay(true);
             BufferedReader in = new BufferedReader(new InputStreamReader(connection.getInputStream(), StandardCharsets.ISO_8859_1));
             String line = in.readLine();
             while (line != null && !line.isEmpty()) {

@@ -1,49 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.cli;
 
-import dev.xpfo.isolation.ChildJvm;
-import dev.xpfo.isolation.ReadAttempts;
+import dev.xpfo.crypto.testing.HeapDump;
+import dev.xpfo.crypto.testing.KeyMaterial;
 import dev.xpfo.crypto.testing.SelfSignedFiles;
+import dev.xpfo.host.SecretMemoryFiles;
+import dev.xpfo.isolation.MemorySearch;
 import dev.xpfo.testing.Child;
-import org.junit.jupiter.api.Test;
+import dev.xpfo.testing.TestJvm;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
-import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyFactory;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
-import java.security.interfaces.ECPrivateKey;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Base64;
-import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The attack: after a thousand TLS handshakes signed by {@code xpfo tls-serve}, another process reads
- * every readable mapping of the server through {@code /proc/PID/mem} and looks for the EC private
- * scalar (big- and little-endian). It is not found, while the certificate, loaded into ordinary
- * memory by the JDK, is found (the control: the scan does see the server's heap).
+ * The attack on {@code xpfo tls-serve}: after a thousand TLS handshakes signed by its key (EC P-256,
+ * Ed25519 or RSA-2048), another process (this one, as root) reads every readable mapping of the server
+ * through {@code /proc/PID/mem} with the core's {@link MemorySearch} (what {@code xpfo check} runs), and
+ * then a {@code jcmd} heap dump of it, looking for the key's secrets ({@link KeyMaterial}: the EC scalar,
+ * the Ed25519 seed, RSA's p, q and d, big-endian and byte-reversed as OpenSSL's BIGNUM limbs hold them).
+ * None is found, while the certificate, loaded into ordinary memory by the JDK, is found in both (the
+ * control: the search does see the server's heap); and the server's secret-memory mappings, libcrypto's
+ * heap, are refused with {@code EIO}. One server process serves every check of its key type.
  */
 class TlsServeMemoryTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(120);
@@ -53,22 +49,19 @@ class TlsServeMemoryTest {
     @TempDir
     Path directory;
 
-    @Test
-    void theServersPrivateScalarIsInNoReadableMappingAfterAThousandHandshakes() throws Exception {
-        SelfSignedFiles files = SelfSignedFiles.make(directory, "server", SelfSignedFiles.Type.EC_P256);
-        Path key = files.key();
-        Path certificatePath = files.certificate();
-        byte[] scalar = files.ecScalar();
-        byte[] littleEndian = SelfSignedFiles.reversed(scalar);
-        X509Certificate certificate;
-        try (InputStream in = Files.newInputStream(certificatePath)) {
-            certificate = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-        }
+    @ParameterizedTest
+    @ValueSource(strings = {"ec", "ed25519", "rsa"})
+    void theServersKeyIsInNoReadableMappingNorInItsHeapDumpAfterAThousandHandshakes(String type) throws Exception {
+        assumeTrue(TestJvm.isRoot(), "skipped: reading another process's memory and heap needs root");
+        SelfSignedFiles files = SelfSignedFiles.make(directory, "server", type);
+        Map<String, byte[]> secrets = KeyMaterial.secrets(type, files.key());
+        Map<String, byte[]> needles = new LinkedHashMap<>(secrets);
+        needles.put("certificate", files.readCertificate().getEncoded());
 
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx64m", "--enable-native-access=dev.xpfo.core,dev.xpfo.crypto", "--illegal-native-access=deny",
                 "--module-path", System.getProperty("jdk.module.path"), "--module", "dev.xpfo.cli/" + Main.class.getName(),
-                "tls-serve", "--key", key.toString(), "--cert", certificatePath.toString(), "--port", "0"));
+                "tls-serve", "--key", files.key().toString(), "--cert", files.certificate().toString(), "--port", "0"));
         Process server = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
             Child.Watch watch = Child.watch(server);
@@ -76,14 +69,32 @@ class TlsServeMemoryTest {
             assertThat(listening.matches()).as(watch.printed()).isTrue();
             int port = Integer.parseInt(listening.group(1));
 
+            long started = System.nanoTime();
             SSLContext client = files.trustingClient();
             for (int i = 0; i < HANDSHAKES; i++) {
                 get(client, port, i % 2 == 0 ? "TLSv1.3" : "TLSv1.2");
             }
+            long handshakes = System.nanoTime();
 
-            Map<String, Boolean> found = scan(server.pid(), Map.of("scalar", scalar, "scalar_le", littleEndian, "certificate", certificate.getEncoded()));
-            assertThat(found).containsEntry("certificate", true);
-            assertThat(found).containsEntry("scalar", false).containsEntry("scalar_le", false);
+            MemorySearch.Result memory = MemorySearch.process(server.pid(), needles);
+            long searched = System.nanoTime();
+            MemorySearch.Result dump = MemorySearch.file(HeapDump.take(server.pid(), directory.resolve("server.hprof"), TIMEOUT), needles);
+            long dumped = System.nanoTime();
+            String report = "memory: " + memory + "; heap dump: " + dump;
+            System.out.printf("TlsServeMemoryTest %s: %d handshakes %d ms, search %d ms, heap dump and search %d ms; %s%n", type,
+                    HANDSHAKES, (handshakes - started) / 1_000_000, (searched - handshakes) / 1_000_000, (dumped - searched) / 1_000_000,
+                    report);
+
+            assertThat(memory.found("certificate")).as(report).isTrue();
+            assertThat(dump.found("certificate")).as(report).isTrue();
+            for (String secret : secrets.keySet()) {
+                assertThat(memory.found(secret)).as("%s in memory: %s", secret, report).isFalse();
+                assertThat(dump.found(secret)).as("%s in the heap dump: %s", secret, report).isFalse();
+            }
+            // libcrypto's heap: secret memory, which /proc/PID/mem refuses with the kernel's EIO
+            List<MemorySearch.Refusal> secretMemory = memory.refusals().stream()
+                    .filter(r -> r.mapping().path().equals(SecretMemoryFiles.NAME)).toList();
+            assertThat(secretMemory).as(report).isNotEmpty().allSatisfy(r -> assertThat(r.errnoName()).isEqualTo("EIO"));
         } finally {
             Child.killTree(server);
         }
@@ -93,6 +104,7 @@ class TlsServeMemoryTest {
     private static void get(SSLContext client, int port, String protocol) throws Exception {
         try (SSLSocket socket = (SSLSocket) client.getSocketFactory().createSocket("127.0.0.1", port)) {
             socket.setSoTimeout(30_000);
+            socket.setTcpNoDelay(true); // a flight is sent at once, not held back until the server's delayed ACK
             socket.setEnabledProtocols(new String[] {protocol});
             OutputStream out = socket.getOutputStream();
             out.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
@@ -101,32 +113,5 @@ class TlsServeMemoryTest {
             assertThat(status).isEqualTo("HTTP/1.1 200 OK");
             socket.getSession().invalidate();
         }
-    }
-
-    /** Runs the core's {@link ReadAttempts} against {@code pid}; the "scan" line of each marker: found or not. */
-    private static Map<String, Boolean> scan(long pid, Map<String, byte[]> markers) throws Exception {
-        List<String> args = new ArrayList<>(List.of(Long.toString(pid)));
-        HexFormat hex = HexFormat.of();
-        for (Map.Entry<String, byte[]> marker : markers.entrySet()) {
-            byte[] half = new byte[marker.getValue().length];
-            new java.security.SecureRandom().nextBytes(half);
-            byte[] other = marker.getValue().clone();
-            for (int i = 0; i < other.length; i++) {
-                other[i] ^= half[i];
-            }
-            // No region of its own: only the scan of every readable mapping matters here.
-            args.addAll(List.of(marker.getKey(), "1000", "8", hex.formatHex(half), hex.formatHex(other)));
-        }
-        Process attacker = new ProcessBuilder(ChildJvm.command(ReadAttempts.class, args)).start();
-        attacker.getOutputStream().write('\n');
-        attacker.getOutputStream().close();
-        Child.Result result = Child.finish(attacker, TIMEOUT);
-        assertThat(result.exitCode()).as(result.output()).isZero();
-        List<String[]> scans = result.output().lines().map(line -> line.split("\t")).filter(f -> f.length > 5 && f[1].equals("scan")).toList();
-        assertThat(scans).as(result.output()).hasSize(markers.size());
-        for (String[] scan : scans) {
-            assertThat(scan[3]).as("scan of %s: %s", scan[2], Arrays.toString(scan)).isEqualTo("0");
-        }
-        return scans.stream().collect(Collectors.toMap(f -> f[2], f -> Boolean.parseBoolean(f[5])));
     }
 }

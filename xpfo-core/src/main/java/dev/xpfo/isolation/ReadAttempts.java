@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.isolation;
 
-import dev.xpfo.host.MapsEntry;
-import dev.xpfo.host.ProcessDirectory;
 import dev.xpfo.linux.Errno;
 import dev.xpfo.linux.Libc;
 
@@ -14,9 +12,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -35,7 +34,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class ReadAttempts {
     static final String PREFIX = "ATTEMPT";
-    private static final long CHUNK = 1 << 20;
 
     /** One region to attack. */
     record Region(String name, long address, long length, byte[] marker) {
@@ -171,79 +169,34 @@ public final class ReadAttempts {
     }
 
     /**
-     * Reads every readable mapping of the target through {@code /proc/PID/mem} and looks for each
-     * region's marker anywhere: a copy left on the heap, a stack or a buffer would show up here.
+     * Reads every readable mapping of the target through {@code /proc/PID/mem} ({@link MemorySearch})
+     * and looks for each region's marker anywhere: a copy left on the heap, a stack or a buffer would
+     * show up here.
      */
     private void scan() {
-        List<MapsEntry> maps;
+        Map<String, byte[]> markers = new LinkedHashMap<>(); // by index: two regions may share a name
+        for (int i = 0; i < regions.size(); i++) {
+            if (regions.get(i).marker().length > 0) { // an empty marker is never found, as contains() says
+                markers.put(Integer.toString(i), regions.get(i).marker());
+            }
+        }
+        MemorySearch.Result result;
         try {
-            maps = new ProcessDirectory(pid).maps();
+            result = MemorySearch.process(pid, markers);
+        } catch (MemorySearch.MemoryRefusedException e) {
+            regions.forEach(r -> report("scan", r.name(), e.errno(), 0, false, "open /proc/" + pid + "/mem refused"));
+            return;
         } catch (IOException | IllegalArgumentException e) {
             regions.forEach(r -> report("scan", r.name(), Errno.EACCES, 0, false, "cannot read /proc/" + pid + "/maps"));
             return;
         }
-        boolean[] found = new boolean[regions.size()];
-        long bytesRead = 0;
-        int mappingsRead = 0;
-        int mappingsRefused = 0;
-        String refusals = "";
-        try (Arena arena = Arena.ofConfined()) {
-            int fd = Libc.open(arena.allocateFrom("/proc/" + pid + "/mem"), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            if (fd < 0) {
-                int errno = Libc.errno();
-                regions.forEach(r -> report("scan", r.name(), errno, 0, false, "open /proc/" + pid + "/mem refused"));
-                return;
-            }
-            try {
-                int overlap = regions.stream().mapToInt(r -> r.marker().length).max().orElse(0);
-                MemorySegment buffer = arena.allocate(CHUNK + overlap);
-                for (MapsEntry mapping : maps) {
-                    if (!mapping.permissions().startsWith("r") || mapping.path().startsWith("[vvar")
-                            || mapping.path().equals("[vsyscall]")) {
-                        continue;
-                    }
-                    long start = mapping.start();
-                    long end = mapping.end();
-                    long carried = 0;
-                    boolean refused = false;
-                    for (long at = start; at < end; at += CHUNK) {
-                        long want = Math.min(CHUNK, end - at);
-                        long n = Libc.pread(fd, buffer.asSlice(carried), want, at);
-                        if (n <= 0) {
-                            if (!refused && n < 0) {
-                                refusals = refusals.isEmpty() ? describe(mapping) + " " + Errno.name(Libc.errno()) : refusals;
-                            }
-                            refused = true;
-                            break;
-                        }
-                        long valid = carried + n;
-                        bytesRead += n;
-                        for (int i = 0; i < found.length; i++) {
-                            found[i] |= contains(buffer, valid, regions.get(i).marker());
-                        }
-                        carried = Math.min(overlap, valid);
-                        MemorySegment.copy(buffer, valid - carried, buffer, 0, carried);
-                    }
-                    if (refused) {
-                        mappingsRefused++;
-                    } else {
-                        mappingsRead++;
-                    }
-                }
-            } finally {
-                Libc.close(fd);
-            }
+        String refusals = result.refusals().isEmpty() ? "" : ", first: " + result.refusals().getFirst();
+        String detail = "read " + result.mappingsRead() + " mappings (" + result.bytesRead() + " bytes), "
+                + result.refusals().size() + " refused" + refusals;
+        for (int i = 0; i < regions.size(); i++) {
+            String key = Integer.toString(i);
+            report("scan", regions.get(i).name(), 0, result.bytesRead(), markers.containsKey(key) && result.found(key), detail);
         }
-        for (int i = 0; i < found.length; i++) {
-            report("scan", regions.get(i).name(), 0, bytesRead, found[i], "read " + mappingsRead + " mappings ("
-                    + bytesRead + " bytes), " + mappingsRefused + " refused"
-                    + (refusals.isEmpty() ? "" : ", first: " + refusals));
-        }
-    }
-
-    private static String describe(MapsEntry mapping) {
-        return Long.toHexString(mapping.start()) + "-" + Long.toHexString(mapping.end())
-                + (mapping.path().isEmpty() ? "" : " " + mapping.path());
     }
 
     /** Whether {@code marker} occurs in the first {@code length} bytes of {@code memory}. */
@@ -251,15 +204,7 @@ public final class ReadAttempts {
         if (marker.length == 0 || length < marker.length) {
             return false;
         }
-        // A plain array loop is what the JIT scans fastest; the scan covers hundreds of MiB.
         byte[] haystack = memory.asSlice(0, length).toArray(JAVA_BYTE);
-        byte first = marker[0];
-        int last = haystack.length - marker.length;
-        for (int i = 0; i <= last; i++) {
-            if (haystack[i] == first && Arrays.equals(haystack, i, i + marker.length, marker, 0, marker.length)) {
-                return true;
-            }
-        }
-        return false;
+        return MemorySearch.indexOf(haystack, haystack.length, marker, 0) >= 0;
     }
 }

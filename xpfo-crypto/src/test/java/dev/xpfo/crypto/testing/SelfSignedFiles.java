@@ -6,11 +6,7 @@ import dev.xpfo.testing.Child;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import java.io.InputStream;
-import java.security.KeyFactory;
 import java.security.KeyStore;
-import java.security.interfaces.ECPrivateKey;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.util.Base64;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
@@ -72,16 +68,9 @@ public record SelfSignedFiles(Path key, Path certificate) {
         return context;
     }
 
-    /** The EC private scalar in the key file, 32 bytes big-endian (P-256), read with the JDK. */
+    /** The EC private scalar in the key file, 32 bytes big-endian (P-256), read with the JDK ({@link KeyMaterial}). */
     public byte[] ecScalar() throws Exception {
-        String body = Files.readString(key).replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
-        ECPrivateKey parsed = (ECPrivateKey) KeyFactory.getInstance("EC")
-                .generatePrivate(new PKCS8EncodedKeySpec(Base64.getDecoder().decode(body)));
-        byte[] s = parsed.getS().toByteArray();
-        byte[] fixed = new byte[32];
-        int n = Math.min(32, s.length);
-        System.arraycopy(s, s.length - n, fixed, 32 - n, n);
-        return fixed;
+        return KeyMaterial.secrets("ec", key).get("ec.scalar");
     }
 
     /** {@code bytes} in reverse order: how a little-endian machine holds a BIGNUM's limbs. */

@@ -739,4 +739,69 @@ public final class LibCrypto {
             throw linkFailure(t);
         }
     }
+
+    /*
+     * Critical bindings (Linker.Option.critical(true)): no thread-state transition, and heap segments
+     * (byte[], heap ByteBuffers) are passed directly, so a message is not copied to native memory first.
+     * A critical call must never come back into Java, and xpfo's allocator may make an upcall to grow its
+     * heap: these bindings are only for calls that allocate nothing. In OpenSSL 3.0 each of the three
+     * below, on a context that is keyed and initialised for that direction, goes straight to the
+     * provider's update (ossl_gcm_stream_update -> gcm_cipher_internal -> CRYPTO_gcm128_{en,de}crypt*,
+     * chacha20_poly1305_cipher -> its hw aead_cipher, hmac_update -> HMAC_Update -> EVP_DigestUpdate ->
+     * SHA2 update), which computes within the context and returns. The only allocation in reach is
+     * ERR_raise on a failure path (a NULL outl, a context of the other direction, no key or IV, a GCM IV
+     * already finished, more than 2^36-32 GCM bytes under one IV, AAD after data): the callers
+     * (dev.xpfo.crypto.symmetric) rule each of those out before calling. Callers also keep each call
+     * short (at most 64 KiB per call): the GC waits while a critical call holds a heap array.
+     */
+    private static final MethodHandle EVP_ENCRYPTUPDATE_CRITICAL = function("EVP_EncryptUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT), Linker.Option.critical(true));
+
+    /**
+     * {@code EVP_EncryptUpdate} as a critical call: {@code out}, {@code in} may be heap segments. Only on
+     * an AEAD context keyed for encryption, with its IV set, and within GCM's length limit (see above).
+     */
+    public static int evpEncryptUpdateCritical(MemorySegment ctx, MemorySegment out, MemorySegment outLength, MemorySegment in, int inLength) {
+        try {
+            return (int) EVP_ENCRYPTUPDATE_CRITICAL.invokeExact(ctx, out, outLength, in, inLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_DECRYPTUPDATE_CRITICAL = function("EVP_DecryptUpdate",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT), Linker.Option.critical(true));
+
+    /** {@code EVP_DecryptUpdate} as a critical call: {@code in} may be a heap segment. Same conditions as {@link #evpEncryptUpdateCritical}. */
+    public static int evpDecryptUpdateCritical(MemorySegment ctx, MemorySegment out, MemorySegment outLength, MemorySegment in, int inLength) {
+        try {
+            return (int) EVP_DECRYPTUPDATE_CRITICAL.invokeExact(ctx, out, outLength, in, inLength);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_MAC_UPDATE_CRITICAL = function("EVP_MAC_update",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), Linker.Option.critical(true));
+
+    /** {@code EVP_MAC_update} as a critical call: {@code data} may be a heap segment. Only on a keyed HMAC context (see above). */
+    public static int evpMacUpdateCritical(MemorySegment ctx, MemorySegment data, long length) {
+        try {
+            return (int) EVP_MAC_UPDATE_CRITICAL.invokeExact(ctx, data, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_CIPHER_CTX_RESET = function("EVP_CIPHER_CTX_reset",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+
+    /** {@code EVP_CIPHER_CTX_reset}: frees the cipher's state (its key schedule, cleansed), keeps the context; 1 on success. */
+    public static int evpCipherCtxReset(MemorySegment ctx) {
+        try {
+            return (int) EVP_CIPHER_CTX_RESET.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 }

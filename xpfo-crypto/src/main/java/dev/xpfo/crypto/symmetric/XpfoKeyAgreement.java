@@ -7,7 +7,7 @@ import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.security.InvalidAlgorithmParameterException;
 import java.security.InvalidKeyException;
 import java.security.Key;
@@ -22,6 +22,7 @@ import javax.crypto.KeyAgreementSpi;
 import javax.crypto.SecretKey;
 import javax.crypto.ShortBufferException;
 import javax.crypto.spec.SecretKeySpec;
+import javax.security.auth.Destroyable;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -36,12 +37,20 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * point of small order) is refused there with {@link InvalidKeyException}. The secret waits in
  * libcrypto's heap until {@code generateSecret} hands it out (as the caller asks: a {@code byte[]} or
  * a {@code SecretKeySpec}), then is wiped.
+ *
+ * <p>Key destruction: the agreement holds no reference to the private key's {@code EVP_PKEY} between
+ * calls (a libcrypto context holds one, and would keep the key's material alive after
+ * {@code destroy()}): {@code init} checks that the key can derive and frees its context, and
+ * {@code doPhase} takes a new reference, derives, and frees it. So once the key is destroyed its
+ * material is freed whatever agreements were initialised with it, {@code doPhase} throws
+ * {@link IllegalStateException}, and a secret derived before but not yet taken is wiped and refused
+ * ({@link IllegalStateException}) by {@code generateSecret}.
  */
 public final class XpfoKeyAgreement extends KeyAgreementSpi {
     private final String algorithm;
     private final String keyAlgorithm;
-    private Context context;
-    private Cleaner.Cleanable contextCleanable;
+    /** The private key from init (its EVP_PKEY is referenced only during doPhase), or null. */
+    private NativeKey privateKey;
     private CryptoBuffer secret;
 
     XpfoKeyAgreement(String algorithm) {
@@ -62,9 +71,22 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
         if (!key.getAlgorithm().equals(keyAlgorithm)) {
             throw new InvalidKeyException(algorithm + " needs an " + keyAlgorithm + " key, not " + key.getAlgorithm());
         }
+        wipeSecret();
+        privateKey = null;
+        LibCrypto.evpPkeyCtxFree(newContext(nativeKey)); // the key can derive; no context is kept until doPhase
+        privateKey = nativeKey;
+    }
+
+    /**
+     * A derive context on a new reference to {@code key}'s EVP_PKEY (the context keeps its own; ours is
+     * dropped here): the caller frees it with {@code EVP_PKEY_CTX_free}.
+     *
+     * @throws InvalidKeyException if the key cannot derive, or was destroyed before init
+     */
+    private MemorySegment newContext(NativeKey key) throws InvalidKeyException {
         MemorySegment pkey;
         try {
-            pkey = nativeKey.newReference();
+            pkey = key.newReference();
         } catch (IllegalStateException e) {
             throw new InvalidKeyException(e.getMessage(), e);
         }
@@ -73,15 +95,12 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
             if (ctx.equals(MemorySegment.NULL)) {
                 throw OpenSslErrors.failure("EVP_PKEY_CTX_new_from_pkey", "could not create a context for " + algorithm);
             }
-            Context created = new Context(ctx.address());
             if (LibCrypto.evpPkeyDeriveInit(ctx) != 1) {
-                created.run();
+                LibCrypto.evpPkeyCtxFree(ctx);
                 throw new InvalidKeyException(algorithm + " cannot derive with this key: "
                         + OpenSslErrors.failure("EVP_PKEY_derive_init", algorithm).getMessage());
             }
-            release();
-            context = created;
-            contextCleanable = CryptoBuffer.CLEANER.register(this, created);
+            return ctx;
         } finally {
             LibCrypto.evpPkeyFree(pkey);
         }
@@ -98,7 +117,7 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
 
     @Override
     protected Key engineDoPhase(Key key, boolean lastPhase) throws InvalidKeyException {
-        if (context == null) {
+        if (privateKey == null) {
             throw new IllegalStateException(algorithm + " is not initialised");
         }
         if (!lastPhase) {
@@ -108,18 +127,39 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
             throw new InvalidKeyException(algorithm + " needs the peer's public key with an X.509 encoding, not "
                     + (key == null ? "null" : key.getClass().getName()));
         }
-        MemorySegment peer = decodePeer(key.getEncoded());
-        try {
-            if (LibCrypto.evpPkeyDeriveSetPeer(ctx(), peer) != 1) {
-                throw new InvalidKeyException("the peer's key does not fit " + algorithm + " with this private key: "
-                        + OpenSslErrors.failure("EVP_PKEY_derive_set_peer", algorithm).getMessage());
-            }
-        } finally {
-            LibCrypto.evpPkeyFree(peer);
-        }
         wipeSecret();
-        secret = derive();
+        requireLiveKey();
+        MemorySegment ctx;
+        try {
+            ctx = newContext(privateKey);
+        } catch (InvalidKeyException e) {
+            requireLiveKey(); // destroyed between the check and the reference: say so
+            throw e;
+        }
+        try {
+            MemorySegment peer = decodePeer(key.getEncoded());
+            try {
+                if (LibCrypto.evpPkeyDeriveSetPeer(ctx, peer) != 1) {
+                    throw new InvalidKeyException("the peer's key does not fit " + algorithm + " with this private key: "
+                            + OpenSslErrors.failure("EVP_PKEY_derive_set_peer", algorithm).getMessage());
+                }
+            } finally {
+                LibCrypto.evpPkeyFree(peer);
+            }
+            secret = derive(ctx);
+        } finally {
+            LibCrypto.evpPkeyCtxFree(ctx);
+        }
         return null;
+    }
+
+    /** Refuses to go on with a private key destroyed since init. */
+    private void requireLiveKey() {
+        if (privateKey instanceof Destroyable destroyable && destroyable.isDestroyed()) {
+            wipeSecret();
+            throw new IllegalStateException(algorithm + " was initialised with a private key that has since been destroyed; "
+                    + "initialise it with a live key");
+        }
     }
 
     private MemorySegment decodePeer(byte[] encoded) throws InvalidKeyException {
@@ -136,14 +176,20 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
         }
     }
 
-    private CryptoBuffer derive() throws InvalidKeyException {
+    private CryptoBuffer derive(MemorySegment ctx) throws InvalidKeyException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment length = arena.allocate(JAVA_LONG);
-            if (LibCrypto.evpPkeyDerive(ctx(), MemorySegment.NULL, length) != 1) {
+            if (LibCrypto.evpPkeyDerive(ctx, MemorySegment.NULL, length) != 1) {
                 throw new InvalidKeyException(algorithm + " derived no secret: " + OpenSslErrors.failure("EVP_PKEY_derive", algorithm).getMessage());
             }
             CryptoBuffer buffer = CryptoBuffer.allocate(length.get(JAVA_LONG, 0));
-            if (LibCrypto.evpPkeyDerive(ctx(), buffer.segment(), length) != 1) {
+            int derived;
+            try {
+                derived = LibCrypto.evpPkeyDerive(ctx, buffer.segment(), length);
+            } finally {
+                Reference.reachabilityFence(buffer);
+            }
+            if (derived != 1) {
                 buffer.close();
                 throw new InvalidKeyException(algorithm + " derived no secret (the peer's point is not usable): "
                         + OpenSslErrors.failure("EVP_PKEY_derive", algorithm).getMessage());
@@ -163,11 +209,13 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
             return taken.segment().toArray(JAVA_BYTE);
         } finally {
             taken.close();
+            Reference.reachabilityFence(taken);
         }
     }
 
     @Override
     protected int engineGenerateSecret(byte[] sharedSecret, int offset) throws ShortBufferException {
+        requireLiveKey();
         if (secret == null) {
             throw new IllegalStateException(algorithm + ": doPhase has not run");
         }
@@ -180,6 +228,7 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
             return (int) taken.size();
         } finally {
             taken.close();
+            Reference.reachabilityFence(taken);
         }
     }
 
@@ -198,6 +247,7 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
     }
 
     private CryptoBuffer takeSecret() {
+        requireLiveKey();
         if (secret == null) {
             throw new IllegalStateException(algorithm + ": doPhase has not run");
         }
@@ -210,37 +260,6 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
         if (secret != null) {
             secret.close();
             secret = null;
-        }
-    }
-
-    private void release() {
-        wipeSecret();
-        if (context != null) {
-            contextCleanable.clean();
-            context = null;
-            contextCleanable = null;
-        }
-    }
-
-    private MemorySegment ctx() {
-        return MemorySegment.ofAddress(context.address);
-    }
-
-    /** Frees the EVP_PKEY_CTX (and its references to the keys) once, by release or by the cleaner. */
-    private static final class Context implements Runnable {
-        private final long address;
-        private boolean freed;
-
-        Context(long address) {
-            this.address = address;
-        }
-
-        @Override
-        public synchronized void run() {
-            if (!freed) {
-                freed = true;
-                LibCrypto.evpPkeyCtxFree(MemorySegment.ofAddress(address));
-            }
         }
     }
 }

@@ -753,6 +753,9 @@ public final class LibCrypto {
      * already finished, more than 2^36-32 GCM bytes under one IV, AAD after data): the callers
      * (dev.xpfo.crypto.symmetric) rule each of those out before calling. Callers also keep each call
      * short (at most 64 KiB per call): the GC waits while a critical call holds a heap array.
+     * Checked on OpenSSL 3.0.19 with a counting CRYPTO_set_mem_functions hook: no allocation in 3,300
+     * such updates (AES-128/256-GCM and ChaCha20-Poly1305 both ways: AAD, 1 byte, 64 KiB, a partial
+     * block; HMAC-SHA256/384/512), while EVP_MAC_init and EVP_MAC_final allocate (not critical).
      */
     private static final MethodHandle EVP_ENCRYPTUPDATE_CRITICAL = function("EVP_EncryptUpdate",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT), Linker.Option.critical(true));

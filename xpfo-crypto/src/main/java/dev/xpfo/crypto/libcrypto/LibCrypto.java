@@ -807,4 +807,17 @@ public final class LibCrypto {
             throw linkFailure(t);
         }
     }
+
+    private static final MethodHandle EVP_PKEY_NEW_RAW_PUBLIC_KEY_EX = function("EVP_PKEY_new_raw_public_key_ex",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+
+    /** {@code EVP_PKEY_new_raw_public_key_ex}: an X25519/Ed25519 public key ({@code keyType}) from its raw bytes; NULL on failure. */
+    public static MemorySegment evpPkeyNewRawPublicKeyEx(MemorySegment libctx, MemorySegment keyType, MemorySegment properties,
+            MemorySegment key, long length) {
+        try {
+            return (MemorySegment) EVP_PKEY_NEW_RAW_PUBLIC_KEY_EX.invokeExact(libctx, keyType, properties, key, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 }

@@ -17,6 +17,7 @@ import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.spec.AlgorithmParameterSpec;
 import java.util.Arrays;
+import java.util.HexFormat;
 
 import javax.crypto.KeyAgreementSpi;
 import javax.crypto.SecretKey;
@@ -47,6 +48,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * ({@link IllegalStateException}) by {@code generateSecret}.
  */
 public final class XpfoKeyAgreement extends KeyAgreementSpi {
+    /** SubjectPublicKeyInfo of an X25519 key up to its 32 bytes: SEQUENCE { SEQUENCE { OID 1.3.101.110 }, BIT STRING (33 bytes) }. */
+    private static final byte[] X25519_SPKI_PREFIX = HexFormat.of().parseHex("302a300506032b656e032100");
+
     private final String algorithm;
     private final String keyAlgorithm;
     /** The private key from init (its EVP_PKEY is referenced only during doPhase), or null. */
@@ -163,6 +167,10 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
     }
 
     private MemorySegment decodePeer(byte[] encoded) throws InvalidKeyException {
+        if (keyAlgorithm.equals("XDH") && encoded.length == X25519_SPKI_PREFIX.length + 32
+                && Arrays.equals(encoded, 0, X25519_SPKI_PREFIX.length, X25519_SPKI_PREFIX, 0, X25519_SPKI_PREFIX.length)) {
+            return rawX25519Peer(encoded);
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment der = arena.allocateFrom(JAVA_BYTE, encoded);
             MemorySegment cursor = arena.allocate(ADDRESS);
@@ -171,6 +179,24 @@ public final class XpfoKeyAgreement extends KeyAgreementSpi {
             if (peer.equals(MemorySegment.NULL)) {
                 throw new InvalidKeyException("libcrypto cannot read the peer's public key: "
                         + OpenSslErrors.failure("d2i_PUBKEY", algorithm).getMessage());
+            }
+            return peer;
+        }
+    }
+
+    /**
+     * An X25519 peer from the fixed SubjectPublicKeyInfo (RFC 8410: this prefix, then the 32-byte key) by
+     * {@code EVP_PKEY_new_raw_public_key_ex}: the same key {@code d2i_PUBKEY} gives, without OpenSSL
+     * 3.0's decoder framework, which took about 90 us of the agreement's 140 here (C, same calls).
+     */
+    private MemorySegment rawX25519Peer(byte[] encoded) throws InvalidKeyException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate(32);
+            MemorySegment.copy(encoded, X25519_SPKI_PREFIX.length, raw, JAVA_BYTE, 0, 32);
+            MemorySegment peer = LibCrypto.evpPkeyNewRawPublicKeyEx(MemorySegment.NULL, arena.allocateFrom("X25519"), MemorySegment.NULL, raw, 32);
+            if (peer.equals(MemorySegment.NULL)) {
+                throw new InvalidKeyException("libcrypto cannot read the peer's X25519 key: "
+                        + OpenSslErrors.failure("EVP_PKEY_new_raw_public_key_ex", algorithm).getMessage());
             }
             return peer;
         }

@@ -820,4 +820,45 @@ public final class LibCrypto {
             throw linkFailure(t);
         }
     }
+
+    /** {@code EVP_PKEY_PUBLIC_KEY} (evp.h): the selection of a public key with its domain parameters. */
+    public static final int EVP_PKEY_PUBLIC_KEY = 0x86;
+    /** {@code OSSL_PARAM_OCTET_STRING} (core.h). */
+    public static final int OSSL_PARAM_OCTET_STRING = 5;
+
+    private static final MethodHandle EVP_PKEY_CTX_NEW_FROM_NAME = function("EVP_PKEY_CTX_new_from_name",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_CTX_new_from_name}: a context for the key type {@code name} (e.g. {@code EC}); NULL on failure. */
+    public static MemorySegment evpPkeyCtxNewFromName(MemorySegment libctx, MemorySegment name, MemorySegment properties) {
+        try {
+            return (MemorySegment) EVP_PKEY_CTX_NEW_FROM_NAME.invokeExact(libctx, name, properties);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_FROMDATA_INIT = function("EVP_PKEY_fromdata_init",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+
+    /** {@code EVP_PKEY_fromdata_init}; 1 on success. */
+    public static int evpPkeyFromdataInit(MemorySegment ctx) {
+        try {
+            return (int) EVP_PKEY_FROMDATA_INIT.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_FROMDATA = function("EVP_PKEY_fromdata",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
+
+    /** {@code EVP_PKEY_fromdata}: a key from an OSSL_PARAM array into {@code *pkey} ({@code EVP_PKEY **}); 1 on success. */
+    public static int evpPkeyFromdata(MemorySegment ctx, MemorySegment pkey, int selection, MemorySegment params) {
+        try {
+            return (int) EVP_PKEY_FROMDATA.invokeExact(ctx, pkey, selection, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
 }

@@ -7,6 +7,9 @@ import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.nio.ReadOnlyBufferException;
 import java.security.AlgorithmParameters;
 import java.security.InvalidAlgorithmParameterException;
 import java.security.InvalidKeyException;
@@ -18,6 +21,7 @@ import java.security.spec.InvalidParameterSpecException;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
@@ -45,13 +49,25 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * buffers the ciphertext (and returns nothing), and {@code doFinal} decrypts into a buffer in
  * libcrypto's heap that is copied out only once the tag matched, and wiped otherwise
  * ({@link AEADBadTagException}).
+ *
+ * <p>Speed: encryption hands the caller's arrays or buffers to {@code EVP_EncryptUpdate} directly (a
+ * critical downcall, see {@link LibCrypto#evpEncryptUpdateCritical}: plaintext that is already in the
+ * Java heap is not copied anywhere else first), and decryption reads the ciphertext where it is. The
+ * context, the fetched cipher and the native scratch are reused: re-initialising with the same key only
+ * sets the IV. GCM encrypts at most 2^36-32 bytes under one IV ({@link IllegalStateException} beyond).
+ *
+ * <p>Key destruction: {@link XpfoSecretKey#destroy()} makes the cipher wipe its key schedule (the
+ * context is reset, waiting for a call on another thread to finish first), and every later operation
+ * throws {@link IllegalStateException} until {@code init} with a live key.
  */
 public final class XpfoAeadCipher extends CipherSpi {
     private static final Map<String, MemorySegment> FETCHED = new ConcurrentHashMap<>();
     private static final int DEFAULT_IV_BYTES = 12;
     private static final int FULL_TAG_BYTES = 16;
-    /** Encryption's plaintext goes through the work buffer in pieces of at most this size. */
+    /** Data goes to libcrypto in pieces of at most this size: a critical call holds off the GC while it runs. */
     private static final int CHUNK_BYTES = 64 * 1024;
+    /** GCM's limit on the plaintext under one IV (SP 800-38D), which libcrypto enforces with an error. */
+    private static final long GCM_MAX_BYTES = (1L << 36) - 32;
     private static final int MIN_WORK_BYTES = 4096;
 
     /** The two AEADs: their JCA name, the key algorithm they take, and their libcrypto name by key size. */
@@ -74,6 +90,16 @@ public final class XpfoAeadCipher extends CipherSpi {
 
     private final Aead aead;
     private final Context context;
+    /** The context's address as a segment, made once (valid while this cipher is reachable: fence it). */
+    private final MemorySegment ctx;
+    /** Serialises the operations with {@link #keyDestroyed}, which another thread may call. */
+    private final Object guard = new Object();
+    /** Registered with each key this cipher copies (weakly held there; this field keeps it alive). */
+    private final Consumer<XpfoSecretKey> onKeyDestroyed = this::keyDestroyed;
+    /** The key destroyed under this cipher since its last init, or null. */
+    private XpfoSecretKey destroyedKey;
+    /** Bytes encrypted or decrypted under the current IV (GCM's limit). */
+    private long messageBytes;
     private final SecureRandom ivSource = new SecureRandom();
 
     private boolean initialised;
@@ -92,9 +118,11 @@ public final class XpfoAeadCipher extends CipherSpi {
     private int keyedIvBytes;
     /** Where plaintext is handled (libcrypto's heap; wiped after each use); grows as needed. */
     private CryptoBuffer work;
-    /** Per-instance native scratch for EVP's {@code int *outl} and a tag to check. */
+    /** Per-instance native scratch (all public values): EVP's {@code int *outl}, a tag, the IV. */
     private final MemorySegment written = Arena.ofAuto().allocate(JAVA_INT);
     private final MemorySegment tagSegment = Arena.ofAuto().allocate(FULL_TAG_BYTES);
+    private MemorySegment ivStore = Arena.ofAuto().allocate(DEFAULT_IV_BYTES);
+    private MemorySegment ivSlice = ivStore;
     /** Decryption's ciphertext (public), held back until doFinal can check the tag. */
     private final ByteArrayOutputStream ciphertext = new ByteArrayOutputStream();
 
@@ -105,6 +133,7 @@ public final class XpfoAeadCipher extends CipherSpi {
             throw OpenSslErrors.failure("EVP_CIPHER_CTX_new", "could not create a cipher context");
         }
         this.context = new Context(ctx.address());
+        this.ctx = ctx;
         CryptoBuffer.CLEANER.register(this, context);
     }
 
@@ -205,6 +234,16 @@ public final class XpfoAeadCipher extends CipherSpi {
     @Override
     protected void engineInit(int opmode, Key key, AlgorithmParameterSpec params, SecureRandom random)
             throws InvalidKeyException, InvalidAlgorithmParameterException {
+        synchronized (guard) {
+            try {
+                init(opmode, key, params);
+            } finally {
+                Reference.reachabilityFence(this);
+            }
+        }
+    }
+
+    private void init(int opmode, Key key, AlgorithmParameterSpec params) throws InvalidKeyException, InvalidAlgorithmParameterException {
         if (opmode != Cipher.ENCRYPT_MODE && opmode != Cipher.DECRYPT_MODE) {
             throw new UnsupportedOperationException(aead.jcaName + " in XPFO encrypts and decrypts only (no key wrapping)");
         }
@@ -260,11 +299,13 @@ public final class XpfoAeadCipher extends CipherSpi {
         this.tagBytes = newTagBytes;
         if (encrypt) {
             lastEncryptionKey = newKey;
-            lastEncryptionIv = newIv.clone();
+            lastEncryptionIv = newIv; // a copy already (getIV clones), never changed: iv is handed out cloned
         }
         ciphertext.reset();
         dataStarted = false;
         needsNewIv = false;
+        destroyedKey = null;
+        messageBytes = 0;
         initialised = true;
     }
 
@@ -292,16 +333,28 @@ public final class XpfoAeadCipher extends CipherSpi {
         if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_IVLEN, newIv.length, MemorySegment.NULL) != 1) {
             throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", aead.jcaName + " refused an IV of " + newIv.length + " bytes");
         }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment ivSegment = arena.allocateFrom(JAVA_BYTE, newIv);
-            int[] result = new int[1];
-            newKey.use(bytes -> result[0] = initCall(encrypt, MemorySegment.NULL, bytes, ivSegment));
-            if (result[0] != 1) {
-                throw OpenSslErrors.failure(init, "could not key " + aead.jcaName);
-            }
+        MemorySegment ivBytes = ivSegment(newIv);
+        int[] result = new int[1];
+        try {
+            newKey.use(onKeyDestroyed, bytes -> result[0] = initCall(encrypt, MemorySegment.NULL, bytes, ivBytes));
         } catch (IllegalStateException e) {
             throw new InvalidKeyException(e.getMessage(), e);
         }
+        if (result[0] != 1) {
+            throw OpenSslErrors.failure(init, "could not key " + aead.jcaName);
+        }
+    }
+
+    /** {@code iv} in the native IV scratch (public bytes), grown if an IV is longer than any before. */
+    private MemorySegment ivSegment(byte[] iv) {
+        if (ivSlice.byteSize() != iv.length) {
+            if (ivStore.byteSize() < iv.length) {
+                ivStore = Arena.ofAuto().allocate(iv.length);
+            }
+            ivSlice = ivStore.asSlice(0, iv.length);
+        }
+        MemorySegment.copy(iv, 0, ivSlice, JAVA_BYTE, 0, iv.length);
+        return ivSlice;
     }
 
     private int initCall(boolean encrypt, MemorySegment cipher, MemorySegment keyBytes, MemorySegment ivBytes) {
@@ -314,14 +367,17 @@ public final class XpfoAeadCipher extends CipherSpi {
     private void restart() {
         ciphertext.reset();
         dataStarted = false;
-        try (Arena arena = Arena.ofConfined()) {
-            if (initCall(encrypting, MemorySegment.NULL, MemorySegment.NULL, arena.allocateFrom(JAVA_BYTE, iv)) != 1) {
-                throw OpenSslErrors.failure(encrypting ? "EVP_EncryptInit_ex2" : "EVP_DecryptInit_ex2", "could not restart " + aead.jcaName);
-            }
+        messageBytes = 0;
+        if (initCall(encrypting, MemorySegment.NULL, MemorySegment.NULL, ivSegment(iv)) != 1) {
+            throw OpenSslErrors.failure(encrypting ? "EVP_EncryptInit_ex2" : "EVP_DecryptInit_ex2", "could not restart " + aead.jcaName);
         }
     }
 
     private void requireReady() {
+        if (destroyedKey != null) {
+            throw new IllegalStateException(aead.jcaName + " was initialised with an " + destroyedKey.getAlgorithm()
+                    + " key that has since been destroyed: its key schedule is wiped; initialise the cipher with a live key");
+        }
         if (!initialised) {
             throw new IllegalStateException(aead.jcaName + " is not initialised");
         }
@@ -334,71 +390,156 @@ public final class XpfoAeadCipher extends CipherSpi {
 
     @Override
     protected void engineUpdateAAD(byte[] src, int offset, int len) {
-        requireReady();
-        if (dataStarted) {
-            throw new IllegalStateException("AAD must be supplied before encryption/decryption starts");
-        }
-        if (len == 0) {
-            return;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment aad = arena.allocate(len);
-            MemorySegment.copy(src, offset, aad, JAVA_BYTE, 0, len);
-            MemorySegment written = arena.allocate(JAVA_INT);
-            int result = encrypting
-                    ? LibCrypto.evpEncryptUpdate(ctx(), MemorySegment.NULL, written, aad, len)
-                    : LibCrypto.evpDecryptUpdate(ctx(), MemorySegment.NULL, written, aad, len);
-            if (result != 1) {
-                throw OpenSslErrors.failure(encrypting ? "EVP_EncryptUpdate" : "EVP_DecryptUpdate", "could not take the AAD");
+        engineUpdateAAD(heap(src, offset, len));
+    }
+
+    @Override
+    protected void engineUpdateAAD(ByteBuffer src) {
+        int len = src.remaining();
+        engineUpdateAAD(MemorySegment.ofBuffer(src));
+        src.position(src.position() + len);
+    }
+
+    /** Feeds AAD (public) from where it is, heap or native: EVP's update with a NULL output, a critical call. */
+    private void engineUpdateAAD(MemorySegment aad) {
+        synchronized (guard) {
+            try {
+                requireReady();
+                if (dataStarted) {
+                    throw new IllegalStateException("AAD must be supplied before encryption/decryption starts");
+                }
+                for (long done = 0; done < aad.byteSize(); done += CHUNK_BYTES) {
+                    int chunk = (int) Math.min(CHUNK_BYTES, aad.byteSize() - done);
+                    int result = encrypting
+                            ? LibCrypto.evpEncryptUpdateCritical(ctx(), MemorySegment.NULL, written, slice(aad, done, chunk), chunk)
+                            : LibCrypto.evpDecryptUpdateCritical(ctx(), MemorySegment.NULL, written, slice(aad, done, chunk), chunk);
+                    if (result != 1) {
+                        throw OpenSslErrors.failure(encrypting ? "EVP_EncryptUpdate" : "EVP_DecryptUpdate", "could not take the AAD");
+                    }
+                }
+            } finally {
+                Reference.reachabilityFence(this);
             }
         }
     }
 
     @Override
     protected byte[] engineUpdate(byte[] input, int offset, int len) {
-        requireReady();
-        if (!encrypting) {
-            buffer(input, offset, len);
-            return new byte[0];
+        synchronized (guard) {
+            try {
+                requireReady();
+                MemorySegment in = heap(input, offset, len);
+                if (!encrypting) {
+                    buffer(in);
+                    return new byte[0];
+                }
+                byte[] out = new byte[(int) in.byteSize()];
+                encryptInto(in, MemorySegment.ofArray(out));
+                return out;
+            } finally {
+                Reference.reachabilityFence(this);
+            }
         }
-        return encrypt(input, offset, len, false);
     }
 
     @Override
     protected int engineUpdate(byte[] input, int offset, int len, byte[] output, int outputOffset) throws ShortBufferException {
-        requireReady();
-        if (!encrypting) {
-            buffer(input, offset, len);
-            return 0;
+        synchronized (guard) {
+            try {
+                requireReady();
+                MemorySegment in = heap(input, offset, len);
+                if (!encrypting) {
+                    buffer(in);
+                    return 0;
+                }
+                checkRoom(len, output, outputOffset);
+                return encryptInto(in, heap(output, outputOffset, len));
+            } finally {
+                Reference.reachabilityFence(this);
+            }
         }
-        checkRoom(len, output, outputOffset);
-        byte[] out = encrypt(input, offset, len, false);
-        System.arraycopy(out, 0, output, outputOffset, out.length);
-        return out.length;
+    }
+
+    @Override
+    protected int engineUpdate(ByteBuffer input, ByteBuffer output) throws ShortBufferException {
+        synchronized (guard) {
+            try {
+                requireReady();
+                int len = input.remaining();
+                MemorySegment in = MemorySegment.ofBuffer(input);
+                if (!encrypting) {
+                    buffer(in);
+                    input.position(input.limit());
+                    return 0;
+                }
+                MemorySegment out = outputSegment(output, len);
+                int produced = encryptInto(in, out.asSlice(0, len));
+                input.position(input.limit());
+                output.position(output.position() + produced);
+                return produced;
+            } finally {
+                Reference.reachabilityFence(this);
+            }
+        }
     }
 
     @Override
     protected byte[] engineDoFinal(byte[] input, int offset, int len) throws AEADBadTagException {
-        requireReady();
-        if (encrypting) {
-            return encrypt(input, offset, len, true);
+        synchronized (guard) {
+            try {
+                requireReady();
+                MemorySegment in = heap(input, offset, len);
+                if (encrypting) {
+                    byte[] out = new byte[Math.addExact((int) in.byteSize(), tagBytes)];
+                    encryptFinal(in, MemorySegment.ofArray(out));
+                    return out;
+                }
+                return decryptFinal(in, null).toArray(JAVA_BYTE);
+            } catch (ShortBufferException e) {
+                throw new IllegalStateException("an output of the computed size was too short", e);
+            } finally {
+                wipeWork();
+                Reference.reachabilityFence(this);
+            }
         }
-        buffer(input, offset, len);
-        return decrypt();
     }
 
     @Override
     protected int engineDoFinal(byte[] input, int offset, int len, byte[] output, int outputOffset)
             throws ShortBufferException, AEADBadTagException {
-        requireReady();
-        checkRoom(engineGetOutputSize(len), output, outputOffset);
-        byte[] out = engineDoFinal(input, offset, len);
-        try {
-            System.arraycopy(out, 0, output, outputOffset, out.length);
-            return out.length;
-        } finally {
-            if (!encrypting) {
-                Arrays.fill(out, (byte) 0);
+        synchronized (guard) {
+            try {
+                requireReady();
+                MemorySegment in = heap(input, offset, len);
+                int needed = engineGetOutputSize((int) in.byteSize());
+                checkRoom(needed, output, outputOffset);
+                MemorySegment out = heap(output, outputOffset, needed);
+                if (encrypting) {
+                    return encryptFinal(in, out);
+                }
+                return (int) decryptFinal(in, out).byteSize();
+            } finally {
+                wipeWork();
+                Reference.reachabilityFence(this);
+            }
+        }
+    }
+
+    @Override
+    protected int engineDoFinal(ByteBuffer input, ByteBuffer output) throws ShortBufferException, AEADBadTagException {
+        synchronized (guard) {
+            try {
+                requireReady();
+                MemorySegment in = MemorySegment.ofBuffer(input);
+                int needed = engineGetOutputSize((int) in.byteSize());
+                MemorySegment out = outputSegment(output, needed).asSlice(0, needed);
+                int produced = encrypting ? encryptFinal(in, out) : (int) decryptFinal(in, out).byteSize();
+                input.position(input.limit());
+                output.position(output.position() + produced);
+                return produced;
+            } finally {
+                wipeWork();
+                Reference.reachabilityFence(this);
             }
         }
     }
@@ -409,99 +550,153 @@ public final class XpfoAeadCipher extends CipherSpi {
         }
     }
 
-    private void buffer(byte[] input, int offset, int len) {
-        if (input != null && len > 0) {
-            ciphertext.write(input, offset, len);
+    /** The output buffer's remaining bytes as a segment (native for a direct buffer, the array for a heap one). */
+    private static MemorySegment outputSegment(ByteBuffer output, int needed) throws ShortBufferException {
+        if (output.isReadOnly()) {
+            throw new ReadOnlyBufferException();
+        }
+        if (output.remaining() < needed) {
+            throw new ShortBufferException("the output needs " + needed + " bytes, it has " + output.remaining());
+        }
+        return MemorySegment.ofBuffer(output);
+    }
+
+    /** Holds back decryption's ciphertext (public) until doFinal can check the tag. */
+    private void buffer(MemorySegment input) {
+        if (input.byteSize() > 0) {
+            ciphertext.writeBytes(input.toArray(JAVA_BYTE));
             dataStarted = true;
         }
     }
 
     /**
-     * Encrypts; on {@code last}, appends the tag and requires a new IV before the next encryption. The
-     * plaintext is copied, a chunk at a time, into the work buffer in libcrypto's heap and encrypted
-     * there in place (which EVP allows), so no plaintext lingers in ordinary native memory.
+     * {@code in} as libcrypto may read it while writing {@code out}: the same segment when they do not
+     * overlap or start at the same byte (EVP works in place; overlapping segments share their base, so
+     * equal addresses mean the same start), otherwise a copy (the caller's own bytes,
+     * already in the heap): a shifted overlap would read bytes already overwritten.
      */
-    private byte[] encrypt(byte[] input, int offset, int len, boolean last) {
-        int length = input == null ? 0 : len;
-        byte[] result = new byte[length + (last ? tagBytes : 0)];
-        int produced = 0;
-        if (length > 0) {
-            dataStarted = true;
+    private static MemorySegment unaliased(MemorySegment in, MemorySegment out) {
+        if (in.byteSize() == 0 || out.byteSize() == 0 || in.asOverlappingSlice(out).isEmpty() || in.address() == out.address()) {
+            return in;
         }
-        for (int done = 0; done < length; done += CHUNK_BYTES) {
-            int chunk = Math.min(CHUNK_BYTES, length - done);
-            MemorySegment work = work(chunk);
-            MemorySegment.copy(input, offset + done, work, JAVA_BYTE, 0, chunk);
-            try {
-                if (LibCrypto.evpEncryptUpdate(ctx(), work, written, work, chunk) != 1) {
-                    throw OpenSslErrors.failure("EVP_EncryptUpdate", aead.jcaName);
-                }
-                int out = written.get(JAVA_INT, 0);
-                MemorySegment.copy(work, JAVA_BYTE, 0, result, produced, out);
-                produced += out;
-            } finally {
-                work.asSlice(0, chunk).fill((byte) 0);
-            }
-        }
-        if (last) {
-            MemorySegment work = work(FULL_TAG_BYTES);
-            if (LibCrypto.evpEncryptFinalEx(ctx(), work, written) != 1) {
-                throw OpenSslErrors.failure("EVP_EncryptFinal_ex", aead.jcaName);
-            }
-            if (written.get(JAVA_INT, 0) != 0) {
-                throw new IllegalStateException(aead.jcaName + " produced " + written.get(JAVA_INT, 0) + " bytes at the end, expected none");
-            }
-            if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_GET_TAG, tagBytes, work) != 1) {
-                throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not read " + aead.jcaName + "'s tag");
-            }
-            MemorySegment.copy(work, JAVA_BYTE, 0, result, produced, tagBytes);
-            produced += tagBytes;
-            needsNewIv = true;
-        }
-        if (produced != result.length) {
-            throw new IllegalStateException(aead.jcaName + " produced " + produced + " bytes, expected " + result.length);
-        }
-        return result;
+        return MemorySegment.ofArray(in.toArray(JAVA_BYTE));
     }
 
     /**
-     * Decrypts everything buffered, in place in the work buffer in libcrypto's heap, checks the tag, and
-     * only then copies the plaintext out; either way the work buffer is wiped, and on a mismatch
-     * {@link AEADBadTagException} is thrown. The cipher is then back at its initial state (same key and
-     * IV), as the JDK's is.
+     * Encrypts {@code in} into {@code out} (as long as {@code in}), both where the caller has them (heap or
+     * native): critical calls of at most {@link #CHUNK_BYTES}. The checks before the call (initialised,
+     * encrypting, IV not used up, GCM's limit) are what keep libcrypto off its error paths, which
+     * allocate and so must not run in a critical call.
      */
-    private byte[] decrypt() throws AEADBadTagException {
-        byte[] all = ciphertext.toByteArray();
+    private int encryptInto(MemorySegment in, MemorySegment out) {
+        long length = in.byteSize();
+        if (length == 0) {
+            return 0;
+        }
+        if (aead == Aead.AES_GCM && messageBytes + length > GCM_MAX_BYTES) {
+            throw new IllegalStateException("GCM encrypts at most 2^36-32 bytes under one IV");
+        }
+        MemorySegment source = unaliased(in, out);
+        dataStarted = true;
+        for (long done = 0; done < length; done += CHUNK_BYTES) {
+            int chunk = (int) Math.min(CHUNK_BYTES, length - done);
+            // out may be longer (room for the tag): EVP writes chunk bytes at its start
+            MemorySegment to = done == 0 ? out : out.asSlice(done, chunk);
+            if (LibCrypto.evpEncryptUpdateCritical(ctx(), to, written, slice(source, done, chunk), chunk) != 1) {
+                throw OpenSslErrors.failure("EVP_EncryptUpdate", aead.jcaName);
+            }
+            if (written.get(JAVA_INT, 0) != chunk) {
+                throw new IllegalStateException(aead.jcaName + " produced " + written.get(JAVA_INT, 0) + " bytes for " + chunk);
+            }
+        }
+        messageBytes += length;
+        return (int) length;
+    }
+
+    /** {@code segment}'s bytes {@code [offset, offset + length)}; the segment itself when that is all of it (no allocation). */
+    private static MemorySegment slice(MemorySegment segment, long offset, long length) {
+        return offset == 0 && length == segment.byteSize() ? segment : segment.asSlice(offset, length);
+    }
+
+    /** {@code array[offset, offset + length)} as a segment; a null array is empty. */
+    private static MemorySegment heap(byte[] array, int offset, int length) {
+        if (array == null) {
+            return MemorySegment.ofArray(new byte[0]);
+        }
+        return slice(MemorySegment.ofArray(array), offset, length);
+    }
+
+    /** Encrypts {@code in} into {@code out}, appends the tag, and requires a new IV before the next encryption. */
+    private int encryptFinal(MemorySegment in, MemorySegment out) {
+        int produced = encryptInto(in, out);
+        if (LibCrypto.evpEncryptFinalEx(ctx(), tagSegment, written) != 1) {
+            throw OpenSslErrors.failure("EVP_EncryptFinal_ex", aead.jcaName);
+        }
+        if (written.get(JAVA_INT, 0) != 0) {
+            throw new IllegalStateException(aead.jcaName + " produced " + written.get(JAVA_INT, 0) + " bytes at the end, expected none");
+        }
+        if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_GET_TAG, tagBytes, tagSegment) != 1) {
+            throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not read " + aead.jcaName + "'s tag");
+        }
+        MemorySegment.copy(tagSegment, 0, out, produced, tagBytes);
+        needsNewIv = true;
+        return produced + tagBytes;
+    }
+
+    /**
+     * Decrypts what was buffered plus {@code in}, reading the ciphertext where it is, into the work buffer
+     * in libcrypto's heap; checks the tag; only then copies the plaintext to {@code out} (or, with a null
+     * {@code out}, returns the work buffer's plaintext for the caller to copy before {@link #wipeWork}).
+     * On a mismatch nothing leaves the work buffer ({@link AEADBadTagException}). Either way the cipher is
+     * then back at its initial state (same key and IV), as the JDK's is.
+     */
+    private MemorySegment decryptFinal(MemorySegment in, MemorySegment out) throws AEADBadTagException, ShortBufferException {
         try {
-            if (all.length < tagBytes) {
+            MemorySegment all = in;
+            if (ciphertext.size() > 0) {
+                buffer(in);
+                all = MemorySegment.ofArray(ciphertext.toByteArray());
+            }
+            if (all.byteSize() < tagBytes) {
                 throw new AEADBadTagException("Input data too short to contain an expected tag length of " + tagBytes + " bytes");
             }
-            int length = all.length - tagBytes;
+            int length = (int) all.byteSize() - tagBytes;
+            if (out != null && out.byteSize() < length) {
+                throw new ShortBufferException("the output needs " + length + " bytes");
+            }
             MemorySegment work = work(Math.max(length, tagBytes));
-            try {
-                int produced = 0;
-                if (length > 0) {
-                    MemorySegment.copy(all, 0, work, JAVA_BYTE, 0, length);
-                    if (LibCrypto.evpDecryptUpdate(ctx(), work, written, work, length) != 1) {
-                        throw OpenSslErrors.failure("EVP_DecryptUpdate", aead.jcaName);
-                    }
-                    produced = written.get(JAVA_INT, 0);
-                }
-                MemorySegment.copy(all, length, tagSegment, JAVA_BYTE, 0, tagBytes);
-                if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_TAG, tagBytes, tagSegment) != 1) {
-                    throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not set " + aead.jcaName + "'s tag");
-                }
-                if (LibCrypto.evpDecryptFinalEx(ctx(), work.asSlice(produced), written) != 1) {
-                    OpenSslErrors.drain();
-                    throw new AEADBadTagException("Tag mismatch");
+            int produced = 0;
+            for (int done = 0; done < length; done += CHUNK_BYTES) {
+                int chunk = Math.min(CHUNK_BYTES, length - done);
+                if (LibCrypto.evpDecryptUpdateCritical(ctx(), work.asSlice(produced), written, slice(all, done, chunk), chunk) != 1) {
+                    throw OpenSslErrors.failure("EVP_DecryptUpdate", aead.jcaName);
                 }
                 produced += written.get(JAVA_INT, 0);
-                return work.asSlice(0, produced).toArray(JAVA_BYTE);
-            } finally {
-                work.asSlice(0, Math.max(length, tagBytes)).fill((byte) 0);
             }
+            MemorySegment.copy(all, length, tagSegment, 0, tagBytes);
+            if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_TAG, tagBytes, tagSegment) != 1) {
+                throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not set " + aead.jcaName + "'s tag");
+            }
+            if (LibCrypto.evpDecryptFinalEx(ctx(), work.asSlice(produced), written) != 1) {
+                OpenSslErrors.drain();
+                throw new AEADBadTagException("Tag mismatch");
+            }
+            produced += written.get(JAVA_INT, 0);
+            MemorySegment plaintext = work.asSlice(0, produced);
+            if (out == null) {
+                return plaintext;
+            }
+            MemorySegment.copy(plaintext, 0, out, 0, produced);
+            return out.asSlice(0, produced);
         } finally {
             restart();
+        }
+    }
+
+    /** Wipes the work buffer (decryption's plaintext); every doFinal ends with it. */
+    private void wipeWork() {
+        if (work != null && !work.isClosed()) {
+            work.segment().fill((byte) 0);
         }
     }
 
@@ -521,8 +716,34 @@ public final class XpfoAeadCipher extends CipherSpi {
         return work.segment();
     }
 
+    /**
+     * Told by {@code key.destroy()}: if the context holds that key's schedule, reset it (libcrypto frees
+     * and cleanses the cipher's state) and refuse to operate until the next init. Waits for an operation
+     * running on another thread to finish.
+     */
+    private void keyDestroyed(XpfoSecretKey destroyed) {
+        synchronized (guard) {
+            try {
+                if (keyedWith != destroyed && key != destroyed) {
+                    return;
+                }
+                if (LibCrypto.evpCipherCtxReset(ctx()) != 1) {
+                    throw OpenSslErrors.failure("EVP_CIPHER_CTX_reset", "could not wipe " + aead.jcaName + "'s key schedule");
+                }
+                keyedWith = null;
+                key = null;
+                initialised = false;
+                destroyedKey = destroyed;
+                ciphertext.reset();
+                wipeWork();
+            } finally {
+                Reference.reachabilityFence(this);
+            }
+        }
+    }
+
     private MemorySegment ctx() {
-        return MemorySegment.ofAddress(context.address);
+        return ctx;
     }
 
     @Override

@@ -11,8 +11,12 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serial;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
+import java.util.Collections;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.function.Consumer;
 
 import javax.crypto.SecretKey;
@@ -23,7 +27,9 @@ import javax.security.auth.DestroyFailedException;
  * opaque, its bytes only in libcrypto's heap (secret memory, out of the kernel's direct map), never in
  * a {@code byte[]}. {@link #getEncoded()} and {@link #getFormat()} return {@code null}, so no other
  * provider can take the bytes out; XPFO's {@code Cipher} and {@code Mac} are the only users.
- * {@link #destroy()} wipes and frees them. Not serialisable.
+ * {@link #destroy()} wipes and frees them, and with them every copy an XPFO {@code Cipher} or {@code Mac}
+ * keyed with this key holds (its key schedule in libcrypto): those engines then refuse to operate until
+ * they are initialised with another key. Not serialisable.
  *
  * <p>Keys come from XPFO's {@code KeyGenerator} or from a {@link Secret} ({@link #fromSecret}).
  * Equality is identity: two keys with the same bytes are different keys.
@@ -35,6 +41,8 @@ public final class XpfoSecretKey implements SecretKey {
 
     private final String algorithm;
     private final transient CryptoBuffer material;
+    /** The engines holding a copy of the key (held weakly): told by {@link #destroy()} to wipe it. */
+    private final transient Set<Consumer<XpfoSecretKey>> holders = Collections.newSetFromMap(new WeakHashMap<>());
 
     private XpfoSecretKey(String algorithm, CryptoBuffer material) {
         this.algorithm = algorithm;
@@ -106,15 +114,23 @@ public final class XpfoSecretKey implements SecretKey {
 
     /**
      * Lends the key's bytes to {@code user} (XPFO's ciphers and MACs, which hand them to libcrypto),
-     * holding off {@link #destroy()} meanwhile.
+     * holding off {@link #destroy()} meanwhile, and registers {@code onDestroy} (held weakly: the
+     * engine keeps it reachable) to be told when the key is destroyed, so that the engine wipes the
+     * copy it made. Lending and registering happen under one lock: a key is either destroyed before
+     * the engine copies it (then this throws) or the engine is told afterwards.
      *
      * @throws IllegalStateException if the key is destroyed
      */
-    synchronized void use(Consumer<MemorySegment> user) {
+    synchronized void use(Consumer<XpfoSecretKey> onDestroy, Consumer<MemorySegment> user) {
         if (material.isClosed()) {
             throw new IllegalStateException("the " + algorithm + " key has been destroyed");
         }
-        user.accept(material.segment());
+        try {
+            holders.add(onDestroy);
+            user.accept(material.segment());
+        } finally {
+            Reference.reachabilityFence(material);
+        }
     }
 
     /** The key's length in bytes. */
@@ -139,10 +155,23 @@ public final class XpfoSecretKey implements SecretKey {
         return null;
     }
 
-    /** Wipes and frees the key's bytes; later uses fail. Idempotent. */
+    /**
+     * Wipes and frees the key's bytes, then tells every XPFO engine keyed with it to wipe its copy (an
+     * engine in the middle of an operation on another thread finishes that call first); later uses of
+     * the key, and of those engines until they are initialised again, fail. Idempotent.
+     */
     @Override
-    public synchronized void destroy() throws DestroyFailedException {
-        material.close();
+    public void destroy() throws DestroyFailedException {
+        List<Consumer<XpfoSecretKey>> told;
+        synchronized (this) {
+            material.close();
+            told = List.copyOf(holders);
+            holders.clear();
+        }
+        // Outside the key's lock: an engine takes its own lock, and holds it while it calls use().
+        for (Consumer<XpfoSecretKey> holder : told) {
+            holder.accept(this);
+        }
     }
 
     @Override

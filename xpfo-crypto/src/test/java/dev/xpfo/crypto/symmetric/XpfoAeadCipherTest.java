@@ -8,6 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.nio.ByteBuffer;
 import java.security.InvalidAlgorithmParameterException;
 import java.security.InvalidKeyException;
 import java.security.Provider;
@@ -267,6 +268,135 @@ class XpfoAeadCipherTest {
         } finally {
             Security.removeProvider("XPFO");
         }
+    }
+
+    /**
+     * The ByteBuffer paths (XPFO overrides CipherSpi's, which copied through heap arrays): direct and heap
+     * buffers, a read-only input, AAD from a buffer; each encrypts to what the array path and SunJCE give,
+     * and decrypts back.
+     */
+    @ParameterizedTest
+    @CsvSource({"AES/GCM/NoPadding, true", "AES/GCM/NoPadding, false", "ChaCha20-Poly1305, true", "ChaCha20-Poly1305, false"})
+    void byteBuffersGiveWhatArraysAndSunJceGive(String transformation, boolean direct) throws Exception {
+        Random random = new Random(31);
+        byte[] key = new byte[32];
+        random.nextBytes(key);
+        XpfoSecretKey xpfoKey = XpfoSecretKey.importForTest(keyAlgorithm(transformation), key);
+        byte[] nonce = new byte[12];
+        random.nextBytes(nonce);
+        byte[] aad = new byte[19];
+        random.nextBytes(aad);
+        byte[] plaintext = new byte[70_000]; // more than one 64 KiB piece
+        random.nextBytes(plaintext);
+
+        Cipher jdk = Cipher.getInstance(transformation, "SunJCE");
+        jdk.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, keyAlgorithm(transformation)), spec(transformation, nonce));
+        jdk.updateAAD(aad);
+        byte[] expected = jdk.doFinal(plaintext);
+
+        Cipher xpfo = Cipher.getInstance(transformation, XPFO);
+        xpfo.init(Cipher.ENCRYPT_MODE, xpfoKey, spec(transformation, nonce));
+        xpfo.updateAAD(buffer(aad, direct));
+        ByteBuffer in = buffer(plaintext, direct).asReadOnlyBuffer();
+        ByteBuffer out = direct ? ByteBuffer.allocateDirect(expected.length + 5) : ByteBuffer.allocate(expected.length + 5);
+        out.position(5);
+        in.limit(1000);
+        int first = xpfo.update(in, out);
+        in.limit(plaintext.length);
+        int rest = xpfo.doFinal(in, out);
+        assertThat(first + rest).isEqualTo(expected.length);
+        assertThat(in.hasRemaining()).isFalse();
+        assertThat(out.position()).isEqualTo(5 + expected.length);
+        assertThat(bytes(out.flip().position(5))).isEqualTo(expected);
+
+        byte[] otherNonce = nonce.clone();
+        otherNonce[0] ^= 1;
+        xpfo.init(Cipher.ENCRYPT_MODE, xpfoKey, spec(transformation, otherNonce));
+        xpfo.updateAAD(aad);
+        byte[] fromArrays = xpfo.doFinal(plaintext);
+        jdk.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, keyAlgorithm(transformation)), spec(transformation, otherNonce));
+        jdk.updateAAD(aad);
+        assertThat(fromArrays).isEqualTo(jdk.doFinal(plaintext));
+
+        xpfo.init(Cipher.DECRYPT_MODE, xpfoKey, spec(transformation, nonce));
+        xpfo.updateAAD(buffer(aad, direct));
+        ByteBuffer decrypted = direct ? ByteBuffer.allocateDirect(plaintext.length) : ByteBuffer.allocate(plaintext.length);
+        ByteBuffer ciphertext = buffer(expected, direct);
+        ciphertext.limit(333);
+        assertThat(xpfo.update(ciphertext, decrypted)).isZero();
+        ciphertext.limit(expected.length);
+        assertThat(xpfo.doFinal(ciphertext, decrypted)).isEqualTo(plaintext.length);
+        assertThat(bytes(decrypted.flip())).isEqualTo(plaintext);
+
+        ByteBuffer tooSmall = ByteBuffer.allocate(expected.length - 1);
+        xpfo.init(Cipher.ENCRYPT_MODE, xpfoKey, spec(transformation, new byte[12]));
+        assertThatThrownBy(() -> xpfo.doFinal(buffer(plaintext, direct), tooSmall)).isInstanceOf(javax.crypto.ShortBufferException.class);
+    }
+
+    /** In place (same array, same offset) and shifted overlaps, as the JCA allows: the same ciphertext as SunJCE. */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 3, -3})
+    void overlappingInputAndOutputEncryptLikeSunJce(int shift) throws Exception {
+        byte[] key = new byte[32];
+        byte[] plaintext = new byte[1000];
+        new Random(shift + 100).nextBytes(plaintext);
+        Cipher jdk = Cipher.getInstance(GCM, "SunJCE");
+        jdk.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, new byte[12]));
+        byte[] expected = jdk.doFinal(plaintext);
+
+        byte[] buffer = new byte[plaintext.length + 16 + 6];
+        int inputOffset = 3;
+        System.arraycopy(plaintext, 0, buffer, inputOffset, plaintext.length);
+        Cipher xpfo = Cipher.getInstance(GCM, XPFO);
+        xpfo.init(Cipher.ENCRYPT_MODE, XpfoSecretKey.importForTest("AES", key), new GCMParameterSpec(128, new byte[12]));
+        int written = xpfo.doFinal(buffer, inputOffset, plaintext.length, buffer, inputOffset + shift);
+
+        assertThat(Arrays.copyOfRange(buffer, inputOffset + shift, inputOffset + shift + written)).isEqualTo(expected);
+    }
+
+    /**
+     * M2: direct buffers go to libcrypto where they are. CipherSpi's default (what XPFO had) copied them
+     * through heap arrays, so the plaintext of a decryption passed through the Java heap; now a doFinal
+     * from a direct buffer into a direct buffer allocates nothing the size of the message in the heap.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {GCM, CHACHA})
+    void directBuffersDoNotPassThroughTheHeap(String transformation) throws Exception {
+        SecretKey key = KeyGenerator.getInstance(keyAlgorithm(transformation), XPFO).generateKey();
+        int size = 1 << 20;
+        ByteBuffer plaintext = ByteBuffer.allocateDirect(size);
+        ByteBuffer ciphertext = ByteBuffer.allocateDirect(size + 16);
+        ByteBuffer decrypted = ByteBuffer.allocateDirect(size);
+        Cipher encrypt = Cipher.getInstance(transformation, XPFO);
+        Cipher decrypt = Cipher.getInstance(transformation, XPFO);
+        for (int round = 0; round < 3; round++) { // the last round is measured, after class loading and first-call setup
+            byte[] nonce = new byte[12];
+            nonce[0] = (byte) round;
+            encrypt.init(Cipher.ENCRYPT_MODE, key, spec(transformation, nonce));
+            decrypt.init(Cipher.DECRYPT_MODE, key, spec(transformation, nonce));
+            plaintext.clear();
+            ciphertext.clear();
+            decrypted.clear();
+            long before = HeapAllocations.ofThisThread();
+            encrypt.doFinal(plaintext, ciphertext);
+            decrypt.doFinal(ciphertext.flip(), decrypted);
+            long allocated = HeapAllocations.ofThisThread() - before;
+            if (round == 2) {
+                assertThat(allocated).as("heap bytes allocated to encrypt and decrypt 1 MiB").isLessThan(64 * 1024);
+            }
+        }
+        assertThat(decrypted.flip().remaining()).isEqualTo(size);
+    }
+
+    private static ByteBuffer buffer(byte[] bytes, boolean direct) {
+        ByteBuffer buffer = direct ? ByteBuffer.allocateDirect(bytes.length) : ByteBuffer.allocate(bytes.length);
+        return buffer.put(bytes).flip();
+    }
+
+    private static byte[] bytes(ByteBuffer buffer) {
+        byte[] bytes = new byte[buffer.remaining()];
+        buffer.get(bytes);
+        return bytes;
     }
 
     private static String keyAlgorithm(String transformation) {

@@ -98,6 +98,34 @@ class XpfoKeyAgreementTest {
         assertThatThrownBy(() -> xpfo.doPhase(pair("EC", "secp384r1").getPublic(), true)).isInstanceOf(InvalidKeyException.class);
     }
 
+    /** The attack on the fast path (the point read from the X.509 prefix, not by d2i_PUBKEY): a P-256 point moved off the curve. */
+    @Test
+    void aP256PeerPointOffTheCurveIsRefused() throws Exception {
+        KeyAgreement xpfo = KeyAgreement.getInstance("ECDH", XPFO);
+        xpfo.init(new JdkKeyInLibcrypto(pair("EC", "secp256r1").getPrivate()));
+        byte[] encoded = pair("EC", "secp256r1").getPublic().getEncoded();
+        encoded[encoded.length - 1] ^= 1; // the last byte of y
+        PublicKey offCurve = new PublicKey() {
+            @Override
+            public String getAlgorithm() {
+                return "EC";
+            }
+
+            @Override
+            public String getFormat() {
+                return "X.509";
+            }
+
+            @Override
+            public byte[] getEncoded() {
+                return encoded.clone();
+            }
+        };
+
+        assertThat(encoded).hasSize(91);
+        assertThatThrownBy(() -> xpfo.doPhase(offCurve, true)).isInstanceOf(InvalidKeyException.class).hasMessageContaining("P-256");
+    }
+
     @Test
     void keysThatAreNotXpfoKeysOrOfTheWrongTypeAreRefusedClearly() throws Exception {
         KeyAgreement ecdh = KeyAgreement.getInstance("ECDH", XPFO);

@@ -21,37 +21,45 @@ final class LineChild implements AutoCloseable {
     private final Process process;
     private final BufferedReader out;
     private final Writer in;
-    private final String ready;
+    private String ready;
+    private boolean readyRead;
 
     private LineChild(String name, Process process) throws IOException {
         this.name = name;
         this.process = process;
         this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         this.in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-        this.ready = out.readLine();
     }
 
-    /** Starts {@code command}; its standard error goes to the bench's, so a child's complaint is seen. */
+    /**
+     * Starts {@code command} without waiting for it (children started one after another set themselves up in
+     * parallel); its standard error goes to the bench's, so a child's complaint is seen.
+     */
     static LineChild start(String name, List<String> command) throws IOException {
         Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         return new LineChild(name, process);
     }
 
-    /** Null once the child said {@code ready}; otherwise what it said instead (its error, or that it died). */
-    String problem() {
+    /**
+     * Waits for the child's first line: null if it said {@code ready}; otherwise what it said instead (its
+     * error, or that it died).
+     */
+    String problem() throws IOException {
+        if (!readyRead) {
+            ready = out.readLine();
+            readyRead = true;
+        }
         if (ready == null) {
             return name + " exited before it was ready";
         }
         return ready.startsWith("ready") ? null : name + ": " + ready;
     }
 
-    /** What followed {@code ready} on its first line (the child's description of its setup). */
-    String readyLine() {
-        return ready;
-    }
-
     /** Sends one command and returns the child's answer; an {@code error:} answer or a dead child throws. */
     String ask(String command) throws IOException {
+        if (problem() != null) {
+            throw new IllegalStateException(problem());
+        }
         in.write(command + "\n");
         in.flush();
         String answer = out.readLine();

@@ -40,7 +40,8 @@ import java.util.Map;
  * <p>Two parts run in child processes, because what they compare is set process-wide:
  * <ul>
  *   <li>TLS 1.3 handshakes ({@code crypto.tls13_handshake.<provider>}, ns per full handshake, client and server
- *       in one thread; {@code .server_side}: the server engine's share): JSSE takes its algorithms from the
+ *       in one thread; {@code .server_side}: the server engine's share; {@code .part.<operation>}: each
+ *       public-key operation of a handshake alone, see {@link HandshakeParts}): JSSE takes its algorithms from the
  *       provider list, so each provider gets a JVM of its own ({@link TlsHandshakeChild}), all four alive at
  *       once and their rounds interleaved. The EC P-256 key and its self-signed certificate are made by
  *       {@code openssl req} (the tests' {@code SelfSignedFiles} does the same).</li>
@@ -178,8 +179,26 @@ final class CryptoSuite implements Suite {
         results.ratio(base + "xpfo/jdk server_side (speed)", base + "jdk.server_side", base + "xpfo.server_side");
         results.ratio(base + "xpfo/accp server_side (speed)", base + "accp.server_side", base + "xpfo.server_side");
         check(missed, "handshakes xpfo/jdk >= 1.5", jdk, 1.5);
+        for (String provider : PROVIDERS) {
+            publicKeyShare(results, base + provider);
+        }
         results.verdict("crypto: TLS 1.3 handshakes (EC P-256 server key, client in the same thread) at least 1.5x the JDK: "
                 + (missed.isEmpty() ? "met" : "MISSED " + String.join("; ", missed)));
+    }
+
+    /**
+     * {@code <row>.public_key_share}: the share of a handshake's time its public-key operations take (each
+     * part's median times how often a handshake does it, over the handshake's median), in percent.
+     */
+    private static void publicKeyShare(Results results, String row) {
+        if (!results.has(row)) {
+            return;
+        }
+        double sum = 0;
+        for (int i = 0; i < HandshakeParts.NAMES.size(); i++) {
+            sum += results.median(row + ".part." + HandshakeParts.NAMES.get(i)) * HandshakeParts.PER_HANDSHAKE.get(i);
+        }
+        results.add(row + ".public_key_share", "%", 100 * sum / results.median(row));
     }
 
     /** Makes an EC P-256 key and its self-signed certificate with {@code openssl req}; null, or why it could not. */
@@ -467,6 +486,11 @@ final class CryptoSuite implements Suite {
             String[] nanos = child.ask("run " + handshakes).split("\\s+");
             results.add(row, "ns/handshake", Long.parseLong(nanos[0]) / (double) handshakes);
             results.add(row + ".server_side", "ns/handshake", Long.parseLong(nanos[1]) / (double) handshakes);
+            // The handshake's public-key operations alone, as many times as there were handshakes: what they take of it.
+            String[] parts = child.ask("parts " + handshakes).split("\\s+");
+            for (int i = 0; i < parts.length; i++) {
+                results.add(row + ".part." + HandshakeParts.NAMES.get(i), "ns/op", Long.parseLong(parts[i]));
+            }
         }
     }
 

@@ -54,7 +54,7 @@ import java.util.Locale;
  * Protocol ({@link LineChild}): {@code ready <server key class>}, then {@code warm MILLIS} (runs
  * handshakes for that long, answers how many), {@code run COUNT} (answers the nanoseconds COUNT took, and
  * those the server engine's steps took: its delegated tasks, where JSSE does the server's cryptography, and its
- * wraps and unwraps; the rest is the client's).
+ * wraps and unwraps; the rest is the client's), {@code parts COUNT} (answers {@link HandshakeParts#time}).
  */
 public final class TlsHandshakeChild {
     private static final String[] TLS13 = {"TLSv1.3"};
@@ -63,16 +63,18 @@ public final class TlsHandshakeChild {
     private final SSLContext server;
     private final SSLContext client;
     private final CountingKeyManager keys;
+    private final HandshakeParts parts;
     private final ByteBuffer toServer = ByteBuffer.allocate(1 << 17);
     private final ByteBuffer toClient = ByteBuffer.allocate(1 << 17);
     private final ByteBuffer application = ByteBuffer.allocate(1 << 17);
     /** Nanoseconds spent in the server engine's steps: what a server's own handshake rate depends on. */
     private long serverNanos;
 
-    private TlsHandshakeChild(SSLContext server, SSLContext client, CountingKeyManager keys) {
+    private TlsHandshakeChild(SSLContext server, SSLContext client, CountingKeyManager keys, HandshakeParts parts) {
         this.server = server;
         this.client = client;
         this.keys = keys;
+        this.parts = parts;
     }
 
     public static void main(String[] args) throws Exception {
@@ -99,6 +101,7 @@ public final class TlsHandshakeChild {
                 System.out.println(switch (words[0]) {
                     case "warm" -> String.valueOf(child.warm(amount));
                     case "run" -> String.valueOf(child.run(amount));
+                    case "parts" -> child.parts.time(amount);
                     default -> "error: no command " + words[0];
                 });
             } catch (Exception e) {
@@ -159,7 +162,7 @@ public final class TlsHandshakeChild {
         trust.init(trusted);
         SSLContext client = SSLContext.getInstance("TLS");
         client.init(null, trust.getTrustManagers(), null);
-        return new TlsHandshakeChild(server, client, counting);
+        return new TlsHandshakeChild(server, client, counting, new HandshakeParts(served, certificate(certificatePem).getPublicKey()));
     }
 
     private static byte[] pem(Path file, String label) throws Exception {

@@ -128,6 +128,11 @@ class BenchTest {
             }
             assertThat(results.at("/rows/" + row + ".server_side/median").asDouble()).as(row)
                     .isLessThan(results.at("/rows/" + row + "/median").asDouble());
+            // Its public-key operations, each alone, and the share of the handshake they take.
+            for (String part : HandshakeParts.NAMES) {
+                assertThat(results.at("/rows/" + row + ".part." + part + "/median").asDouble()).as(row + " " + part).isPositive();
+            }
+            assertThat(results.at("/rows/" + row + ".public_key_share/median").asDouble()).as(row).isPositive();
         }
         assertThat(results.get("ratios").has("crypto.tls13_handshake.xpfo/jdk (speed)")).isTrue();
         assertThat(results.get("verdicts").toString()).contains("crypto: TLS 1.3 handshakes (EC P-256 server key");

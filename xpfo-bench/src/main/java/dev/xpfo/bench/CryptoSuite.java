@@ -220,11 +220,13 @@ final class CryptoSuite implements Suite {
 
     /**
      * {@code java} running {@code main} of this class path, with the same flags for every provider: native
-     * access for the XPFO provider, a fixed pre-touched heap so no child pays first-touch faults mid-round.
+     * access for the XPFO provider, a fixed pre-touched heap so no child pays first-touch faults mid-round, and
+     * no background compilation ({@code -Xbatch}): a method is compiled while its own child runs and waits, so
+     * an idle child's JIT threads never take the CPU from the child being measured.
      */
     private static List<String> childJvm(Class<?> main, String... args) {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--illegal-native-access=deny", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch",
+                "--enable-native-access=ALL-UNNAMED", "--illegal-native-access=deny", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-Xbatch",
                 "-cp", System.getProperty("java.class.path"), main.getName()));
         command.addAll(Arrays.asList(args));
         return command;
@@ -486,8 +488,8 @@ final class CryptoSuite implements Suite {
             String[] nanos = child.ask("run " + handshakes).split("\\s+");
             results.add(row, "ns/handshake", Long.parseLong(nanos[0]) / (double) handshakes);
             results.add(row + ".server_side", "ns/handshake", Long.parseLong(nanos[1]) / (double) handshakes);
-            // The handshake's public-key operations alone, as many times as there were handshakes: what they take of it.
-            String[] parts = child.ask("parts " + handshakes).split("\\s+");
+            // The handshake's public-key operations alone, as often as there were handshakes (20 at least).
+            String[] parts = child.ask("parts " + Math.max(20, handshakes)).split("\\s+");
             for (int i = 0; i < parts.length; i++) {
                 results.add(row + ".part." + HandshakeParts.NAMES.get(i), "ns/op", Long.parseLong(parts[i]));
             }

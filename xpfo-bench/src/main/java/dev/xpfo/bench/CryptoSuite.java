@@ -148,7 +148,7 @@ final class CryptoSuite implements Suite {
                 children.put(provider, LineChild.start(provider, childJvm(TlsHandshakeChild.class, provider, key.toString(), certificate.toString())));
             }
             System.out.printf(Locale.ROOT, "crypto TLS 1.3 handshakes (a JVM per provider; %d ms warm-up, then about %d ms per round):",
-                    10 * millisPerRound, 2 * millisPerRound);
+                    15 * millisPerRound, 2 * millisPerRound);
             Map<String, Suite.RoundTask> rows = new LinkedHashMap<>();
             for (Map.Entry<String, LineChild> child : children.entrySet()) {
                 String row = "crypto.tls13_handshake." + child.getKey();

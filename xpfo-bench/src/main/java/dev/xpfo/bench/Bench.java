@@ -74,6 +74,10 @@ public final class Bench implements Callable<Integer> {
             description = "Time per row per round in the crypto suite, milliseconds; the warm-up calibrates each row's operation count to it (default: ${DEFAULT-VALUE}).")
     long cryptoMillis;
 
+    @Option(names = "--crypto-hook-baseline", paramLabel = "BINARY", description = "The compiled crypto_hook_baseline "
+            + "(libcrypto with and without xpfo's allocator); the crypto suite's hook rows are skipped without it.")
+    Path cryptoHookBaseline;
+
     @Option(names = "--c-baseline", required = true, paramLabel = "BINARY", description = "The compiled C baseline.")
     Path cBaseline;
 
@@ -93,7 +97,7 @@ public final class Bench implements Callable<Integer> {
                 case "populate" -> new PopulateSuite(bytes, c).run(results, rounds);
                 case "small" -> new SmallSecretsSuite(smallOps, slowOps, c).run(results, rounds);
                 case "bulk" -> new BulkSuite(bytes).run(results, rounds);
-                case "crypto" -> new CryptoSuite(cryptoMillis).run(results, rounds);
+                case "crypto" -> new CryptoSuite(cryptoMillis, cryptoHookBaseline).run(results, rounds);
                 case "grant" -> new GrantSuite(Bytes.roundUp(Bytes.parse(grantSize), 2L << 20), rateGrants).run(results, rounds);
                 case "vm" -> {
                     if (vmGuest == null || vmPreload == null || !Files.exists(vmGuest.resolve("vmlinuz"))

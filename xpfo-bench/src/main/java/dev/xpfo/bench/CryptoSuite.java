@@ -12,13 +12,17 @@ import javax.crypto.Mac;
 import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.IvParameterSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.NoSuchAlgorithmException;
 import java.security.Provider;
 import java.security.Signature;
 import java.security.spec.ECGenParameterSpec;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -32,6 +36,21 @@ import java.util.Map;
  * speed ratios (above 1: XPFO is faster). Each row's operation count is calibrated in the warm-up round so a
  * measured round takes about {@code millisPerRound}. A provider lacking an algorithm (ACCP 2.5.0 has no X25519
  * and no ChaCha20-Poly1305) or failing to load gives a skipped row naming the reason.
+ *
+ * <p>Two parts run in child processes, because what they compare is set process-wide:
+ * <ul>
+ *   <li>TLS 1.3 handshakes ({@code crypto.tls13_handshake.<provider>}, ns per full handshake, client and server
+ *       in one thread; {@code .server_side}: the server engine's share; {@code .part.<operation>}: each
+ *       public-key operation of a handshake alone, see {@link HandshakeParts}): JSSE takes its algorithms from the
+ *       provider list, so each provider gets a JVM of its own ({@link TlsHandshakeChild}), all four alive at
+ *       once and their rounds interleaved. The EC P-256 key and its self-signed certificate are made by
+ *       {@code openssl req} (the tests' {@code SelfSignedFiles} does the same).</li>
+ *   <li>The allocation hook ({@code crypto.hook.<operation>.plain} and {@code .xpfo_heap}, ns per operation):
+ *       the C program {@code crypto_hook_baseline} (src/main/c, compiled by the bench script with libcrypto and
+ *       xpfo's allocator) once with libcrypto's heap on libc's malloc and once on xpfo's allocator over secret
+ *       memory, rounds interleaved; then once more each with a counting wrapper for
+ *       {@code .allocations} (malloc and realloc calls per operation).</li>
+ * </ul>
  */
 final class CryptoSuite implements Suite {
     static final List<String> PROVIDERS = List.of("xpfo", "jdk", "accp", "bc");
@@ -42,10 +61,19 @@ final class CryptoSuite implements Suite {
     /** Keeps the JIT from dropping results. */
     static volatile Object sink;
 
-    private final long millisPerRound;
+    static final List<String> HOOK_OPERATIONS = List.of("ecdsa_p256_sign_fresh", "ecdsa_p256_sign_reused", "ed25519_sign",
+            "aes256_gcm_1k", "aes256_gcm_16k", "hmac_sha256_1k");
+    static final List<String> HOOK_MODES = List.of("plain", "xpfo_heap");
+    /** Operations per allocation count: the counts are exact, the same every time. */
+    private static final int COUNTED_OPS = 100;
 
-    CryptoSuite(long millisPerRound) {
+    private final long millisPerRound;
+    private final Path hookBaseline;
+
+    /** {@code hookBaseline}: the compiled {@code crypto_hook_baseline}, or null if the bench script could not build it. */
+    CryptoSuite(long millisPerRound, Path hookBaseline) {
         this.millisPerRound = millisPerRound;
+        this.hookBaseline = hookBaseline;
     }
 
     @Override
@@ -97,6 +125,170 @@ final class CryptoSuite implements Suite {
         }
         results.verdict("crypto: signatures at least 3x the JDK and within 1.5x of ACCP, AES-GCM at least 0.8x the JDK: "
                 + (missed.isEmpty() ? "met" : "MISSED " + String.join("; ", missed)));
+
+        tlsHandshakes(results, rounds);
+        hookCost(results, rounds);
+    }
+
+    /** The TLS 1.3 handshake rows, one child JVM per provider, rounds interleaved. */
+    private void tlsHandshakes(Results results, int rounds) throws Exception {
+        Path directory = Files.createTempDirectory("xpfo-bench-tls");
+        Map<String, LineChild> children = new LinkedHashMap<>();
+        try {
+            Path key = directory.resolve("server.key.pem");
+            Path certificate = directory.resolve("server.cert.pem");
+            String made = selfSigned(key, certificate);
+            if (made != null) {
+                for (String provider : PROVIDERS) {
+                    results.skipped("crypto.tls13_handshake." + provider, made);
+                }
+                return;
+            }
+            for (String provider : PROVIDERS) { // all started before any is waited for: the JVMs start in parallel
+                children.put(provider, LineChild.start(provider, childJvm(TlsHandshakeChild.class, provider, key.toString(), certificate.toString())));
+            }
+            System.out.printf(Locale.ROOT, "crypto TLS 1.3 handshakes (a JVM per provider; %d ms warm-up, then about %d ms per round):",
+                    15 * millisPerRound, 2 * millisPerRound);
+            Map<String, Suite.RoundTask> rows = new LinkedHashMap<>();
+            for (Map.Entry<String, LineChild> child : children.entrySet()) {
+                String row = "crypto.tls13_handshake." + child.getKey();
+                String problem = child.getValue().problem();
+                if (problem != null) {
+                    results.skipped(row, problem);
+                    continue;
+                }
+                rows.put(row, new HandshakeRounds(results, row, child.getValue(), millisPerRound));
+            }
+            Suite.interleave(rounds, rows);
+        } finally {
+            for (LineChild child : children.values()) {
+                child.close();
+            }
+            try (var files = Files.list(directory)) {
+                for (Path file : files.toList()) {
+                    Files.delete(file);
+                }
+            }
+            Files.delete(directory);
+        }
+        List<String> missed = new ArrayList<>();
+        String base = "crypto.tls13_handshake.";
+        double jdk = results.ratio(base + "xpfo/jdk (speed)", base + "jdk", base + "xpfo");
+        results.ratio(base + "xpfo/accp (speed)", base + "accp", base + "xpfo");
+        results.ratio(base + "xpfo/bc (speed)", base + "bc", base + "xpfo");
+        results.ratio(base + "xpfo/jdk server_side (speed)", base + "jdk.server_side", base + "xpfo.server_side");
+        results.ratio(base + "xpfo/accp server_side (speed)", base + "accp.server_side", base + "xpfo.server_side");
+        check(missed, "handshakes xpfo/jdk >= 1.5", jdk, 1.5);
+        for (String provider : PROVIDERS) {
+            publicKeyShare(results, base + provider);
+        }
+        results.verdict("crypto: TLS 1.3 handshakes (EC P-256 server key, client in the same thread) at least 1.5x the JDK: "
+                + (missed.isEmpty() ? "met" : "MISSED " + String.join("; ", missed)));
+    }
+
+    /**
+     * {@code <row>.public_key_share}: the share of a handshake's time its public-key operations take (each
+     * part's median times how often a handshake does it, over the handshake's median), in percent.
+     */
+    private static void publicKeyShare(Results results, String row) {
+        if (!results.has(row)) {
+            return;
+        }
+        double sum = 0;
+        for (int i = 0; i < HandshakeParts.NAMES.size(); i++) {
+            sum += results.median(row + ".part." + HandshakeParts.NAMES.get(i)) * HandshakeParts.PER_HANDSHAKE.get(i);
+        }
+        results.add(row + ".public_key_share", "%", 100 * sum / results.median(row));
+    }
+
+    /** Makes an EC P-256 key and its self-signed certificate with {@code openssl req}; null, or why it could not. */
+    private static String selfSigned(Path key, Path certificate) {
+        List<String> command = List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", key.toString(), "-out", certificate.toString(), "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2");
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (!process.waitFor(Duration.ofSeconds(60).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS) || process.exitValue() != 0) {
+                return "openssl req could not make the server's certificate: " + output.trim();
+            }
+            return null;
+        } catch (Exception e) {
+            return "openssl req could not make the server's certificate (the openssl command, Debian package openssl): " + e;
+        }
+    }
+
+    /**
+     * {@code java} running {@code main} of this class path, with the same flags for every provider: native
+     * access for the XPFO provider, a fixed pre-touched heap so no child pays first-touch faults mid-round, and
+     * no background compilation ({@code -Xbatch}): a method is compiled while its own child runs and waits, so
+     * an idle child's JIT threads never take the CPU from the child being measured.
+     */
+    private static List<String> childJvm(Class<?> main, String... args) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--illegal-native-access=deny", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-Xbatch",
+                "-cp", System.getProperty("java.class.path"), main.getName()));
+        command.addAll(Arrays.asList(args));
+        return command;
+    }
+
+    /** The allocation hook's rows: the C program in both modes, rounds interleaved, then allocation counts. */
+    private void hookCost(Results results, int rounds) throws Exception {
+        String unavailable = hookBaseline == null ? "crypto_hook_baseline was not compiled (the bench script says why: libssl-dev's headers or libcrypto missing)"
+                : !Files.isExecutable(hookBaseline) ? "crypto_hook_baseline not found at " + hookBaseline + " (the bench script compiles it; libssl-dev needed)"
+                : null;
+        Map<String, LineChild> children = new LinkedHashMap<>();
+        try {
+            if (unavailable == null) {
+                for (String mode : HOOK_MODES) {
+                    children.put(mode, LineChild.start("crypto_hook_baseline " + mode, List.of(hookBaseline.toString(), mode)));
+                }
+            }
+            Map<String, Suite.RoundTask> rows = new LinkedHashMap<>();
+            for (String operation : HOOK_OPERATIONS) {
+                for (String mode : HOOK_MODES) {
+                    String row = "crypto.hook." + operation + "." + mode;
+                    String problem = unavailable != null ? unavailable : children.get(mode).problem();
+                    if (problem != null) {
+                        results.skipped(row, problem);
+                    } else {
+                        rows.put(row, new HookRounds(results, row, children.get(mode), operation, millisPerRound));
+                    }
+                }
+            }
+            if (!rows.isEmpty()) {
+                System.out.printf(Locale.ROOT, "crypto allocation hook (C, a process per mode, about %d ms per row per round):", millisPerRound);
+                Suite.interleave(rounds, rows);
+            }
+        } finally {
+            for (LineChild child : children.values()) {
+                child.close();
+            }
+        }
+        for (String operation : HOOK_OPERATIONS) {
+            String base = "crypto.hook." + operation + ".";
+            results.ratio(base + "xpfo_heap/plain (time)", base + "xpfo_heap", base + "plain");
+        }
+        if (unavailable == null) {
+            countAllocations(results);
+        }
+    }
+
+    /** Allocations per operation ({@code crypto.hook.<operation>.<mode>.allocations}), from the counting mode. */
+    private void countAllocations(Results results) throws Exception {
+        for (String mode : HOOK_MODES) {
+            try (LineChild counting = LineChild.start("crypto_hook_baseline " + mode + " count", List.of(hookBaseline.toString(), mode, "count"))) {
+                for (String operation : HOOK_OPERATIONS) {
+                    String row = "crypto.hook." + operation + "." + mode + ".allocations";
+                    if (counting.problem() != null) {
+                        results.skipped(row, counting.problem());
+                        continue;
+                    }
+                    String[] answer = counting.ask("run " + operation + " " + COUNTED_OPS).split("\\s+");
+                    results.add(row, "allocs/op", (Long.parseLong(answer[1]) + Long.parseLong(answer[2])) / (double) COUNTED_OPS);
+                }
+            }
+        }
     }
 
     private static void check(List<String> missed, String target, double ratio, double floor) {
@@ -267,6 +459,71 @@ final class CryptoSuite implements Suite {
             message[i] = (byte) (i * 31 + 7);
         }
         return message;
+    }
+
+    /** A provider's handshake rows: the warm-up sets how many handshakes a round does (about twice the round's time). */
+    private static final class HandshakeRounds implements Suite.RoundTask {
+        private final Results results;
+        private final String row;
+        private final LineChild child;
+        private final long millis;
+        private long handshakes = -1;
+
+        HandshakeRounds(Results results, String row, LineChild child, long millis) {
+            this.results = results;
+            this.row = row;
+            this.child = child;
+            this.millis = millis;
+        }
+
+        @Override
+        public void run(boolean measured) throws Exception {
+            if (handshakes < 0) {
+                long warm = 10 * millis;
+                handshakes = Math.max(1, Long.parseLong(child.ask("warm " + warm)) * 2 * millis / warm);
+            }
+            if (!measured) {
+                return;
+            }
+            String[] nanos = child.ask("run " + handshakes).split("\\s+");
+            results.add(row, "ns/handshake", Long.parseLong(nanos[0]) / (double) handshakes);
+            results.add(row + ".server_side", "ns/handshake", Long.parseLong(nanos[1]) / (double) handshakes);
+            // The handshake's public-key operations alone, as often as there were handshakes (20 at least).
+            String[] parts = child.ask("parts " + Math.max(20, handshakes)).split("\\s+");
+            for (int i = 0; i < parts.length; i++) {
+                results.add(row + ".part." + HandshakeParts.NAMES.get(i), "ns/op", Long.parseLong(parts[i]));
+            }
+        }
+    }
+
+    /** One operation in one mode of the C program: calibrated in the warm-up, then timed. */
+    private static final class HookRounds implements Suite.RoundTask {
+        private final Results results;
+        private final String row;
+        private final LineChild child;
+        private final String operation;
+        private final long millis;
+        private long ops = -1;
+
+        HookRounds(Results results, String row, LineChild child, String operation, long millis) {
+            this.results = results;
+            this.row = row;
+            this.child = child;
+            this.operation = operation;
+            this.millis = millis;
+        }
+
+        @Override
+        public void run(boolean measured) throws Exception {
+            if (ops < 0) {
+                ops = Math.max(1, Long.parseLong(child.ask("calibrate " + operation + " " + millis)));
+            }
+            if (!measured) {
+                return;
+            }
+            String[] answer = child.ask("run " + operation + " " + ops).split("\\s+");
+            results.add(row, "ns/op", Long.parseLong(answer[0]) / (double) ops);
+        }
     }
 
     /** A row whose warm-up runs for the round's time and sets how many operations each measured round does. */

@@ -74,8 +74,20 @@ class BenchTest {
     @Test
     void theCryptoSuiteMeasuresEveryProviderSideBySideOrSaysWhyNot(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("crypto.json");
-        // The suite needs no C baseline; the option is required, so any path does.
+        // The hook rows' C program, compiled as the bench script does: with OpenSSL's headers it must compile
+        // warning-free; without them the rows must say what is missing.
+        boolean headers = Files.exists(Path.of("/usr/include/openssl/evp.h"));
+        Path hook = dir.resolve("crypto_hook_baseline");
+        if (headers) {
+            Child.Result cc = Child.run(List.of("cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", hook.toString(),
+                    Path.of("src/main/c/crypto_hook_baseline.c").toAbsolutePath().toString(),
+                    Path.of("../xpfo-crypto/src/main/c/xpfo_crypto_heap.c").toAbsolutePath().toString(), "-lcrypto", "-lpthread"),
+                    Duration.ofSeconds(60));
+            assertThat(cc.exitCode()).as("crypto_hook_baseline compiles:\n%s", cc.output()).isZero();
+        }
+        // The suite needs no memfd_secret C baseline; the option is required, so any path does.
         int exit = new CommandLine(new Bench()).execute("--c-baseline", dir.resolve("unused").toString(),
+                "--crypto-hook-baseline", hook.toString(),
                 "--suites", "crypto", "--rounds", "1", "--crypto-millis", "5", "--json", json.toString());
         assertThat(exit).isZero();
 
@@ -97,5 +109,54 @@ class BenchTest {
             assertThat(results.get("ratios").has("crypto." + operation + ".xpfo/jdk (speed)")).as(operation).isTrue();
         }
         assertThat(results.get("verdicts").toString()).contains("crypto: signatures at least 3x the JDK");
+
+        // TLS 1.3 handshakes: every provider in a JVM of its own, each handshake a full one (the child fails a
+        // round otherwise), the whole handshake and the server's share.
+        for (String provider : CryptoSuite.PROVIDERS) {
+            String row = "crypto.tls13_handshake." + provider;
+            if (provider.equals("accp") && accp != null) {
+                assertThat(results.at("/skipped/" + row).asText()).as(row).contains("Corretto");
+                continue;
+            }
+            for (String measured : List.of(row, row + ".server_side")) {
+                assertThat(results.at("/rows/" + measured + "/median").asDouble()).as(measured).isPositive();
+                assertThat(results.at("/rows/" + measured + "/unit").asText()).as(measured).isEqualTo("ns/handshake");
+            }
+            assertThat(results.at("/rows/" + row + ".server_side/median").asDouble()).as(row)
+                    .isLessThan(results.at("/rows/" + row + "/median").asDouble());
+            // Its public-key operations, each alone, and the share of the handshake they take.
+            for (String part : HandshakeParts.NAMES) {
+                assertThat(results.at("/rows/" + row + ".part." + part + "/median").asDouble()).as(row + " " + part).isPositive();
+            }
+            assertThat(results.at("/rows/" + row + ".public_key_share/median").asDouble()).as(row).isPositive();
+        }
+        assertThat(results.get("ratios").has("crypto.tls13_handshake.xpfo/jdk (speed)")).isTrue();
+        assertThat(results.get("verdicts").toString()).contains("crypto: TLS 1.3 handshakes (EC P-256 server key");
+
+        // The allocation hook: the same operations with libcrypto's heap on libc's malloc and on xpfo's allocator.
+        for (String operation : CryptoSuite.HOOK_OPERATIONS) {
+            for (String mode : CryptoSuite.HOOK_MODES) {
+                String row = "crypto.hook." + operation + "." + mode;
+                if (!headers) {
+                    assertThat(results.at("/skipped/" + row).asText()).as(row).contains("libssl-dev");
+                    continue;
+                }
+                assertThat(results.at("/rows/" + row + "/median").asDouble()).as(row).isPositive();
+                assertThat(results.at("/rows/" + row + ".allocations/unit").asText()).as(row).isEqualTo("allocs/op");
+                // The hook changes where libcrypto's memory comes from, never how often it asks for it.
+                assertThat(results.at("/rows/" + row + ".allocations/median").asDouble()).as(row)
+                        .isEqualTo(results.at("/rows/crypto.hook." + operation + ".plain.allocations/median").asDouble());
+            }
+            if (headers) {
+                assertThat(results.get("ratios").has("crypto.hook." + operation + ".xpfo_heap/plain (time)")).as(operation).isTrue();
+            }
+        }
+        if (headers) {
+            // A context reused across signatures saves allocations; a reused AES-GCM context needs none.
+            double fresh = results.at("/rows/crypto.hook.ecdsa_p256_sign_fresh.plain.allocations/median").asDouble();
+            double reused = results.at("/rows/crypto.hook.ecdsa_p256_sign_reused.plain.allocations/median").asDouble();
+            assertThat(reused).isPositive().isLessThan(fresh);
+            assertThat(results.at("/rows/crypto.hook.aes256_gcm_1k.xpfo_heap.allocations/median").asDouble()).isZero();
+        }
     }
 }

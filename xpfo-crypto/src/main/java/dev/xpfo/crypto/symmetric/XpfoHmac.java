@@ -40,8 +40,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class XpfoHmac extends MacSpi {
     private static final MemorySegment HMAC = fetchHmac();
-    /** Data goes to libcrypto in pieces of at most this size: a critical call holds off the GC while it runs. */
-    private static final int CHUNK_BYTES = 64 * 1024;
 
     private final String algorithm;
     private final String digest;
@@ -163,7 +161,7 @@ public final class XpfoHmac extends MacSpi {
 
     /**
      * Feeds {@code data} (heap or native) to the keyed context by critical calls of at most
-     * {@link #CHUNK_BYTES}; a context holding a finished MAC is re-initialised first, so that
+     * {@link CriticalChunks#MAX_BYTES}; a context holding a finished MAC is re-initialised first, so that
      * {@code EVP_MAC_update} only ever runs on a keyed, initialised context (its one failure path, which
      * would allocate, is out of reach).
      */
@@ -175,10 +173,9 @@ public final class XpfoHmac extends MacSpi {
                     restart();
                 }
                 fresh = false;
-                for (long done = 0; done < data.byteSize(); done += CHUNK_BYTES) {
-                    long chunk = Math.min(CHUNK_BYTES, data.byteSize() - done);
-                    MemorySegment piece = chunk == data.byteSize() ? data : data.asSlice(done, chunk);
-                    if (LibCrypto.evpMacUpdateCritical(ctx(), piece, chunk) != 1) {
+                for (long done = 0; done < data.byteSize(); done += CriticalChunks.MAX_BYTES) {
+                    int chunk = CriticalChunks.length(data.byteSize(), done);
+                    if (LibCrypto.evpMacUpdateCritical(ctx(), CriticalChunks.slice(data, done, chunk), chunk) != 1) {
                         throw OpenSslErrors.failure("EVP_MAC_update", algorithm);
                     }
                 }

@@ -936,6 +936,9 @@ public final class LibCrypto {
         }
     }
 
+    /** {@code OSSL_PARAM_UNSIGNED_INTEGER} (core.h): a native-endian unsigned integer (a BIGNUM's value). */
+    public static final int OSSL_PARAM_UNSIGNED_INTEGER = 2;
+
     private static final MethodHandle EVP_PKEY_PUBLIC_CHECK = function("EVP_PKEY_public_check",
             FunctionDescriptor.of(JAVA_INT, ADDRESS));
 

@@ -3,6 +3,7 @@ package dev.xpfo.crypto.pkey;
 
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
+import dev.xpfo.crypto.libcrypto.OsslParams;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -18,8 +19,6 @@ import java.util.List;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * xpfo's one way to read a JCA public key (public material: a peer's, or one to verify with) into a
@@ -50,8 +49,6 @@ public final class PublicKeyImport {
     private static final byte[] P384_PREFIX = HexFormat.of().parseHex("3076301006072a8648ce3d020106052b81040022036200");
     /** The same for P-521 (133-byte point): id-ecPublicKey, secp521r1, BIT STRING with a two-byte length. */
     private static final byte[] P521_PREFIX = HexFormat.of().parseHex("30819b301006072a8648ce3d020106052b81040023038186" + "00");
-    /** {@code OSSL_PARAM_UNSIGNED_INTEGER} (core.h): a native-endian unsigned integer (a BIGNUM's value). */
-    private static final int OSSL_PARAM_UNSIGNED_INTEGER = 2;
 
     /** What is checked beyond what importing checks. */
     public enum Validation {
@@ -191,10 +188,8 @@ public final class PublicKeyImport {
     /** An X25519 or Ed25519 key ({@code type}) from the 32 bytes that follow its fixed prefix (RFC 8410). */
     private static MemorySegment raw(String type, byte[] encoded, int offset, String user) throws InvalidKeyException {
         try (Arena arena = Arena.ofConfined()) {
-            int length = encoded.length - offset;
-            MemorySegment bytes = arena.allocate(length);
-            MemorySegment.copy(encoded, offset, bytes, JAVA_BYTE, 0, length);
-            MemorySegment pkey = LibCrypto.evpPkeyNewRawPublicKeyEx(MemorySegment.NULL, arena.allocateFrom(type), MemorySegment.NULL, bytes, length);
+            MemorySegment bytes = tail(encoded, offset, arena);
+            MemorySegment pkey = LibCrypto.evpPkeyNewRawPublicKeyEx(MemorySegment.NULL, arena.allocateFrom(type), MemorySegment.NULL, bytes, bytes.byteSize());
             if (pkey.equals(MemorySegment.NULL)) {
                 throw new InvalidKeyException(user + " cannot read the " + type + " public key: "
                         + OpenSslErrors.failure("EVP_PKEY_new_raw_public_key_ex", user).getMessage());
@@ -206,24 +201,24 @@ public final class PublicKeyImport {
     /** An EC key on {@code group} from its uncompressed point (what follows {@code offset}); fromdata refuses a point off the curve. */
     private static MemorySegment ecPoint(String group, byte[] encoded, int offset, String user) throws InvalidKeyException {
         try (Arena arena = Arena.ofConfined()) {
-            int pointBytes = encoded.length - offset;
-            MemorySegment point = arena.allocate(pointBytes);
-            MemorySegment.copy(encoded, offset, point, JAVA_BYTE, 0, pointBytes);
-            MemorySegment params = arena.allocate(LibCrypto.OSSL_PARAM, 3); // the third stays zero: the terminator
-            setParam(params, 0, arena.allocateFrom("group"), LibCrypto.OSSL_PARAM_UTF8_STRING, arena.allocateFrom(group), group.length());
-            setParam(params, 1, arena.allocateFrom("pub"), LibCrypto.OSSL_PARAM_OCTET_STRING, point, pointBytes);
+            MemorySegment params = OsslParams.of(arena, OsslParams.utf8("group", group, arena), OsslParams.octets("pub", tail(encoded, offset, arena)));
             return fromdata("EC", group, params, user, arena);
         }
+    }
+
+    /** The key's bytes after its SubjectPublicKeyInfo prefix, in {@code arena}. */
+    private static MemorySegment tail(byte[] encoded, int offset, Arena arena) {
+        MemorySegment bytes = arena.allocate(encoded.length - offset);
+        MemorySegment.copy(encoded, offset, bytes, JAVA_BYTE, 0, encoded.length - offset);
+        return bytes;
     }
 
     /** An RSA key from its modulus and public exponent (native-endian unsigned integers, as OSSL_PARAM wants them). */
     private static MemorySegment rsa(RSAPublicKey key, String user) throws InvalidKeyException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment n = nativeEndian(key.getModulus(), arena);
-            MemorySegment e = nativeEndian(key.getPublicExponent(), arena);
-            MemorySegment params = arena.allocate(LibCrypto.OSSL_PARAM, 3);
-            setParam(params, 0, arena.allocateFrom("n"), OSSL_PARAM_UNSIGNED_INTEGER, n, n.byteSize());
-            setParam(params, 1, arena.allocateFrom("e"), OSSL_PARAM_UNSIGNED_INTEGER, e, e.byteSize());
+            MemorySegment params = OsslParams.of(arena,
+                    OsslParams.unsignedInteger("n", nativeEndian(key.getModulus(), arena)),
+                    OsslParams.unsignedInteger("e", nativeEndian(key.getPublicExponent(), arena)));
             return fromdata("RSA", "RSA", params, user, arena);
         }
     }
@@ -257,15 +252,5 @@ public final class PublicKeyImport {
         } finally {
             LibCrypto.evpPkeyCtxFree(ctx);
         }
-    }
-
-    /** Element {@code index} of an OSSL_PARAM array: key, type, data, size, return_size unset. */
-    private static void setParam(MemorySegment params, int index, MemorySegment key, int type, MemorySegment data, long size) {
-        long base = index * LibCrypto.OSSL_PARAM.byteSize();
-        params.set(ADDRESS, base, key);
-        params.set(JAVA_INT, base + 8, type);
-        params.set(ADDRESS, base + 16, data);
-        params.set(JAVA_LONG, base + 24, size);
-        params.set(JAVA_LONG, base + 32, LibCrypto.OSSL_PARAM_UNMODIFIED);
     }
 }

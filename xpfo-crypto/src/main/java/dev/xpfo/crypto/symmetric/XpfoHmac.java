@@ -3,6 +3,7 @@ package dev.xpfo.crypto.symmetric;
 
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
+import dev.xpfo.crypto.libcrypto.OsslParams;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -16,9 +17,7 @@ import java.util.function.Consumer;
 
 import javax.crypto.MacSpi;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -130,14 +129,7 @@ public final class XpfoHmac extends MacSpi {
 
     /** {@code {"digest" = SHA256, end}}: the OSSL_PARAM array naming the digest. */
     private MemorySegment digestParams(Arena arena) {
-        MemorySegment params = arena.allocate(LibCrypto.OSSL_PARAM, 2);
-        MemorySegment name = arena.allocateFrom(digest);
-        params.set(ADDRESS, 0, arena.allocateFrom("digest"));
-        params.set(JAVA_INT, 8, LibCrypto.OSSL_PARAM_UTF8_STRING);
-        params.set(ADDRESS, 16, name);
-        params.set(JAVA_LONG, 24, digest.length());
-        params.set(JAVA_LONG, 32, LibCrypto.OSSL_PARAM_UNMODIFIED);
-        return params; // the second element stays zero: the terminator
+        return OsslParams.of(arena, OsslParams.utf8("digest", digest, arena));
     }
 
     @Override

@@ -766,18 +766,6 @@ public final class LibCrypto {
         }
     }
 
-    private static final MethodHandle EVP_PKEY_DERIVE_SET_PEER = function("EVP_PKEY_derive_set_peer",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-
-    /** {@code EVP_PKEY_derive_set_peer}: takes its own reference to {@code peer}; 1 on success, &lt;= 0 for a peer of another type or curve. */
-    public static int evpPkeyDeriveSetPeer(MemorySegment ctx, MemorySegment peer) {
-        try {
-            return (int) EVP_PKEY_DERIVE_SET_PEER.invokeExact(ctx, peer);
-        } catch (Throwable t) {
-            throw linkFailure(t);
-        }
-    }
-
     private static final MethodHandle EVP_PKEY_DERIVE = function("EVP_PKEY_derive",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
 
@@ -943,6 +931,48 @@ public final class LibCrypto {
     public static int evpPkeyFromdata(MemorySegment ctx, MemorySegment pkey, int selection, MemorySegment params) {
         try {
             return (int) EVP_PKEY_FROMDATA.invokeExact(ctx, pkey, selection, params);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code OSSL_PARAM_UNSIGNED_INTEGER} (core.h): a native-endian unsigned integer (a BIGNUM's value). */
+    public static final int OSSL_PARAM_UNSIGNED_INTEGER = 2;
+
+    private static final MethodHandle EVP_PKEY_PUBLIC_CHECK = function("EVP_PKEY_public_check",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+
+    /** {@code EVP_PKEY_public_check(ctx)} on a context of the key: 1 if the public key is valid (an EC point in the group's prime-order subgroup). */
+    public static int evpPkeyPublicCheck(MemorySegment ctx) {
+        try {
+            return (int) EVP_PKEY_PUBLIC_CHECK.invokeExact(ctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_DERIVE_SET_PEER_EX = function("EVP_PKEY_derive_set_peer_ex",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+
+    /**
+     * {@code EVP_PKEY_derive_set_peer_ex(ctx, peer, validate)}: takes its own reference to {@code peer}; with
+     * {@code validate} 1 it first runs {@code EVP_PKEY_public_check} on it ({@code EVP_PKEY_derive_set_peer} is
+     * this with 1). 1 on success, &lt;= 0 for a peer of another type or curve (or invalid, when validating).
+     */
+    public static int evpPkeyDeriveSetPeerEx(MemorySegment ctx, MemorySegment peer, int validate) {
+        try {
+            return (int) EVP_PKEY_DERIVE_SET_PEER_EX.invokeExact(ctx, peer, validate);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    private static final MethodHandle EVP_PKEY_EQ = function("EVP_PKEY_eq", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+
+    /** {@code EVP_PKEY_eq(a, b)}: 1 if the keys (their public parts and parameters) are equal, 0 if not, negative if not comparable. */
+    public static int evpPkeyEq(MemorySegment a, MemorySegment b) {
+        try {
+            return (int) EVP_PKEY_EQ.invokeExact(a, b);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -4,25 +4,19 @@ package dev.xpfo.crypto.signature;
 import dev.xpfo.crypto.internal.NativeKey;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
+import dev.xpfo.crypto.pkey.PublicKeyImport;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
-import java.security.GeneralSecurityException;
 import java.security.InvalidKeyException;
-import java.security.KeyFactory;
 import java.security.PublicKey;
 import java.util.List;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-
 /**
- * A public key read into a libcrypto {@code EVP_PKEY} to verify with: from its X.509
- * SubjectPublicKeyInfo ({@code d2i_PUBKEY}), or, for a key without that encoding (an
- * {@code ECPublicKey}, {@code EdECPublicKey} or {@code RSAPublicKey} built by hand), from the
- * JDK's {@link KeyFactory#translateKey translation} of it. Public material. The {@code EVP_PKEY} is
- * freed when this object becomes unreachable.
+ * A public key to verify with, read into a libcrypto {@code EVP_PKEY} by {@link PublicKeyImport} (the
+ * import's checks: a verifier needs no more) and kept for as long as the signature holds this object,
+ * so a key used for many verifications is read once. Public material. The {@code EVP_PKEY} is freed
+ * when this object becomes unreachable.
  */
 final class VerificationKey implements NativeKey {
     private final MemorySegment pkey;
@@ -41,47 +35,8 @@ final class VerificationKey implements NativeKey {
      * @throws InvalidKeyException if the key has no encoding libcrypto reads, or is of another type
      */
     static VerificationKey read(PublicKey key, String algorithm, String expected, List<String> types) throws InvalidKeyException {
-        if (key == null) {
-            throw new InvalidKeyException("XPFO's " + algorithm + " verifies with " + expected + " public key, not null");
-        }
-        byte[] encoded = encoding(key, algorithm);
-        MemorySegment parsed;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment der = arena.allocateFrom(JAVA_BYTE, encoded);
-            MemorySegment cursor = arena.allocate(ADDRESS);
-            cursor.set(ADDRESS, 0, der);
-            parsed = LibCrypto.d2iPubkey(MemorySegment.NULL, cursor, encoded.length);
-            if (parsed.equals(MemorySegment.NULL)) {
-                throw new InvalidKeyException("XPFO's " + algorithm + " cannot read the " + key.getAlgorithm() + " public key: "
-                        + OpenSslErrors.failure("d2i_PUBKEY", "reading an X.509 public key").getMessage());
-            }
-            for (String type : types) {
-                if (LibCrypto.evpPkeyIsA(parsed, arena.allocateFrom(type)) == 1) {
-                    return new VerificationKey(parsed);
-                }
-            }
-            LibCrypto.evpPkeyFree(parsed);
-            throw new InvalidKeyException("XPFO's " + algorithm + " verifies with " + expected + " public key, not "
-                    + key.getAlgorithm() + " key " + key.getClass().getName());
-        }
-    }
-
-    private static byte[] encoding(PublicKey key, String algorithm) throws InvalidKeyException {
-        byte[] encoded = "X.509".equalsIgnoreCase(key.getFormat()) ? key.getEncoded() : null;
-        if (encoded != null) {
-            return encoded;
-        }
-        try {
-            encoded = KeyFactory.getInstance(key.getAlgorithm()).translateKey(key).getEncoded();
-        } catch (GeneralSecurityException | RuntimeException e) {
-            throw new InvalidKeyException("XPFO's " + algorithm + " cannot read the " + key.getAlgorithm() + " public key "
-                    + key.getClass().getName() + ": it has no X.509 encoding and the JDK cannot translate it", e);
-        }
-        if (encoded == null) {
-            throw new InvalidKeyException("XPFO's " + algorithm + " cannot read the " + key.getAlgorithm() + " public key "
-                    + key.getClass().getName() + ": it has no X.509 encoding");
-        }
-        return encoded;
+        return new VerificationKey(PublicKeyImport.read(key, "XPFO's " + algorithm, "verifies with " + expected + " public key",
+                types, PublicKeyImport.Validation.IMPORT));
     }
 
     /** The largest signature of this key in bytes (an RSA key's modulus length). */

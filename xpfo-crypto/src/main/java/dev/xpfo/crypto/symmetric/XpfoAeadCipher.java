@@ -64,8 +64,6 @@ public final class XpfoAeadCipher extends CipherSpi {
     private static final Map<String, MemorySegment> FETCHED = new ConcurrentHashMap<>();
     private static final int DEFAULT_IV_BYTES = 12;
     private static final int FULL_TAG_BYTES = 16;
-    /** Data goes to libcrypto in pieces of at most this size: a critical call holds off the GC while it runs. */
-    private static final int CHUNK_BYTES = 64 * 1024;
     /** GCM's limit on the plaintext under one IV (SP 800-38D), which libcrypto enforces with an error. */
     private static final long GCM_MAX_BYTES = (1L << 36) - 32;
     private static final int MIN_WORK_BYTES = 4096;
@@ -408,11 +406,11 @@ public final class XpfoAeadCipher extends CipherSpi {
                 if (dataStarted) {
                     throw new IllegalStateException("AAD must be supplied before encryption/decryption starts");
                 }
-                for (long done = 0; done < aad.byteSize(); done += CHUNK_BYTES) {
-                    int chunk = (int) Math.min(CHUNK_BYTES, aad.byteSize() - done);
+                for (long done = 0; done < aad.byteSize(); done += CriticalChunks.MAX_BYTES) {
+                    int chunk = CriticalChunks.length(aad.byteSize(), done);
                     int result = encrypting
-                            ? LibCrypto.evpEncryptUpdateCritical(ctx(), MemorySegment.NULL, written, slice(aad, done, chunk), chunk)
-                            : LibCrypto.evpDecryptUpdateCritical(ctx(), MemorySegment.NULL, written, slice(aad, done, chunk), chunk);
+                            ? LibCrypto.evpEncryptUpdateCritical(ctx(), MemorySegment.NULL, written, CriticalChunks.slice(aad, done, chunk), chunk)
+                            : LibCrypto.evpDecryptUpdateCritical(ctx(), MemorySegment.NULL, written, CriticalChunks.slice(aad, done, chunk), chunk);
                     if (result != 1) {
                         throw OpenSslErrors.failure(encrypting ? "EVP_EncryptUpdate" : "EVP_DecryptUpdate", "could not take the AAD");
                     }
@@ -423,22 +421,17 @@ public final class XpfoAeadCipher extends CipherSpi {
         }
     }
 
+    /** As the overload with an output array, into a new one: as long as the input when encrypting, empty when decrypting. */
     @Override
     protected byte[] engineUpdate(byte[] input, int offset, int len) {
         synchronized (guard) {
+            byte[] out = new byte[encrypting && input != null ? len : 0];
             try {
-                requireReady();
-                MemorySegment in = heap(input, offset, len);
-                if (!encrypting) {
-                    buffer(in);
-                    return new byte[0];
-                }
-                byte[] out = new byte[(int) in.byteSize()];
-                encryptInto(in, MemorySegment.ofArray(out));
-                return out;
-            } finally {
-                Reference.reachabilityFence(this);
+                engineUpdate(input, offset, len, out, 0);
+            } catch (ShortBufferException e) {
+                throw new IllegalStateException("an output of the input's size was too short", e);
             }
+            return out;
         }
     }
 
@@ -452,8 +445,9 @@ public final class XpfoAeadCipher extends CipherSpi {
                     buffer(in);
                     return 0;
                 }
-                checkRoom(len, output, outputOffset);
-                return encryptInto(in, heap(output, outputOffset, len));
+                int length = (int) in.byteSize(); // len, or 0 for a null input
+                checkRoom(length, output, outputOffset);
+                return encryptInto(in, heap(output, outputOffset, length));
             } finally {
                 Reference.reachabilityFence(this);
             }
@@ -584,7 +578,7 @@ public final class XpfoAeadCipher extends CipherSpi {
 
     /**
      * Encrypts {@code in} into {@code out} (as long as {@code in}), both where the caller has them (heap or
-     * native): critical calls of at most {@link #CHUNK_BYTES}. The checks before the call (initialised,
+     * native): critical calls of at most {@link CriticalChunks#MAX_BYTES}. The checks before the call (initialised,
      * encrypting, IV not used up, GCM's limit) are what keep libcrypto off its error paths, which
      * allocate and so must not run in a critical call.
      */
@@ -598,11 +592,11 @@ public final class XpfoAeadCipher extends CipherSpi {
         }
         MemorySegment source = unaliased(in, out);
         dataStarted = true;
-        for (long done = 0; done < length; done += CHUNK_BYTES) {
-            int chunk = (int) Math.min(CHUNK_BYTES, length - done);
+        for (long done = 0; done < length; done += CriticalChunks.MAX_BYTES) {
+            int chunk = CriticalChunks.length(length, done);
             // out may be longer (room for the tag): EVP writes chunk bytes at its start
             MemorySegment to = done == 0 ? out : out.asSlice(done, chunk);
-            if (LibCrypto.evpEncryptUpdateCritical(ctx(), to, written, slice(source, done, chunk), chunk) != 1) {
+            if (LibCrypto.evpEncryptUpdateCritical(ctx(), to, written, CriticalChunks.slice(source, done, chunk), chunk) != 1) {
                 throw OpenSslErrors.failure("EVP_EncryptUpdate", aead.jcaName);
             }
             if (written.get(JAVA_INT, 0) != chunk) {
@@ -613,17 +607,12 @@ public final class XpfoAeadCipher extends CipherSpi {
         return (int) length;
     }
 
-    /** {@code segment}'s bytes {@code [offset, offset + length)}; the segment itself when that is all of it (no allocation). */
-    private static MemorySegment slice(MemorySegment segment, long offset, long length) {
-        return offset == 0 && length == segment.byteSize() ? segment : segment.asSlice(offset, length);
-    }
-
     /** {@code array[offset, offset + length)} as a segment; a null array is empty. */
     private static MemorySegment heap(byte[] array, int offset, int length) {
         if (array == null) {
             return MemorySegment.ofArray(new byte[0]);
         }
-        return slice(MemorySegment.ofArray(array), offset, length);
+        return CriticalChunks.slice(MemorySegment.ofArray(array), offset, length);
     }
 
     /** Encrypts {@code in} into {@code out}, appends the tag, and requires a new IV before the next encryption. */
@@ -666,9 +655,9 @@ public final class XpfoAeadCipher extends CipherSpi {
             }
             MemorySegment work = work(Math.max(length, tagBytes));
             int produced = 0;
-            for (int done = 0; done < length; done += CHUNK_BYTES) {
-                int chunk = Math.min(CHUNK_BYTES, length - done);
-                if (LibCrypto.evpDecryptUpdateCritical(ctx(), work.asSlice(produced), written, slice(all, done, chunk), chunk) != 1) {
+            for (int done = 0; done < length; done += CriticalChunks.MAX_BYTES) {
+                int chunk = CriticalChunks.length(length, done);
+                if (LibCrypto.evpDecryptUpdateCritical(ctx(), work.asSlice(produced), written, CriticalChunks.slice(all, done, chunk), chunk) != 1) {
                     throw OpenSslErrors.failure("EVP_DecryptUpdate", aead.jcaName);
                 }
                 produced += written.get(JAVA_INT, 0);

@@ -3,6 +3,7 @@ package dev.xpfo.crypto.symmetric;
 
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
+import dev.xpfo.crypto.libcrypto.OsslParams;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -16,9 +17,7 @@ import java.util.function.Consumer;
 
 import javax.crypto.MacSpi;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -40,8 +39,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class XpfoHmac extends MacSpi {
     private static final MemorySegment HMAC = fetchHmac();
-    /** Data goes to libcrypto in pieces of at most this size: a critical call holds off the GC while it runs. */
-    private static final int CHUNK_BYTES = 64 * 1024;
 
     private final String algorithm;
     private final String digest;
@@ -132,14 +129,7 @@ public final class XpfoHmac extends MacSpi {
 
     /** {@code {"digest" = SHA256, end}}: the OSSL_PARAM array naming the digest. */
     private MemorySegment digestParams(Arena arena) {
-        MemorySegment params = arena.allocate(LibCrypto.OSSL_PARAM, 2);
-        MemorySegment name = arena.allocateFrom(digest);
-        params.set(ADDRESS, 0, arena.allocateFrom("digest"));
-        params.set(JAVA_INT, 8, LibCrypto.OSSL_PARAM_UTF8_STRING);
-        params.set(ADDRESS, 16, name);
-        params.set(JAVA_LONG, 24, digest.length());
-        params.set(JAVA_LONG, 32, LibCrypto.OSSL_PARAM_UNMODIFIED);
-        return params; // the second element stays zero: the terminator
+        return OsslParams.of(arena, OsslParams.utf8("digest", digest, arena));
     }
 
     @Override
@@ -163,7 +153,7 @@ public final class XpfoHmac extends MacSpi {
 
     /**
      * Feeds {@code data} (heap or native) to the keyed context by critical calls of at most
-     * {@link #CHUNK_BYTES}; a context holding a finished MAC is re-initialised first, so that
+     * {@link CriticalChunks#MAX_BYTES}; a context holding a finished MAC is re-initialised first, so that
      * {@code EVP_MAC_update} only ever runs on a keyed, initialised context (its one failure path, which
      * would allocate, is out of reach).
      */
@@ -175,10 +165,9 @@ public final class XpfoHmac extends MacSpi {
                     restart();
                 }
                 fresh = false;
-                for (long done = 0; done < data.byteSize(); done += CHUNK_BYTES) {
-                    long chunk = Math.min(CHUNK_BYTES, data.byteSize() - done);
-                    MemorySegment piece = chunk == data.byteSize() ? data : data.asSlice(done, chunk);
-                    if (LibCrypto.evpMacUpdateCritical(ctx(), piece, chunk) != 1) {
+                for (long done = 0; done < data.byteSize(); done += CriticalChunks.MAX_BYTES) {
+                    int chunk = CriticalChunks.length(data.byteSize(), done);
+                    if (LibCrypto.evpMacUpdateCritical(ctx(), CriticalChunks.slice(data, done, chunk), chunk) != 1) {
                         throw OpenSslErrors.failure("EVP_MAC_update", algorithm);
                     }
                 }

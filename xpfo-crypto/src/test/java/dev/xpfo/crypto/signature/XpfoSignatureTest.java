@@ -2,6 +2,7 @@
 package dev.xpfo.crypto.signature;
 
 import dev.xpfo.crypto.XpfoProvider;
+import dev.xpfo.crypto.testing.TestKeys;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -10,12 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.security.InvalidAlgorithmParameterException;
 import java.security.InvalidKeyException;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.Provider;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.SignatureException;
-import java.security.spec.ECGenParameterSpec;
 import java.security.spec.MGF1ParameterSpec;
 import java.security.spec.PSSParameterSpec;
 import java.util.Arrays;
@@ -35,13 +34,7 @@ class XpfoSignatureTest {
     private static final byte[] MESSAGE = "the quick brown fox".getBytes(StandardCharsets.UTF_8);
 
     static KeyPair xpfoKeys(String algorithm, String curveOrSize) throws Exception {
-        KeyPairGenerator generator = KeyPairGenerator.getInstance(algorithm, XPFO);
-        switch (algorithm) {
-            case "EC" -> generator.initialize(new ECGenParameterSpec(curveOrSize));
-            case "RSA" -> generator.initialize(Integer.parseInt(curveOrSize));
-            default -> { }
-        }
-        return generator.generateKeyPair();
+        return TestKeys.generate(algorithm, curveOrSize, XPFO);
     }
 
     static String jdkProvider(String algorithm) {
@@ -190,9 +183,7 @@ class XpfoSignatureTest {
                 .isInstanceOf(InvalidKeyException.class).hasMessageContaining("Ed25519");
         assertThatThrownBy(() -> Signature.getInstance("RSASSA-PSS", XPFO).initSign(ed.getPrivate()))
                 .isInstanceOf(InvalidKeyException.class);
-        KeyPairGenerator jdk = KeyPairGenerator.getInstance("EC", "SunEC");
-        jdk.initialize(256);
-        KeyPair jdkKeys = jdk.generateKeyPair();
+        KeyPair jdkKeys = TestKeys.jdk("EC", "secp256r1");
         assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initSign(jdkKeys.getPrivate()))
                 .isInstanceOf(InvalidKeyException.class).hasMessageContaining("XPFO EC");
         assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initVerify(rsa.getPublic()))

@@ -2,6 +2,8 @@
 package dev.xpfo.crypto.signature;
 
 import dev.xpfo.crypto.XpfoProvider;
+import dev.xpfo.crypto.testing.EncodedPublicKey;
+import dev.xpfo.crypto.testing.TestKeys;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -9,13 +11,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.Provider;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.SignatureException;
 import java.security.interfaces.ECPublicKey;
-import java.security.spec.ECGenParameterSpec;
 import java.security.spec.ECParameterSpec;
 import java.security.spec.ECPoint;
 import java.security.spec.MGF1ParameterSpec;
@@ -40,16 +40,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class XpfoVerificationTest {
     private static final Provider XPFO = new XpfoProvider();
     private static final byte[] MESSAGE = "the quick brown fox".getBytes(StandardCharsets.UTF_8);
-
-    private static KeyPair jdkKeys(String keyAlgorithm, String curveOrSize) throws Exception {
-        KeyPairGenerator generator = KeyPairGenerator.getInstance(keyAlgorithm, keyAlgorithm.equals("RSA") ? "SunRsaSign" : "SunEC");
-        switch (keyAlgorithm) {
-            case "EC" -> generator.initialize(new ECGenParameterSpec(curveOrSize));
-            case "RSA" -> generator.initialize(Integer.parseInt(curveOrSize));
-            default -> { }
-        }
-        return generator.generateKeyPair();
-    }
 
     private static byte[] jdkSigns(String algorithm, KeyPair keys, byte[] message) throws Exception {
         Signature signer = Signature.getInstance(algorithm, XpfoSignatureTest.jdkProvider(algorithm));
@@ -87,7 +77,7 @@ class XpfoVerificationTest {
             "SHA256withRSA, RSA, 2048",
             "SHA512withRSA, RSA, 3072"})
     void xpfoVerifiesTheJdksSignaturesAndItsOwn(String algorithm, String keyAlgorithm, String curveOrSize) throws Exception {
-        KeyPair jdk = jdkKeys(keyAlgorithm, curveOrSize);
+        KeyPair jdk = TestKeys.jdk(keyAlgorithm, curveOrSize);
         byte[] jdkSignature = jdkSigns(algorithm, jdk, MESSAGE);
         assertThat(xpfoVerifies(algorithm, jdk.getPublic(), MESSAGE, jdkSignature)).isTrue();
         byte[] otherMessage = MESSAGE.clone();
@@ -110,7 +100,7 @@ class XpfoVerificationTest {
             "Ed25519, Ed25519, -",
             "SHA256withRSA, RSA, 2048"})
     void tamperedSignaturesAreAnsweredAsTheJdkAnswersThem(String algorithm, String keyAlgorithm, String curveOrSize) throws Exception {
-        KeyPair keys = jdkKeys(keyAlgorithm, curveOrSize);
+        KeyPair keys = TestKeys.jdk(keyAlgorithm, curveOrSize);
         byte[] good = jdkSigns(algorithm, keys, MESSAGE);
         Map<String, byte[]> cases = new LinkedHashMap<>();
         cases.put("intact", good);
@@ -166,7 +156,7 @@ class XpfoVerificationTest {
 
     @Test
     void aVerifierIsReusableAfterEveryAnswer() throws Exception {
-        KeyPair keys = jdkKeys("EC", "secp256r1");
+        KeyPair keys = TestKeys.jdk("EC", "secp256r1");
         byte[] good = jdkSigns("SHA256withECDSA", keys, MESSAGE);
         Signature verifier = Signature.getInstance("SHA256withECDSA", XPFO);
         verifier.initVerify(keys.getPublic());
@@ -182,7 +172,7 @@ class XpfoVerificationTest {
         byte[] large = new byte[100_000];
         new Random(13).nextBytes(large);
         for (String[] setup : new String[][] {{"SHA256withECDSA", "EC", "secp256r1"}, {"Ed25519", "Ed25519", "-"}}) {
-            KeyPair pair = jdkKeys(setup[1], setup[2]);
+            KeyPair pair = TestKeys.jdk(setup[1], setup[2]);
             byte[] signature = jdkSigns(setup[0], pair, large);
             Signature reader = Signature.getInstance(setup[0], XPFO);
             reader.initVerify(pair.getPublic());
@@ -196,8 +186,8 @@ class XpfoVerificationTest {
 
     @Test
     void theNextKeyIsUsedAfterTheLastOneWasRemembered() throws Exception {
-        KeyPair first = jdkKeys("EC", "secp256r1");
-        KeyPair second = jdkKeys("EC", "secp256r1");
+        KeyPair first = TestKeys.jdk("EC", "secp256r1");
+        KeyPair second = TestKeys.jdk("EC", "secp256r1");
         byte[] byFirst = jdkSigns("SHA256withECDSA", first, MESSAGE);
         Signature verifier = Signature.getInstance("SHA256withECDSA", XPFO);
         for (int round = 0; round < 2; round++) {
@@ -212,26 +202,13 @@ class XpfoVerificationTest {
 
     @Test
     void theSameKeyObjectIsReadOnceAndAnotherOneAgain() throws Exception {
-        KeyPair keys = jdkKeys("EC", "secp256r1");
+        KeyPair keys = TestKeys.jdk("EC", "secp256r1");
         byte[] signature = jdkSigns("SHA256withECDSA", keys, MESSAGE);
         int[] reads = new int[1];
-        PublicKey counted = new PublicKey() {
-            @Override
-            public String getAlgorithm() {
-                return "EC";
-            }
-
-            @Override
-            public String getFormat() {
-                return "X.509";
-            }
-
-            @Override
-            public byte[] getEncoded() {
-                reads[0]++;
-                return keys.getPublic().getEncoded();
-            }
-        };
+        PublicKey counted = new EncodedPublicKey("EC", "X.509", () -> {
+            reads[0]++;
+            return keys.getPublic().getEncoded();
+        });
         Signature verifier = Signature.getInstance("SHA256withECDSA", XPFO);
         for (int i = 0; i < 5; i++) {
             verifier.initVerify(counted);
@@ -262,7 +239,7 @@ class XpfoVerificationTest {
 
     @Test
     void rsassaPssParametersAreHonoured() throws Exception {
-        KeyPair keys = jdkKeys("RSA", "2048");
+        KeyPair keys = TestKeys.jdk("RSA", "2048");
         PSSParameterSpec sha256Salt32 = new PSSParameterSpec("SHA-256", "MGF1", MGF1ParameterSpec.SHA256, 32, 1);
         Signature signer = Signature.getInstance("RSASSA-PSS", "SunRsaSign");
         signer.setParameter(sha256Salt32);
@@ -297,7 +274,7 @@ class XpfoVerificationTest {
 
     @Test
     void aPublicKeyWithoutAnEncodingIsTranslatedByTheJdk() throws Exception {
-        KeyPair keys = jdkKeys("EC", "secp256r1");
+        KeyPair keys = TestKeys.jdk("EC", "secp256r1");
         ECPublicKey real = (ECPublicKey) keys.getPublic();
         ECPublicKey bare = new ECPublicKey() {
             @Override
@@ -327,22 +304,7 @@ class XpfoVerificationTest {
         };
         assertThat(xpfoVerifies("SHA256withECDSA", bare, MESSAGE, jdkSigns("SHA256withECDSA", keys, MESSAGE))).isTrue();
 
-        PublicKey unknown = new PublicKey() {
-            @Override
-            public String getAlgorithm() {
-                return "Nothing";
-            }
-
-            @Override
-            public String getFormat() {
-                return "RAW";
-            }
-
-            @Override
-            public byte[] getEncoded() {
-                return new byte[] {1, 2, 3};
-            }
-        };
+        PublicKey unknown = new EncodedPublicKey("Nothing", "RAW", new byte[] {1, 2, 3});
         assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initVerify(unknown))
                 .isInstanceOf(InvalidKeyException.class).hasMessageContaining("no X.509 encoding");
         assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initVerify((PublicKey) null))
@@ -352,25 +314,10 @@ class XpfoVerificationTest {
     @Test
     void aPointOffTheCurveIsRefused() throws Exception {
         // An X.509 encoding whose point is not on P-256: libcrypto refuses to read it, as the JDK's KeyFactory does.
-        KeyPair keys = jdkKeys("EC", "secp256r1");
+        KeyPair keys = TestKeys.jdk("EC", "secp256r1");
         byte[] encoded = keys.getPublic().getEncoded();
         encoded[encoded.length - 1] ^= 0x01;
-        PublicKey offCurve = new PublicKey() {
-            @Override
-            public String getAlgorithm() {
-                return "EC";
-            }
-
-            @Override
-            public String getFormat() {
-                return "X.509";
-            }
-
-            @Override
-            public byte[] getEncoded() {
-                return encoded.clone();
-            }
-        };
+        PublicKey offCurve = new EncodedPublicKey("EC", "X.509", encoded);
         assertThatThrownBy(() -> Signature.getInstance("SHA256withECDSA", XPFO).initVerify(offCurve))
                 .isInstanceOf(InvalidKeyException.class).hasMessageContaining("cannot read");
     }

@@ -21,6 +21,8 @@ import javax.crypto.Mac;
 import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.IvParameterSpec;
+import javax.security.auth.DestroyFailedException;
+import javax.security.auth.Destroyable;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -46,9 +48,7 @@ class KeyDestructionTest {
         cipher.init(Cipher.ENCRYPT_MODE, key, gcm ? new GCMParameterSpec(128, new byte[12]) : new IvParameterSpec(new byte[12]));
         cipher.update(new byte[10]);
 
-        long keyed = inUse();
-        key.destroy();
-        long freed = keyed - inUse();
+        long freed = bytesFreedByDestroying(key);
 
         assertThatThrownBy(() -> cipher.doFinal(new byte[10])).isInstanceOf(IllegalStateException.class).hasMessageContaining("destroyed");
         assertThatThrownBy(() -> cipher.update(new byte[10])).isInstanceOf(IllegalStateException.class).hasMessageContaining("destroyed");
@@ -82,9 +82,7 @@ class KeyDestructionTest {
         mac.init(key);
         mac.update(new byte[100]);
 
-        long keyed = inUse();
-        key.destroy();
-        long freed = keyed - inUse();
+        long freed = bytesFreedByDestroying(key);
 
         assertThatThrownBy(mac::doFinal).isInstanceOf(IllegalStateException.class).hasMessageContaining("destroyed");
         assertThatThrownBy(() -> mac.update(new byte[1])).isInstanceOf(IllegalStateException.class).hasMessageContaining("destroyed");
@@ -134,9 +132,7 @@ class KeyDestructionTest {
         KeyAgreement agreement = KeyAgreement.getInstance("X25519", XPFO);
         agreement.init(ours.getPrivate());
 
-        long keyed = inUse();
-        ours.getPrivate().destroy();
-        long freed = keyed - inUse();
+        long freed = bytesFreedByDestroying(ours.getPrivate());
 
         assertThatThrownBy(() -> agreement.doPhase(theirs.getPublic(), true))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("destroyed");
@@ -156,7 +152,10 @@ class KeyDestructionTest {
         assertThatThrownBy(agreement::generateSecret).isInstanceOf(IllegalStateException.class).hasMessageContaining("destroyed");
     }
 
-    private static long inUse() {
-        return CryptoHeap.stats().inUseBytes();
+    /** Destroys {@code key}: how many bytes libcrypto's heap got back. */
+    private static long bytesFreedByDestroying(Destroyable key) throws DestroyFailedException {
+        long keyed = CryptoHeap.stats().inUseBytes();
+        key.destroy();
+        return keyed - CryptoHeap.stats().inUseBytes();
     }
 }

@@ -186,6 +186,9 @@ public final class ReadAttempts {
         } catch (MemorySearch.MemoryRefusedException e) {
             regions.forEach(r -> report("scan", r.name(), e.errno(), 0, false, "open /proc/" + pid + "/mem refused"));
             return;
+        } catch (MemorySearch.ProcessExitedException e) {
+            regions.forEach(r -> report("scan", r.name(), Errno.ESRCH, 0, false, e.getMessage()));
+            return;
         } catch (IOException | IllegalArgumentException e) {
             regions.forEach(r -> report("scan", r.name(), Errno.EACCES, 0, false, "cannot read /proc/" + pid + "/maps"));
             return;
@@ -193,9 +196,15 @@ public final class ReadAttempts {
         String refusals = result.refusals().isEmpty() ? "" : ", first: " + result.refusals().getFirst();
         String detail = "read " + result.mappingsRead() + " mappings (" + result.bytesRead() + " bytes), "
                 + result.refusals().size() + " refused" + refusals;
+        // A search stopped by its limit proves no absence: every region is reported unread (EFBIG) unless
+        // its marker was found, so the control reads as blind and the check cannot call the secret protected.
+        int errno = result.complete() ? 0 : Errno.EFBIG;
+        if (!result.complete()) {
+            detail += ", " + result.stopped().orElseThrow();
+        }
         for (int i = 0; i < regions.size(); i++) {
             String key = Integer.toString(i);
-            report("scan", regions.get(i).name(), 0, result.bytesRead(), markers.containsKey(key) && result.found(key), detail);
+            report("scan", regions.get(i).name(), errno, result.bytesRead(), markers.containsKey(key) && !result.hits(key).isEmpty(), detail);
         }
     }
 

@@ -29,7 +29,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public enum Architecture {
     /** x86-64: {@code arch/x86/entry/syscalls/syscall_64.tbl}, {@code arch/x86/include/uapi/asm/stat.h}. */
     X86_64("x86-64", List.of("amd64", "x86_64"),
-            new SyscallNumbers(447, 186, 107),
+            new SyscallNumbers(447, 186, 107, 434),
             0x4000,
             MemoryLayout.structLayout(
                     JAVA_LONG.withName("st_dev"),
@@ -51,7 +51,7 @@ public enum Architecture {
      * {@code 040000} is arm64's {@code O_DIRECTORY}).
      */
     ARM64("arm64", List.of("aarch64", "arm64"),
-            new SyscallNumbers(447, 178, 175),
+            new SyscallNumbers(447, 178, 175, 434),
             0x10000,
             MemoryLayout.structLayout(
                     JAVA_LONG.withName("st_dev"),
@@ -70,7 +70,7 @@ public enum Architecture {
                     MemoryLayout.paddingLayout(8)).withName("stat"));
 
     /** The system calls xpfo makes through {@code syscall(2)} rather than a C library function. */
-    public record SyscallNumbers(long memfdSecret, long gettid, long geteuid) {
+    public record SyscallNumbers(long memfdSecret, long gettid, long geteuid, long pidfdOpen) {
     }
 
     private static final String RUNNING = System.getProperty("os.arch");

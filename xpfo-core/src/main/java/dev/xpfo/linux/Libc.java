@@ -15,6 +15,7 @@ import java.lang.invoke.VarHandle;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * Bindings to the C library, C-shaped: one {@code static final MethodHandle} per function, raw
@@ -98,6 +99,7 @@ public final class Libc {
 
     public static final int SC_PAGESIZE = 30;
     public static final int SC_NPROCESSORS_ONLN = 84;
+    public static final short POLLIN = 1;
 
     public static final long KVM_CHECK_EXTENSION = 0xAE03;
     public static final long KVM_CREATE_VM = 0xAE01;
@@ -123,6 +125,10 @@ public final class Libc {
 
     /** {@code struct cmsghdr} header: {@code size_t len; int level; int type;}, data follows at 16. */
     public static final long CMSG_HEADER = 16;
+
+    /** {@code struct pollfd { int fd; short events; short revents; }}. */
+    public static final StructLayout POLLFD = MemoryLayout.structLayout(
+            JAVA_INT.withName("fd"), JAVA_SHORT.withName("events"), JAVA_SHORT.withName("revents"));
 
     /** {@code struct sockaddr_un}: a 2-byte family, then 108 bytes of path. */
     public static final long SOCKADDR_UN_SIZE = 110;
@@ -156,6 +162,9 @@ public final class Libc {
 
     private static final MethodHandle SYSCALL1 = function("syscall", longOf(JAVA_LONG, JAVA_LONG),
             Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SYSCALL2 = function("syscall", longOf(JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle POLL = function("poll", intOf(ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle OPEN = function("open", intOf(ADDRESS, JAVA_INT, JAVA_INT),
             Linker.Option.firstVariadicArg(2));
     private static final MethodHandle CLOSE = function("close", intOf(JAVA_INT));
@@ -242,6 +251,29 @@ public final class Libc {
         }
         try {
             return (int) (long) SYSCALL1.invokeExact(capture(), Architecture.current().syscalls().memfdSecret(), (long) flags);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /**
+     * {@code syscall(SYS_pidfd_open, pid, flags)}: a descriptor that refers to process {@code pid} for as
+     * long as it is open (never to a later process given the same number), or -1 (ESRCH: no such process;
+     * EINVAL: not a thread-group leader).
+     * @throws dev.xpfo.memory.UnsupportedArchitectureException on an architecture other than x86-64 and arm64
+     */
+    public static int pidfdOpen(long pid, int flags) {
+        try {
+            return (int) (long) SYSCALL2.invokeExact(capture(), Architecture.current().syscalls().pidfdOpen(), pid, (long) flags);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code poll(fds, nfds, timeout)}: how many of the {@link #POLLFD}s are ready, or -1. */
+    public static int poll(MemorySegment fds, long nfds, int timeoutMillis) {
+        try {
+            return (int) POLL.invokeExact(capture(), fds, nfds, timeoutMillis);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -150,6 +150,7 @@ class ArchitectureTest {
                 #define SHOW(name, value) printf("%s %ld\\n", name, (long) (value))
                 int main(void) {
                     SHOW("SYS_gettid", SYS_gettid);
+                    SHOW("SYS_pidfd_open", SYS_pidfd_open);
                     SHOW("SYS_geteuid", SYS_geteuid);
                     SHOW("O_DIRECT", O_DIRECT);
                     SHOW("O_CREAT", O_CREAT);
@@ -199,6 +200,7 @@ class ArchitectureTest {
         Architecture architecture = Architecture.current();
         assertThat(architecture.syscalls().gettid()).isEqualTo(c.get("SYS_gettid"));
         assertThat(architecture.syscalls().geteuid()).isEqualTo(c.get("SYS_geteuid"));
+        assertThat(architecture.syscalls().pidfdOpen()).isEqualTo(c.get("SYS_pidfd_open"));
         assertThat((long) architecture.oDirect()).isEqualTo(c.get("O_DIRECT"));
         assertThat(architecture.stat().byteSize()).isEqualTo(c.get("stat"));
         for (String field : new String[] {"st_ino", "st_mode", "st_uid", "st_size"}) {

@@ -27,7 +27,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Review (attack): XPFO's verification reads any public key libcrypto's {@code d2i_PUBKEY} reads, and
  * libcrypto reads keys the JDK refuses. An EC key with explicit domain parameters whose generator is
  * someone else's public point Q (CVE-2020-0601, "CurveBall") verifies signatures forged with the private
- * key 1; an RSA key with exponent 1 verifies the padded hash itself. The JDK refuses both keys
+ * key 1; an RSA key with exponent 1 verifies the padded hash itself; an Ed25519 key with a non-canonical
+ * point (y = p + 1) verifies R = identity, S = 0 for every message. The JDK refuses these keys
  * ({@code InvalidKeyException}); XPFO must refuse them too, before verifying anything.
  */
 class VerificationKeyParametersTest {
@@ -94,6 +95,28 @@ class VerificationKeyParametersTest {
             xpfo.update(MESSAGE);
             if (xpfo.verify(padded)) {
                 throw new AssertionError("XPFO verified the padded hash itself as a signature (exponent 1)");
+            }
+        }).isInstanceOf(InvalidKeyException.class);
+    }
+
+    /**
+     * An Ed25519 key whose y is p + 1 (non-canonical; the identity point, order 1): the JDK refuses the key
+     * ("y value is too large"); with it, R = identity and S = 0 "sign" every message.
+     */
+    @Test
+    void anEd25519KeyWithANonCanonicalPointIsRefusedAsTheJdkRefusesIt() throws Exception {
+        byte[] spki = HexFormat.of().parseHex("302a300506032b6570032100" + "ee" + "ff".repeat(30) + "7f");
+        byte[] universal = HexFormat.of().parseHex("01" + "00".repeat(63));
+
+        PublicKey jdkKey = KeyFactory.getInstance("Ed25519", "SunEC").generatePublic(new X509EncodedKeySpec(spki));
+        assertThatThrownBy(() -> Signature.getInstance("Ed25519", "SunEC").initVerify(jdkKey))
+                .as("the JDK's answer").isInstanceOf(InvalidKeyException.class).hasMessageContaining("too large");
+        Signature xpfo = Signature.getInstance("Ed25519", XPFO);
+        assertThatThrownBy(() -> {
+            xpfo.initVerify(new Encoded("Ed25519", spki));
+            xpfo.update(MESSAGE);
+            if (xpfo.verify(universal)) {
+                throw new AssertionError("XPFO verified R = identity, S = 0 with a key the JDK refuses");
             }
         }).isInstanceOf(InvalidKeyException.class);
     }

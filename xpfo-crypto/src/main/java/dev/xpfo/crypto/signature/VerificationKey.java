@@ -57,7 +57,7 @@ final class VerificationKey implements NativeKey {
             }
             for (String type : types) {
                 if (LibCrypto.evpPkeyIsA(parsed, arena.allocateFrom(type)) == 1) {
-                    return new VerificationKey(parsed);
+                    return new VerificationKey(VerificationKeyChecks.accepted(parsed, type, algorithm)); // the JDK's rules, or freed and refused
                 }
             }
             LibCrypto.evpPkeyFree(parsed);

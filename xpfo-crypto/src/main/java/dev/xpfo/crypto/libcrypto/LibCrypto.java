@@ -480,6 +480,86 @@ public final class LibCrypto {
         }
     }
 
+    // public-key checks before verifying (EVP_PKEY_CTX_new_from_pkey and EVP_PKEY_CTX_free are bound in the key agreement section below)
+    private static final MethodHandle EVP_PKEY_GET_UTF8_STRING_PARAM = function("EVP_PKEY_get_utf8_string_param",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    private static final MethodHandle EVP_PKEY_GET_BN_PARAM = function("EVP_PKEY_get_bn_param",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle EVP_PKEY_GET_RAW_PUBLIC_KEY = function("EVP_PKEY_get_raw_public_key",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle EVP_PKEY_PUBLIC_CHECK_QUICK = function("EVP_PKEY_public_check_quick",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle BN_NUM_BITS = function("BN_num_bits", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle BN_BN2BIN = function("BN_bn2bin", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle BN_FREE = function("BN_free", FunctionDescriptor.ofVoid(ADDRESS));
+
+    /**
+     * {@code EVP_PKEY_get_utf8_string_param(pkey, name, buf, max, &len)}: a text parameter ("group",
+     * "encoding") into {@code buf} with its NUL; 1 on success, 0 if absent or longer than {@code max}.
+     */
+    public static int evpPkeyGetUtf8StringParam(MemorySegment pkey, MemorySegment name, MemorySegment buffer, long max,
+                                                MemorySegment length) {
+        try {
+            return (int) EVP_PKEY_GET_UTF8_STRING_PARAM.invokeExact(pkey, name, buffer, max, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_get_bn_param(pkey, name, &bn)}: a new BIGNUM ("n", "e") into {@code *bn}, to {@link #bnFree}; 1 on success. */
+    public static int evpPkeyGetBnParam(MemorySegment pkey, MemorySegment name, MemorySegment bnOut) {
+        try {
+            return (int) EVP_PKEY_GET_BN_PARAM.invokeExact(pkey, name, bnOut);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_get_raw_public_key(pkey, buf, &len)}: an Ed25519/X25519 key's 32 bytes; 1 on success. */
+    public static int evpPkeyGetRawPublicKey(MemorySegment pkey, MemorySegment buffer, MemorySegment length) {
+        try {
+            return (int) EVP_PKEY_GET_RAW_PUBLIC_KEY.invokeExact(pkey, buffer, length);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code EVP_PKEY_public_check_quick(ctx)}: an EC point on its curve and not at infinity; 1 if it passes, &lt;= 0 if not. */
+    public static int evpPkeyPublicCheckQuick(MemorySegment pctx) {
+        try {
+            return (int) EVP_PKEY_PUBLIC_CHECK_QUICK.invokeExact(pctx);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code BN_num_bits}: the number's length in bits (0 for zero). */
+    public static int bnNumBits(MemorySegment bn) {
+        try {
+            return (int) BN_NUM_BITS.invokeExact(bn);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code BN_bn2bin(bn, to)}: the magnitude big-endian into {@code to} ({@code (BN_num_bits + 7) / 8} bytes); its length. */
+    public static int bnBn2bin(MemorySegment bn, MemorySegment to) {
+        try {
+            return (int) BN_BN2BIN.invokeExact(bn, to);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
+    /** {@code BN_free}. */
+    public static void bnFree(MemorySegment bn) {
+        try {
+            BN_FREE.invokeExact(bn);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
     // ---- ciphers, MACs, key agreement (ciphers helper) ----
 
     /** {@code EVP_CTRL_AEAD_SET_IVLEN} (evp.h). */

@@ -14,7 +14,8 @@ import java.util.List;
  * ECDSA-Sig-Value}, as the JDK's) and {@code SHAnnnwithRSA} (PKCS#1 v1.5, libcrypto's default).
  * Verification answers as SunEC and SunRsaSign do: false for a wrong signature, and a
  * {@link SignatureException} for one that cannot be a signature of the key (malformed DER, an RSA
- * signature of another length than the modulus).
+ * signature of another length than the modulus); stricter than SunEC on an ECDSA INTEGER that is not
+ * DER (negative): SunEC reads its magnitude, XPFO throws {@link SignatureException}.
  */
 public class DigestSignature extends XpfoSignature {
     private final String keyName;

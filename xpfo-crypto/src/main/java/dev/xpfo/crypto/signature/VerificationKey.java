@@ -6,6 +6,7 @@ import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 import dev.xpfo.crypto.pkey.PublicKeyImport;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.security.InvalidKeyException;
@@ -35,8 +36,17 @@ final class VerificationKey implements NativeKey {
      * @throws InvalidKeyException if the key has no encoding libcrypto reads, or is of another type
      */
     static VerificationKey read(PublicKey key, String algorithm, String expected, List<String> types) throws InvalidKeyException {
-        return new VerificationKey(PublicKeyImport.read(key, "XPFO's " + algorithm, "verifies with " + expected + " public key",
-                types, PublicKeyImport.Validation.IMPORT));
+        MemorySegment parsed = PublicKeyImport.read(key, "XPFO's " + algorithm, "verifies with " + expected + " public key",
+                types, PublicKeyImport.Validation.IMPORT);
+        try (Arena arena = Arena.ofConfined()) {
+            for (String type : types) {
+                if (LibCrypto.evpPkeyIsA(parsed, arena.allocateFrom(type)) == 1) {
+                    return new VerificationKey(VerificationKeyChecks.accepted(parsed, type, algorithm)); // the JDK's rules, or freed and refused
+                }
+            }
+        }
+        LibCrypto.evpPkeyFree(parsed); // unreachable: the import checked the type
+        throw new InvalidKeyException("XPFO's " + algorithm + " verifies with " + expected + " public key");
     }
 
     /** The largest signature of this key in bytes (an RSA key's modulus length). */

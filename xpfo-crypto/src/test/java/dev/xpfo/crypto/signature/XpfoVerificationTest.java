@@ -33,9 +33,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * XPFO verifies: the JDK's signatures and its own, with the JDK's public keys and its own key pairs'
- * (which are JDK objects), answering every tampered signature exactly as the JDK's providers do (false,
- * or a {@link SignatureException} for a signature that cannot be one); wrong keys are refused and
- * RSASSA-PSS parameters are honoured.
+ * (which are JDK objects), answering tampered signatures as the JDK's providers do (false, or a
+ * {@link SignatureException} for a signature that cannot be one) with one exception, where XPFO is
+ * stricter: an ECDSA signature whose INTEGER r or s is not DER (negative, as r without its leading 00
+ * byte) is a {@code SignatureException} in XPFO, while SunEC reads the INTEGER's magnitude and answers
+ * true or false; wrong keys are refused and RSASSA-PSS parameters are honoured.
  */
 class XpfoVerificationTest {
     private static final Provider XPFO = new XpfoProvider();
@@ -139,6 +141,8 @@ class XpfoVerificationTest {
             System.arraycopy(HexFormat.of().parseHex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"), 0, sIsL, 32, 32);
             cases.put("S = L", sIsL);
         }
+        // None of these cases makes an ECDSA INTEGER negative: those are answered otherwise on purpose
+        // (negativeEcdsaIntegersAreRefusedWhereTheJdkReadsTheirMagnitude).
         List<String> differences = new ArrayList<>();
         for (Map.Entry<String, byte[]> tampered : cases.entrySet()) {
             String jdk = answer(algorithm, null, XpfoSignatureTest.jdkProvider(algorithm), keys.getPublic(), tampered.getValue());
@@ -152,6 +156,48 @@ class XpfoVerificationTest {
         }
         assertThat(differences).isEmpty();
         assertThat(answer(algorithm, XPFO, null, keys.getPublic(), good)).isEqualTo("true");
+    }
+
+    /**
+     * Where XPFO answers otherwise than the JDK, on purpose: SunEC reads an ECDSA signature's INTEGERs
+     * with {@code DerValue.getPositiveBigInteger} (their magnitude, negative or not), so r without its
+     * leading 00 byte, a negative INTEGER, still verifies (a second encoding of the same signature:
+     * malleable), and r given its high bit is a wrong value (false). libcrypto accepts only the DER
+     * encoding; XPFO answers both with {@code SignatureException}, as for any signature that cannot be one.
+     */
+    @ParameterizedTest
+    @CsvSource({"SHA256withECDSA, secp256r1", "SHA384withECDSA, secp384r1"})
+    void negativeEcdsaIntegersAreRefusedWhereTheJdkReadsTheirMagnitude(String algorithm, String curve) throws Exception {
+        KeyPair keys = jdkKeys("EC", curve);
+        byte[] withLeadingZero = null;
+        byte[] withoutLeadingZero = null;
+        while (withLeadingZero == null || withoutLeadingZero == null) { // r's high bit is set half the time
+            byte[] signature = jdkSigns(algorithm, keys, MESSAGE);
+            if (signature[1] < 0) {
+                continue; // a two-byte DER length: keep the byte surgery below to the short form
+            }
+            if (signature[4] == 0) {
+                withLeadingZero = signature;
+            } else {
+                withoutLeadingZero = signature;
+            }
+        }
+        byte[] rWithoutItsZero = new byte[withLeadingZero.length - 1]; // 30 L 02 rl 00 r... -> 30 L-1 02 rl-1 r...
+        rWithoutItsZero[0] = 0x30;
+        rWithoutItsZero[1] = (byte) (withLeadingZero[1] - 1);
+        rWithoutItsZero[2] = 2;
+        rWithoutItsZero[3] = (byte) (withLeadingZero[3] - 1);
+        System.arraycopy(withLeadingZero, 5, rWithoutItsZero, 4, withLeadingZero.length - 5);
+        byte[] rNegative = withoutLeadingZero.clone();
+        rNegative[4] |= (byte) 0x80;
+
+        String jdkProvider = XpfoSignatureTest.jdkProvider(algorithm);
+        assertThat(answer(algorithm, null, jdkProvider, keys.getPublic(), rWithoutItsZero)).as("the JDK, r without its 00").isEqualTo("true");
+        assertThat(answer(algorithm, XPFO, null, keys.getPublic(), rWithoutItsZero)).as("XPFO, r without its 00")
+                .isEqualTo("SignatureException");
+        assertThat(answer(algorithm, null, jdkProvider, keys.getPublic(), rNegative)).as("the JDK, r negative").isEqualTo("false");
+        assertThat(answer(algorithm, XPFO, null, keys.getPublic(), rNegative)).as("XPFO, r negative").isEqualTo("SignatureException");
+        assertThat(answer(algorithm, XPFO, null, keys.getPublic(), withLeadingZero)).as("XPFO, the DER original").isEqualTo("true");
     }
 
     @Test

@@ -168,7 +168,7 @@ class XpfoVerificationTest {
     @ParameterizedTest
     @CsvSource({"SHA256withECDSA, secp256r1", "SHA384withECDSA, secp384r1"})
     void negativeEcdsaIntegersAreRefusedWhereTheJdkReadsTheirMagnitude(String algorithm, String curve) throws Exception {
-        KeyPair keys = jdkKeys("EC", curve);
+        KeyPair keys = TestKeys.jdk("EC", curve);
         byte[] withLeadingZero = null;
         byte[] withoutLeadingZero = null;
         while (withLeadingZero == null || withoutLeadingZero == null) { // r's high bit is set half the time

@@ -103,6 +103,7 @@ public final class XpfoHmac extends MacSpi {
                     + (key == null ? "null" : key.getClass().getName()));
         }
         synchronized (guard) {
+            boolean keyedNow = false;
             try {
                 keyed = false;
                 this.key = null;
@@ -124,7 +125,13 @@ public final class XpfoHmac extends MacSpi {
                 finished = false;
                 fresh = true;
                 keyed = true;
+                keyedNow = true;
             } finally {
+                if (!keyedNow) {
+                    // Refused: the context may still hold the previous key's copy and HMAC pads, and that key is
+                    // forgotten above, so its destroy() would no longer reach them: free them now.
+                    context.run();
+                }
                 Reference.reachabilityFence(this);
             }
         }

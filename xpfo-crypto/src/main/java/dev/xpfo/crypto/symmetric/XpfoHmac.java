@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
+import dev.xpfo.crypto.OpenSslException;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 
@@ -126,6 +127,9 @@ public final class XpfoHmac extends MacSpi {
                 fresh = true;
                 keyed = true;
                 keyedNow = true;
+            } catch (OpenSslException e) {
+                // the JCA declares init's failures checked: libcrypto refusing the key is one of them
+                throw new InvalidKeyException(algorithm + " could not be keyed in libcrypto: " + e.getMessage(), e);
             } finally {
                 if (!keyedNow) {
                     // Refused: the context may still hold the previous key's copy and HMAC pads, and that key is

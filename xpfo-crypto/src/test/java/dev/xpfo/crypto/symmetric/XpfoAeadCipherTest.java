@@ -417,6 +417,31 @@ class XpfoAeadCipherTest {
         assertThatThrownBy(() -> xpfo.doFinal(buffer(plaintext, direct), tooSmall)).isInstanceOf(javax.crypto.ShortBufferException.class);
     }
 
+    /**
+     * Decryption writes into the caller's output while it reads the ciphertext: in place and with shifted
+     * overlaps (the output starting before or after the input), the plaintext comes out whole.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 3, -3, 17, -17})
+    void overlappingInputAndOutputDecrypt(int shift) throws Exception {
+        byte[] key = new byte[32];
+        byte[] plaintext = new byte[100_000];
+        new Random(shift + 200).nextBytes(plaintext);
+        Cipher jdk = Cipher.getInstance(GCM, "SunJCE");
+        jdk.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, new byte[12]));
+        byte[] ciphertext = jdk.doFinal(plaintext);
+
+        byte[] buffer = new byte[ciphertext.length + 40];
+        int inputOffset = 20;
+        System.arraycopy(ciphertext, 0, buffer, inputOffset, ciphertext.length);
+        Cipher xpfo = Cipher.getInstance(GCM, XPFO);
+        xpfo.init(Cipher.DECRYPT_MODE, XpfoSecretKey.importForTest("AES", key), new GCMParameterSpec(128, new byte[12]));
+        int written = xpfo.doFinal(buffer, inputOffset, ciphertext.length, buffer, inputOffset + shift);
+
+        assertThat(written).isEqualTo(plaintext.length);
+        assertThat(Arrays.copyOfRange(buffer, inputOffset + shift, inputOffset + shift + written)).isEqualTo(plaintext);
+    }
+
     /** In place (same array, same offset) and shifted overlaps, as the JCA allows: the same ciphertext as SunJCE. */
     @ParameterizedTest
     @ValueSource(ints = {0, 3, -3})

@@ -66,7 +66,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * ChaCha20-Poly1305 at most 2^32-1 blocks of 64 bytes (RFC 8439; libcrypto would let its 32-bit block
  * counter wrap and reuse key stream): beyond, {@link java.security.ProviderException} caused by a
  * {@link java.security.KeyException} "Counter exhausted", as the JDK's. GCM IVs are 1 to
- * {@value #MAX_GCM_IV_BYTES} bytes (libcrypto's limit; the JDK takes longer ones).
+ * 128 bytes ({@code MAX_GCM_IV_BYTES}, libcrypto's limit; the JDK takes longer ones).
  *
  * <p>Key destruction: {@link XpfoSecretKey#destroy()} makes the cipher wipe its key schedule (the
  * context is reset, waiting for a call on another thread to finish first), and every later operation

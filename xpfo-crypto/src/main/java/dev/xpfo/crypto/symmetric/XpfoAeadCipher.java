@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
+import dev.xpfo.crypto.OpenSslException;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 
@@ -14,7 +15,9 @@ import java.security.AlgorithmParameters;
 import java.security.InvalidAlgorithmParameterException;
 import java.security.InvalidKeyException;
 import java.security.Key;
+import java.security.KeyException;
 import java.security.NoSuchAlgorithmException;
+import java.security.ProviderException;
 import java.security.SecureRandom;
 import java.security.spec.AlgorithmParameterSpec;
 import java.security.spec.InvalidParameterSpecException;
@@ -46,15 +49,24 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  *
  * <p>Decryption releases nothing before the tag is verified: libcrypto's {@code EVP_DecryptUpdate}
  * hands out plaintext before {@code EVP_DecryptFinal_ex} checks the tag, so {@code update} only
- * buffers the ciphertext (and returns nothing), and {@code doFinal} decrypts into a buffer in
- * libcrypto's heap that is copied out only once the tag matched, and wiped otherwise
- * ({@link AEADBadTagException}).
+ * buffers the ciphertext (public: in the Java heap, and returns nothing), and {@code doFinal} decrypts
+ * straight into the caller's output (array or buffer), checks the tag, and on a mismatch zeroes that
+ * output before throwing {@link AEADBadTagException}, as the JDK's GCM does: a caller never gets
+ * unauthenticated plaintext back. (Another thread reading the output array while {@code doFinal} runs
+ * could see it, as it could see the plaintext after a success: an output is the caller's to share.)
+ * Decrypting in place (the output over the input) works; after a bad tag that region is zeroed, so the
+ * ciphertext there is gone too. The plaintext never passes through libcrypto's secret-memory heap, whose
+ * use therefore does not grow with the message (the memlock limit bounds that heap, not the message).
  *
  * <p>Speed: encryption hands the caller's arrays or buffers to {@code EVP_EncryptUpdate} directly (a
  * critical downcall, see {@link LibCrypto#evpEncryptUpdateCritical}: plaintext that is already in the
  * Java heap is not copied anywhere else first), and decryption reads the ciphertext where it is. The
  * context, the fetched cipher and the native scratch are reused: re-initialising with the same key only
- * sets the IV. GCM encrypts at most 2^36-32 bytes under one IV ({@link IllegalStateException} beyond).
+ * sets the IV. GCM encrypts at most 2^36-32 bytes under one IV ({@link IllegalStateException} beyond);
+ * ChaCha20-Poly1305 at most 2^32-1 blocks of 64 bytes (RFC 8439; libcrypto would let its 32-bit block
+ * counter wrap and reuse key stream): beyond, {@link java.security.ProviderException} caused by a
+ * {@link java.security.KeyException} "Counter exhausted", as the JDK's. GCM IVs are 1 to
+ * 128 bytes ({@code MAX_GCM_IV_BYTES}, libcrypto's limit; the JDK takes longer ones).
  *
  * <p>Key destruction: {@link XpfoSecretKey#destroy()} makes the cipher wipe its key schedule (the
  * context is reset, waiting for a call on another thread to finish first), and every later operation
@@ -66,7 +78,10 @@ public final class XpfoAeadCipher extends CipherSpi {
     private static final int FULL_TAG_BYTES = 16;
     /** GCM's limit on the plaintext under one IV (SP 800-38D), which libcrypto enforces with an error. */
     private static final long GCM_MAX_BYTES = (1L << 36) - 32;
-    private static final int MIN_WORK_BYTES = 4096;
+    /** ChaCha20-Poly1305's limit on the data under one nonce (RFC 8439 section 2.8): 2^32-1 blocks of 64 bytes. */
+    static final long CHACHA20_POLY1305_MAX_BYTES = ((1L << 32) - 1) * 64;
+    /** The longest GCM IV libcrypto's provider takes (GCM_IV_MAX_SIZE, 1024 bits); EVP_CTRL_AEAD_SET_IVLEN fails beyond. */
+    static final int MAX_GCM_IV_BYTES = 128;
 
     /** The two AEADs: their JCA name, the key algorithm they take, and their libcrypto name by key size. */
     enum Aead {
@@ -96,8 +111,10 @@ public final class XpfoAeadCipher extends CipherSpi {
     private final Consumer<XpfoSecretKey> onKeyDestroyed = this::keyDestroyed;
     /** The key destroyed under this cipher since its last init, or null. */
     private XpfoSecretKey destroyedKey;
-    /** Bytes encrypted or decrypted under the current IV (GCM's limit). */
+    /** Bytes encrypted or decrypted under the current IV (GCM's and ChaCha20-Poly1305's limits). */
     private long messageBytes;
+    /** ChaCha20-Poly1305's limit per nonce: {@link #CHACHA20_POLY1305_MAX_BYTES}, lowered only by tests. */
+    private long chachaMaxBytes = CHACHA20_POLY1305_MAX_BYTES;
     private final SecureRandom ivSource = new SecureRandom();
 
     private boolean initialised;
@@ -114,11 +131,10 @@ public final class XpfoAeadCipher extends CipherSpi {
     private XpfoSecretKey keyedWith;
     private boolean keyedToEncrypt;
     private int keyedIvBytes;
-    /** Where plaintext is handled (libcrypto's heap; wiped after each use); grows as needed. */
-    private CryptoBuffer work;
-    /** Per-instance native scratch (all public values): EVP's {@code int *outl}, a tag, the IV. */
+    /** Per-instance native scratch (all public values): EVP's {@code int *outl}, a tag, the IV, EVP_DecryptFinal_ex's (empty) output. */
     private final MemorySegment written = Arena.ofAuto().allocate(JAVA_INT);
     private final MemorySegment tagSegment = Arena.ofAuto().allocate(FULL_TAG_BYTES);
+    private final MemorySegment finalOut = Arena.ofAuto().allocate(FULL_TAG_BYTES);
     private MemorySegment ivStore = Arena.ofAuto().allocate(DEFAULT_IV_BYTES);
     private MemorySegment ivSlice = ivStore;
     /** Decryption's ciphertext (public), held back until doFinal can check the tag. */
@@ -235,6 +251,9 @@ public final class XpfoAeadCipher extends CipherSpi {
         synchronized (guard) {
             try {
                 init(opmode, key, params);
+            } catch (OpenSslException e) {
+                // the JCA declares init's failures checked: libcrypto refusing the set-up is one of them
+                throw new InvalidKeyException(aead.jcaName + " could not be set up in libcrypto: " + e.getMessage(), e);
             } finally {
                 Reference.reachabilityFence(this);
             }
@@ -262,8 +281,9 @@ public final class XpfoAeadCipher extends CipherSpi {
                 throw new InvalidAlgorithmParameterException("a GCM tag is 96, 104, 112, 120 or 128 bits, not " + tagBits);
             }
             newIv = gcm.getIV();
-            if (newIv.length == 0) {
-                throw new InvalidAlgorithmParameterException("a GCM IV has at least one byte");
+            if (newIv.length == 0 || newIv.length > MAX_GCM_IV_BYTES) {
+                throw new InvalidAlgorithmParameterException("XPFO's GCM takes an IV of 1 to " + MAX_GCM_IV_BYTES
+                        + " bytes (libcrypto's limit), not " + newIv.length);
             }
             newTagBytes = tagBits / 8;
         } else if (aead == Aead.CHACHA20_POLY1305 && params instanceof IvParameterSpec nonce) {
@@ -322,14 +342,16 @@ public final class XpfoAeadCipher extends CipherSpi {
     }
 
     /** Sets cipher, IV length, key and IV on the context: the key's bytes go from libcrypto's heap to libcrypto. */
-    private void keyContext(boolean encrypt, XpfoSecretKey newKey, byte[] newIv) throws InvalidKeyException {
+    private void keyContext(boolean encrypt, XpfoSecretKey newKey, byte[] newIv) throws InvalidKeyException, InvalidAlgorithmParameterException {
         MemorySegment cipher = fetch(aead.libcryptoName(newKey.length()));
         String init = encrypt ? "EVP_EncryptInit_ex2" : "EVP_DecryptInit_ex2";
         if (initCall(encrypt, cipher, MemorySegment.NULL, MemorySegment.NULL) != 1) {
             throw OpenSslErrors.failure(init, "could not set up " + aead.jcaName);
         }
         if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_IVLEN, newIv.length, MemorySegment.NULL) != 1) {
-            throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", aead.jcaName + " refused an IV of " + newIv.length + " bytes");
+            // checked, as the JCA declares: an IV libcrypto will not take is a parameter problem
+            throw new InvalidAlgorithmParameterException(OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl",
+                    aead.jcaName + " refused an IV of " + newIv.length + " bytes").getMessage());
         }
         MemorySegment ivBytes = ivSegment(newIv);
         int[] result = new int[1];
@@ -488,11 +510,12 @@ public final class XpfoAeadCipher extends CipherSpi {
                     encryptFinal(in, MemorySegment.ofArray(out));
                     return out;
                 }
-                return decryptFinal(in, null).toArray(JAVA_BYTE);
+                byte[] out = new byte[engineGetOutputSize((int) in.byteSize())];
+                decryptFinal(in, MemorySegment.ofArray(out));
+                return out;
             } catch (ShortBufferException e) {
                 throw new IllegalStateException("an output of the computed size was too short", e);
             } finally {
-                wipeWork();
                 Reference.reachabilityFence(this);
             }
         }
@@ -511,9 +534,8 @@ public final class XpfoAeadCipher extends CipherSpi {
                 if (encrypting) {
                     return encryptFinal(in, out);
                 }
-                return (int) decryptFinal(in, out).byteSize();
+                return decryptFinal(in, out);
             } finally {
-                wipeWork();
                 Reference.reachabilityFence(this);
             }
         }
@@ -527,12 +549,11 @@ public final class XpfoAeadCipher extends CipherSpi {
                 MemorySegment in = MemorySegment.ofBuffer(input);
                 int needed = engineGetOutputSize((int) in.byteSize());
                 MemorySegment out = outputSegment(output, needed).asSlice(0, needed);
-                int produced = encrypting ? encryptFinal(in, out) : (int) decryptFinal(in, out).byteSize();
+                int produced = encrypting ? encryptFinal(in, out) : decryptFinal(in, out);
                 input.position(input.limit());
                 output.position(output.position() + produced);
                 return produced;
             } finally {
-                wipeWork();
                 Reference.reachabilityFence(this);
             }
         }
@@ -590,6 +611,7 @@ public final class XpfoAeadCipher extends CipherSpi {
         if (aead == Aead.AES_GCM && messageBytes + length > GCM_MAX_BYTES) {
             throw new IllegalStateException("GCM encrypts at most 2^36-32 bytes under one IV");
         }
+        requireChachaCounter(length);
         MemorySegment source = unaliased(in, out);
         dataStarted = true;
         for (long done = 0; done < length; done += CriticalChunks.MAX_BYTES) {
@@ -633,13 +655,30 @@ public final class XpfoAeadCipher extends CipherSpi {
     }
 
     /**
-     * Decrypts what was buffered plus {@code in}, reading the ciphertext where it is, into the work buffer
-     * in libcrypto's heap; checks the tag; only then copies the plaintext to {@code out} (or, with a null
-     * {@code out}, returns the work buffer's plaintext for the caller to copy before {@link #wipeWork}).
-     * On a mismatch nothing leaves the work buffer ({@link AEADBadTagException}). Either way the cipher is
-     * then back at its initial state (same key and IV), as the JDK's is.
+     * ChaCha20-Poly1305's block counter has room for {@code length} more bytes under this nonce; otherwise
+     * what the JDK throws ({@code ProviderException} caused by {@code KeyException} "Counter exhausted"),
+     * before libcrypto would wrap the counter and reuse key stream.
      */
-    private MemorySegment decryptFinal(MemorySegment in, MemorySegment out) throws AEADBadTagException, ShortBufferException {
+    private void requireChachaCounter(long length) {
+        if (aead == Aead.CHACHA20_POLY1305 && messageBytes + length > chachaMaxBytes) {
+            throw new ProviderException(new KeyException("Counter exhausted.  Reinitialize with new key and/or nonce"));
+        }
+    }
+
+    /** Lowers ChaCha20-Poly1305's per-nonce limit, so that a test can reach it without 256 GiB of data. */
+    void limitChachaBytesForTest(long maxBytes) {
+        chachaMaxBytes = maxBytes;
+    }
+
+    /**
+     * Decrypts what was buffered plus {@code in} (read where it is) straight into {@code out}, the
+     * caller's output (array or buffer, heap or native), and checks the tag. On a mismatch, or any failure
+     * once decryption started, the bytes of {@code out} it may have written are zeroed before the
+     * exception ({@link AEADBadTagException} for the tag): no unauthenticated plaintext reaches the
+     * caller. Nothing of the plaintext goes through libcrypto's heap. Either way the cipher is then back at
+     * its initial state (same key and IV), as the JDK's is. Returns the plaintext's length.
+     */
+    private int decryptFinal(MemorySegment in, MemorySegment out) throws AEADBadTagException, ShortBufferException {
         try {
             MemorySegment all = in;
             if (ciphertext.size() > 0) {
@@ -650,59 +689,45 @@ public final class XpfoAeadCipher extends CipherSpi {
                 throw new AEADBadTagException("Input data too short to contain an expected tag length of " + tagBytes + " bytes");
             }
             int length = (int) all.byteSize() - tagBytes;
-            if (out != null && out.byteSize() < length) {
+            if (out.byteSize() < length) {
                 throw new ShortBufferException("the output needs " + length + " bytes");
             }
-            MemorySegment work = work(Math.max(length, tagBytes));
-            int produced = 0;
-            for (int done = 0; done < length; done += CriticalChunks.MAX_BYTES) {
-                int chunk = CriticalChunks.length(length, done);
-                if (LibCrypto.evpDecryptUpdateCritical(ctx(), work.asSlice(produced), written, CriticalChunks.slice(all, done, chunk), chunk) != 1) {
-                    throw OpenSslErrors.failure("EVP_DecryptUpdate", aead.jcaName);
-                }
-                produced += written.get(JAVA_INT, 0);
-            }
+            requireChachaCounter(length);
+            // the tag first: in place, the plaintext overwrites the ciphertext in front of it
             MemorySegment.copy(all, length, tagSegment, 0, tagBytes);
-            if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_TAG, tagBytes, tagSegment) != 1) {
-                throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not set " + aead.jcaName + "'s tag");
+            MemorySegment plaintext = out.asSlice(0, length);
+            MemorySegment source = unaliased(all.asSlice(0, length), plaintext);
+            boolean verified = false;
+            try {
+                for (int done = 0; done < length; done += CriticalChunks.MAX_BYTES) {
+                    int chunk = CriticalChunks.length(length, done);
+                    if (LibCrypto.evpDecryptUpdateCritical(ctx(), plaintext.asSlice(done, chunk), written, CriticalChunks.slice(source, done, chunk), chunk) != 1) {
+                        throw OpenSslErrors.failure("EVP_DecryptUpdate", aead.jcaName);
+                    }
+                    if (written.get(JAVA_INT, 0) != chunk) {
+                        throw new IllegalStateException(aead.jcaName + " produced " + written.get(JAVA_INT, 0) + " bytes for " + chunk);
+                    }
+                }
+                if (LibCrypto.evpCipherCtxCtrl(ctx(), LibCrypto.EVP_CTRL_AEAD_SET_TAG, tagBytes, tagSegment) != 1) {
+                    throw OpenSslErrors.failure("EVP_CIPHER_CTX_ctrl", "could not set " + aead.jcaName + "'s tag");
+                }
+                if (LibCrypto.evpDecryptFinalEx(ctx(), finalOut, written) != 1) {
+                    OpenSslErrors.drain();
+                    throw new AEADBadTagException("Tag mismatch");
+                }
+                if (written.get(JAVA_INT, 0) != 0) {
+                    throw new IllegalStateException(aead.jcaName + " produced " + written.get(JAVA_INT, 0) + " bytes at the end, expected none");
+                }
+                verified = true;
+                return length;
+            } finally {
+                if (!verified) {
+                    plaintext.fill((byte) 0);
+                }
             }
-            if (LibCrypto.evpDecryptFinalEx(ctx(), work.asSlice(produced), written) != 1) {
-                OpenSslErrors.drain();
-                throw new AEADBadTagException("Tag mismatch");
-            }
-            produced += written.get(JAVA_INT, 0);
-            MemorySegment plaintext = work.asSlice(0, produced);
-            if (out == null) {
-                return plaintext;
-            }
-            MemorySegment.copy(plaintext, 0, out, 0, produced);
-            return out.asSlice(0, produced);
         } finally {
             restart();
         }
-    }
-
-    /** Wipes the work buffer (decryption's plaintext); every doFinal ends with it. */
-    private void wipeWork() {
-        if (work != null && !work.isClosed()) {
-            work.segment().fill((byte) 0);
-        }
-    }
-
-    /** The work buffer as it is now, or {@code null} before the first use: for tests that check it is wiped. */
-    MemorySegment workBuffer() {
-        return work == null ? null : work.segment();
-    }
-
-    /** The work buffer in libcrypto's heap, at least {@code bytes} long (grown by replacing it, the old one wiped). */
-    private MemorySegment work(int bytes) {
-        if (work == null || work.size() < bytes) {
-            if (work != null) {
-                work.close();
-            }
-            work = CryptoBuffer.allocate(Math.max(bytes, MIN_WORK_BYTES));
-        }
-        return work.segment();
     }
 
     /**
@@ -724,7 +749,6 @@ public final class XpfoAeadCipher extends CipherSpi {
                 initialised = false;
                 destroyedKey = destroyed;
                 ciphertext.reset();
-                wipeWork();
             } finally {
                 Reference.reachabilityFence(this);
             }

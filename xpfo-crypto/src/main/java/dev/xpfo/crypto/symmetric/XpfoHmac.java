@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
+import dev.xpfo.crypto.OpenSslException;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 import dev.xpfo.crypto.libcrypto.OsslParams;
@@ -100,6 +101,7 @@ public final class XpfoHmac extends MacSpi {
                     + (key == null ? "null" : key.getClass().getName()));
         }
         synchronized (guard) {
+            boolean keyedNow = false;
             try {
                 keyed = false;
                 this.key = null;
@@ -121,7 +123,16 @@ public final class XpfoHmac extends MacSpi {
                 finished = false;
                 fresh = true;
                 keyed = true;
+                keyedNow = true;
+            } catch (OpenSslException e) {
+                // the JCA declares init's failures checked: libcrypto refusing the key is one of them
+                throw new InvalidKeyException(algorithm + " could not be keyed in libcrypto: " + e.getMessage(), e);
             } finally {
+                if (!keyedNow) {
+                    // Refused: the context may still hold the previous key's copy and HMAC pads, and that key is
+                    // forgotten above, so its destroy() would no longer reach them: free them now.
+                    context.run();
+                }
                 Reference.reachabilityFence(this);
             }
         }

@@ -59,6 +59,32 @@ class KeyDestructionTest {
         assertThat(cipher.doFinal(new byte[10])).hasSize(26);
     }
 
+    /**
+     * The Mac's flaw (MacReinitDestructionTest) checked on the Cipher: an init refused a destroyed key keeps
+     * knowing the key the context still holds, so that key's {@code destroy()} still frees its schedule.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"AES/GCM/NoPadding", "ChaCha20-Poly1305"})
+    void aCipherRefusedASecondKeyStillFreesTheFirstKeysScheduleWhenThatKeyIsDestroyed(String transformation) throws Exception {
+        boolean gcm = transformation.startsWith("AES");
+        KeyGenerator generator = KeyGenerator.getInstance(gcm ? "AES" : "ChaCha20", XPFO);
+        SecretKey first = generator.generateKey();
+        SecretKey destroyed = generator.generateKey();
+        destroyed.destroy();
+        Cipher cipher = Cipher.getInstance(transformation, XPFO);
+        cipher.init(Cipher.ENCRYPT_MODE, first, gcm ? new GCMParameterSpec(128, new byte[12]) : new IvParameterSpec(new byte[12]));
+        cipher.update(new byte[10]);
+
+        long keyed = CryptoHeap.stats().inUseBytes();
+        assertThatThrownBy(() -> cipher.init(Cipher.ENCRYPT_MODE, destroyed,
+                gcm ? new GCMParameterSpec(128, new byte[12]) : new IvParameterSpec(new byte[12])))
+                .isInstanceOf(java.security.InvalidKeyException.class);
+        first.destroy();
+        long freed = keyed - CryptoHeap.stats().inUseBytes();
+
+        assertThat(freed).as("bytes libcrypto's heap got back by the time the first key is destroyed").isGreaterThan(MORE_THAN_THE_KEY);
+    }
+
     @Test
     void aDecryptionWaitingForItsTagIsRefusedToo() throws Exception {
         SecretKey key = KeyGenerator.getInstance("AES", XPFO).generateKey();

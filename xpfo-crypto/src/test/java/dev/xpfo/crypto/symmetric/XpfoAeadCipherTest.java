@@ -25,7 +25,6 @@ import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -165,26 +164,111 @@ class XpfoAeadCipherTest {
         assertThat(decrypt.doFinal(ciphertext)).isEqualTo(plaintext);
     }
 
-    /** The plaintext decrypted before the tag check is wiped, whether the tag matched or not. */
-    @Test
-    void decryptedPlaintextIsWipedFromTheWorkBufferAfterAFailedAndASuccessfulCheck() throws Exception {
-        XpfoSecretKey key = XpfoSecretKey.importForTest("AES", new byte[16]);
-        GCMParameterSpec params = new GCMParameterSpec(128, new byte[12]);
-        byte[] plaintext = new byte[64];
+    /**
+     * Decryption writes into the caller's output before the tag is checked: after a bad tag every byte of
+     * that output is zero again (arrays, heap and direct buffers, and in place over the ciphertext), so
+     * the caller never gets unauthenticated plaintext; the cipher then decrypts the good message.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {GCM, CHACHA})
+    void aBadTagLeavesTheCallersOutputZeroed(String transformation) throws Exception {
+        SecretKey key = KeyGenerator.getInstance(keyAlgorithm(transformation), XPFO).generateKey();
+        AlgorithmParameterSpec params = spec(transformation, new byte[12]);
+        byte[] plaintext = new byte[200_000];
         Arrays.fill(plaintext, (byte) 0x5a);
-        Cipher encrypt = Cipher.getInstance(GCM, XPFO);
+        Cipher encrypt = Cipher.getInstance(transformation, XPFO);
         encrypt.init(Cipher.ENCRYPT_MODE, key, params);
         byte[] ciphertext = encrypt.doFinal(plaintext);
         byte[] tampered = ciphertext.clone();
         tampered[ciphertext.length - 1] ^= 1;
-        XpfoAeadCipher decrypt = new XpfoAeadCipher(XpfoAeadCipher.Aead.AES_GCM);
-        decrypt.engineInit(Cipher.DECRYPT_MODE, key, params, null);
+        Cipher decrypt = Cipher.getInstance(transformation, XPFO);
+        decrypt.init(Cipher.DECRYPT_MODE, key, params);
 
-        assertThatThrownBy(() -> decrypt.engineDoFinal(tampered, 0, tampered.length)).isInstanceOf(AEADBadTagException.class);
-        assertThat(decrypt.workBuffer().toArray(JAVA_BYTE)).containsOnly(0);
+        byte[] output = new byte[plaintext.length];
+        assertThatThrownBy(() -> decrypt.doFinal(tampered, 0, tampered.length, output, 0)).isInstanceOf(AEADBadTagException.class);
+        assertThat(output).containsOnly(0);
 
-        assertThat(decrypt.engineDoFinal(ciphertext, 0, ciphertext.length)).isEqualTo(plaintext);
-        assertThat(decrypt.workBuffer().toArray(JAVA_BYTE)).containsOnly(0);
+        decrypt.update(tampered, 0, 1000); // buffered, then the rest at doFinal
+        assertThatThrownBy(() -> decrypt.doFinal(tampered, 1000, tampered.length - 1000, output, 0))
+                .isInstanceOf(AEADBadTagException.class);
+        assertThat(output).containsOnly(0);
+
+        for (boolean direct : new boolean[] {false, true}) {
+            ByteBuffer out = direct ? ByteBuffer.allocateDirect(plaintext.length) : ByteBuffer.allocate(plaintext.length);
+            assertThatThrownBy(() -> decrypt.doFinal(ByteBuffer.wrap(tampered), out)).isInstanceOf(AEADBadTagException.class);
+            out.clear();
+            byte[] seen = new byte[plaintext.length];
+            out.get(seen);
+            assertThat(seen).as(direct ? "direct buffer" : "heap buffer").containsOnly(0);
+        }
+
+        byte[] inPlace = tampered.clone();
+        assertThatThrownBy(() -> decrypt.doFinal(inPlace, 0, inPlace.length, inPlace, 0)).isInstanceOf(AEADBadTagException.class);
+        assertThat(Arrays.copyOf(inPlace, plaintext.length)).containsOnly(0);
+
+        byte[] good = ciphertext.clone();
+        assertThat(decrypt.doFinal(good, 0, good.length, good, 0)).isEqualTo(plaintext.length);
+        assertThat(Arrays.copyOf(good, plaintext.length)).isEqualTo(plaintext);
+    }
+
+    /**
+     * SunJCE takes GCM IVs of any length; libcrypto's provider up to 128 bytes. Those interoperate both
+     * ways; a longer one is refused with the checked exception the JCA declares, naming the limit (before:
+     * an unchecked OpenSslException out of init).
+     */
+    @Test
+    void gcmIvsUpTo128BytesMatchSunJceAndLongerOnesAreRefusedChecked() throws Exception {
+        byte[] keyBytes = new byte[32];
+        new Random(7).nextBytes(keyBytes);
+        XpfoSecretKey xpfoKey = XpfoSecretKey.importForTest("AES", keyBytes);
+        SecretKeySpec jdkKey = new SecretKeySpec(keyBytes, "AES");
+        byte[] plaintext = new byte[1000];
+        new Random(8).nextBytes(plaintext);
+        for (int ivBytes : new int[] {1, 13, 64, XpfoAeadCipher.MAX_GCM_IV_BYTES}) {
+            byte[] iv = new byte[ivBytes];
+            new Random(ivBytes).nextBytes(iv);
+            GCMParameterSpec params = new GCMParameterSpec(128, iv);
+            Cipher xpfo = Cipher.getInstance(GCM, XPFO);
+            xpfo.init(Cipher.ENCRYPT_MODE, xpfoKey, params);
+            Cipher jdk = Cipher.getInstance(GCM, "SunJCE");
+            jdk.init(Cipher.ENCRYPT_MODE, jdkKey, params);
+            byte[] ciphertext = xpfo.doFinal(plaintext);
+            assertThat(ciphertext).as("IV of %d bytes", ivBytes).isEqualTo(jdk.doFinal(plaintext));
+            xpfo.init(Cipher.DECRYPT_MODE, xpfoKey, params);
+            assertThat(xpfo.doFinal(ciphertext)).isEqualTo(plaintext);
+        }
+        for (int ivBytes : new int[] {XpfoAeadCipher.MAX_GCM_IV_BYTES + 1, 200}) {
+            Cipher xpfo = Cipher.getInstance(GCM, XPFO);
+            for (int mode : new int[] {Cipher.ENCRYPT_MODE, Cipher.DECRYPT_MODE}) {
+                assertThatThrownBy(() -> xpfo.init(mode, xpfoKey, new GCMParameterSpec(128, new byte[ivBytes])))
+                        .isInstanceOf(InvalidAlgorithmParameterException.class)
+                        .hasMessageContaining("1 to 128 bytes").hasMessageContaining(String.valueOf(ivBytes));
+            }
+        }
+    }
+
+    /**
+     * ChaCha20-Poly1305 stops where the JDK's does, at 2^32-1 blocks under one nonce (RFC 8439), with the
+     * JDK's exception (libcrypto would wrap its block counter and reuse key stream). The limit is lowered
+     * on this instance to reach it; the real one is checked as a number.
+     */
+    @Test
+    void chachaStopsAtItsBlockCounterLimitLikeTheJdk() throws Exception {
+        assertThat(XpfoAeadCipher.CHACHA20_POLY1305_MAX_BYTES).isEqualTo(274_877_906_880L); // (2^32 - 1) * 64
+        XpfoSecretKey key = XpfoSecretKey.importForTest("ChaCha20", new byte[32]);
+        XpfoAeadCipher cipher = new XpfoAeadCipher(XpfoAeadCipher.Aead.CHACHA20_POLY1305);
+        cipher.limitChachaBytesForTest(1000);
+        cipher.engineInit(Cipher.ENCRYPT_MODE, key, new IvParameterSpec(new byte[12]), null);
+        cipher.engineUpdate(new byte[600], 0, 600);
+        cipher.engineUpdate(new byte[400], 0, 400);
+
+        assertThatThrownBy(() -> cipher.engineUpdate(new byte[1], 0, 1))
+                .isInstanceOf(java.security.ProviderException.class)
+                .hasCauseInstanceOf(java.security.KeyException.class)
+                .hasMessageContaining("Counter exhausted");
+        assertThatThrownBy(() -> cipher.engineDoFinal(new byte[1], 0, 1)).isInstanceOf(java.security.ProviderException.class);
+        cipher.engineInit(Cipher.ENCRYPT_MODE, key, new IvParameterSpec(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}), null);
+        assertThat(cipher.engineDoFinal(new byte[1000], 0, 1000)).hasSize(1016); // a new nonce starts over
     }
 
     @ParameterizedTest
@@ -331,6 +415,31 @@ class XpfoAeadCipherTest {
         ByteBuffer tooSmall = ByteBuffer.allocate(expected.length - 1);
         xpfo.init(Cipher.ENCRYPT_MODE, xpfoKey, spec(transformation, new byte[12]));
         assertThatThrownBy(() -> xpfo.doFinal(buffer(plaintext, direct), tooSmall)).isInstanceOf(javax.crypto.ShortBufferException.class);
+    }
+
+    /**
+     * Decryption writes into the caller's output while it reads the ciphertext: in place and with shifted
+     * overlaps (the output starting before or after the input), the plaintext comes out whole.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 3, -3, 17, -17})
+    void overlappingInputAndOutputDecrypt(int shift) throws Exception {
+        byte[] key = new byte[32];
+        byte[] plaintext = new byte[100_000];
+        new Random(shift + 200).nextBytes(plaintext);
+        Cipher jdk = Cipher.getInstance(GCM, "SunJCE");
+        jdk.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, new byte[12]));
+        byte[] ciphertext = jdk.doFinal(plaintext);
+
+        byte[] buffer = new byte[ciphertext.length + 40];
+        int inputOffset = 20;
+        System.arraycopy(ciphertext, 0, buffer, inputOffset, ciphertext.length);
+        Cipher xpfo = Cipher.getInstance(GCM, XPFO);
+        xpfo.init(Cipher.DECRYPT_MODE, XpfoSecretKey.importForTest("AES", key), new GCMParameterSpec(128, new byte[12]));
+        int written = xpfo.doFinal(buffer, inputOffset, ciphertext.length, buffer, inputOffset + shift);
+
+        assertThat(written).isEqualTo(plaintext.length);
+        assertThat(Arrays.copyOfRange(buffer, inputOffset + shift, inputOffset + shift + written)).isEqualTo(plaintext);
     }
 
     /** In place (same array, same offset) and shifted overlaps, as the JCA allows: the same ciphertext as SunJCE. */

@@ -4,6 +4,7 @@ package dev.xpfo.crypto.signature;
 import dev.xpfo.crypto.XpfoProvider;
 import dev.xpfo.crypto.heap.CryptoHeap;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -86,6 +87,34 @@ class SigningTemplatesTest {
             pool.shutdownNow();
         }
         assertThat(((XpfoPrivateKey) keys.getPrivate()).contextTemplates().size()).as("templates the key keeps").isEqualTo(1);
+    }
+
+    /**
+     * PSS parameters are per operation: a template is made per salt length (and digests), so a key
+     * signing with several never signs with another's salt; past the templates a key keeps, signatures
+     * initialise their own context and are still right.
+     */
+    @Test
+    void pssSignaturesWithManySaltLengthsEachUseTheirOwn() throws Exception {
+        KeyPair keys = XpfoSignatureTest.xpfoKeys("RSA", "2048");
+        int saltLengths = 12;
+        for (int round = 0; round < 2; round++) {
+            for (int salt = 0; salt < saltLengths; salt++) {
+                PSSParameterSpec spec = new PSSParameterSpec("SHA-256", "MGF1", MGF1ParameterSpec.SHA256, salt, 1);
+                Signature signer = Signature.getInstance("RSASSA-PSS", XPFO);
+                signer.setParameter(spec);
+                signer.initSign(keys.getPrivate());
+                signer.update(message(round, salt));
+                byte[] signature = signer.sign();
+                PSSParameterSpec other = new PSSParameterSpec("SHA-256", "MGF1", MGF1ParameterSpec.SHA256, salt + 1, 1);
+                assertThat(XpfoSignatureTest.jdkVerifies("RSASSA-PSS", keys.getPublic(), message(round, salt), signature, spec))
+                        .as("salt length %d", salt).isTrue();
+                assertThat(XpfoSignatureTest.jdkVerifies("RSASSA-PSS", keys.getPublic(), message(round, salt), signature, other))
+                        .as("salt length %d checked as %d", salt, salt + 1).isFalse();
+            }
+        }
+        assertThat(((XpfoPrivateKey) keys.getPrivate()).contextTemplates().size()).as("templates the key keeps, at most")
+                .isEqualTo(8);
     }
 
     /**

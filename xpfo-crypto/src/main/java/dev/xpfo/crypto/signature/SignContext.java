@@ -69,11 +69,13 @@ final class SignContext {
             throw OpenSslErrors.failure("EVP_MD_CTX_new", "creating a signing context");
         }
         ctx = created;
-        Arena arena = Arena.ofAuto(); // the buffers go with this object, without a handshake of all threads
-        scratch = arena.allocate(SCRATCH_BYTES);
-        signature = arena.allocate(SIGNATURE_BYTES);
-        lengthCell = arena.allocate(JAVA_LONG);
-        pkeyCtxCell = arena.allocate(ADDRESS);
+        // One block for the buffers, freed with this object without a handshake of all threads (as
+        // closing a shared arena would): the cells first, 8-byte aligned.
+        MemorySegment block = Arena.ofAuto().allocate(2 * Long.BYTES + SIGNATURE_BYTES + SCRATCH_BYTES, Long.BYTES);
+        lengthCell = block.asSlice(0, JAVA_LONG);
+        pkeyCtxCell = block.asSlice(Long.BYTES, ADDRESS);
+        signature = block.asSlice(2 * Long.BYTES, SIGNATURE_BYTES);
+        scratch = block.asSlice(2 * Long.BYTES + SIGNATURE_BYTES, SCRATCH_BYTES);
         message = scratch;
         CLEANER.register(this, () -> LibCrypto.evpMdCtxFree(created));
         finaliseInPlace();

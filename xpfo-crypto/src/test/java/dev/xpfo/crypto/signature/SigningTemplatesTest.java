@@ -18,6 +18,7 @@ import java.security.spec.MGF1ParameterSpec;
 import java.security.spec.PSSParameterSpec;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -87,6 +88,48 @@ class SigningTemplatesTest {
             pool.shutdownNow();
         }
         assertThat(((XpfoPrivateKey) keys.getPrivate()).contextTemplates().size()).as("templates the key keeps").isEqualTo(1);
+    }
+
+    /**
+     * A key destroyed while threads copy its template through fresh {@code Signature}s: each thread is
+     * refused (at {@code initSign} or {@code sign}), says why, and the process survives (no copy reads
+     * a freed template); the key holds no template afterwards.
+     */
+    @Test
+    void aKeyDestroyedWhileThreadsSignStopsEveryThread() throws Exception {
+        KeyPair keys = XpfoSignatureTest.xpfoKeys("EC", "secp256r1");
+        int threads = 4;
+        CountDownLatch signing = new CountDownLatch(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<Exception>> stops = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                stops.add(pool.submit(() -> {
+                    for (int n = 0; ; n++) {
+                        try {
+                            Signature signer = signer("SHA256withECDSA");
+                            signer.initSign(keys.getPrivate());
+                            signer.update(message(thread, n));
+                            signer.sign();
+                        } catch (InvalidKeyException | SignatureException e) {
+                            return e;
+                        }
+                        if (n == 20) {
+                            signing.countDown();
+                        }
+                    }
+                }));
+            }
+            signing.await();
+            keys.getPrivate().destroy();
+            for (Future<Exception> stop : stops) {
+                assertThat(stop.get()).hasMessageContaining("destroyed");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(((XpfoPrivateKey) keys.getPrivate()).contextTemplates().size()).isZero();
     }
 
     /**

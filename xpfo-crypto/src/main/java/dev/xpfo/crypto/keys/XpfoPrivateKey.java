@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.keys;
 
+import dev.xpfo.crypto.internal.ContextTemplates;
 import dev.xpfo.crypto.internal.NativeKey;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
@@ -20,7 +21,7 @@ import javax.security.auth.Destroyable;
  * {@link #getFormat()} return null (so no provider can translate it into its own key, and no
  * {@code KeyStore} of the JDK's can store it). {@link #destroy()} releases the {@code EVP_PKEY}
  * (libcrypto cleanses it on its last reference); a key that is never destroyed is released when it
- * becomes unreachable.
+ * becomes unreachable, with the signing contexts initialised with it ({@code ContextTemplates}).
  *
  * <p>Not serializable. {@link #getAlgorithm()} is what JSSE matches against the certificate's key:
  * {@code "EC"}, {@code "EdDSA"}, {@code "RSA"}, {@code "XDH"}.
@@ -31,13 +32,14 @@ public abstract sealed class XpfoPrivateKey implements PrivateKey, Destroyable, 
 
     private final String algorithm;
     private final PublicKey publicKey;
+    private final transient ContextTemplates templates = new ContextTemplates();
     private final transient Owner owner;
     private final transient Cleaner.Cleanable cleanable;
 
     XpfoPrivateKey(String algorithm, MemorySegment pkey, PublicKey publicKey) {
         this.algorithm = algorithm;
         this.publicKey = publicKey;
-        this.owner = new Owner(pkey);
+        this.owner = new Owner(pkey, templates);
         this.cleanable = CLEANER.register(this, owner);
     }
 
@@ -79,6 +81,14 @@ public abstract sealed class XpfoPrivateKey implements PrivateKey, Destroyable, 
         return owner.newReference();
     }
 
+    /**
+     * The signing contexts initialised with this key, for xpfo's signatures to copy (internal: the
+     * type is in a package the module does not export). Freed by {@link #destroy()}.
+     */
+    public final ContextTemplates contextTemplates() {
+        return templates;
+    }
+
     /** A description such as "XPFO EC private key (256-bit)": never the material. */
     @Override
     public final String toString() {
@@ -96,12 +106,17 @@ public abstract sealed class XpfoPrivateKey implements PrivateKey, Destroyable, 
         throw new NotSerializableException("an XPFO key never leaves secret memory");
     }
 
-    /** Owns the {@code EVP_PKEY}: the cleaning action of both {@link #destroy()} and the Cleaner. */
+    /**
+     * Owns the {@code EVP_PKEY} and the templates holding references to it: the cleaning action of both
+     * {@link #destroy()} and the Cleaner.
+     */
     private static final class Owner implements Runnable {
+        private final ContextTemplates templates;
         private MemorySegment pkey;
 
-        Owner(MemorySegment pkey) {
+        Owner(MemorySegment pkey, ContextTemplates templates) {
             this.pkey = pkey;
+            this.templates = templates;
         }
 
         synchronized MemorySegment newReference() {
@@ -118,8 +133,17 @@ public abstract sealed class XpfoPrivateKey implements PrivateKey, Destroyable, 
             return pkey == null;
         }
 
+        /**
+         * Templates first (their references to the key), then the key's own reference. Not under this
+         * monitor: a template being created holds the templates' lock and asks for a reference here.
+         */
         @Override
-        public synchronized void run() {
+        public void run() {
+            templates.close();
+            release();
+        }
+
+        private synchronized void release() {
             if (pkey != null) {
                 LibCrypto.evpPkeyFree(pkey);
                 pkey = null;

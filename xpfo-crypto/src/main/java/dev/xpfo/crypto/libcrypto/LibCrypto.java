@@ -555,6 +555,17 @@ public final class LibCrypto {
     public static void bnFree(MemorySegment bn) {
         try {
             BN_FREE.invokeExact(bn);
+    // signing templates: a context initialised once per key and digest, copied for each signature
+    private static final MethodHandle EVP_MD_CTX_COPY_EX = function("EVP_MD_CTX_copy_ex", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+
+    /**
+     * {@code EVP_MD_CTX_copy_ex(out, in)}: resets {@code out}, then makes it a copy of {@code in},
+     * duplicating its {@code EVP_PKEY_CTX} (OpenSSL 3.0: {@code EVP_PKEY_CTX_dup}, the signature's
+     * {@code dupctx}; the copy holds its own reference to the key). {@code in} is only read. 1 on success.
+     */
+    public static int evpMdCtxCopyEx(MemorySegment out, MemorySegment in) {
+        try {
+            return (int) EVP_MD_CTX_COPY_EX.invokeExact(out, in);
         } catch (Throwable t) {
             throw linkFailure(t);
         }

@@ -20,6 +20,7 @@ import java.util.List;
 public class DigestSignature extends XpfoSignature {
     private final String keyName;
     private final List<String> verificationTypes;
+    private String digestName;
     private MemorySegment digest;
     private boolean started;
 
@@ -27,7 +28,8 @@ public class DigestSignature extends XpfoSignature {
         super(algorithm, keyClass);
         this.keyName = keyName;
         this.verificationTypes = verificationTypes;
-        this.digest = digest == null ? MemorySegment.NULL : context.string(digest);
+        this.digestName = digest;
+        this.digest = digest == null ? MemorySegment.NULL : SignContext.name(digest);
     }
 
     /** SHA256withECDSA, SHA384withECDSA, SHA512withECDSA. */
@@ -51,7 +53,8 @@ public class DigestSignature extends XpfoSignature {
     }
 
     void digest(String name) {
-        digest = context.string(name);
+        digestName = name;
+        digest = SignContext.name(name);
     }
 
     @Override
@@ -59,9 +62,25 @@ public class DigestSignature extends XpfoSignature {
         started = false;
     }
 
-    /** Initialises the native context for a new signature or verification; subclasses add padding. */
-    MemorySegment begin() throws SignatureException {
-        return context.begin(key, digest, reusesContext(), purpose);
+    /**
+     * Initialises the native context for a new signature (a copy of the key's template for this
+     * digest and {@link #templateSpec}) or verification; subclasses add padding ({@link #configure}).
+     */
+    void begin() throws SignatureException {
+        if (purpose == SignContext.Purpose.SIGN && key instanceof XpfoPrivateKey privateKey) {
+            context.beginSigning(privateKey, templateSpec(), digest, this::configure);
+        } else {
+            configure(context.begin(key, digest, reusesContext(), purpose));
+        }
+    }
+
+    /** What a signing template is made with, beyond the key: the digest; subclasses add padding. */
+    Object templateSpec() {
+        return digestName;
+    }
+
+    /** Sets the padding in a freshly initialised key context; nothing for ECDSA and PKCS#1 v1.5. */
+    void configure(MemorySegment pkeyCtx) throws SignatureException {
     }
 
     /** Whether a context that signed with the same key and digest may be re-initialised in place. */

@@ -17,6 +17,8 @@ import java.util.List;
  */
 public final class EdDsaSignature extends XpfoSignature {
     private static final int SIGNATURE_BYTES = 64;
+    /** The key's signing template: pure Ed25519 has no digest or parameters. */
+    private static final Object TEMPLATE = "Ed25519";
     /** The order of Ed25519's base point, 2^252 + 27742317777372353535851937790883648493 (RFC 8032). */
     private static final BigInteger ORDER = BigInteger.TWO.pow(252).add(new BigInteger("27742317777372353535851937790883648493"));
 
@@ -49,7 +51,7 @@ public final class EdDsaSignature extends XpfoSignature {
     protected byte[] engineSign() throws SignatureException {
         requireSigning();
         try {
-            context.begin(key, MemorySegment.NULL, true, purpose);
+            context.beginSigning((XpfoEdDsaPrivateKey) key, TEMPLATE, MemorySegment.NULL, SignContext.Configuration.NONE);
         } catch (SignatureException e) {
             context.clearMessage();
             throw e;

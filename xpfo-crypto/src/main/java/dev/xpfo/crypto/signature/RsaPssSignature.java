@@ -52,7 +52,7 @@ public final class RsaPssSignature extends DigestSignature {
         }
         spec = pss;
         digest(pss.getDigestAlgorithm());
-        mgfDigest = context.string(mgf.getDigestAlgorithm());
+        mgfDigest = SignContext.name(mgf.getDigestAlgorithm());
         restart();
     }
 
@@ -77,11 +77,24 @@ public final class RsaPssSignature extends DigestSignature {
     }
 
     @Override
-    MemorySegment begin() throws SignatureException {
+    void begin() throws SignatureException {
         if (spec == null) {
             throw new SignatureException("RSASSA-PSS needs its parameters: call setParameter(PSSParameterSpec) first");
         }
-        MemorySegment pkeyCtx = super.begin();
+        super.begin();
+    }
+
+    /** The template of a PSS signature has the padding set: one per digest, MGF1 digest and salt length. */
+    @Override
+    Object templateSpec() {
+        MGF1ParameterSpec mgf = (MGF1ParameterSpec) spec.getMGFParameters();
+        return new PssTemplate(spec.getDigestAlgorithm(), mgf.getDigestAlgorithm(), spec.getSaltLength());
+    }
+
+    private record PssTemplate(String digest, String mgfDigest, int saltLength) { }
+
+    @Override
+    void configure(MemorySegment pkeyCtx) throws SignatureException {
         if (LibCrypto.evpPkeyCtxSetRsaPadding(pkeyCtx, LibCrypto.RSA_PKCS1_PSS_PADDING) <= 0) {
             throw new SignatureException(OpenSslErrors.failure("EVP_PKEY_CTX_set_rsa_padding", "choosing PSS"));
         }
@@ -91,6 +104,5 @@ public final class RsaPssSignature extends DigestSignature {
         if (LibCrypto.evpPkeyCtxSetRsaPssSaltlen(pkeyCtx, spec.getSaltLength()) <= 0) {
             throw new SignatureException(OpenSslErrors.failure("EVP_PKEY_CTX_set_rsa_pss_saltlen", "setting the salt length"));
         }
-        return pkeyCtx;
     }
 }

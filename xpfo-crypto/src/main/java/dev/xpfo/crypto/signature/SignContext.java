@@ -2,6 +2,7 @@
 package dev.xpfo.crypto.signature;
 
 import dev.xpfo.crypto.internal.NativeKey;
+import dev.xpfo.crypto.keys.XpfoPrivateKey;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 
@@ -10,6 +11,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
 import java.security.SignatureException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import javax.security.auth.Destroyable;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -32,6 +35,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * material lives on in a context bound to it until that context is reset. So every operation checks
  * the key first ({@link #begin}, {@link #finish}, {@link #signMessage}) and, on a destroyed key,
  * resets the context, dropping its reference (review L4).
+ *
+ * <p>To sign, the context is a copy of a template the key keeps ({@link #beginSigning}): JSSE makes a
+ * new {@code Signature} for every handshake, and a copy costs a fraction of a fresh initialisation.
+ * The buffers are in an automatic arena, not a shared one: closing a shared arena makes every thread
+ * of the JVM stop for a handshake, once per {@code Signature} object.
  */
 final class SignContext {
     /** One cleaner thread for the package's native objects (contexts and public keys). */
@@ -48,7 +56,6 @@ final class SignContext {
     private final MemorySegment signature;
     private final MemorySegment lengthCell;
     private final MemorySegment pkeyCtxCell;
-    private final Arena arena;
     private NativeKey boundKey;
     private MemorySegment boundDigest;
     private Purpose boundPurpose;
@@ -62,23 +69,88 @@ final class SignContext {
             throw OpenSslErrors.failure("EVP_MD_CTX_new", "creating a signing context");
         }
         ctx = created;
-        arena = Arena.ofShared();
-        scratch = arena.allocate(SCRATCH_BYTES);
-        signature = arena.allocate(SIGNATURE_BYTES);
-        lengthCell = arena.allocate(JAVA_LONG);
-        pkeyCtxCell = arena.allocate(ADDRESS);
+        // One block for the buffers, freed with this object without a handshake of all threads (as
+        // closing a shared arena would): the cells first, 8-byte aligned.
+        MemorySegment block = Arena.ofAuto().allocate(2 * Long.BYTES + SIGNATURE_BYTES + SCRATCH_BYTES, Long.BYTES);
+        lengthCell = block.asSlice(0, JAVA_LONG);
+        pkeyCtxCell = block.asSlice(Long.BYTES, ADDRESS);
+        signature = block.asSlice(2 * Long.BYTES, SIGNATURE_BYTES);
+        scratch = block.asSlice(2 * Long.BYTES + SIGNATURE_BYTES, SCRATCH_BYTES);
         message = scratch;
-        Arena owned = arena;
-        CLEANER.register(this, () -> {
-            LibCrypto.evpMdCtxFree(created);
-            owned.close();
-        });
+        CLEANER.register(this, () -> LibCrypto.evpMdCtxFree(created));
         finaliseInPlace();
     }
 
-    /** A C string that lives as long as this context (digest names). */
-    MemorySegment string(String value) {
-        return arena.allocateFrom(value);
+    /** Digest names as C strings, made once for the JVM: a handful (the names the signatures accept). */
+    private static final Map<String, MemorySegment> NAMES = new ConcurrentHashMap<>();
+
+    /** {@code value} as a C string that lives as long as the JVM (a digest name: one of a few). */
+    static MemorySegment name(String value) {
+        return NAMES.computeIfAbsent(value, v -> Arena.global().allocateFrom(v));
+    }
+
+    /** Sets what a signature needs in the key context after its initialisation (PSS padding). */
+    @FunctionalInterface
+    interface Configuration {
+        void apply(MemorySegment pkeyCtx) throws SignatureException;
+
+        Configuration NONE = pkeyCtx -> { };
+    }
+
+    /**
+     * Initialises the context to sign with {@code key}, digest {@code mdName} (NULL for EdDSA) and
+     * {@code configuration}, as a copy of the key's template for {@code spec} (made at the first
+     * signature of that spec: {@code spec} must name everything the template was made with, digest and
+     * padding). If the key keeps no template for it (too many specs, or a kind libcrypto cannot copy),
+     * the context is initialised as {@link #begin} does.
+     *
+     * @throws SignatureException if the key was destroyed, or libcrypto refused the initialisation
+     */
+    void beginSigning(XpfoPrivateKey key, Object spec, MemorySegment mdName, Configuration configuration) throws SignatureException {
+        boolean copied;
+        try {
+            copied = key.contextTemplates().copyInto(spec, ctx, () -> template(key, mdName, configuration));
+        } catch (IllegalStateException e) {
+            reset();
+            throw new SignatureException(e.getMessage(), e);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+        if (copied) {
+            finaliseInPlace();
+            boundKey = key;
+            boundDigest = mdName;
+            boundPurpose = Purpose.SIGN;
+            return;
+        }
+        OpenSslErrors.drain(); // a kind without template: why is no error of the next call
+        configuration.apply(begin(key, mdName, false, Purpose.SIGN));
+    }
+
+    /** A new {@code EVP_MD_CTX} initialised to sign with {@code key}: a template, owned by the key. */
+    private static MemorySegment template(NativeKey key, MemorySegment mdName, Configuration configuration) throws SignatureException {
+        MemorySegment template = LibCrypto.evpMdCtxNew();
+        if (template.equals(MemorySegment.NULL)) {
+            throw new SignatureException(OpenSslErrors.failure("EVP_MD_CTX_new", "creating a signing template"));
+        }
+        boolean made = false;
+        MemorySegment reference = key.newReference();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment pkeyCtxCell = arena.allocate(ADDRESS);
+            LibCrypto.evpMdCtxSetFlags(template, LibCrypto.EVP_MD_CTX_FLAG_FINALISE); // copied with the context
+            if (LibCrypto.evpDigestSignInitEx(template, pkeyCtxCell, mdName, MemorySegment.NULL, MemorySegment.NULL, reference,
+                    MemorySegment.NULL) != 1) {
+                throw new SignatureException(OpenSslErrors.failure("EVP_DigestSignInit_ex", "initialising a signing template"));
+            }
+            configuration.apply(pkeyCtxCell.get(ADDRESS, 0));
+            made = true;
+            return template;
+        } finally {
+            LibCrypto.evpPkeyFree(reference); // the template holds its own reference
+            if (!made) {
+                LibCrypto.evpMdCtxFree(template);
+            }
+        }
     }
 
     /**
@@ -151,24 +223,21 @@ final class SignContext {
     }
 
     /**
-     * {@code EVP_DigestSignFinal} into a buffer large enough for any signature (no sizing call); the
-     * context keeps its key for the next {@link #begin}, unless it failed or {@code key} was destroyed
-     * since {@link #begin}.
+     * {@code EVP_DigestSignFinal} into a buffer large enough for any signature (no sizing call). The
+     * context is reset afterwards, whatever happened: the next signature copies the key's template
+     * again, and a {@code Signature} object that signed holds no reference to the key, so destroying
+     * the key frees its material even while such objects (one per JSSE handshake) are still reachable.
      */
     byte[] finish(NativeKey key) throws SignatureException {
         requireLive(key);
-        boolean done = false;
         try {
             lengthCell.set(JAVA_LONG, 0, SIGNATURE_BYTES);
             if (LibCrypto.evpDigestSignFinal(ctx, signature, lengthCell) != 1) {
                 throw new SignatureException(OpenSslErrors.failure("EVP_DigestSignFinal", "signing"));
             }
-            done = true;
             return signed();
         } finally {
-            if (!done) {
-                reset();
-            }
+            reset();
             Reference.reachabilityFence(this);
         }
     }
@@ -211,20 +280,16 @@ final class SignContext {
 
     /** {@code EVP_DigestSign} over the buffered message (EdDSA), then forgets it; as {@link #finish} for the context. */
     byte[] signMessage(NativeKey key) throws SignatureException {
-        boolean done = false;
         try {
             requireLive(key);
             lengthCell.set(JAVA_LONG, 0, SIGNATURE_BYTES);
             if (LibCrypto.evpDigestSign(ctx, signature, lengthCell, message, messageLength) != 1) {
                 throw new SignatureException(OpenSslErrors.failure("EVP_DigestSign", "signing"));
             }
-            done = true;
             return signed();
         } finally {
             clearMessage();
-            if (!done) {
-                reset();
-            }
+            reset();
             Reference.reachabilityFence(this);
         }
     }

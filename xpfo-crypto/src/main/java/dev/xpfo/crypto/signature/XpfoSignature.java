@@ -70,8 +70,8 @@ abstract class XpfoSignature extends SignatureSpi {
         if (candidate.isDestroyed()) {
             throw new InvalidKeyException("the XPFO key was destroyed");
         }
-        // No reset here: the context notices another key at its next begin, and re-initialises in
-        // place (cheaply) for the same key, as a server signing with one key again and again does.
+        // No native work here: each signature starts as a copy of the key's template for its digest
+        // (SignContext.beginSigning), so a new Signature per handshake, as JSSE makes, costs a copy.
         key = candidate;
         purpose = SignContext.Purpose.SIGN;
         restart();

@@ -121,7 +121,7 @@ public final class CryptoHeap {
     public static CryptoHeapStats stats() {
         return new CryptoHeapStats(HeapLibrary.arenaBytes(), HeapLibrary.inUseBytes(), HeapLibrary.unusedBytes(),
                 HeapLibrary.foreignFrees(), HeapLibrary.failedMallocs(), HeapLibrary.growRequests(), REFILLS_AHEAD.get(),
-                REFILL_FAILURES.get());
+                REFILL_FAILURES.get(), HeapLibrary.maxBytes());
     }
 
     /** The allocator's counters for a metrics endpoint, read afresh each time. */

@@ -43,8 +43,16 @@
  * or get NULL.
  *
  * fork(): the child inherits the locks as they were; pthread_atfork handlers take every lock around
- * fork and, in the child (which has no JVM threads), clear the callback and the refill, so the child's
- * allocations come from what is left or fail, and never call a JVM that is not there.
+ * fork and, in the child (which has no JVM threads), clear the callback and the refill and forget every
+ * arena: the chunks are MADV_DONTFORK secret memory, absent in the child. So in a forked child malloc
+ * returns NULL (libcrypto in the child reports malloc failures: it is not usable there, by design: the
+ * keys are not there either) and free/realloc of the parent's pointers are counted as foreign frees,
+ * never read. A JVM starts processes with posix_spawn/vfork + exec (Runtime.exec, ProcessBuilder), which
+ * runs no libcrypto in between: unaffected.
+ *
+ * Limits: the table holds 65,536 chunks; what bounds the heap is the memlock limit (RLIMIT_MEMLOCK, each
+ * chunk is locked secret memory) and the maximum Java sets (xpfo_heap_set_max_bytes). At either, malloc
+ * returns NULL and libcrypto reports a malloc failure.
  *
  * No OpenSSL headers: the three signatures are libcrypto's CRYPTO_malloc_fn, CRYPTO_realloc_fn and
  * CRYPTO_free_fn (openssl/crypto.h).
@@ -58,6 +66,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define CLASSES 10
@@ -65,7 +74,24 @@
 #define MAX_SMALL ((size_t)16 << (CLASSES - 1))
 #define RUN_BYTES ((size_t)64 * 1024)
 #define PAGE ((size_t)4096)
-#define MAX_ARENAS 64
+/*
+ * The arena table: 65,536 entries (about 1.5 MiB of ordinary memory holding addresses and lengths only,
+ * no key material; only the pages of entries in use are ever touched). It is never reallocated, so
+ * free() and realloc() read it without a lock while chunks are added. The table is not what bounds the
+ * heap: with 2 MiB chunks it would hold 128 GiB. The bound is the memlock limit (each chunk is locked
+ * secret memory) and the maximum Java sets (xpfo_heap_set_max_bytes).
+ */
+#define MAX_ARENAS 65536
+/*
+ * Finding a pointer's arena without scanning the table: a two-level index from 2 MiB granules of the
+ * address space to the (at most two) arenas of 2 MiB or more overlapping each granule. A granule that
+ * more (smaller) arenas share falls back to a scan of the table. The index only hints: every hit is
+ * range-checked against the table. Its leaves are ordinary anonymous memory (arena indices only).
+ */
+#define GRANULE_SHIFT 21
+#define LEAF_BITS 13
+#define ROOT_BITS 14 /* 2^(21+13+14) = 2^48: the whole user address space of x86_64 and aarch64 (4-level) */
+#define SLOTS 2
 #define LIVE 0x78706c76u /* "xplv" */
 #define FREE 0x78706672u /* "xpfr" */
 #define LARGE_BIT 0x80000000u
@@ -97,6 +123,11 @@ static struct arena arenas[MAX_ARENAS];
 static _Atomic int arena_count;
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct header *large_free; /* in address order, under arena_lock */
+static _Atomic size_t max_arena_bytes; /* 0: no maximum; add_chunk refuses a chunk past it */
+
+/* index_root[g >> LEAF_BITS][g & mask][slot] = arena index + 1 (0: empty); written under arena_lock */
+typedef _Atomic uint32_t index_leaf[(size_t)1 << LEAF_BITS][SLOTS];
+static index_leaf *_Atomic index_root[(size_t)1 << ROOT_BITS];
 
 static struct size_class classes[CLASSES];
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
@@ -146,6 +177,22 @@ static void fork_child(void) {
     atomic_store(&grow, NULL);
     atomic_store(&grow_callers, 0);
     atomic_store(&low_watermark, 0);
+    /*
+     * Forget every arena: the parent's chunks are MADV_DONTFORK secret memory, absent in this process, so
+     * touching a header or a free-list link would fault. With no arenas, malloc returns NULL (libcrypto
+     * reports a malloc failure) and free of a parent's pointer is counted as foreign without reading it.
+     * The index's leaves are ordinary memory the child has; their entries now name no arena.
+     */
+    atomic_store(&arena_count, 0);
+    large_free = NULL;
+    for (int i = 0; i < CLASSES; i++) {
+        classes[i].free_list = NULL;
+        classes[i].run = NULL;
+        classes[i].run_end = NULL;
+    }
+    atomic_store(&stat_arena_bytes, 0);
+    atomic_store(&stat_carved_bytes, 0);
+    atomic_store(&stat_in_use_bytes, 0);
     fork_parent();
 }
 
@@ -192,23 +239,22 @@ static char *arena_take(size_t bytes) {
 }
 
 /* The header of `p` if it is a live block of ours; NULL for anything else (never written). */
+static int arena_of(const void *p);
+
 static struct header *own_live(void *p) {
     uintptr_t q = (uintptr_t)p;
-    int n = atomic_load_explicit(&arena_count, memory_order_acquire);
-    for (int i = 0; i < n; i++) {
-        uintptr_t base = (uintptr_t)arenas[i].base;
-        if (q >= base + sizeof(struct header) && q < base + arenas[i].len && (q & 15) == 0) {
-            struct header *h = (struct header *)(q - sizeof(struct header));
-            if (atomic_load_explicit(&h->magic, memory_order_acquire) != LIVE) {
-                return NULL;
-            }
-            if (!(h->cls & LARGE_BIT) && h->cls >= CLASSES) {
-                return NULL;
-            }
-            return h;
-        }
+    int i = arena_of(p);
+    if (i < 0 || q < (uintptr_t)arenas[i].base + sizeof(struct header) || (q & 15) != 0) {
+        return NULL; /* in no arena we know (nothing is read there), or no block can start there */
     }
-    return NULL;
+    struct header *h = (struct header *)(q - sizeof(struct header));
+    if (atomic_load_explicit(&h->magic, memory_order_acquire) != LIVE) {
+        return NULL;
+    }
+    if (!(h->cls & LARGE_BIT) && h->cls >= CLASSES) {
+        return NULL;
+    }
+    return h;
 }
 
 /* Arena bytes not carved yet (free-list blocks not counted): what the low watermark watches. */
@@ -359,16 +405,76 @@ static size_t span_bytes(const struct header *h) {
     return (size_t)(h->cls & ~LARGE_BIT) * PAGE;
 }
 
-/* The index of the arena holding `p`; -1 if none does. */
+static int in_arena(uintptr_t q, int i) {
+    return q >= (uintptr_t)arenas[i].base && q < (uintptr_t)arenas[i].base + arenas[i].len;
+}
+
+/*
+ * The index of the arena holding `p`; -1 if none does. Lock-free: the table is never moved, and an
+ * index slot is stored (release) after its arena's entry is written. Entries past arena_count (a forked
+ * child forgot them) are ignored.
+ */
 static int arena_of(const void *p) {
     uintptr_t q = (uintptr_t)p;
+    uintptr_t g = q >> GRANULE_SHIFT;
+    if ((g >> LEAF_BITS) < ((uintptr_t)1 << ROOT_BITS)) {
+        index_leaf *leaf = atomic_load_explicit(&index_root[g >> LEAF_BITS], memory_order_acquire);
+        if (leaf != NULL) {
+            int full = 1;
+            for (int s = 0; s < SLOTS; s++) {
+                uint32_t e = atomic_load_explicit(&(*leaf)[g & (((uintptr_t)1 << LEAF_BITS) - 1)][s], memory_order_acquire);
+                if (e == 0) {
+                    full = 0;
+                    continue;
+                }
+                int i = (int)e - 1;
+                if (i < atomic_load_explicit(&arena_count, memory_order_acquire) && in_arena(q, i)) {
+                    return i;
+                }
+            }
+            if (!full) {
+                return -1; /* every arena overlapping this granule has a slot: p is in none */
+            }
+        }
+    }
     int n = atomic_load_explicit(&arena_count, memory_order_acquire);
-    for (int i = 0; i < n; i++) {
-        if (q >= (uintptr_t)arenas[i].base && q < (uintptr_t)arenas[i].base + arenas[i].len) {
+    for (int i = n - 1; i >= 0; i--) {
+        if (in_arena(q, i)) {
             return i;
         }
     }
     return -1;
+}
+
+/* Records arena i in the index of every granule it overlaps. Under arena_lock; -1 if a leaf cannot be mapped. */
+static int index_arena(int i) {
+    uintptr_t first = (uintptr_t)arenas[i].base >> GRANULE_SHIFT;
+    uintptr_t last = ((uintptr_t)arenas[i].base + arenas[i].len - 1) >> GRANULE_SHIFT;
+    for (uintptr_t g = first; g <= last; g++) {
+        if ((g >> LEAF_BITS) >= ((uintptr_t)1 << ROOT_BITS)) {
+            return 0; /* beyond the index: found by the scan */
+        }
+        index_leaf *leaf = atomic_load_explicit(&index_root[g >> LEAF_BITS], memory_order_relaxed);
+        if (leaf == NULL) {
+            void *m = mmap(NULL, sizeof(index_leaf), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) {
+                return -1;
+            }
+            leaf = m;
+            atomic_store_explicit(&index_root[g >> LEAF_BITS], leaf, memory_order_release);
+        }
+        _Atomic uint32_t *slots = (*leaf)[g & (((uintptr_t)1 << LEAF_BITS) - 1)];
+        int n = atomic_load_explicit(&arena_count, memory_order_relaxed);
+        for (int s = 0; s < SLOTS; s++) {
+            uint32_t e = atomic_load_explicit(&slots[s], memory_order_relaxed);
+            if (e == 0 || (int)e - 1 >= n) { /* empty, or left from arenas a forked child forgot */
+                atomic_store_explicit(&slots[s], (uint32_t)i + 1, memory_order_release);
+                break;
+            }
+        }
+        /* both slots taken: pointers here are found by the scan, and a lookup never stops at this granule */
+    }
+    return 0;
 }
 
 /* Absorbs `b`, which starts where `a` ends in the same arena, into `a`; b's header is wiped. */
@@ -495,28 +601,46 @@ void *xpfo_heap_realloc(void *p, size_t n, const char *file, int line) {
 
 /*
  * Hands a chunk to the allocator for good: page-aligned, populated secret memory that is never
- * unmapped while the process lives. 0 on success, -1 if the table is full or the chunk is unusable.
+ * unmapped while the process lives. 0 on success, -1 if the chunk is unusable, would take the heap past
+ * its maximum (xpfo_heap_set_max_bytes), or the table of 65,536 chunks is full.
  */
 int xpfo_heap_add_chunk(void *base, size_t len) {
     if (base == NULL || ((uintptr_t)base & (PAGE - 1)) != 0 || len < PAGE) {
         return -1;
     }
     pthread_once(&classes_once, init_classes);
+    len &= ~(PAGE - 1);
     pthread_mutex_lock(&arena_lock);
     int n = atomic_load_explicit(&arena_count, memory_order_relaxed);
-    if (n == MAX_ARENAS) {
+    size_t max = atomic_load(&max_arena_bytes);
+    if (n == MAX_ARENAS || (max != 0 && atomic_load(&stat_arena_bytes) + len > max)) {
         pthread_mutex_unlock(&arena_lock);
         return -1;
     }
     arenas[n].base = base;
-    arenas[n].len = len & ~(PAGE - 1);
+    arenas[n].len = len;
     arenas[n].used = 0;
+    if (index_arena(n) != 0) {
+        pthread_mutex_unlock(&arena_lock);
+        return -1;
+    }
     atomic_store_explicit(&arena_count, n + 1, memory_order_release);
     atomic_fetch_add(&stat_arena_bytes, arenas[n].len);
     pthread_mutex_unlock(&arena_lock);
     maybe_refill(); /* still below the watermark (a chunk smaller than it): ask again */
     return 0;
 }
+
+/*
+ * Sets the most arena bytes the heap may hold (0: no maximum): add_chunk refuses a chunk past it, so malloc
+ * then returns NULL. Chunks already added stay. What bounds the heap from above besides the memlock limit.
+ */
+void xpfo_heap_set_max_bytes(size_t bytes) {
+    atomic_store(&max_arena_bytes, bytes);
+}
+
+size_t xpfo_heap_max_bytes(void) { return atomic_load(&max_arena_bytes); }
+int xpfo_heap_arena_count(void) { return atomic_load(&arena_count); }
 
 /*
  * The callback malloc's slow path calls for another chunk: int g(size_t bytes, size_t arena_bytes_seen),

@@ -5,10 +5,12 @@
  * allocate, closing growth, refill ahead.
  * Compiled together with xpfo_crypto_heap.c and run by dev.xpfo.crypto.heap.NativeHeapTest (also under
  * -fsanitize=thread and -fsanitize=address,undefined). Prints "ok NAME" per case and
- * exits 0; any failure prints "FAIL NAME: why" and exits 1. Chunks here are ordinary memory: the
- * allocator's logic does not depend on where they come from.
+ * exits 0; any failure prints "FAIL NAME: why" and exits 1. Chunks are made as production makes them:
+ * secret memory (memfd_secret, ordinary shared memory where the kernel has none), MAP_SHARED and
+ * MADV_DONTFORK, so they are absent in a forked child, as the PagePool's are. The case with more than
+ * 64 chunks uses ordinary anonymous memory (tens of MiB, more than a memlock limit may allow).
  */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +36,12 @@ int xpfo_heap_set_low_watermark(size_t bytes);
 int xpfo_heap_await_refill(void);
 size_t xpfo_heap_unused_bytes(void);
 size_t xpfo_heap_arena_bytes(void);
+void xpfo_heap_set_max_bytes(size_t bytes);
+int xpfo_heap_arena_count(void);
+
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
 
 #define CHUNK ((size_t)2 << 20)
 
@@ -42,10 +51,24 @@ static void fail(const char *name, const char *why) {
     exit(1);
 }
 
+static const char *chunk_kind = "memfd_secret";
+
+/* A chunk as CryptoHeap gets it from a PagePool: secret memory, MAP_SHARED, populated, MADV_DONTFORK. */
 static void *chunk(size_t bytes) {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = MAP_FAILED;
+    int fd = (int)syscall(SYS_memfd_secret, 0);
+    if (fd >= 0 && ftruncate(fd, (off_t)bytes) == 0) {
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
     if (p == MAP_FAILED) {
-        fail("setup", "mmap");
+        chunk_kind = "shared anonymous"; /* no secretmem here (or the memlock limit): the same for fork */
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    }
+    if (p == MAP_FAILED || madvise(p, bytes, MADV_DONTFORK) != 0) {
+        fail("setup", "mmap or madvise(MADV_DONTFORK)");
     }
     return p;
 }
@@ -281,6 +304,12 @@ static int counting_grow(size_t bytes, size_t seen) {
 
 static void fork_while_allocating(int forks) {
     const char *name = "fork while allocating";
+    void *parents = xpfo_heap_malloc(100, NULL, 0); /* a live block of the parent's, in a chunk the child lacks */
+    void *freed = xpfo_heap_malloc(200, NULL, 0);
+    xpfo_heap_free(freed, NULL, 0); /* and one on a free list: its link is in the chunk too */
+    if (parents == NULL) {
+        fail(name, "malloc returned NULL");
+    }
     pthread_t t[2];
     for (int i = 0; i < 2; i++) {
         pthread_create(&t[i], NULL, churn, NULL);
@@ -289,26 +318,36 @@ static void fork_while_allocating(int forks) {
         pid_t pid = fork();
         if (pid == 0) {
             alarm(10); /* a lock inherited held would hang here: SIGALRM */
+            /* the chunks are not here (MADV_DONTFORK): touching one would be a SIGSEGV */
             void *p = xpfo_heap_malloc(100, NULL, 0);
             void *q = xpfo_heap_malloc(20000, NULL, 0);
-            xpfo_heap_free(p, NULL, 0);
-            xpfo_heap_free(q, NULL, 0);
             void *huge = xpfo_heap_malloc(16 * CHUNK, NULL, 0); /* needs a chunk: no JVM to ask */
-            _exit(p != NULL && q != NULL && huge == NULL && child_grow_calls == 0 ? 0 : 3);
+            uint64_t foreign = xpfo_heap_foreign_frees();
+            xpfo_heap_free(parents, NULL, 0);
+            void *moved = xpfo_heap_realloc(parents, 300, NULL, 0);
+            int counted = xpfo_heap_foreign_frees() - foreign == 2;
+            _exit(p == NULL && q == NULL && huge == NULL && moved == NULL && counted && child_grow_calls == 0
+                    && xpfo_heap_arena_bytes() == 0 && xpfo_heap_in_use_bytes() == 0 ? 0 : 3);
         }
         int status;
         waitpid(pid, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             atomic_store(&churning, 0);
-            fail(name, WIFSIGNALED(status) ? "the child hung (a lock held at fork) or crashed"
-                                           : "the child's allocations misbehaved or it called the grow callback");
+            fail(name, WIFSIGNALED(status) ? "the child hung (a lock held at fork) or crashed (touched an absent chunk)"
+                                           : "the child allocated from chunks it does not have, did not count the "
+                                             "parent's pointers as foreign, or called the grow callback");
         }
     }
     atomic_store(&churning, 0);
     for (int i = 0; i < 2; i++) {
         pthread_join(t[i], NULL);
     }
-    printf("ok %s (%d forks)\n", name, forks);
+    uint64_t foreign = xpfo_heap_foreign_frees();
+    xpfo_heap_free(parents, NULL, 0);
+    if (xpfo_heap_foreign_frees() != foreign) {
+        fail(name, "the parent's own free was refused");
+    }
+    printf("ok %s (%d forks, %s chunks)\n", name, forks, chunk_kind);
 }
 
 /* ---- refill ahead: below the watermark malloc wakes the refill thread, which adds a chunk ---- */
@@ -351,7 +390,100 @@ static void refill_ahead(void) {
     printf("ok %s (%d refills)\n", name, atomic_load(&refills));
 }
 
-/* Usage: xpfo_crypto_heap_test [FORKS [CASE]]; CASE is double-free, nested-grow, fork, thread-exit, close or refill (default: all). */
+/* ---- more than 64 chunks, every one used, and the maximum ---- */
+#define SMALL_CHUNKS 100
+#define SMALL_CHUNK ((size_t)256 * 1024)
+#define BIG_CHUNKS 10
+#define SPAN (SMALL_CHUNK - 16) /* one page-rounded span fills a small chunk exactly */
+
+static char *ordinary(size_t bytes) {
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        fail("setup", "mmap");
+    }
+    return p;
+}
+
+static int chunk_index(char *p, char *small, char *big) {
+    if (p >= small && p < small + SMALL_CHUNKS * SMALL_CHUNK) {
+        return (int)((p - small) / SMALL_CHUNK);
+    }
+    if (p >= big && p < big + BIG_CHUNKS * CHUNK) {
+        return SMALL_CHUNKS + (int)((p - big) / CHUNK);
+    }
+    return -1;
+}
+
+/* Allocates SPAN-byte blocks until malloc returns NULL; counts those in each new chunk. */
+static int fill(void **blocks, int cap, int *per_chunk, char *small, char *big) {
+    memset(per_chunk, 0, sizeof(int) * (SMALL_CHUNKS + BIG_CHUNKS));
+    int n = 0;
+    for (void *p; n < cap && (p = xpfo_heap_malloc(SPAN, NULL, 0)) != NULL; n++) {
+        ((char *)p)[0] = 1;
+        ((char *)p)[SPAN - 1] = 1;
+        blocks[n] = p;
+        int c = chunk_index(p, small, big);
+        if (c >= 0) {
+            per_chunk[c]++;
+        }
+    }
+    return n;
+}
+
+static void many_chunks(void) {
+    const char *name = "more than 64 chunks";
+    size_t in_use = xpfo_heap_in_use_bytes();
+    uint64_t foreign = xpfo_heap_foreign_frees();
+    /* small chunks side by side (many per 2 MiB granule: found by the table scan) and 2 MiB-aligned big ones */
+    char *small = ordinary(SMALL_CHUNKS * SMALL_CHUNK);
+    char *big = ordinary((BIG_CHUNKS + 1) * CHUNK);
+    big = (char *)(((uintptr_t)big + CHUNK - 1) & ~(uintptr_t)(CHUNK - 1));
+    int before = xpfo_heap_arena_count();
+    for (int i = 0; i < SMALL_CHUNKS + BIG_CHUNKS; i++) {
+        char *base = i < SMALL_CHUNKS ? small + i * SMALL_CHUNK : big + (size_t)(i - SMALL_CHUNKS) * CHUNK;
+        if (xpfo_heap_add_chunk(base, i < SMALL_CHUNKS ? SMALL_CHUNK : CHUNK) != 0) {
+            char why[80];
+            snprintf(why, sizeof why, "chunk %d of the heap refused", before + i + 1);
+            fail(name, why);
+        }
+    }
+    enum { CAP = 4096 };
+    static void *blocks[CAP];
+    static int per_chunk[SMALL_CHUNKS + BIG_CHUNKS];
+    int n = fill(blocks, CAP, per_chunk, small, big);
+    for (int c = 0; c < SMALL_CHUNKS + BIG_CHUNKS; c++) {
+        if (per_chunk[c] != (c < SMALL_CHUNKS ? 1 : (int)(CHUNK / SMALL_CHUNK))) {
+            fail(name, "a chunk was not used to the full");
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        xpfo_heap_free(blocks[i], NULL, 0);
+    }
+    if (xpfo_heap_foreign_frees() != foreign || xpfo_heap_in_use_bytes() != in_use) {
+        fail(name, "a block in a later chunk was not recognised as ours on free");
+    }
+    /* freed spans of neighbouring chunks must not merge across them: the same blocks fit again */
+    int again = fill(blocks, CAP, per_chunk, small, big);
+    for (int i = 0; i < again; i++) {
+        xpfo_heap_free(blocks[i], NULL, 0);
+    }
+    if (again != n || xpfo_heap_foreign_frees() != foreign) {
+        fail(name, "the chunks held other blocks the second time");
+    }
+
+    /* the maximum: no chunk past it, so malloc returns NULL at it */
+    size_t arena = xpfo_heap_arena_bytes();
+    xpfo_heap_set_max_bytes(arena + SMALL_CHUNK);
+    char *extra = ordinary(2 * SMALL_CHUNK);
+    if (xpfo_heap_add_chunk(extra, SMALL_CHUNK) != 0 || xpfo_heap_add_chunk(extra + SMALL_CHUNK, SMALL_CHUNK) != -1
+            || xpfo_heap_arena_bytes() != arena + SMALL_CHUNK) {
+        fail(name, "the maximum did not bound the arena bytes");
+    }
+    xpfo_heap_set_max_bytes(0);
+    printf("ok %s (%d chunks, %d blocks of %zu bytes)\n", name, xpfo_heap_arena_count(), n, (size_t)SPAN);
+}
+
+/* Usage: xpfo_crypto_heap_test [FORKS [CASE]]; CASE is double-free, nested-grow, fork, thread-exit, close, chunks or refill (default: all). */
 int main(int argc, char **argv) {
     int forks = argc > 1 ? atoi(argv[1]) : 200;
     const char *only = argc > 2 ? argv[2] : "all";
@@ -374,6 +506,11 @@ int main(int argc, char **argv) {
     }
     if (all || strcmp(only, "close") == 0) {
         close_waits_for_callers();
+    }
+    if (all || strcmp(only, "chunks") == 0) {
+        /* after close: an allocation that finds no room fails instead of growing */
+        xpfo_heap_close_grow();
+        many_chunks();
     }
     if (all || strcmp(only, "refill") == 0) {
         refill_ahead();

@@ -15,6 +15,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -38,7 +39,15 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
  * eventfd, without calling Java) that adds a chunk. The last resort is malloc's slow path calling back
  * into Java for a chunk (an upcall, holding no lock). A shutdown hook closes that callback and waits for
  * the threads inside it: afterwards no thread calls the upcall stub, and an allocation that finds no room
- * fails (libcrypto reports a malloc failure; it never falls back to libc's malloc). Nor does malloc call
+ * fails (libcrypto reports a malloc failure; it never falls back to libc's malloc).
+ *
+ * <p>How big the heap may grow: every chunk is locked secret memory, so the memlock limit
+ * ({@code RLIMIT_MEMLOCK}) bounds it, and so does a maximum, {@value #MAX_BYTES_PROPERTY} (bytes, or with a
+ * {@code k}/{@code m}/{@code g} suffix; default {@value #DEFAULT_MAX_BYTES} bytes, 1 GiB, roughly 300,000 live EC
+ * P-256 key pairs), which also bounds a process whose user may lock without limit (root): no chunk is taken
+ * past it. At either bound malloc returns NULL, libcrypto reports a malloc failure and the operation throws an
+ * {@link dev.xpfo.crypto.OpenSslException} naming the heap's size and the remedy. The property is read once,
+ * when the heap is installed. Nor does malloc call
  * Java from a thread's exit destructors (after the JVM detached the thread) or in a forked child. {@link Runtime#halt}
  * skips shutdown hooks: a native thread allocating past the last chunk after a halt could still call the
  * stub of a JVM that is gone.
@@ -54,6 +63,10 @@ public final class CryptoHeap {
     private static final Object GROWING = new Object();
     private static final AtomicLong REFILLS_AHEAD = new AtomicLong();
     private static final AtomicLong REFILL_FAILURES = new AtomicLong();
+    /** The system property that sets the heap's maximum arena bytes. */
+    public static final String MAX_BYTES_PROPERTY = "xpfo.crypto.heap.maxBytes";
+    /** The maximum arena bytes unless {@value #MAX_BYTES_PROPERTY} says otherwise: 1 GiB. */
+    public static final long DEFAULT_MAX_BYTES = 1L << 30;
     private static PagePool pool;
     private static long lowWatermark;
     private static volatile boolean installed;
@@ -108,7 +121,7 @@ public final class CryptoHeap {
     public static CryptoHeapStats stats() {
         return new CryptoHeapStats(HeapLibrary.arenaBytes(), HeapLibrary.inUseBytes(), HeapLibrary.unusedBytes(),
                 HeapLibrary.foreignFrees(), HeapLibrary.failedMallocs(), HeapLibrary.growRequests(), REFILLS_AHEAD.get(),
-                REFILL_FAILURES.get());
+                REFILL_FAILURES.get(), HeapLibrary.maxBytes());
     }
 
     /** The allocator's counters for a metrics endpoint, read afresh each time. */
@@ -129,6 +142,7 @@ public final class CryptoHeap {
                     + "private keys in an mmap arena that is still in the kernel's direct map, outside xpfo's allocator. "
                     + "Remedy: do not initialise OpenSSL's secure heap in a process that uses the XPFO provider");
         }
+        HeapLibrary.setMaxBytes(maxBytes());
         addChunk(firstChunk());
         if (LibCrypto.cryptoSetMemFunctions(HeapLibrary.mallocAddress(), HeapLibrary.reallocAddress(),
                 HeapLibrary.freeAddress()) != 1) {
@@ -194,12 +208,41 @@ public final class CryptoHeap {
         }
     }
 
+    /** The maximum from {@value #MAX_BYTES_PROPERTY}, at least one pool chunk; refuses a value it cannot read. */
+    static long maxBytes() {
+        String value = System.getProperty(MAX_BYTES_PROPERTY);
+        if (value == null) {
+            return DEFAULT_MAX_BYTES;
+        }
+        String digits = value.strip().toLowerCase(Locale.ROOT);
+        int shift = digits.endsWith("k") ? 10 : digits.endsWith("m") ? 20 : digits.endsWith("g") ? 30 : 0;
+        if (shift != 0) {
+            digits = digits.substring(0, digits.length() - 1);
+        }
+        long bytes;
+        try {
+            bytes = Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            bytes = -1;
+        }
+        if (bytes < PoolSettings.DEFAULT_CHUNK_BYTES >> shift || bytes > Long.MAX_VALUE >> shift) {
+            throw new CryptoHeapException(MAX_BYTES_PROPERTY + "=" + value + " is not a size of at least one chunk ("
+                    + PoolSettings.DEFAULT_CHUNK_BYTES + " bytes). Remedy: bytes, or a number with k, m or g, e.g. 512m");
+        }
+        return bytes << shift;
+    }
+
+    /** Whether another chunk of {@code bytes} stays within the maximum: checked before taking it from the pool. */
+    private static boolean withinMaximum(long bytes) {
+        return HeapLibrary.arenaBytes() + bytes <= HeapLibrary.maxBytes();
+    }
+
     private static void addChunk(Region chunk) {
         MemorySegment memory = chunk.segment();
         if (HeapLibrary.addChunk(memory, memory.byteSize()) != 0) {
             chunk.close();
-            throw new CryptoHeapException("xpfo's crypto heap refused a chunk of " + memory.byteSize()
-                    + " bytes (its table of 64 chunks is full)");
+            throw new CryptoHeapException("xpfo's crypto heap refused a chunk of " + memory.byteSize() + " bytes (holding "
+                    + HeapLibrary.arenaBytes() + " of at most " + HeapLibrary.maxBytes() + " bytes, " + MAX_BYTES_PROPERTY + ")");
         }
         CHUNKS.add(chunk); // for good: the allocator may free into it after the JVM is gone
     }
@@ -216,6 +259,9 @@ public final class CryptoHeap {
                     return 1; // another thread added a chunk while this one waited: malloc tries again
                 }
                 long bytes = Math.max(pool.chunkBytes(), (minimumBytes + pool.chunkBytes() - 1) / pool.chunkBytes() * pool.chunkBytes());
+                if (!withinMaximum(bytes)) {
+                    return 0; // at the maximum: malloc returns NULL, libcrypto reports a malloc failure
+                }
                 addChunk(pool.take(bytes));
                 return 1;
             }
@@ -241,6 +287,10 @@ public final class CryptoHeap {
             synchronized (GROWING) {
                 if (HeapLibrary.unusedBytes() >= lowWatermark) {
                     continue; // a grow upcall added one meanwhile
+                }
+                if (!withinMaximum(pool.chunkBytes())) {
+                    REFILL_FAILURES.incrementAndGet(); // at the maximum: nothing more to take
+                    continue;
                 }
                 try {
                     addChunk(pool.take(pool.chunkBytes()));

@@ -17,10 +17,12 @@ import java.util.List;
  * @param failedMallocs  allocations that returned NULL (no room and no chunk to be had)
  * @param growRequests   times malloc's slow path asked Java for a chunk (the last resort)
  * @param refillsAhead   chunks the refill thread added before malloc had to ask
- * @param refillFailures refills ahead that could not take a chunk (e.g. the memlock limit)
+ * @param refillFailures refills ahead that could not take a chunk (e.g. the memlock limit, or the maximum)
+ * @param maxBytes       the most secret memory the heap may hold ({@value CryptoHeap#MAX_BYTES_PROPERTY}); past
+ *                       it, or past the memlock limit, allocations fail
  */
 public record CryptoHeapStats(long arenaBytes, long inUseBytes, long unusedBytes, long foreignFrees, long failedMallocs,
-                              long growRequests, long refillsAhead, long refillFailures) {
+                              long growRequests, long refillsAhead, long refillFailures, long maxBytes) {
     /** This reading as metrics. */
     public List<Metric> metrics() {
         return List.of(
@@ -36,6 +38,7 @@ public record CryptoHeapStats(long arenaBytes, long inUseBytes, long unusedBytes
                 Metric.counter("xpfo_crypto_heap_refills_ahead_total", "Chunks added to libcrypto's heap before malloc had to ask",
                         refillsAhead),
                 Metric.counter("xpfo_crypto_heap_refill_failures_total", "Refills ahead of need that could not take a chunk",
-                        refillFailures));
+                        refillFailures),
+                Metric.gauge("xpfo_crypto_heap_max_bytes", "The most secret memory libcrypto's allocator may hold", maxBytes));
     }
 }

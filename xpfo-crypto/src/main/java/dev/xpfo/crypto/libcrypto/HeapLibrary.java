@@ -137,6 +137,8 @@ public final class HeapLibrary {
     private static final MethodHandle FOREIGN_FREES = function("xpfo_heap_foreign_frees", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle FAILED_MALLOCS = function("xpfo_heap_failed_mallocs", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle GROW_REQUESTS = function("xpfo_heap_grow_requests", FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle SET_MAX_BYTES = function("xpfo_heap_set_max_bytes", FunctionDescriptor.ofVoid(JAVA_LONG));
+    private static final MethodHandle MAX_BYTES = function("xpfo_heap_max_bytes", FunctionDescriptor.of(JAVA_LONG));
 
     /** The address of {@code xpfo_heap_malloc}, a {@code CRYPTO_malloc_fn}. */
     public static MemorySegment mallocAddress() {
@@ -180,7 +182,10 @@ public final class HeapLibrary {
         }
     }
 
-    /** {@code xpfo_heap_add_chunk}: 0, or -1 if the arena table (64) is full or the chunk unusable. */
+    /**
+     * {@code xpfo_heap_add_chunk}: 0, or -1 if the chunk is unusable, would take the arena bytes past
+     * {@link #maxBytes()}, or the arena table (65,536 chunks) is full.
+     */
     public static int addChunk(MemorySegment base, long bytes) {
         try {
             return (int) ADD_CHUNK.invokeExact(base, bytes);
@@ -262,6 +267,20 @@ public final class HeapLibrary {
     /** {@code xpfo_heap_arena_bytes}: bytes of the chunks handed over. */
     public static long arenaBytes() {
         return stat(ARENA_BYTES);
+    }
+
+    /** {@code xpfo_heap_set_max_bytes}: the most arena bytes {@link #addChunk} accepts (0: no maximum). */
+    public static void setMaxBytes(long bytes) {
+        try {
+            SET_MAX_BYTES.invokeExact(bytes);
+        } catch (Throwable t) {
+            throw LibCrypto.linkFailure(t);
+        }
+    }
+
+    /** {@code xpfo_heap_max_bytes}: the maximum set by {@link #setMaxBytes} (0: none). */
+    public static long maxBytes() {
+        return stat(MAX_BYTES);
     }
 
     /** {@code xpfo_heap_in_use_bytes}: capacity of the live blocks. */

@@ -19,9 +19,20 @@ public final class OpenSslErrors {
     private OpenSslErrors() {
     }
 
-    /** Drains this thread's error queue into an exception naming {@code call} and what it was doing. */
+    /**
+     * Drains this thread's error queue into an exception naming {@code call} and what it was doing. A
+     * malloc failure is xpfo's heap unable to grow: the message then says how full it is and the remedy.
+     */
     public static OpenSslException failure(String call, String explanation) {
-        return new OpenSslException(call, explanation, drain());
+        List<String> errors = drain();
+        if (errors.stream().anyMatch(error -> error.contains("malloc failure"))) {
+            long max = HeapLibrary.maxBytes();
+            explanation += "; libcrypto's secret-memory heap is full (" + HeapLibrary.arenaBytes() + " bytes of secret memory, "
+                    + HeapLibrary.inUseBytes() + " in use, maximum " + (max == 0 ? "none" : max + " bytes")
+                    + "). Remedy: raise RLIMIT_MEMLOCK (ulimit -l, systemd LimitMEMLOCK=) or the maximum "
+                    + "(-Dxpfo.crypto.heap.maxBytes), or hold fewer keys at once (destroy keys no longer needed)";
+        }
+        return new OpenSslException(call, explanation, errors);
     }
 
     /** Empties this thread's error queue, returning libcrypto's messages oldest first. */

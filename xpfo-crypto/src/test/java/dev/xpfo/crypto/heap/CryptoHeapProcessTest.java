@@ -66,6 +66,60 @@ class CryptoHeapProcessTest {
                 .contains("CRYPTO_get_mem_functions returned another allocator");
     }
 
+    /**
+     * A busy server holding ever more keys (every JSSE key share is an XPFO key until the GC runs) must not
+     * lock all memory: at the maximum ({@value CryptoHeap#MAX_BYTES_PROPERTY}, 4 MiB here) key generation
+     * fails with an error naming the heap and the remedy, and the heap holds no chunk past the maximum.
+     */
+    @Test
+    void theHeapStopsGrowingAtItsMaximumWithAClearError() throws Exception {
+        TestJvm.Result result = TestJvm.run(FillToMaximum.class, "4m");
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(3);
+        assertThat(result.output()).contains("full after ").contains("within the maximum: true")
+                .contains("libcrypto's secret-memory heap is full").contains("maximum 4194304 bytes")
+                .contains("Remedy: raise RLIMIT_MEMLOCK").contains("-Dxpfo.crypto.heap.maxBytes");
+    }
+
+    @Test
+    void aMaximumThatIsNoSizeIsRefused() throws Exception {
+        TestJvm.Result result = TestJvm.run(FillToMaximum.class, "lots");
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(4);
+        assertThat(result.output()).contains("refused: xpfo.crypto.heap.maxBytes=lots is not a size").contains("Remedy");
+    }
+
+    /**
+     * Sets the maximum to args[0], then holds EC P-256 key pairs until generation fails: exit 3 then (printing
+     * why), 4 if installing refused, 5 if 20,000 key pairs (about 42 MiB) fitted.
+     */
+    public static final class FillToMaximum {
+        public static void main(String[] args) throws Exception {
+            System.setProperty(CryptoHeap.MAX_BYTES_PROPERTY, args[0]);
+            try {
+                CryptoHeap.ensureInstalled();
+            } catch (CryptoHeapException e) {
+                System.out.println("refused: " + e.getMessage());
+                System.exit(4);
+            }
+            java.security.KeyPairGenerator ec = java.security.KeyPairGenerator.getInstance("EC", new dev.xpfo.crypto.XpfoProvider());
+            List<java.security.KeyPair> held = new ArrayList<>();
+            try {
+                while (held.size() < 20_000) {
+                    held.add(ec.generateKeyPair());
+                }
+            } catch (RuntimeException e) {
+                CryptoHeapStats stats = CryptoHeap.stats();
+                System.out.println("full after " + held.size() + " key pairs: " + stats + "; within the maximum: "
+                        + (stats.arenaBytes() <= 4L << 20 && stats.maxBytes() == 4L << 20));
+                for (Throwable t = e; t != null; t = t.getCause()) {
+                    System.out.println(t);
+                }
+                System.exit(3);
+            }
+            System.out.println("20,000 key pairs fitted: " + CryptoHeap.stats());
+            System.exit(5);
+        }
+    }
+
     @Test
     void anOrdinaryUserWithATinyMemlockLimitIsRefusedClearly() throws Exception {
         TestJvm.Result result = TestJvm.runUnprivileged(64 * 1024, InstallOnly.class);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.heap;
 
+import dev.xpfo.crypto.CryptoHeapException;
 import dev.xpfo.crypto.libcrypto.HeapLibrary;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.host.MapsEntry;
@@ -133,6 +134,40 @@ class CryptoHeapTest {
                     "xpfo_crypto_heap_unused_bytes", "xpfo_crypto_heap_refills_ahead_total", "xpfo_crypto_heap_refill_failures_total");
         } finally {
             HeapLibrary.free(block);
+        }
+    }
+
+    /** Without the property the heap may hold 1 GiB: a bound even for a user who may lock without limit (root). */
+    @Test
+    void theHeapHasAMaximumByDefault() {
+        CryptoHeap.ensureInstalled();
+        assertThat(CryptoHeap.stats().maxBytes()).isEqualTo(CryptoHeap.DEFAULT_MAX_BYTES).isEqualTo(1L << 30)
+                .isGreaterThanOrEqualTo(CryptoHeap.stats().arenaBytes());
+        assertThat(CryptoHeap.metricSource().metrics()).filteredOn(m -> m.name().equals("xpfo_crypto_heap_max_bytes"))
+                .singleElement().extracting(Metric::value).isEqualTo(1L << 30);
+    }
+
+    @Test
+    void theMaximumIsReadInBytesOrWithASuffixAndAtLeastOneChunk() {
+        String before = System.getProperty(CryptoHeap.MAX_BYTES_PROPERTY);
+        try {
+            System.setProperty(CryptoHeap.MAX_BYTES_PROPERTY, "512m");
+            assertThat(CryptoHeap.maxBytes()).isEqualTo(512L << 20);
+            System.setProperty(CryptoHeap.MAX_BYTES_PROPERTY, "2g");
+            assertThat(CryptoHeap.maxBytes()).isEqualTo(2L << 30);
+            System.setProperty(CryptoHeap.MAX_BYTES_PROPERTY, "8388608");
+            assertThat(CryptoHeap.maxBytes()).isEqualTo(8L << 20);
+            for (String wrong : List.of("1m", "lots", "-4m", "", "99999999999g")) {
+                System.setProperty(CryptoHeap.MAX_BYTES_PROPERTY, wrong);
+                assertThatThrownBy(CryptoHeap::maxBytes).as(wrong).isInstanceOf(CryptoHeapException.class)
+                        .hasMessageContaining("is not a size of at least one chunk").hasMessageContaining("Remedy");
+            }
+        } finally {
+            if (before == null) {
+                System.clearProperty(CryptoHeap.MAX_BYTES_PROPERTY);
+            } else {
+                System.setProperty(CryptoHeap.MAX_BYTES_PROPERTY, before);
+            }
         }
     }
 

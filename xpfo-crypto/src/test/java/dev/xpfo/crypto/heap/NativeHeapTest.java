@@ -17,7 +17,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The allocator's races and process edges without a JVM in the way ({@code src/test/c/xpfo_crypto_heap_test.c},
  * compiled with the allocator's source): two threads freeing one block at once, a grow callback that
  * allocates itself, closing growth while a thread is inside the callback, fork() while other
- * threads allocate, a thread-exit destructor that allocates (no call into Java), and refill ahead of need through the eventfd. Also built with ThreadSanitizer and
+ * threads allocate (with production-style chunks: secret memory, MAP_SHARED, MADV_DONTFORK, absent in the
+ * child, whose malloc must return NULL and whose free of the parent's pointers must not touch them), a
+ * thread-exit destructor that allocates (no call into Java), more than 64 chunks all used (and the
+ * maximum arena bytes), and refill ahead of need through the eventfd. Also built with ThreadSanitizer and
  * with AddressSanitizer + UBSan: any report fails.
  */
 class NativeHeapTest {
@@ -45,6 +48,6 @@ class NativeHeapTest {
         assertThat(result.output()).doesNotContain("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "runtime error")
                 .contains("ok concurrent double frees", "ok grow callback that allocates", "ok fork while allocating",
                         "ok exiting threads never call the callback", "ok closing waits for the callback",
-                        "ok refill ahead");
+                        "ok more than 64 chunks", "ok refill ahead");
     }
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.keys;
 
-import dev.xpfo.crypto.internal.ContextTemplates;
-import dev.xpfo.crypto.internal.NativeKey;
+import dev.xpfo.crypto.pkey.ContextTemplates;
+import dev.xpfo.crypto.pkey.NativeKey;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 

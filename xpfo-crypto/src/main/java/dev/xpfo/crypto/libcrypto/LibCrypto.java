@@ -555,6 +555,11 @@ public final class LibCrypto {
     public static void bnFree(MemorySegment bn) {
         try {
             BN_FREE.invokeExact(bn);
+        } catch (Throwable t) {
+            throw linkFailure(t);
+        }
+    }
+
     // signing templates: a context initialised once per key and digest, copied for each signature
     private static final MethodHandle EVP_MD_CTX_COPY_EX = function("EVP_MD_CTX_copy_ex", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
 

@@ -2,7 +2,7 @@
 package dev.xpfo.crypto.signature;
 
 import dev.xpfo.crypto.heap.CryptoHeap;
-import dev.xpfo.crypto.internal.NativeKey;
+import dev.xpfo.crypto.pkey.NativeKey;
 import dev.xpfo.crypto.keys.XpfoPrivateKey;
 
 import java.security.InvalidAlgorithmParameterException;

@@ -2,7 +2,7 @@
 package dev.xpfo.crypto.symmetric;
 
 import dev.xpfo.crypto.heap.CryptoHeap;
-import dev.xpfo.crypto.internal.NativeKey;
+import dev.xpfo.crypto.pkey.NativeKey;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 import dev.xpfo.crypto.pkey.PublicKeyImport;

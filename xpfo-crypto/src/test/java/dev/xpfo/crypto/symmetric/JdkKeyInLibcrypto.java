@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.xpfo.crypto.symmetric;
 
-import dev.xpfo.crypto.internal.NativeKey;
+import dev.xpfo.crypto.pkey.NativeKey;
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.xpfo.crypto.internal;
+package dev.xpfo.crypto.pkey;
 
 import dev.xpfo.crypto.libcrypto.LibCrypto;
 

@@ -2,9 +2,9 @@
 package dev.xpfo.crypto.signature;
 
 import dev.xpfo.crypto.XpfoProvider;
+import dev.xpfo.crypto.testing.EncodedPublicKey;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
@@ -22,6 +22,7 @@ import java.security.spec.RSAPublicKeySpec;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.HexFormat;
 
+import static dev.xpfo.crypto.testing.Der.der;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
@@ -60,7 +61,7 @@ class VerificationKeyChecksTest {
 
         assertThatThrownBy(() -> KeyFactory.getInstance("EC", "SunEC").generatePublic(new X509EncodedKeySpec(spki)))
                 .as("the JDK's answer").hasRootCauseMessage("Only named ECParameters supported");
-        assertThat(refusal("SHA256withECDSA", new Encoded("EC", spki))).hasMessageContaining("explicit");
+        assertThat(refusal("SHA256withECDSA", new EncodedPublicKey("EC", "X.509", spki))).hasMessageContaining("explicit");
     }
 
     /**
@@ -79,7 +80,7 @@ class VerificationKeyChecksTest {
         jdk.update(MESSAGE);
         assertThatThrownBy(() -> jdk.verify(new byte[] {0x30, 6, 2, 1, 1, 2, 1, 1}))
                 .as("the JDK's answer").isInstanceOf(SignatureException.class).hasMessageContaining("Curve not supported");
-        assertThat(refusal("SHA256withECDSA", new Encoded("EC", spki))).hasMessageContaining("secp256k1");
+        assertThat(refusal("SHA256withECDSA", new EncodedPublicKey("EC", "X.509", spki))).hasMessageContaining("secp256k1");
     }
 
     /**
@@ -92,7 +93,7 @@ class VerificationKeyChecksTest {
 
         assertThatThrownBy(() -> KeyFactory.getInstance("EC", "SunEC").generatePublic(new X509EncodedKeySpec(spki)))
                 .as("the JDK's answer").hasRootCauseMessage("Only uncompressed point format supported");
-        assertThat(refusal("SHA256withECDSA", new Encoded("EC", spki))).hasMessageContaining("infinity");
+        assertThat(refusal("SHA256withECDSA", new EncodedPublicKey("EC", "X.509", spki))).hasMessageContaining("infinity");
     }
 
     @Test
@@ -128,7 +129,7 @@ class VerificationKeyChecksTest {
     @Test
     void rsassaPssAppliesTheSameRules() throws Exception {
         byte[] spki = rsaSpki(oddModulus(2048), BigInteger.ONE);
-        assertThat(refusal("RSASSA-PSS", new Encoded("RSA", spki))).hasMessageContaining("smaller than 3");
+        assertThat(refusal("RSASSA-PSS", new EncodedPublicKey("RSA", "X.509", spki))).hasMessageContaining("smaller than 3");
     }
 
     /** A y below p with no x on the curve: SunEC refuses it at initVerify ("Invalid point"); libcrypto would answer false. */
@@ -146,7 +147,7 @@ class VerificationKeyChecksTest {
         PublicKey jdkKey = KeyFactory.getInstance("Ed25519", "SunEC").generatePublic(new X509EncodedKeySpec(spki));
         assertThatThrownBy(() -> Signature.getInstance("Ed25519", "SunEC").initVerify(jdkKey))
                 .as("the JDK's answer").isInstanceOf(InvalidKeyException.class).hasMessageContaining("Invalid point");
-        assertThat(refusal("Ed25519", new Encoded("Ed25519", spki))).hasMessageContaining("Invalid point");
+        assertThat(refusal("Ed25519", new EncodedPublicKey("Ed25519", "X.509", spki))).hasMessageContaining("Invalid point");
     }
 
     /** The control: named P-384 and P-521 keys, an RSA key with exponent 3, still verify what their private keys sign. */
@@ -167,7 +168,7 @@ class VerificationKeyChecksTest {
                 .initVerify(KeyFactory.getInstance("RSA", "SunRsaSign").generatePublic(new X509EncodedKeySpec(spki))));
         assertThat(jdk).as("the JDK's answer").isNotNull();
         assertThat(rootMessage(jdk)).as("the JDK's answer").contains(jdkWords);
-        assertThat(refusal("SHA256withRSA", new Encoded("RSA", spki))).hasMessageContaining(jdkWords);
+        assertThat(refusal("SHA256withRSA", new EncodedPublicKey("RSA", "X.509", spki))).hasMessageContaining(jdkWords);
     }
 
     private static Throwable refusal(String algorithm, PublicKey key) throws Exception {
@@ -217,42 +218,5 @@ class VerificationKeyChecksTest {
     private static byte[] rsaSpki(BigInteger modulus, BigInteger exponent) {
         return der(0x30, HexFormat.of().parseHex(RSA_ALGORITHM),
                 der(3, new byte[] {0}, der(0x30, der(2, modulus.toByteArray()), der(2, exponent.toByteArray()))));
-    }
-
-    /** A public key as any provider or a certificate hands it over: its X.509 encoding. */
-    private record Encoded(String algorithm, byte[] encoding) implements PublicKey {
-        @Override
-        public String getAlgorithm() {
-            return algorithm;
-        }
-
-        @Override
-        public String getFormat() {
-            return "X.509";
-        }
-
-        @Override
-        public byte[] getEncoded() {
-            return encoding.clone();
-        }
-    }
-
-    private static byte[] der(int tag, byte[]... parts) {
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        for (byte[] part : parts) {
-            body.writeBytes(part);
-        }
-        int length = body.size();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.write(tag);
-        if (length >= 256) {
-            out.write(0x82);
-            out.write(length >> 8);
-        } else if (length >= 128) {
-            out.write(0x81);
-        }
-        out.write(length & 0xff);
-        out.writeBytes(body.toByteArray());
-        return out.toByteArray();
     }
 }

@@ -2,9 +2,9 @@
 package dev.xpfo.crypto.signature;
 
 import dev.xpfo.crypto.XpfoProvider;
+import dev.xpfo.crypto.testing.EncodedPublicKey;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
@@ -21,6 +21,7 @@ import java.security.spec.ECGenParameterSpec;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.HexFormat;
 
+import static dev.xpfo.crypto.testing.Der.der;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
@@ -62,7 +63,7 @@ class VerificationKeyParametersTest {
                 .as("the JDK's answer").hasCauseInstanceOf(InvalidKeyException.class);
         Signature xpfo = Signature.getInstance("SHA256withECDSA", XPFO);
         assertThatThrownBy(() -> {
-            xpfo.initVerify(new Encoded("EC", spki));
+            xpfo.initVerify(new EncodedPublicKey("EC", "X.509", spki));
             xpfo.update(MESSAGE);
             if (xpfo.verify(forged)) {
                 throw new AssertionError("XPFO verified a signature forged for the victim's point Q without its private key");
@@ -91,7 +92,7 @@ class VerificationKeyParametersTest {
                 .as("the JDK's answer").hasMessageContaining("exponent");
         Signature xpfo = Signature.getInstance("SHA256withRSA", XPFO);
         assertThatThrownBy(() -> {
-            xpfo.initVerify(new Encoded("RSA", spki));
+            xpfo.initVerify(new EncodedPublicKey("RSA", "X.509", spki));
             xpfo.update(MESSAGE);
             if (xpfo.verify(padded)) {
                 throw new AssertionError("XPFO verified the padded hash itself as a signature (exponent 1)");
@@ -113,30 +114,12 @@ class VerificationKeyParametersTest {
                 .as("the JDK's answer").isInstanceOf(InvalidKeyException.class).hasMessageContaining("too large");
         Signature xpfo = Signature.getInstance("Ed25519", XPFO);
         assertThatThrownBy(() -> {
-            xpfo.initVerify(new Encoded("Ed25519", spki));
+            xpfo.initVerify(new EncodedPublicKey("Ed25519", "X.509", spki));
             xpfo.update(MESSAGE);
             if (xpfo.verify(universal)) {
                 throw new AssertionError("XPFO verified R = identity, S = 0 with a key the JDK refuses");
             }
         }).isInstanceOf(InvalidKeyException.class);
-    }
-
-    /** A public key as any provider or a certificate hands it over: its X.509 encoding. */
-    private record Encoded(String algorithm, byte[] encoding) implements PublicKey {
-        @Override
-        public String getAlgorithm() {
-            return algorithm;
-        }
-
-        @Override
-        public String getFormat() {
-            return "X.509";
-        }
-
-        @Override
-        public byte[] getEncoded() {
-            return encoding.clone();
-        }
     }
 
     private static byte[] uncompressed(BigInteger[] point) {
@@ -185,24 +168,5 @@ class VerificationKeyParametersTest {
         }
         BigInteger x = slope.pow(2).subtract(p[0]).subtract(q[0]).mod(P);
         return new BigInteger[] {x, slope.multiply(p[0].subtract(x)).subtract(p[1]).mod(P)};
-    }
-
-    private static byte[] der(int tag, byte[]... parts) {
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        for (byte[] part : parts) {
-            body.writeBytes(part);
-        }
-        int length = body.size();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.write(tag);
-        if (length >= 256) {
-            out.write(0x82);
-            out.write(length >> 8);
-        } else if (length >= 128) {
-            out.write(0x81);
-        }
-        out.write(length & 0xff);
-        out.writeBytes(body.toByteArray());
-        return out.toByteArray();
     }
 }

@@ -550,15 +550,14 @@ final class CryptoSuite implements Suite {
 
     /**
      * An in-process row. Its warm-up is {@link #warmUntilSteady}. Every measured round starts with an untimed
-     * quarter of its operations: the rows measured in between run other classes through the same JDK call
-     * sites ({@code Cipher.doFinal} calls every provider's {@code CipherSpi}), and code the JIT had specialised
-     * for this row and threw away then is compiled again before the clock starts. See docs/crypto-bench.md.
+     * {@link #resettle}: the rows measured in between run other classes through the same call sites (one
+     * lambda per kind of operation for all providers; {@code Cipher.doFinal} calls every provider's
+     * {@code CipherSpi}), and code the JIT had specialised for this row and threw away then is compiled again
+     * before the clock starts. See docs/crypto-bench.md, "Noise".
      */
     private static CountedRow inProcessRow(Results results, String row, Op op, long millis) {
         return new CountedRow(() -> warmUntilSteady(row, op, millis), ops -> {
-            for (long i = 0; i < ops / 4; i++) {
-                op.run();
-            }
+            resettle(op, millis);
             long start = System.nanoTime();
             for (long i = 0; i < ops; i++) {
                 op.run();
@@ -575,29 +574,50 @@ final class CryptoSuite implements Suite {
      */
     private static long warmUntilSteady(String row, Op op, long millis) throws Exception {
         long round = millis * 1_000_000L;
-        long batch = Math.max(1, round / 4);
         long warmed = 0;
         double previous = Double.NaN;
         while (true) {
-            long compiling = compilationMillis();
-            long start = System.nanoTime();
-            long done = 0;
-            while (System.nanoTime() - start < batch) {
-                op.run();
-                done++;
-            }
-            long elapsed = System.nanoTime() - start;
-            warmed += elapsed;
-            double perOp = elapsed / (double) done;
-            boolean steady = compilationMillis() == compiling && Math.abs(perOp - previous) <= previous / 10;
+            Batch batch = Batch.run(op, round / 4);
+            warmed += batch.nanos();
+            boolean steady = !batch.compiled() && Math.abs(batch.perOp() - previous) <= previous / 10;
             if ((steady && warmed >= round) || warmed >= 20 * round) {
                 if (!steady) {
                     System.out.printf(Locale.ROOT, "%n  %s: not steady after %d ms of warm-up (%.0f ns/op, %.0f before)",
-                            row, warmed / 1_000_000, perOp, previous);
+                            row, warmed / 1_000_000, batch.perOp(), previous);
                 }
-                return (long) (round / perOp);
+                return (long) (round / batch.perOp());
             }
-            previous = perOp;
+            previous = batch.perOp();
+        }
+    }
+
+    /** Runs {@code op} untimed in batches of an eighth of the round's time until one passes with nothing compiled (two rounds' time at most). */
+    private static void resettle(Op op, long millis) throws Exception {
+        long round = millis * 1_000_000L;
+        for (long spent = 0; spent < 2 * round; ) {
+            Batch batch = Batch.run(op, round / 8);
+            if (!batch.compiled()) {
+                return;
+            }
+            spent += batch.nanos();
+        }
+    }
+
+    /** Operations run for about a time: how long they took, how many, whether the JIT compiled meanwhile. */
+    private record Batch(long nanos, long ops, boolean compiled) {
+        static Batch run(Op op, long nanos) throws Exception {
+            long compiling = compilationMillis();
+            long start = System.nanoTime();
+            long done = 0;
+            while (System.nanoTime() - start < Math.max(1, nanos)) {
+                op.run();
+                done++;
+            }
+            return new Batch(System.nanoTime() - start, done, compilationMillis() != compiling);
+        }
+
+        double perOp() {
+            return nanos / (double) ops;
         }
     }
 

@@ -35,16 +35,19 @@ import java.util.Map;
  * providers (SunEC, SunRsaSign, SunJCE), Amazon Corretto Crypto Provider (AWS-LC) and BouncyCastle. Every
  * provider is asked by name and works with its own keys (XPFO's from XPFO's generators). Rows
  * {@code crypto.<operation>.<provider>}, ns per operation; ratios {@code xpfo/jdk} and {@code xpfo/accp} are
- * speed ratios (above 1: XPFO is faster). Each row's operation count is calibrated in the warm-up round so a
- * measured round takes about {@code millisPerRound}. A provider lacking an algorithm (ACCP 2.5.0 has no X25519
+ * speed ratios (above 1: XPFO is faster). Each row's warm-up round lasts until the JIT is done with it and sets
+ * its operation count so a measured round takes about {@code millisPerRound}; each measured round re-settles
+ * first (see {@link #warmUntilSteady}, {@link #resettle}). Signatures are checked by the JDK and verifiers must
+ * reject a tampered signature before they are measured. A provider lacking an algorithm (ACCP 2.5.0 has no X25519
  * and no ChaCha20-Poly1305) or failing to load gives a skipped row naming the reason.
  *
  * <p>Two parts run in child processes, because what they compare is set process-wide:
  * <ul>
- *   <li>TLS 1.3 handshakes ({@code crypto.tls13_handshake.<provider>}, ns per full handshake, client and server
+ *   <li>TLS 1.3 handshakes ({@code crypto.tls13_handshake.<configuration>}, {@link #TLS_CONFIGURATIONS}, ns per
+ *       full handshake, client and server
  *       in one thread; {@code .server_side}: the server engine's share; {@code .part.<operation>}: each
  *       public-key operation of a handshake alone, see {@link HandshakeParts}): JSSE takes its algorithms from the
- *       provider list, so each provider gets a JVM of its own ({@link TlsHandshakeChild}), all four alive at
+ *       provider list, so each configuration gets a JVM of its own ({@link TlsHandshakeChild}), all alive at
  *       once and their rounds interleaved. The EC P-256 key and its self-signed certificate are made by
  *       {@code openssl req} (the tests' {@code SelfSignedFiles} does the same).</li>
  *   <li>The allocation hook ({@code crypto.hook.<operation>.plain} and {@code .xpfo_heap}, ns per operation):

@@ -6,6 +6,7 @@ import dev.xpfo.crypto.XpfoKeyStoreParameter;
 import dev.xpfo.crypto.XpfoProvider;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 
+import javax.crypto.KeyAgreement;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
@@ -13,7 +14,6 @@ import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
-import javax.crypto.KeyAgreement;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;

@@ -167,6 +167,8 @@ final class CryptoSuite implements Suite {
                     results.skipped(row, problem);
                     continue;
                 }
+                // The server key's class and who makes and agrees JSSE's key shares (X25519, P-256) in that JVM.
+                System.out.printf(Locale.ROOT, "%n  %s: server key %s", child.getKey(), child.getValue().readyDetail());
                 rows.put(row, handshakeRow(results, row, child.getValue(), millisPerRound));
             }
             Suite.interleave(rounds, rows);

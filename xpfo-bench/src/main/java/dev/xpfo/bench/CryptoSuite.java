@@ -12,6 +12,8 @@ import javax.crypto.Mac;
 import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.IvParameterSpec;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -33,16 +35,19 @@ import java.util.Map;
  * providers (SunEC, SunRsaSign, SunJCE), Amazon Corretto Crypto Provider (AWS-LC) and BouncyCastle. Every
  * provider is asked by name and works with its own keys (XPFO's from XPFO's generators). Rows
  * {@code crypto.<operation>.<provider>}, ns per operation; ratios {@code xpfo/jdk} and {@code xpfo/accp} are
- * speed ratios (above 1: XPFO is faster). Each row's operation count is calibrated in the warm-up round so a
- * measured round takes about {@code millisPerRound}. A provider lacking an algorithm (ACCP 2.5.0 has no X25519
+ * speed ratios (above 1: XPFO is faster). Each row's warm-up round lasts until the JIT is done with it and sets
+ * its operation count so a measured round takes about {@code millisPerRound}; each measured round re-settles
+ * first (see {@link #warmUntilSteady}, {@link #resettle}). Signatures are checked by the JDK and verifiers must
+ * reject a tampered signature before they are measured. A provider lacking an algorithm (ACCP 2.5.0 has no X25519
  * and no ChaCha20-Poly1305) or failing to load gives a skipped row naming the reason.
  *
  * <p>Two parts run in child processes, because what they compare is set process-wide:
  * <ul>
- *   <li>TLS 1.3 handshakes ({@code crypto.tls13_handshake.<provider>}, ns per full handshake, client and server
+ *   <li>TLS 1.3 handshakes ({@code crypto.tls13_handshake.<configuration>}, {@link #TLS_CONFIGURATIONS}, ns per
+ *       full handshake, client and server
  *       in one thread; {@code .server_side}: the server engine's share; {@code .part.<operation>}: each
  *       public-key operation of a handshake alone, see {@link HandshakeParts}): JSSE takes its algorithms from the
- *       provider list, so each provider gets a JVM of its own ({@link TlsHandshakeChild}), all four alive at
+ *       provider list, so each configuration gets a JVM of its own ({@link TlsHandshakeChild}), all alive at
  *       once and their rounds interleaved. The EC P-256 key and its self-signed certificate are made by
  *       {@code openssl req} (the tests' {@code SelfSignedFiles} does the same).</li>
  *   <li>The allocation hook ({@code crypto.hook.<operation>.plain} and {@code .xpfo_heap}, ns per operation):
@@ -54,6 +59,11 @@ import java.util.Map;
  */
 final class CryptoSuite implements Suite {
     static final List<String> PROVIDERS = List.of("xpfo", "jdk", "accp", "bc");
+    /**
+     * The handshake rows' configurations: XPFO last in the provider list (it signs only) and XPFO first (it also
+     * makes JSSE's ephemeral key shares and computes their agreements), then the others as in {@link #PROVIDERS}.
+     */
+    static final List<String> TLS_CONFIGURATIONS = List.of("xpfo", "xpfo_first", "jdk", "accp", "bc");
     static final List<String> OPERATIONS = List.of("ecdsa_p256_sign", "ecdsa_p256_verify", "ed25519_sign", "rsa2048_sign", "x25519_agree",
             "aes256_gcm_1k", "aes256_gcm_16k", "chacha20_poly1305_1k", "hmac_sha256_1k");
     private static final byte[] ONE_KIB = message(1024);
@@ -105,7 +115,7 @@ final class CryptoSuite implements Suite {
                     results.skipped(row, provider + " cannot do " + operation + ": " + e);
                     continue;
                 }
-                rows.put(row, new Calibrated(results, row, op, millisPerRound));
+                rows.put(row, inProcessRow(results, row, op, millisPerRound));
             }
         }
         Suite.interleave(rounds, rows);
@@ -139,12 +149,12 @@ final class CryptoSuite implements Suite {
             Path certificate = directory.resolve("server.cert.pem");
             String made = selfSigned(key, certificate);
             if (made != null) {
-                for (String provider : PROVIDERS) {
+                for (String provider : TLS_CONFIGURATIONS) {
                     results.skipped("crypto.tls13_handshake." + provider, made);
                 }
                 return;
             }
-            for (String provider : PROVIDERS) { // all started before any is waited for: the JVMs start in parallel
+            for (String provider : TLS_CONFIGURATIONS) { // all started before any is waited for: the JVMs start in parallel
                 children.put(provider, LineChild.start(provider, childJvm(TlsHandshakeChild.class, provider, key.toString(), certificate.toString())));
             }
             System.out.printf(Locale.ROOT, "crypto TLS 1.3 handshakes (a JVM per provider; %d ms warm-up, then about %d ms per round):",
@@ -157,7 +167,9 @@ final class CryptoSuite implements Suite {
                     results.skipped(row, problem);
                     continue;
                 }
-                rows.put(row, new HandshakeRounds(results, row, child.getValue(), millisPerRound));
+                // The server key's class and who makes and agrees JSSE's key shares (X25519, P-256) in that JVM.
+                System.out.printf(Locale.ROOT, "%n  %s: server key %s", child.getKey(), child.getValue().readyDetail());
+                rows.put(row, handshakeRow(results, row, child.getValue(), millisPerRound));
             }
             Suite.interleave(rounds, rows);
         } finally {
@@ -173,17 +185,19 @@ final class CryptoSuite implements Suite {
         }
         List<String> missed = new ArrayList<>();
         String base = "crypto.tls13_handshake.";
-        double jdk = results.ratio(base + "xpfo/jdk (speed)", base + "jdk", base + "xpfo");
-        results.ratio(base + "xpfo/accp (speed)", base + "accp", base + "xpfo");
-        results.ratio(base + "xpfo/bc (speed)", base + "bc", base + "xpfo");
-        results.ratio(base + "xpfo/jdk server_side (speed)", base + "jdk.server_side", base + "xpfo.server_side");
-        results.ratio(base + "xpfo/accp server_side (speed)", base + "accp.server_side", base + "xpfo.server_side");
-        check(missed, "handshakes xpfo/jdk >= 1.5", jdk, 1.5);
-        for (String provider : PROVIDERS) {
+        for (String xpfo : List.of("xpfo", "xpfo_first")) {
+            double jdk = results.ratio(base + xpfo + "/jdk (speed)", base + "jdk", base + xpfo);
+            results.ratio(base + xpfo + "/accp (speed)", base + "accp", base + xpfo);
+            results.ratio(base + xpfo + "/bc (speed)", base + "bc", base + xpfo);
+            results.ratio(base + xpfo + "/jdk server_side (speed)", base + "jdk.server_side", base + xpfo + ".server_side");
+            results.ratio(base + xpfo + "/accp server_side (speed)", base + "accp.server_side", base + xpfo + ".server_side");
+            check(missed, "handshakes " + xpfo + "/jdk >= 1.5", jdk, 1.5);
+        }
+        for (String provider : TLS_CONFIGURATIONS) {
             publicKeyShare(results, base + provider);
         }
-        results.verdict("crypto: TLS 1.3 handshakes (EC P-256 server key, client in the same thread) at least 1.5x the JDK: "
-                + (missed.isEmpty() ? "met" : "MISSED " + String.join("; ", missed)));
+        results.verdict("crypto: TLS 1.3 handshakes (EC P-256 server key, client in the same thread) at least 1.5x the JDK, XPFO last"
+                + " and XPFO first in the provider list: " + (missed.isEmpty() ? "met" : "MISSED " + String.join("; ", missed)));
     }
 
     /**
@@ -252,7 +266,7 @@ final class CryptoSuite implements Suite {
                     if (problem != null) {
                         results.skipped(row, problem);
                     } else {
-                        rows.put(row, new HookRounds(results, row, children.get(mode), operation, millisPerRound));
+                        rows.put(row, hookRow(results, row, children.get(mode), operation, millisPerRound));
                     }
                 }
             }
@@ -375,14 +389,24 @@ final class CryptoSuite implements Suite {
 
     /**
      * Verifies a signature the provider made with its own key pair, with a verifier asked for by name (for
-     * XPFO: its EVP_DigestVerify path; delayed selection would give a public key to the JDK).
+     * XPFO: its EVP_DigestVerify path; delayed selection would give a public key to the JDK). Before it is
+     * measured the verifier must reject the signature with one bit flipped and accept the real one: a verifier
+     * that accepts everything is not measured.
      */
-    private static Op verify(String algorithm, KeyPair pair, Provider provider, String jdkProvider) throws Exception {
+    static Op verify(String algorithm, KeyPair pair, Provider provider, String jdkProvider) throws Exception {
         Signature signer = provider == null ? Signature.getInstance(algorithm, jdkProvider) : Signature.getInstance(algorithm, provider);
         signer.initSign(pair.getPrivate());
         signer.update(ONE_KIB, 0, 32);
         byte[] signed = signer.sign();
         Signature verifier = provider == null ? Signature.getInstance(algorithm, jdkProvider) : Signature.getInstance(algorithm, provider);
+        byte[] tampered = signed.clone();
+        tampered[tampered.length / 2] ^= 0x01;
+        if (verifies(verifier, pair, tampered)) {
+            throw new IllegalStateException(algorithm + " verifier of " + verifier.getProvider().getName() + " accepts a tampered signature");
+        }
+        if (!verifies(verifier, pair, signed)) {
+            throw new IllegalStateException(algorithm + " verifier of " + verifier.getProvider().getName() + " rejects the real signature");
+        }
         return () -> {
             verifier.initVerify(pair.getPublic());
             verifier.update(ONE_KIB, 0, 32);
@@ -390,6 +414,17 @@ final class CryptoSuite implements Suite {
                 throw new IllegalStateException(algorithm + " signature does not verify");
             }
         };
+    }
+
+    /** {@code signature} over the signed bytes; a signature the provider cannot even decode counts as rejected. */
+    private static boolean verifies(Signature verifier, KeyPair pair, byte[] signature) throws Exception {
+        verifier.initVerify(pair.getPublic());
+        verifier.update(ONE_KIB, 0, 32);
+        try {
+            return verifier.verify(signature);
+        } catch (java.security.SignatureException e) {
+            return false;
+        }
     }
 
     private static Op agree(Provider provider) throws Exception {
@@ -461,30 +496,44 @@ final class CryptoSuite implements Suite {
         return message;
     }
 
-    /** A provider's handshake rows: the warm-up sets how many handshakes a round does (about twice the round's time). */
-    private static final class HandshakeRounds implements Suite.RoundTask {
-        private final Results results;
-        private final String row;
-        private final LineChild child;
-        private final long millis;
-        private long handshakes = -1;
+    /**
+     * A row whose warm-up (the first, unmeasured round) sets how many operations each measured round does, so
+     * every row of a suite takes about the same time per round however fast its operation is.
+     */
+    private static final class CountedRow implements Suite.RoundTask {
+        /** Warms up; returns how many operations a measured round does. */
+        interface Calibration {
+            long count() throws Exception;
+        }
 
-        HandshakeRounds(Results results, String row, LineChild child, long millis) {
-            this.results = results;
-            this.row = row;
-            this.child = child;
-            this.millis = millis;
+        /** One measured round of {@code count} operations: adds its samples to the results. */
+        interface Measurement {
+            void round(long count) throws Exception;
+        }
+
+        private final Calibration calibration;
+        private final Measurement measurement;
+        private long count = -1;
+
+        CountedRow(Calibration calibration, Measurement measurement) {
+            this.calibration = calibration;
+            this.measurement = measurement;
         }
 
         @Override
         public void run(boolean measured) throws Exception {
-            if (handshakes < 0) {
-                long warm = 10 * millis;
-                handshakes = Math.max(1, Long.parseLong(child.ask("warm " + warm)) * 2 * millis / warm);
+            if (count < 0) {
+                count = Math.max(1, calibration.count());
             }
-            if (!measured) {
-                return;
+            if (measured) {
+                measurement.round(count);
             }
+        }
+    }
+
+    /** A provider's handshake rows: the warm-up sets how many handshakes a round does (about twice the round's time). */
+    private static CountedRow handshakeRow(Results results, String row, LineChild child, long millis) {
+        return new CountedRow(() -> Long.parseLong(child.ask("warm " + 10 * millis)) / 5, handshakes -> {
             String[] nanos = child.ask("run " + handshakes).split("\\s+");
             results.add(row, "ns/handshake", Long.parseLong(nanos[0]) / (double) handshakes);
             results.add(row + ".server_side", "ns/handshake", Long.parseLong(nanos[1]) / (double) handshakes);
@@ -493,74 +542,93 @@ final class CryptoSuite implements Suite {
             for (int i = 0; i < parts.length; i++) {
                 results.add(row + ".part." + HandshakeParts.NAMES.get(i), "ns/op", Long.parseLong(parts[i]));
             }
-        }
+        });
     }
 
     /** One operation in one mode of the C program: calibrated in the warm-up, then timed. */
-    private static final class HookRounds implements Suite.RoundTask {
-        private final Results results;
-        private final String row;
-        private final LineChild child;
-        private final String operation;
-        private final long millis;
-        private long ops = -1;
-
-        HookRounds(Results results, String row, LineChild child, String operation, long millis) {
-            this.results = results;
-            this.row = row;
-            this.child = child;
-            this.operation = operation;
-            this.millis = millis;
-        }
-
-        @Override
-        public void run(boolean measured) throws Exception {
-            if (ops < 0) {
-                ops = Math.max(1, Long.parseLong(child.ask("calibrate " + operation + " " + millis)));
-            }
-            if (!measured) {
-                return;
-            }
+    private static CountedRow hookRow(Results results, String row, LineChild child, String operation, long millis) {
+        return new CountedRow(() -> Long.parseLong(child.ask("calibrate " + operation + " " + millis)), ops -> {
             String[] answer = child.ask("run " + operation + " " + ops).split("\\s+");
             results.add(row, "ns/op", Long.parseLong(answer[0]) / (double) ops);
-        }
+        });
     }
 
-    /** A row whose warm-up runs for the round's time and sets how many operations each measured round does. */
-    private static final class Calibrated implements Suite.RoundTask {
-        private final Results results;
-        private final String row;
-        private final Op op;
-        private final long millis;
-        private long ops = -1;
-
-        Calibrated(Results results, String row, Op op, long millis) {
-            this.results = results;
-            this.row = row;
-            this.op = op;
-            this.millis = millis;
-        }
-
-        @Override
-        public void run(boolean measured) throws Exception {
-            if (ops < 0) {
-                long start = System.nanoTime();
-                long done = 0;
-                long budget = millis * 1_000_000L;
-                while (System.nanoTime() - start < budget) {
-                    op.run();
-                    done++;
-                }
-                ops = Math.max(1, done);
-            }
-            if (!measured) {
-                return;
-            }
+    /**
+     * An in-process row. Its warm-up is {@link #warmUntilSteady}. Every measured round starts with an untimed
+     * {@link #resettle}: the rows measured in between run other classes through the same call sites (one
+     * lambda per kind of operation for all providers; {@code Cipher.doFinal} calls every provider's
+     * {@code CipherSpi}), and code the JIT had specialised for this row and threw away then is compiled again
+     * before the clock starts. See docs/crypto-bench.md, "Noise".
+     */
+    private static CountedRow inProcessRow(Results results, String row, Op op, long millis) {
+        return new CountedRow(() -> warmUntilSteady(row, op, millis), ops -> {
+            resettle(op, millis);
             long start = System.nanoTime();
             for (long i = 0; i < ops; i++) {
                 op.run();
             }
             results.add(row, "ns/op", (System.nanoTime() - start) / (double) ops);
+        });
+    }
+
+    /**
+     * Runs {@code op} in batches of a quarter of the round's time until the JIT is done with it: a batch during
+     * which nothing was compiled, whose time per operation is within a tenth of the batch before's, after at
+     * least the round's time (at most twenty rounds' time: then it says so and goes on). Returns how many
+     * operations take a round's time at the last batch's speed.
+     */
+    private static long warmUntilSteady(String row, Op op, long millis) throws Exception {
+        long round = millis * 1_000_000L;
+        long warmed = 0;
+        double previous = Double.NaN;
+        while (true) {
+            Batch batch = Batch.run(op, round / 4);
+            warmed += batch.nanos();
+            boolean steady = !batch.compiled() && Math.abs(batch.perOp() - previous) <= previous / 10;
+            if ((steady && warmed >= round) || warmed >= 20 * round) {
+                if (!steady) {
+                    System.out.printf(Locale.ROOT, "%n  %s: not steady after %d ms of warm-up (%.0f ns/op, %.0f before)",
+                            row, warmed / 1_000_000, batch.perOp(), previous);
+                }
+                return (long) (round / batch.perOp());
+            }
+            previous = batch.perOp();
         }
+    }
+
+    /** Runs {@code op} untimed in batches of an eighth of the round's time until one passes with nothing compiled (two rounds' time at most). */
+    private static void resettle(Op op, long millis) throws Exception {
+        long round = millis * 1_000_000L;
+        for (long spent = 0; spent < 2 * round; ) {
+            Batch batch = Batch.run(op, round / 8);
+            if (!batch.compiled()) {
+                return;
+            }
+            spent += batch.nanos();
+        }
+    }
+
+    /** Operations run for about a time: how long they took, how many, whether the JIT compiled meanwhile. */
+    private record Batch(long nanos, long ops, boolean compiled) {
+        static Batch run(Op op, long nanos) throws Exception {
+            long compiling = compilationMillis();
+            long start = System.nanoTime();
+            long done = 0;
+            while (System.nanoTime() - start < Math.max(1, nanos)) {
+                op.run();
+                done++;
+            }
+            return new Batch(System.nanoTime() - start, done, compilationMillis() != compiling);
+        }
+
+        double perOp() {
+            return nanos / (double) ops;
+        }
+    }
+
+    /** The JIT's total compilation time so far, or 0 where the JVM does not count it (then only steadiness counts). */
+    private static long compilationMillis() {
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : 0;
     }
 }

@@ -55,6 +55,11 @@ final class LineChild implements AutoCloseable {
         return ready.startsWith("ready") ? null : name + ": " + ready;
     }
 
+    /** What the child said after {@code ready} (what it set up), or null if it is not ready. */
+    String readyDetail() throws IOException {
+        return problem() == null ? ready.substring("ready".length()).trim() : null;
+    }
+
     /** Sends one command and returns the child's answer; an {@code error:} answer or a dead child throws. */
     String ask(String command) throws IOException {
         if (problem() != null) {

@@ -6,7 +6,7 @@ import dev.xpfo.crypto.XpfoKeyStoreParameter;
 import dev.xpfo.crypto.XpfoProvider;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 
-import javax.net.ssl.KeyManagerFactory;
+import javax.crypto.KeyAgreement;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
@@ -22,7 +22,10 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.AlgorithmParameters;
 import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
@@ -30,8 +33,16 @@ import java.security.Security;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.security.spec.AlgorithmParameterSpec;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.ECParameterSpec;
+import java.security.spec.NamedParameterSpec;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
+import java.util.Collections;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -45,13 +56,20 @@ import java.util.Locale;
  *
  * <ul>
  *   <li>{@code xpfo}: {@code Security.addProvider(new XpfoProvider())} (last, as the README says), the key
- *       loaded by the XPFO key store into secret memory, a standard {@code SunX509} key manager (for all four): XPFO
- *       signs the CertificateVerify, the JDK's providers do everything else.</li>
+ *       loaded by the XPFO key store into secret memory: XPFO signs the CertificateVerify (delayed provider
+ *       selection sends its key to it), the JDK's providers do everything else.</li>
+ *   <li>{@code xpfo_first}: {@code Security.insertProviderAt(new XpfoProvider(), 1)}, the same key: XPFO also
+ *       makes JSSE's ephemeral key shares (X25519, P-256) and computes their agreements; the child refuses to
+ *       run if a JSSE-like request under this provider list gets another provider's (see {@link #keyShares}).
+ *       Verifying stays with the JDK: delayed selection sends the certificate's public key, a standard
+ *       object, to SunEC.</li>
  *   <li>{@code jdk}: the JDK's providers, the key a SunEC key.</li>
  *   <li>{@code accp}: {@code AmazonCorrettoCryptoProvider.install()} (first in the list), the key ACCP's.</li>
  *   <li>{@code bc}: BouncyCastle inserted first, the key BC's; JSSE is still the JDK's SunJSSE.</li>
  * </ul>
- * Protocol ({@link LineChild}): {@code ready <server key class>}, then {@code warm MILLIS} (runs
+ * The server's key manager is the bench's own ({@code CountingKeys}), the same for all.
+ * Protocol ({@link LineChild}): {@code ready <server key class> key shares <X25519> <P-256>} (providers, see
+ * {@link #keyShares}), then {@code warm MILLIS} (runs
  * handshakes for that long, answers how many), {@code run COUNT} (answers the nanoseconds COUNT took, and
  * those the server engine's steps took: its delegated tasks, where JSSE does the server's cryptography, and its
  * wraps and unwraps; the rest is the client's), {@code parts COUNT} (answers {@link HandshakeParts#time}).
@@ -60,39 +78,37 @@ public final class TlsHandshakeChild {
     private static final String[] TLS13 = {"TLSv1.3"};
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
-    private final SSLContext server;
-    private final SSLContext client;
-    private final CountingKeyManager keys;
-    private final HandshakeParts parts;
+    private final Ends ends;
     private final ByteBuffer toServer = ByteBuffer.allocate(1 << 17);
     private final ByteBuffer toClient = ByteBuffer.allocate(1 << 17);
     private final ByteBuffer application = ByteBuffer.allocate(1 << 17);
     /** Nanoseconds spent in the server engine's steps: what a server's own handshake rate depends on. */
     private long serverNanos;
 
-    private TlsHandshakeChild(SSLContext server, SSLContext client, CountingKeyManager keys, HandshakeParts parts) {
-        this.server = server;
-        this.client = client;
-        this.keys = keys;
-        this.parts = parts;
+    /** What one configuration sets up once: both ends' contexts, the server's counting key manager, the parts. */
+    private record Ends(SSLContext server, SSLContext client, CountingKeys keys, HandshakeParts parts) {
+    }
+
+    private TlsHandshakeChild(Ends ends) {
+        this.ends = ends;
     }
 
     public static void main(String[] args) throws Exception {
         TlsHandshakeChild child;
-        String serverKey;
+        String ready;
         try {
             if (args.length != 3) {
-                throw new IllegalArgumentException("usage: TlsHandshakeChild xpfo|jdk|accp|bc KEY.pem CERT.pem");
+                throw new IllegalArgumentException("usage: TlsHandshakeChild xpfo|xpfo_first|jdk|accp|bc KEY.pem CERT.pem");
             }
-            child = create(args[0], Path.of(args[1]), Path.of(args[2]));
-            serverKey = child.keys.getPrivateKey(child.keys.alias()).getClass().getName();
+            child = new TlsHandshakeChild(create(args[0], Path.of(args[1]), Path.of(args[2])));
+            ready = child.ends.keys().key().getClass().getName() + " key shares " + keyShares(args[0]);
             child.handshake(); // fails here, before any measurement, if this configuration cannot shake hands
         } catch (Exception | LinkageError e) {
             System.out.println("error: " + e.toString().replace('\n', ' '));
             System.exit(1);
             return;
         }
-        System.out.println("ready " + serverKey);
+        System.out.println("ready " + ready);
         BufferedReader commands = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         for (String line; (line = commands.readLine()) != null; ) {
             String[] words = line.trim().split("\\s+");
@@ -101,7 +117,7 @@ public final class TlsHandshakeChild {
                 System.out.println(switch (words[0]) {
                     case "warm" -> String.valueOf(child.warm(amount));
                     case "run" -> String.valueOf(child.run(amount));
-                    case "parts" -> child.parts.time(amount);
+                    case "parts" -> child.ends.parts().time(amount);
                     default -> "error: no command " + words[0];
                 });
             } catch (Exception e) {
@@ -110,11 +126,15 @@ public final class TlsHandshakeChild {
         }
     }
 
-    private static TlsHandshakeChild create(String provider, Path keyPem, Path certificatePem) throws Exception {
+    private static Ends create(String provider, Path keyPem, Path certificatePem) throws Exception {
         KeyStore serverKeys;
         switch (provider) {
-            case "xpfo" -> {
-                Security.addProvider(new XpfoProvider());
+            case "xpfo", "xpfo_first" -> {
+                if (provider.equals("xpfo")) {
+                    Security.addProvider(new XpfoProvider());
+                } else {
+                    Security.insertProviderAt(new XpfoProvider(), 1);
+                }
                 serverKeys = KeyStore.getInstance("XPFO");
                 serverKeys.load(new XpfoKeyStoreParameter(keyPem, certificatePem));
             }
@@ -136,15 +156,10 @@ public final class TlsHandshakeChild {
             }
             default -> throw new IllegalArgumentException("no provider " + provider);
         }
-        // SunX509 reads the key once, at init. NewSunX509 (X509KeyManagerImpl) names the chosen alias anew for
-        // every handshake, misses its entry cache and asks the key store again: a PKCS12 store then decrypts
-        // the key with PBKDF2 on every handshake, which would dwarf the cryptography measured here.
-        KeyManagerFactory managers = KeyManagerFactory.getInstance("SunX509");
-        managers.init(serverKeys, new char[0]);
-        CountingKeyManager counting = new CountingKeyManager((X509ExtendedKeyManager) managers.getKeyManagers()[0]);
-        PrivateKey served = counting.getPrivateKey(counting.alias());
+        CountingKeys counting = new CountingKeys(serverKeys);
+        PrivateKey served = counting.key();
         String expected = switch (provider) {
-            case "xpfo" -> "dev.xpfo.crypto.";
+            case "xpfo", "xpfo_first" -> "dev.xpfo.crypto.";
             case "jdk" -> "sun.security.ec.";
             case "accp" -> "com.amazon.corretto.";
             default -> "org.bouncycastle.";
@@ -162,7 +177,7 @@ public final class TlsHandshakeChild {
         trust.init(trusted);
         SSLContext client = SSLContext.getInstance("TLS");
         client.init(null, trust.getTrustManagers(), null);
-        return new TlsHandshakeChild(server, client, counting, new HandshakeParts(served, certificate(certificatePem).getPublicKey()));
+        return new Ends(server, client, counting, new HandshakeParts(served, certificate(certificatePem).getPublicKey()));
     }
 
     private static byte[] pem(Path file, String label) throws Exception {
@@ -194,32 +209,32 @@ public final class TlsHandshakeChild {
         }
         long partsStart = System.nanoTime();
         while (System.nanoTime() - partsStart < millis * 500_000L) {
-            parts.time(5);
+            ends.parts().time(5);
         }
         return done;
     }
 
     /** {@code count} full handshakes; returns the nanoseconds they took and those the server's steps took. */
     private String run(long count) throws Exception {
-        long chosenBefore = keys.chosen();
+        long chosenBefore = ends.keys().chosen();
         long serverBefore = serverNanos;
         long start = System.nanoTime();
         for (long i = 0; i < count; i++) {
             handshake();
         }
         long elapsed = System.nanoTime() - start;
-        if (keys.chosen() - chosenBefore != count) {
-            throw new IllegalStateException("the server chose its certificate " + (keys.chosen() - chosenBefore) + " times in " + count
+        if (ends.keys().chosen() - chosenBefore != count) {
+            throw new IllegalStateException("the server chose its certificate " + (ends.keys().chosen() - chosenBefore) + " times in " + count
                     + " handshakes: some were not full handshakes");
         }
         return elapsed + " " + (serverNanos - serverBefore);
     }
 
     private void handshake() throws SSLException {
-        SSLEngine c = client.createSSLEngine(); // no peer host and port: no session is looked up to resume
+        SSLEngine c = ends.client().createSSLEngine(); // no peer host and port: no session is looked up to resume
         c.setUseClientMode(true);
         c.setEnabledProtocols(TLS13);
-        SSLEngine s = server.createSSLEngine();
+        SSLEngine s = ends.server().createSSLEngine();
         s.setUseClientMode(false);
         s.setEnabledProtocols(TLS13);
         toServer.clear();
@@ -286,66 +301,109 @@ public final class TlsHandshakeChild {
         }
     }
 
-    /** The server's key manager, counting each time it chooses a certificate: once per full handshake. */
-    private static final class CountingKeyManager extends X509ExtendedKeyManager {
-        private final X509ExtendedKeyManager delegate;
+    /**
+     * Who makes and agrees JSSE's ephemeral key shares under this process's provider list, asked as JSSE asks
+     * (X25519 by {@code NamedParameterSpec}, P-256 by an explicit {@code ECParameterSpec}, no provider named,
+     * the agreement chosen by its private key): the providers' names, {@code X25519/P-256}. With XPFO first
+     * they must be XPFO's keys and XPFO's agreements, or the configuration refuses to run.
+     */
+    private static String keyShares(String provider) throws Exception {
+        AlgorithmParameters p256 = AlgorithmParameters.getInstance("EC");
+        p256.init(new ECGenParameterSpec("secp256r1"));
+        String x25519 = keyShare("XDH", NamedParameterSpec.X25519);
+        String ec = keyShare("EC", p256.getParameterSpec(ECParameterSpec.class));
+        if (provider.equals("xpfo_first") && !(x25519.equals(XpfoProvider.NAME + "/" + XpfoProvider.NAME)
+                && ec.equals(XpfoProvider.NAME + "/" + XpfoProvider.NAME))) {
+            throw new IllegalStateException("with XPFO first, JSSE's key shares are not XPFO's: X25519 " + x25519 + ", P-256 " + ec
+                    + " (key pair generator/key agreement)");
+        }
+        return x25519 + " " + ec;
+    }
+
+    /** The provider of the key pair a JSSE-like request makes, and of the agreement its private key selects. */
+    private static String keyShare(String algorithm, AlgorithmParameterSpec group) throws Exception {
+        KeyPairGenerator generator = KeyPairGenerator.getInstance(algorithm);
+        generator.initialize(group);
+        KeyPair pair = generator.generateKeyPair();
+        KeyAgreement agreement = KeyAgreement.getInstance(algorithm.equals("EC") ? "ECDH" : algorithm);
+        agreement.init(pair.getPrivate());
+        agreement.doPhase(pair.getPublic(), true);
+        agreement.generateSecret();
+        // The generator's provider is the one that took initialize(): KeyPairGenerator fails over to the next one.
+        return generator.getProvider().getName() + "/" + agreement.getProvider().getName();
+    }
+
+    /**
+     * The server's key manager: the key store's one key and its chain, read once (as {@code SunX509} does; its
+     * {@code NewSunX509} would ask the store again on every handshake, and a PKCS12 store then decrypts the key
+     * with PBKDF2 each time, which would dwarf the cryptography measured here), counting each time it
+     * chooses its certificate: once per full handshake, never for a resumed one. It serves no client.
+     */
+    private static final class CountingKeys extends X509ExtendedKeyManager {
+        private static final String ALIAS = "server";
+        private final PrivateKey key;
+        private final X509Certificate[] chain;
         private long chosen;
 
-        CountingKeyManager(X509ExtendedKeyManager delegate) {
-            this.delegate = delegate;
+        CountingKeys(KeyStore store) throws Exception {
+            List<String> aliases = new ArrayList<>();
+            for (String alias : Collections.list(store.aliases())) {
+                if (store.isKeyEntry(alias)) {
+                    aliases.add(alias);
+                }
+            }
+            if (aliases.size() != 1) {
+                throw new IllegalStateException("the server's key store holds " + aliases.size() + " keys, not one");
+            }
+            this.key = (PrivateKey) store.getKey(aliases.getFirst(), new char[0]);
+            this.chain = Arrays.stream(store.getCertificateChain(aliases.getFirst())).map(X509Certificate.class::cast).toArray(X509Certificate[]::new);
         }
 
         long chosen() {
             return chosen;
         }
 
-        String alias() {
-            String[] aliases = delegate.getServerAliases("EC", null);
-            if (aliases == null || aliases.length != 1) {
-                throw new IllegalStateException("the server's key store does not hold exactly one EC key");
-            }
-            return aliases[0];
+        PrivateKey key() {
+            return key;
         }
 
         @Override
         public String chooseEngineServerAlias(String keyType, Principal[] issuers, SSLEngine engine) {
+            if (!key.getAlgorithm().equals(keyType)) {
+                return null; // JSSE asks once per signature scheme the client offers, until a key fits
+            }
             chosen++;
-            return delegate.chooseEngineServerAlias(keyType, issuers, engine);
-        }
-
-        @Override
-        public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-            return delegate.chooseEngineClientAlias(keyType, issuers, engine);
-        }
-
-        @Override
-        public String[] getClientAliases(String keyType, Principal[] issuers) {
-            return delegate.getClientAliases(keyType, issuers);
-        }
-
-        @Override
-        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-            return delegate.chooseClientAlias(keyType, issuers, socket);
-        }
-
-        @Override
-        public String[] getServerAliases(String keyType, Principal[] issuers) {
-            return delegate.getServerAliases(keyType, issuers);
+            return ALIAS;
         }
 
         @Override
         public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
-            return delegate.chooseServerAlias(keyType, issuers, socket);
+            throw new UnsupportedOperationException("the bench's server uses SSLEngines, not sockets");
+        }
+
+        @Override
+        public String[] getServerAliases(String keyType, Principal[] issuers) {
+            return key.getAlgorithm().equals(keyType) ? new String[] {ALIAS} : null;
         }
 
         @Override
         public X509Certificate[] getCertificateChain(String alias) {
-            return delegate.getCertificateChain(alias);
+            return ALIAS.equals(alias) ? chain.clone() : null;
         }
 
         @Override
         public PrivateKey getPrivateKey(String alias) {
-            return delegate.getPrivateKey(alias);
+            return ALIAS.equals(alias) ? key : null;
+        }
+
+        @Override
+        public String[] getClientAliases(String keyType, Principal[] issuers) {
+            return null; // a server only
+        }
+
+        @Override
+        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
+            return null;
         }
     }
 }

@@ -77,8 +77,8 @@ public final class PublicKeyImport {
         }
         byte[] encoded = encoding(key, user);
         MemorySegment pkey = parse(key, encoded, user);
-        try (Arena arena = Arena.ofConfined()) {
-            if (!isOneOf(pkey, types, arena)) {
+        try {
+            if (typeOf(pkey, types) == null) {
                 throw new InvalidKeyException(user + " " + expected + ", not "
                         + key.getAlgorithm() + " key " + key.getClass().getName());
             }
@@ -95,13 +95,16 @@ public final class PublicKeyImport {
         }
     }
 
-    private static boolean isOneOf(MemorySegment pkey, List<String> types, Arena arena) {
-        for (String type : types) {
-            if (LibCrypto.evpPkeyIsA(pkey, arena.allocateFrom(type)) == 1) {
-                return true;
+    /** The first of the libcrypto types {@code types} that {@code pkey} is ({@code EVP_PKEY_is_a}), or null if none. */
+    public static String typeOf(MemorySegment pkey, List<String> types) {
+        try (Arena arena = Arena.ofConfined()) {
+            for (String type : types) {
+                if (LibCrypto.evpPkeyIsA(pkey, arena.allocateFrom(type)) == 1) {
+                    return type;
+                }
             }
+            return null;
         }
-        return false;
     }
 
     private static void publicCheck(MemorySegment pkey, PublicKey key, String user) throws InvalidKeyException {

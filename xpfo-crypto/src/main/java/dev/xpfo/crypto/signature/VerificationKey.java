@@ -6,7 +6,6 @@ import dev.xpfo.crypto.libcrypto.LibCrypto;
 import dev.xpfo.crypto.libcrypto.OpenSslErrors;
 import dev.xpfo.crypto.pkey.PublicKeyImport;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.security.InvalidKeyException;
@@ -33,20 +32,14 @@ final class VerificationKey implements NativeKey {
      * Reads {@code key} for {@code algorithm}, which takes keys of the libcrypto types {@code types}
      * ("EC", "ED25519", "RSA", "RSA-PSS"), said {@code expected} in messages.
      *
-     * @throws InvalidKeyException if the key has no encoding libcrypto reads, or is of another type
+     * @throws InvalidKeyException if the key has no encoding libcrypto reads, is of another type, or breaks
+     *         a rule the JDK has for such keys ({@link VerificationKeyChecks})
      */
     static VerificationKey read(PublicKey key, String algorithm, String expected, List<String> types) throws InvalidKeyException {
         MemorySegment parsed = PublicKeyImport.read(key, "XPFO's " + algorithm, "verifies with " + expected + " public key",
-                types, PublicKeyImport.Validation.IMPORT);
-        try (Arena arena = Arena.ofConfined()) {
-            for (String type : types) {
-                if (LibCrypto.evpPkeyIsA(parsed, arena.allocateFrom(type)) == 1) {
-                    return new VerificationKey(VerificationKeyChecks.accepted(parsed, type, algorithm)); // the JDK's rules, or freed and refused
-                }
-            }
-        }
-        LibCrypto.evpPkeyFree(parsed); // unreachable: the import checked the type
-        throw new InvalidKeyException("XPFO's " + algorithm + " verifies with " + expected + " public key");
+                types, PublicKeyImport.Validation.IMPORT); // of one of the types, or refused
+        // The JDK's rules for the type it is, or freed and refused.
+        return new VerificationKey(VerificationKeyChecks.accepted(parsed, PublicKeyImport.typeOf(parsed, types), algorithm));
     }
 
     /** The largest signature of this key in bytes (an RSA key's modulus length). */
